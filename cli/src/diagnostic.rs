@@ -1,0 +1,144 @@
+//! Diagnostics: one error or warning about a stack file, rendered rustc-style with a caret excerpt.
+
+use crate::source::{SourceFile, Span};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding. `code` names the rule that produced it (e.g. `E101`), so users can look it up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub file: PathBuf,
+    pub span: Option<Span>,
+    /// Short text shown under the caret.
+    pub label: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            file: PathBuf::new(),
+            span: None,
+            label: None,
+            hint: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, file: &SourceFile, span: Span) -> Self {
+        self.file = file.path.clone();
+        self.span = Some(span);
+        self
+    }
+
+    pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.file = file.into();
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Render as text: header, `--> file:line:col`, the source line with a caret, and the hint.
+    /// `source` must be the file the span refers to, when there is one.
+    pub fn render(&self, source: Option<&SourceFile>) -> String {
+        let mut out = String::new();
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{sev}[{}]: {}", self.code, self.message);
+        match (self.span, source) {
+            (Some(span), Some(src)) => {
+                let _ = writeln!(
+                    out,
+                    "  --> {}:{}:{}",
+                    self.file.display(),
+                    span.line,
+                    span.col
+                );
+                let line = src.line_text(span.line);
+                let gutter = span.line.to_string().len();
+                let pad = " ".repeat(gutter);
+                let _ = writeln!(out, "{pad} |");
+                let _ = writeln!(out, "{} | {}", span.line, line);
+                let prefix: String = line
+                    .chars()
+                    .take(span.col.saturating_sub(1) as usize)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                let rest = line.chars().count().saturating_sub(prefix.chars().count());
+                let width = src
+                    .text
+                    .get(span.start..span.start + span.len)
+                    .map_or(1, |s| s.chars().count())
+                    .clamp(1, rest.max(1));
+                let carets = "^".repeat(width);
+                match &self.label {
+                    Some(l) => {
+                        let _ = writeln!(out, "{pad} | {prefix}{carets} {l}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "{pad} | {prefix}{carets}");
+                    }
+                }
+                if let Some(h) = &self.hint {
+                    let _ = writeln!(out, "{pad} = help: {h}");
+                }
+            }
+            _ => {
+                if !self.file.as_os_str().is_empty() {
+                    let _ = writeln!(out, "  --> {}", self.file.display());
+                }
+                if let Some(l) = &self.label {
+                    let _ = writeln!(out, "   = note: {l}");
+                }
+                if let Some(h) = &self.hint {
+                    let _ = writeln!(out, "   = help: {h}");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Closest candidate to `word`, if close enough to be a plausible typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

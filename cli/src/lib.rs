@@ -1,0 +1,16 @@
+//! dekit: from one declarative stack file to a running, tested, observed AWS data platform.
+//!
+//! Data flow: stack file (`source`, `yaml`) → model (`model`, `load`) → checks (`validate`) →
+//! resource graph (`graph`) → plan (`plan`) → apply.
+
+pub mod aws_names;
+pub mod diagnostic;
+pub mod interpolate;
+pub mod load;
+pub mod model;
+pub mod names;
+pub mod schedule;
+pub mod source;
+pub mod sql;
+pub mod validate;
+pub mod yaml;

@@ -1,0 +1,190 @@
+//! Stack file → model: parse YAML, pick the environment, resolve `${...}`, decode.
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::interpolate::Vars;
+use crate::model::{Environment, Stack, Target};
+use crate::source::SourceFile;
+use crate::yaml::de::Ctx;
+use crate::yaml::{self, Node, NodeKind, from_node};
+use std::path::Path;
+
+/// A decoded stack and the environment it was decoded for.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub src: SourceFile,
+    pub stack: Stack,
+    pub env_name: String,
+    pub env: Environment,
+    pub vars: Vars,
+}
+
+impl Loaded {
+    pub fn region(&self) -> &str {
+        self.env.region.as_deref().map_or("us-east-1", String::as_str)
+    }
+
+    /// The account id ARNs use: the declared one, or LocalStack's fixed test account.
+    pub fn account(&self) -> &str {
+        match (&self.env.account, self.env.target.value) {
+            (Some(a), _) => a,
+            (None, Target::Local) => "000000000000",
+            (None, Target::Aws) => "<account>",
+        }
+    }
+}
+
+/// Every diagnostic of a load, whatever stage found it.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub diags: Vec<Diagnostic>,
+    /// Files diagnostics point into besides the stack (SQL files).
+    pub files: Vec<SourceFile>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn render(&self, stack: Option<&SourceFile>) -> String {
+        let mut out = String::new();
+        for d in &self.diags {
+            let src = stack
+                .filter(|s| s.path == d.file)
+                .or_else(|| self.files.iter().find(|f| f.path == d.file));
+            out.push_str(&d.render(src));
+            out.push('\n');
+        }
+        let errors = self.diags.iter().filter(|d| d.is_error()).count();
+        let warnings = self.diags.len() - errors;
+        if errors > 0 || warnings > 0 {
+            out.push_str(&format!(
+                "{errors} error{}, {warnings} warning{}\n",
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+}
+
+/// Read and decode a stack file. `Err` carries the diagnostics when nothing usable was decoded.
+pub fn load_file(path: &Path, env: Option<&str>) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
+    let src = match SourceFile::read(path) {
+        Ok(s) => s,
+        Err(e) => {
+            let d = Diagnostic::error("E000", format!("cannot read {}: {e}", path.display()))
+                .in_file(path);
+            return Err((None, Report { diags: vec![d], files: vec![] }));
+        }
+    };
+    load(src, env)
+}
+
+pub fn load(src: SourceFile, env: Option<&str>) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
+    let mut report = Report::default();
+    let root = match yaml::parse(&src) {
+        Ok(n) => n,
+        Err(d) => {
+            report.diags.push(d);
+            return Err((Some(src), report));
+        }
+    };
+    if !matches!(root.kind, NodeKind::Map(_)) {
+        report.diags.push(
+            Diagnostic::error("E011", format!("a stack file is a mapping, found {}", root.type_name()))
+                .at(&src, root.span)
+                .hint("start with `stack: <name>`"),
+        );
+        return Err((Some(src), report));
+    }
+    let vars = match build_vars(&src, &root, env, &mut report) {
+        Some(v) => v,
+        None => return Err((Some(src), report)),
+    };
+    let ctx = Ctx::new(&src, Some(&vars.1));
+    let stack: Option<Stack> = from_node(&root, &ctx);
+    report.diags.extend(ctx.diags.into_inner());
+    let Some(stack) = stack else {
+        return Err((Some(src), report));
+    };
+    let env_name = vars.0;
+    let env = match stack.environments.get(&env_name) {
+        Some(e) => e.clone(),
+        None => {
+            // No environments declared: a local one, so validate and plan work on a bare stack.
+            let node = yaml::parse(&SourceFile::new("", "target: local")).expect("static yaml");
+            from_node(&node, &Ctx::new(&src, None)).expect("static environment")
+        }
+    };
+    Ok((
+        Loaded {
+            src,
+            stack,
+            env_name,
+            env,
+            vars: vars.1,
+        },
+        report,
+    ))
+}
+
+/// First pass over the raw tree: the stack name, the chosen environment and its variables.
+fn build_vars(src: &SourceFile, root: &Node, env: Option<&str>, report: &mut Report) -> Option<(String, Vars)> {
+    let scalar = |n: Option<&Node>| n.and_then(Node::as_str).unwrap_or_default().to_string();
+    let stack = scalar(root.get("stack"));
+    let envs: Vec<&Node> = match root.get("environments").map(|n| &n.kind) {
+        Some(NodeKind::Map(entries)) => entries.iter().map(|(k, _)| k).collect(),
+        _ => vec![],
+    };
+    let env_names: Vec<&str> = envs.iter().filter_map(|k| k.as_str()).collect();
+    let chosen = match env {
+        Some(e) => {
+            if !env_names.contains(&e) && !env_names.is_empty() {
+                let mut d = Diagnostic::error("E180", format!("unknown environment `{e}`"))
+                    .in_file(&src.path)
+                    .label(format!("environments in this stack: {}", env_names.join(", ")));
+                if let Some(s) = did_you_mean(e, env_names.iter().copied()) {
+                    d = d.hint(format!("did you mean `{s}`?"));
+                }
+                report.diags.push(d);
+                return None;
+            }
+            e.to_string()
+        }
+        None => match root.get("default_environment").and_then(Node::as_str) {
+            Some(d) => d.to_string(),
+            None => env_names.first().copied().unwrap_or("local").to_string(),
+        },
+    };
+    let env_node = root.get("environments").and_then(|e| e.get(&chosen));
+    let mut vars = Vars::default();
+    vars.builtins.insert("stack".into(), stack);
+    vars.builtins.insert("environment".into(), chosen.clone());
+    let region = env_node.and_then(|e| e.get("region")).and_then(Node::as_str).unwrap_or("us-east-1");
+    vars.builtins.insert("region".into(), region.to_string());
+    let target_local = env_node
+        .and_then(|e| e.get("target"))
+        .and_then(Node::as_str)
+        .is_none_or(|t| t == "local");
+    let account = env_node
+        .and_then(|e| e.get("account"))
+        .and_then(Node::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| if target_local { "000000000000".into() } else { "<account>".into() });
+    vars.builtins.insert("account_id".into(), account);
+    // Stack variables first, then the environment's overrides; a variable may use earlier ones.
+    for scope in [Some(root), env_node] {
+        if let Some(NodeKind::Map(entries)) = scope.and_then(|s| s.get("variables")).map(|n| &n.kind) {
+            for (k, v) in entries {
+                let (Some(name), Some(raw)) = (k.as_str(), v.as_str()) else {
+                    continue;
+                };
+                // Errors inside a variable's value are reported when the value itself is decoded.
+                let value = vars.interpolate(raw).unwrap_or_else(|_| raw.to_string());
+                vars.vars.insert(name.to_string(), value);
+            }
+        }
+    }
+    Some((chosen, vars))
+}

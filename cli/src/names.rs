@@ -1,0 +1,75 @@
+//! Physical AWS names of a stack's resources, derived in one place so plan, apply and checks agree.
+
+use crate::load::Loaded;
+
+pub struct Names<'a> {
+    prefix: String,
+    loaded: &'a Loaded,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(loaded: &'a Loaded) -> Self {
+        Names {
+            prefix: format!("{}-{}", loaded.stack.stack.value, loaded.env_name),
+            loaded,
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn lake_bucket(&self) -> String {
+        self.loaded.stack.storage.lake.bucket.value.clone()
+    }
+
+    pub fn artifacts_bucket(&self) -> String {
+        match &self.loaded.stack.storage.artifacts_bucket {
+            Some(b) => b.value.clone(),
+            None => format!("{}-artifacts", self.lake_bucket()),
+        }
+    }
+
+    pub fn stream(&self, name: &str) -> String {
+        match self.loaded.stack.ingest.streams.get(name).and_then(|s| s.name.as_ref()) {
+            Some(n) => n.value.clone(),
+            None => format!("{}-{name}", self.prefix),
+        }
+    }
+
+    pub fn delivery(&self, name: &str) -> String {
+        format!("{}-delivery", self.stream(name))
+    }
+
+    /// A component-scoped name (role, job, crawler, alarm, workgroup).
+    pub fn scoped(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+
+    pub fn database(&self) -> String {
+        self.loaded.stack.storage.catalog.database.value.clone()
+    }
+
+    /// Key prefix of a zone, always ending in `/`.
+    pub fn zone_prefix(&self, zone: &str) -> String {
+        let p = self
+            .loaded
+            .stack
+            .storage
+            .lake
+            .zones
+            .get(zone)
+            .and_then(|z| z.prefix.as_ref())
+            .map_or_else(|| format!("{zone}/"), |p| p.value.clone());
+        with_slash(&p)
+    }
+}
+
+pub fn with_slash(p: &str) -> String {
+    let p = p.trim_start_matches('/');
+    if p.is_empty() || p.ends_with('/') {
+        p.to_string()
+    } else {
+        format!("{p}/")
+    }
+}

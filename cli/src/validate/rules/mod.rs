@@ -1,0 +1,47 @@
+//! The rules `dekit validate` runs, in the order they are listed in `dekit rules`.
+
+use crate::diagnostic::Diagnostic;
+use crate::validate::Cx;
+
+pub mod bucket_name;
+pub mod column_type;
+pub mod dependency_cycle;
+pub mod duplicate_name;
+pub mod environment;
+pub mod glue_name;
+pub mod literal_secret;
+pub mod public_access;
+pub mod quality_columns;
+pub mod schedule;
+pub mod source_fields;
+pub mod sql_model;
+pub mod stack_name;
+pub mod stream_name;
+pub mod unresolved_reference;
+pub mod value_range;
+
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub check: fn(&Cx, &mut Vec<Diagnostic>),
+}
+
+pub const ALL: &[Rule] = &[
+    stack_name::RULE,
+    bucket_name::RULE,
+    stream_name::RULE,
+    glue_name::RULE,
+    duplicate_name::RULE,
+    unresolved_reference::RULE,
+    dependency_cycle::RULE,
+    schedule::RULE,
+    sql_model::RULE,
+    literal_secret::RULE,
+    column_type::RULE,
+    value_range::RULE,
+    source_fields::RULE,
+    environment::RULE,
+    public_access::RULE,
+    quality_columns::RULE,
+];

@@ -1,0 +1,69 @@
+//! E170 source-fields: each source kind has the fields it needs and no fields of other kinds.
+//!
+//! Why: a `postgres` source without `host` or a `files` source with `url` is a copy-paste mistake
+//! that would only fail when the ingest runs.
+//!
+//! Example: `kind: files` with `host: db.internal` → remove `host` or change the kind.
+
+use super::Rule;
+use crate::diagnostic::Diagnostic;
+use crate::model::{Source, SourceKind};
+use crate::validate::Cx;
+
+pub const RULE: Rule = Rule {
+    code: "E170",
+    name: "source-fields",
+    summary: "sources have the fields their kind needs",
+    check,
+};
+
+fn fields(s: &Source) -> [(&'static str, Option<crate::source::Span>); 8] {
+    [
+        ("host", s.host.as_ref().map(|v| v.span)),
+        ("port", s.port.as_ref().map(|v| v.span)),
+        ("database", s.database.as_ref().map(|v| v.span)),
+        ("user", s.user.as_ref().map(|v| v.span)),
+        ("password", s.password.as_ref().map(|v| v.span)),
+        ("path", s.path.as_ref().map(|v| v.span)),
+        ("url", s.url.as_ref().map(|v| v.span)),
+        ("token", s.token.as_ref().map(|v| v.span)),
+    ]
+}
+
+fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
+    for (name, src) in cx.loaded.stack.sources.iter() {
+        let kind = src.kind.value;
+        let (required, allowed): (&[&str], &[&str]) = match kind {
+            SourceKind::Postgres | SourceKind::Mysql => (
+                &["host", "database", "user", "password"],
+                &["host", "port", "database", "user", "password"],
+            ),
+            SourceKind::Files => (&["path"], &["path"]),
+            SourceKind::HttpApi => (&["url"], &["url", "token"]),
+            SourceKind::Events => (&[], &[]),
+        };
+        let kind_name = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        for (field, span) in fields(src) {
+            match span {
+                None if required.contains(&field) => out.push(
+                    cx.error("E170", format!("`{kind_name}` source `{}` needs `{field}`", name.value), name.span)
+                        .hint(format!("add `{field}:` to the source")),
+                ),
+                Some(sp) if !allowed.contains(&field) => out.push(
+                    cx.error("E170", format!("`{field}` does not apply to a `{kind_name}` source"), sp)
+                        .hint(format!("`{kind_name}` sources take: {}", if allowed.is_empty() { "no connection fields".to_string() } else { allowed.join(", ") })),
+                ),
+                _ => {}
+            }
+        }
+        if let Some(u) = &src.url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            out.push(cx.error("E170", format!("`{}` is not an http(s) URL", u.value), u.span));
+        }
+        if kind.is_database() && src.tables.is_empty() {
+            out.push(cx.warning("W171", format!("database source `{}` lists no `tables`", name.value), name.span)
+                .hint("list the tables to ingest so batch loads and lineage know them"));
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! E102 stream-name: Kinesis (128) and Firehose (64) stream names, and the IAM role names dekit
+//! derives for each component (64), fit AWS's rules.
+//!
+//! Why: derived names grow with the stack and environment names; finding out at apply time leaves
+//! a half-created stack.
+//!
+//! Example: a stream `name: click stream` → `name: click-stream`.
+
+use super::Rule;
+use crate::aws_names;
+use crate::diagnostic::Diagnostic;
+use crate::names::Names;
+use crate::validate::Cx;
+
+pub const RULE: Rule = Rule {
+    code: "E102",
+    name: "stream-name",
+    summary: "stream, delivery stream and derived role names fit AWS limits",
+    check,
+};
+
+fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
+    let names = Names::new(cx.loaded);
+    for (key, stream) in cx.loaded.stack.ingest.streams.iter() {
+        let span = stream.name.as_ref().map_or(key.span, |n| n.span);
+        let physical = names.stream(key);
+        if let Err(why) = aws_names::stream(&physical, 128) {
+            out.push(cx.error("E102", format!("invalid Kinesis stream name `{physical}`"), span).label(why));
+            continue;
+        }
+        if stream.delivery.is_some() {
+            let d = names.delivery(key);
+            if let Err(why) = aws_names::stream(&d, 64) {
+                out.push(
+                    cx.error("E102", format!("invalid Firehose delivery stream name `{d}`"), span)
+                        .label(why)
+                        .hint("set a shorter `name:` for the stream"),
+                );
+            }
+            let role = names.scoped(&format!("{key}-delivery"));
+            if let Err(why) = aws_names::iam_role(&role) {
+                out.push(cx.error("E102", "derived IAM role name is too long", key.span).label(why).hint("shorten the stack or stream name"));
+            }
+        }
+    }
+    for (key, _) in cx.loaded.stack.ingest.batch.iter() {
+        let role = names.scoped(&format!("{key}-job"));
+        if let Err(why) = aws_names::iam_role(&role) {
+            out.push(cx.error("E102", "derived IAM role name is too long", key.span).label(why).hint("shorten the stack or batch name"));
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! E110 unresolved-reference: every name a section refers to exists, in the right section.
+//!
+//! Why: a typo in a `source:`, `zone:` or a SQL table name would otherwise surface as a runtime
+//! failure deep inside a pipeline run.
+//!
+//! Example: `zone: curatd` → did you mean `curated`?
+
+use super::Rule;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::SourceKind;
+use crate::validate::Cx;
+use crate::yaml::Spanned;
+
+pub const RULE: Rule = Rule {
+    code: "E110",
+    name: "unresolved-reference",
+    summary: "references to sources, zones, ingests, tables, models, views and streams resolve",
+    check,
+};
+
+fn missing<'a>(cx: &Cx, r: &Spanned<String>, what: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Diagnostic {
+    let mut d = cx.error("E110", format!("unknown {what} `{}`", r.value), r.span);
+    d = match did_you_mean(r, candidates.clone()) {
+        Some(s) => d.hint(format!("did you mean `{s}`?")),
+        None => {
+            let all: Vec<&str> = candidates.collect();
+            if all.is_empty() {
+                d.hint(format!("this stack declares no {what}"))
+            } else {
+                d.hint(format!("declared: {}", all.join(", ")))
+            }
+        }
+    };
+    d
+}
+
+fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
+    let s = &cx.loaded.stack;
+    let zones = || s.storage.lake.zones.keys();
+    let zone = |r: &Spanned<String>, out: &mut Vec<Diagnostic>| {
+        if s.storage.lake.zones.get(r).is_none() {
+            out.push(missing(cx, r, "zone", zones()));
+        }
+    };
+    for (_, stream) in s.ingest.streams.iter() {
+        if let Some(src) = &stream.source
+            && s.sources.get(src).is_none()
+        {
+            out.push(missing(cx, src, "source", s.sources.keys()));
+        }
+        if let Some(d) = &stream.delivery {
+            zone(&d.zone, out);
+        }
+    }
+    for (_, batch) in s.ingest.batch.iter() {
+        match s.sources.get(&batch.source) {
+            None => out.push(missing(cx, &batch.source, "source", s.sources.keys())),
+            Some(src) if src.kind.value.is_database() && !src.tables.is_empty() => {
+                for t in &batch.tables {
+                    if !src.tables.iter().any(|x| x.value == t.value) {
+                        out.push(missing(cx, t, "source table", src.tables.iter().map(|x| x.value.as_str())));
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+        zone(&batch.zone, out);
+    }
+    let ingests = || s.ingest.streams.keys().chain(s.ingest.batch.keys());
+    for (_, t) in s.tables.iter() {
+        zone(&t.zone, out);
+        if let Some(from) = &t.from
+            && !ingests().any(|i| i == from.value)
+        {
+            out.push(missing(cx, from, "ingest", ingests()));
+        }
+    }
+    let relations = || cx.relations.keys().map(String::as_str);
+    for (name, t) in s.transforms.iter() {
+        zone(&t.zone, out);
+        for dep in &t.depends_on {
+            if !cx.relations.contains_key(&dep.value) && !ingests().any(|i| i == dep.value) {
+                out.push(missing(cx, dep, "table, model or ingest", relations().chain(ingests())));
+            }
+        }
+        sql_reads(cx, name, out);
+    }
+    for (name, _) in s.serving.views.iter() {
+        sql_reads(cx, name, out);
+    }
+    for (_, e) in s.serving.exports.iter() {
+        zone(&e.zone, out);
+        if !cx.relations.contains_key(&e.from.value) {
+            out.push(missing(cx, &e.from, "table, model or view", relations()));
+        }
+    }
+    for (key, checks) in s.quality.iter() {
+        if !cx.relations.contains_key(&key.value) {
+            out.push(missing(cx, key, "table, model or view", relations()));
+        }
+        for c in checks {
+            if let crate::model::Check::Relationships(r) = c {
+                let table = r.to.split('.').next().unwrap_or_default();
+                if r.to.split('.').count() != 2 {
+                    out.push(cx.error("E110", format!("`{}` is not `table.column`", r.to.value), r.to.span));
+                } else if !cx.relations.contains_key(table) {
+                    out.push(cx.error_in("E110", format!("unknown table, model or view `{table}`"), &r.to, 0, table.len()));
+                }
+            }
+        }
+    }
+    for (_, a) in s.observe.alarms.iter() {
+        if s.ingest.streams.get(&a.stream).is_none() {
+            out.push(missing(cx, &a.stream, "stream", s.ingest.streams.keys()));
+        }
+    }
+    for r in &s.security.readers {
+        zone(&r.zone, out);
+    }
+    if let Some(d) = &s.default_environment
+        && s.environments.get(d).is_none()
+    {
+        out.push(missing(cx, d, "environment", s.environments.keys()));
+    }
+    // Sources used by the wrong kind of ingest.
+    for (_, stream) in s.ingest.streams.iter() {
+        if let Some(src) = stream.source.as_ref().and_then(|r| s.sources.get(r).map(|x| (r, x)))
+            && src.1.kind.value != SourceKind::Events
+        {
+            out.push(cx.error("E110", format!("stream source `{}` is not an `events` source", src.0.value), src.0.span)
+                .hint("streams carry events; load databases, files and APIs with `ingest.batch`"));
+        }
+    }
+    for (_, batch) in s.ingest.batch.iter() {
+        if let Some(src) = s.sources.get(&batch.source)
+            && src.kind.value == SourceKind::Events
+        {
+            out.push(cx.error("E110", format!("batch source `{}` is an `events` source", batch.source.value), batch.source.span)
+                .hint("events arrive through `ingest.streams`"));
+        }
+    }
+}
+
+/// A model's SQL reads names that are not tables, models or views: report them in the SQL file.
+fn sql_reads(cx: &Cx, name: &str, out: &mut Vec<Diagnostic>) {
+    let Some(model) = cx.models.get(name) else { return };
+    let file = cx.files.iter().find(|f| f.path == model.path);
+    for r in &model.reads {
+        if cx.relations.contains_key(r) {
+            continue;
+        }
+        let mut d = Diagnostic::error("E110", format!("model `{name}` reads `{r}`, which is not a table, model or view of this stack"));
+        d = match file.and_then(|f| find_word(&f.text, r).map(|at| (f, at))) {
+            Some((f, at)) => d.at(f, f.span_at(at, r.len())),
+            None => d.in_file(&model.path),
+        };
+        d = match did_you_mean(r, cx.relations.keys().map(String::as_str)) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint("declare it under `tables:`, `transforms:` or `serving.views:`"),
+        };
+        out.push(d);
+    }
+}
+
+/// Byte offset of `word` in `text` as a whole identifier, ignoring case.
+pub fn find_word(text: &str, word: &str) -> Option<usize> {
+    let lower = text.to_lowercase();
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(word) {
+        let at = from + i;
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + word.len()..].chars().next();
+        if !before.is_some_and(ident) && !after.is_some_and(ident) {
+            return Some(at);
+        }
+        from = at + word.len();
+    }
+    None
+}
