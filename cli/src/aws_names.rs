@@ -3,7 +3,9 @@
 pub fn bucket(name: &str) -> Result<(), String> {
     let len = name.len();
     if !(3..=63).contains(&len) {
-        return Err(format!("bucket names are 3 to 63 characters long, this one has {len}"));
+        return Err(format!(
+            "bucket names are 3 to 63 characters long, this one has {len}"
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -35,7 +37,9 @@ pub fn bucket(name: &str) -> Result<(), String> {
     }
     if name.contains('.') {
         // Dots break virtual-hosted TLS (the certificate is for *.s3.amazonaws.com).
-        return Err("dekit refuses dots in bucket names: they break TLS for virtual-hosted requests".into());
+        return Err(
+            "dekit refuses dots in bucket names: they break TLS for virtual-hosted requests".into(),
+        );
     }
     Ok(())
 }
@@ -43,10 +47,18 @@ pub fn bucket(name: &str) -> Result<(), String> {
 /// Kinesis data streams and Firehose delivery streams.
 pub fn stream(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() || name.len() > max {
-        return Err(format!("stream names are 1 to {max} characters long, this one has {}", name.len()));
+        return Err(format!(
+            "stream names are 1 to {max} characters long, this one has {}",
+            name.len()
+        ));
     }
-    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
-        Some(c) => Err(format!("stream names use letters, digits, `_`, `-` and `.`; found `{c}`")),
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        Some(c) => Err(format!(
+            "stream names use letters, digits, `_`, `-` and `.`; found `{c}`"
+        )),
         None => Ok(()),
     }
 }
@@ -73,7 +85,10 @@ pub fn glue(name: &str) -> Result<(), String> {
 /// IAM roles (64 characters) and the names derived from the stack prefix.
 pub fn iam_role(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
-        return Err(format!("IAM role names are 1 to 64 characters long, `{name}` has {}", name.len()));
+        return Err(format!(
+            "IAM role names are 1 to 64 characters long, `{name}` has {}",
+            name.len()
+        ));
     }
     match name
         .chars()
@@ -91,7 +106,18 @@ mod tests {
     #[test]
     fn bucket_rules() {
         assert!(bucket("dekit-retail-local-lake").is_ok());
-        for bad in ["ab", "Upper-case", "-start", "end-", "a..b", "192.168.1.1", "xn--abc", "my-s3alias", "has_underscore", "dot.ted"] {
+        for bad in [
+            "ab",
+            "Upper-case",
+            "-start",
+            "end-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "my-s3alias",
+            "has_underscore",
+            "dot.ted",
+        ] {
             assert!(bucket(bad).is_err(), "{bad}");
         }
         assert!(bucket(&"a".repeat(64)).is_err());

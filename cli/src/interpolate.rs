@@ -60,7 +60,10 @@ impl Vars {
             };
             if let Some(name) = expr.strip_prefix("env.") {
                 if !is_env_name(name) {
-                    return Err(err(format!("`{name}` is not a valid environment variable name"), None));
+                    return Err(err(
+                        format!("`{name}` is not a valid environment variable name"),
+                        None,
+                    ));
                 }
                 out.push_str(&rest[i..i + 3 + end]);
             } else if let Some(name) = expr.strip_prefix("var.") {
@@ -116,9 +119,12 @@ pub fn resolve_env(s: &str) -> Result<String, String> {
     while let Some(i) = rest.find("${env.") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 6..];
-        let end = after.find('}').ok_or_else(|| "unterminated `${env.`".to_string())?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unterminated `${env.`".to_string())?;
         let name = &after[..end];
-        let v = std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?;
+        let v =
+            std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?;
         out.push_str(&v);
         rest = &after[end + 1..];
     }

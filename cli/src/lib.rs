@@ -4,13 +4,19 @@
 //! resource graph (`graph`) → plan (`plan`) → apply.
 
 pub mod aws_names;
+pub mod commands;
 pub mod diagnostic;
+pub mod graph;
 pub mod interpolate;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod plan;
+pub mod policy;
+pub mod quality;
 pub mod schedule;
 pub mod source;
 pub mod sql;
+pub mod templates;
 pub mod validate;
 pub mod yaml;

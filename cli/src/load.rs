@@ -20,7 +20,10 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn region(&self) -> &str {
-        self.env.region.as_deref().map_or("us-east-1", String::as_str)
+        self.env
+            .region
+            .as_deref()
+            .map_or("us-east-1", String::as_str)
     }
 
     /// The account id ARNs use: the declared one, or LocalStack's fixed test account.
@@ -69,19 +72,31 @@ impl Report {
 }
 
 /// Read and decode a stack file. `Err` carries the diagnostics when nothing usable was decoded.
-pub fn load_file(path: &Path, env: Option<&str>) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
+pub fn load_file(
+    path: &Path,
+    env: Option<&str>,
+) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
     let src = match SourceFile::read(path) {
         Ok(s) => s,
         Err(e) => {
             let d = Diagnostic::error("E000", format!("cannot read {}: {e}", path.display()))
                 .in_file(path);
-            return Err((None, Report { diags: vec![d], files: vec![] }));
+            return Err((
+                None,
+                Report {
+                    diags: vec![d],
+                    files: vec![],
+                },
+            ));
         }
     };
     load(src, env)
 }
 
-pub fn load(src: SourceFile, env: Option<&str>) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
+pub fn load(
+    src: SourceFile,
+    env: Option<&str>,
+) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
     let mut report = Report::default();
     let root = match yaml::parse(&src) {
         Ok(n) => n,
@@ -92,9 +107,12 @@ pub fn load(src: SourceFile, env: Option<&str>) -> Result<(Loaded, Report), (Opt
     };
     if !matches!(root.kind, NodeKind::Map(_)) {
         report.diags.push(
-            Diagnostic::error("E011", format!("a stack file is a mapping, found {}", root.type_name()))
-                .at(&src, root.span)
-                .hint("start with `stack: <name>`"),
+            Diagnostic::error(
+                "E011",
+                format!("a stack file is a mapping, found {}", root.type_name()),
+            )
+            .at(&src, root.span)
+            .hint("start with `stack: <name>`"),
         );
         return Err((Some(src), report));
     }
@@ -130,7 +148,12 @@ pub fn load(src: SourceFile, env: Option<&str>) -> Result<(Loaded, Report), (Opt
 }
 
 /// First pass over the raw tree: the stack name, the chosen environment and its variables.
-fn build_vars(src: &SourceFile, root: &Node, env: Option<&str>, report: &mut Report) -> Option<(String, Vars)> {
+fn build_vars(
+    src: &SourceFile,
+    root: &Node,
+    env: Option<&str>,
+    report: &mut Report,
+) -> Option<(String, Vars)> {
     let scalar = |n: Option<&Node>| n.and_then(Node::as_str).unwrap_or_default().to_string();
     let stack = scalar(root.get("stack"));
     let envs: Vec<&Node> = match root.get("environments").map(|n| &n.kind) {
@@ -143,7 +166,10 @@ fn build_vars(src: &SourceFile, root: &Node, env: Option<&str>, report: &mut Rep
             if !env_names.contains(&e) && !env_names.is_empty() {
                 let mut d = Diagnostic::error("E180", format!("unknown environment `{e}`"))
                     .in_file(&src.path)
-                    .label(format!("environments in this stack: {}", env_names.join(", ")));
+                    .label(format!(
+                        "environments in this stack: {}",
+                        env_names.join(", ")
+                    ));
                 if let Some(s) = did_you_mean(e, env_names.iter().copied()) {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
@@ -161,7 +187,10 @@ fn build_vars(src: &SourceFile, root: &Node, env: Option<&str>, report: &mut Rep
     let mut vars = Vars::default();
     vars.builtins.insert("stack".into(), stack);
     vars.builtins.insert("environment".into(), chosen.clone());
-    let region = env_node.and_then(|e| e.get("region")).and_then(Node::as_str).unwrap_or("us-east-1");
+    let region = env_node
+        .and_then(|e| e.get("region"))
+        .and_then(Node::as_str)
+        .unwrap_or("us-east-1");
     vars.builtins.insert("region".into(), region.to_string());
     let target_local = env_node
         .and_then(|e| e.get("target"))
@@ -171,11 +200,19 @@ fn build_vars(src: &SourceFile, root: &Node, env: Option<&str>, report: &mut Rep
         .and_then(|e| e.get("account"))
         .and_then(Node::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| if target_local { "000000000000".into() } else { "<account>".into() });
+        .unwrap_or_else(|| {
+            if target_local {
+                "000000000000".into()
+            } else {
+                "<account>".into()
+            }
+        });
     vars.builtins.insert("account_id".into(), account);
     // Stack variables first, then the environment's overrides; a variable may use earlier ones.
     for scope in [Some(root), env_node] {
-        if let Some(NodeKind::Map(entries)) = scope.and_then(|s| s.get("variables")).map(|n| &n.kind) {
+        if let Some(NodeKind::Map(entries)) =
+            scope.and_then(|s| s.get("variables")).map(|n| &n.kind)
+        {
             for (k, v) in entries {
                 let (Some(name), Some(raw)) = (k.as_str(), v.as_str()) else {
                     continue;

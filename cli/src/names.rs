@@ -31,7 +31,14 @@ impl<'a> Names<'a> {
     }
 
     pub fn stream(&self, name: &str) -> String {
-        match self.loaded.stack.ingest.streams.get(name).and_then(|s| s.name.as_ref()) {
+        match self
+            .loaded
+            .stack
+            .ingest
+            .streams
+            .get(name)
+            .and_then(|s| s.name.as_ref())
+        {
             Some(n) => n.value.clone(),
             None => format!("{}-{name}", self.prefix),
         }

@@ -32,13 +32,19 @@ pub fn parse(expr: &str) -> Result<(), ScheduleError> {
     if let Some(body) = expr.strip_prefix("rate(").and_then(|b| b.strip_suffix(')')) {
         let parts: Vec<&str> = body.split_whitespace().collect();
         let [value, unit] = parts[..] else {
-            return Err(err(5, body.len(), "rate needs a value and a unit, e.g. `rate(1 hour)`".into()));
+            return Err(err(
+                5,
+                body.len(),
+                "rate needs a value and a unit, e.g. `rate(1 hour)`".into(),
+            ));
         };
-        let n: u32 = value
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| err(5, value.len(), format!("`{value}` is not a positive whole number")))?;
+        let n: u32 = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            err(
+                5,
+                value.len(),
+                format!("`{value}` is not a positive whole number"),
+            )
+        })?;
         let ok = match unit {
             "minute" | "hour" | "day" => n == 1,
             "minutes" | "hours" | "days" => n > 1,
@@ -54,14 +60,24 @@ pub fn parse(expr: &str) -> Result<(), ScheduleError> {
             return Err(err(
                 expr.len() - 1 - unit.len(),
                 unit.len(),
-                format!("use the singular unit for 1 and the plural otherwise (`rate({n} {})`)",
-                    if n == 1 { unit.trim_end_matches('s').to_string() } else { format!("{unit}s") }),
+                format!(
+                    "use the singular unit for 1 and the plural otherwise (`rate({n} {})`)",
+                    if n == 1 {
+                        unit.trim_end_matches('s').to_string()
+                    } else {
+                        format!("{unit}s")
+                    }
+                ),
             ));
         }
         return Ok(());
     }
     let Some(body) = expr.strip_prefix("cron(").and_then(|b| b.strip_suffix(')')) else {
-        return Err(err(0, expr.len(), "expected `cron(...)` or `rate(...)`".into()));
+        return Err(err(
+            0,
+            expr.len(),
+            "expected `cron(...)` or `rate(...)`".into(),
+        ));
     };
     let mut fields = vec![];
     let mut pos = 5;
@@ -83,7 +99,8 @@ pub fn parse(expr: &str) -> Result<(), ScheduleError> {
     }
     for (i, (offset, text)) in fields.iter().enumerate() {
         let (name, lo, hi) = FIELDS[i];
-        check_field(i, text, lo, hi).map_err(|m| err(*offset, text.len(), format!("{name}: {m}")))?;
+        check_field(i, text, lo, hi)
+            .map_err(|m| err(*offset, text.len(), format!("{name}: {m}")))?;
     }
     let (dom, dow) = (fields[2].1, fields[4].1);
     if (dom == "?") == (dow == "?") {
@@ -125,7 +142,11 @@ fn check_field(i: usize, text: &str, lo: u32, hi: u32) -> Result<(), String> {
             }
         }
         if i == 4 && (range.ends_with('L') || range.contains('#')) {
-            let d = range.split('#').next().unwrap_or_default().trim_end_matches('L');
+            let d = range
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('L');
             if value(i, d).is_ok_and(|v| (1..=7).contains(&v)) {
                 continue;
             }
@@ -186,8 +207,18 @@ mod tests {
         let e = parse("cron(0 25 * * ? *)").unwrap_err();
         assert_eq!((e.offset, e.len), (7, 2));
         assert!(e.message.starts_with("hours"));
-        assert!(parse("cron(0 2 * * * *)").unwrap_err().message.contains("`?`"));
-        assert!(parse("cron(0 2 * *)").unwrap_err().message.contains("6 fields"));
+        assert!(
+            parse("cron(0 2 * * * *)")
+                .unwrap_err()
+                .message
+                .contains("`?`")
+        );
+        assert!(
+            parse("cron(0 2 * *)")
+                .unwrap_err()
+                .message
+                .contains("6 fields")
+        );
         assert!(parse("rate(1 hours)").is_err());
         assert!(parse("rate(0 days)").is_err());
         assert!(parse("every day").is_err());

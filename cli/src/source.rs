@@ -65,7 +65,9 @@ impl SourceFile {
 
     /// Text of 1-based line `line`, without its newline.
     pub fn line_text(&self, line: u32) -> &str {
-        let i = (line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
+        let i = (line as usize)
+            .saturating_sub(1)
+            .min(self.line_starts.len() - 1);
         let start = self.line_starts[i];
         let end = self
             .line_starts
@@ -77,7 +79,9 @@ impl SourceFile {
 
     /// Byte offset of a 1-based line and character column.
     pub fn offset_of(&self, line: u32, col: u32) -> usize {
-        let i = (line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
+        let i = (line as usize)
+            .saturating_sub(1)
+            .min(self.line_starts.len() - 1);
         let start = self.line_starts[i];
         let text = self.line_text(line);
         start
@@ -96,7 +100,11 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[i];
-        let col = self.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
         Span {
             line: i as u32 + 1,
             col: col as u32,

@@ -19,7 +19,8 @@ pub struct SqlError {
 pub fn relations(sql: &str) -> Result<BTreeSet<String>, SqlError> {
     let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
         let message = e.to_string();
-        let (line, col) = position(&message).unwrap_or((1, 1));
+        // Errors at the end of input carry no position: point at the last character.
+        let (line, col) = position(&message).unwrap_or_else(|| end_of(sql));
         let message = message
             .split(" at Line:")
             .next()
@@ -39,7 +40,8 @@ pub fn relations(sql: &str) -> Result<BTreeSet<String>, SqlError> {
         }
         _ => {
             return Err(SqlError {
-                message: "a model is exactly one SELECT query (dekit writes the CREATE TABLE/VIEW)".into(),
+                message: "a model is exactly one SELECT query (dekit writes the CREATE TABLE/VIEW)"
+                    .into(),
                 line: 1,
                 col: 1,
             });
@@ -70,10 +72,21 @@ impl Visitor for Relations {
 
     fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
         if let Some(last) = name.0.last() {
-            self.names.insert(last.to_string().trim_matches('"').to_lowercase());
+            self.names
+                .insert(last.to_string().trim_matches('"').to_lowercase());
         }
         ControlFlow::Continue(())
     }
+}
+
+fn end_of(sql: &str) -> (u32, u32) {
+    let trimmed = sql.trim_end();
+    let line = trimmed.lines().count().max(1) as u32;
+    let col = trimmed
+        .lines()
+        .last()
+        .map_or(1, |l| l.chars().count() as u32);
+    (line, col.max(1))
 }
 
 fn position(msg: &str) -> Option<(u32, u32)> {
@@ -108,6 +121,11 @@ mod tests {
     fn reports_syntax_error_position() {
         let e = relations("select a,\nfrom t where").unwrap_err();
         assert_eq!(e.line, 2, "{e:?}");
-        assert!(relations("drop table x").unwrap_err().message.contains("one SELECT"));
+        assert!(
+            relations("drop table x")
+                .unwrap_err()
+                .message
+                .contains("one SELECT")
+        );
     }
 }

@@ -28,9 +28,17 @@ impl Metric {
     /// (namespace, metric name, dimension name)
     pub fn cloudwatch(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Metric::IteratorAgeMs => ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName"),
+            Metric::IteratorAgeMs => (
+                "AWS/Kinesis",
+                "GetRecords.IteratorAgeMilliseconds",
+                "StreamName",
+            ),
             Metric::IncomingRecords => ("AWS/Kinesis", "IncomingRecords", "StreamName"),
-            Metric::WriteThrottled => ("AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName"),
+            Metric::WriteThrottled => (
+                "AWS/Kinesis",
+                "WriteProvisionedThroughputExceeded",
+                "StreamName",
+            ),
             Metric::DeliveryFreshnessSeconds => (
                 "AWS/Firehose",
                 "DeliveryToS3.DataFreshness",

@@ -57,9 +57,20 @@ impl<'a> Cx<'a> {
     }
 
     /// Error pointing at a spanned string, or inside it at `offset`.
-    pub fn error_in(&self, code: &'static str, msg: impl Into<String>, s: &Spanned<String>, offset: usize, len: usize) -> Diagnostic {
+    pub fn error_in(
+        &self,
+        code: &'static str,
+        msg: impl Into<String>,
+        s: &Spanned<String>,
+        offset: usize,
+        len: usize,
+    ) -> Diagnostic {
         // Positions inside the scalar are exact only when the text was not rewritten by `${...}`.
-        let raw = self.src().text.get(s.span.start..s.span.start + s.span.len).unwrap_or_default();
+        let raw = self
+            .src()
+            .text
+            .get(s.span.start..s.span.start + s.span.len)
+            .unwrap_or_default();
         let shift = usize::from(raw.starts_with('"') || raw.starts_with('\''));
         let span = if raw.trim_matches(['"', '\'']) == s.value.as_str() {
             s.span.sub(self.src(), shift + offset, len.max(1))
@@ -84,17 +95,31 @@ pub fn check(loaded: Loaded, mut report: Report) -> (Option<Checked>, Report) {
         (rule.check)(&cx, &mut diags);
     }
     // A value already reported while decoding is not reported again by a rule.
-    let decoded: BTreeSet<(PathBuf, usize)> = report
+    let decoded: Vec<(PathBuf, std::ops::Range<usize>)> = report
         .diags
         .iter()
-        .filter_map(|d| d.span.map(|s| (d.file.clone(), s.start)))
+        .filter_map(|d| {
+            d.span
+                .map(|s| (d.file.clone(), s.start..s.start + s.len.max(1)))
+        })
         .collect();
-    diags.retain(|d| d.span.is_none_or(|s| !decoded.contains(&(d.file.clone(), s.start))));
+    diags.retain(|d| {
+        d.span.is_none_or(|s| {
+            let r = s.start..s.start + s.len.max(1);
+            !decoded
+                .iter()
+                .any(|(f, x)| *f == d.file && x.start < r.end && r.start < x.end)
+        })
+    });
     report.diags.extend(diags);
     report.files.append(&mut cx.files);
-    report
-        .diags
-        .sort_by(|a, b| (a.file != loaded.src.path, &a.file, a.span.map(|s| s.start)).cmp(&(b.file != loaded.src.path, &b.file, b.span.map(|s| s.start))));
+    report.diags.sort_by(|a, b| {
+        (a.file != loaded.src.path, &a.file, a.span.map(|s| s.start)).cmp(&(
+            b.file != loaded.src.path,
+            &b.file,
+            b.span.map(|s| s.start),
+        ))
+    });
     let models = std::mem::take(&mut cx.models);
     if report.has_errors() {
         (None, report)

@@ -260,7 +260,10 @@ impl<'de> de::Deserializer<'de> for De<'_> {
                 } else if let Ok(n) = text.parse::<i64>() {
                     visitor.visit_i64(n)
                 } else if let Ok(f) = text.parse::<f64>()
-                    && text.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '.')
+                    && text
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '.')
                 {
                     visitor.visit_f64(f)
                 } else {
@@ -385,7 +388,10 @@ impl<'de> de::Deserializer<'de> for De<'_> {
     ) -> Result<V::Value, DeError> {
         if name == SPANNED {
             let span = Some(self.node.span);
-            return visitor.visit_map(SpannedDe { de: Some(self), span });
+            return visitor.visit_map(SpannedDe {
+                de: Some(self),
+                span,
+            });
         }
         if name == NAMED {
             return self.map(visitor, true);
@@ -443,7 +449,10 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             let mut d = Diagnostic::error("E012", format!("unknown value `{}`", truncate(k)))
                 .at(self.ctx.src, key.span);
             d = match did_you_mean(k, variants.iter().copied()) {
-                Some(s) => d.hint(format!("did you mean `{s}`? expected one of: {}", variants.join(", "))),
+                Some(s) => d.hint(format!(
+                    "did you mean `{s}`? expected one of: {}",
+                    variants.join(", ")
+                )),
                 None => d.hint(format!("expected one of: {}", variants.join(", "))),
             };
             self.ctx.push(d);
@@ -521,7 +530,10 @@ struct MapDe<'a> {
 impl<'de> MapAccess<'de> for MapDe<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((k, v)) => {
                 self.value = Some(v);
@@ -532,7 +544,10 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let v = self.value.take().expect("next_value called before next_key");
+        let v = self
+            .value
+            .take()
+            .expect("next_value called before next_key");
         match seed.deserialize(De::new(v, self.ctx)) {
             Err(e) if self.recover => {
                 let span = v.span;
@@ -592,7 +607,10 @@ impl<'de> VariantAccess<'de> for EnumDe<'_> {
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
         match self.value {
             Some(n) => de::Deserializer::deserialize_seq(De::new(n, self.ctx), visitor),
-            None => Err(de::Error::custom(format!("`{}` needs a list", self.variant))),
+            None => Err(de::Error::custom(format!(
+                "`{}` needs a list",
+                self.variant
+            ))),
         }
     }
 
@@ -602,8 +620,13 @@ impl<'de> VariantAccess<'de> for EnumDe<'_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         match self.value {
-            Some(n) => de::Deserializer::deserialize_struct(De::new(n, self.ctx), "", fields, visitor),
-            None => Err(de::Error::custom(format!("`{}` needs a mapping", self.variant))),
+            Some(n) => {
+                de::Deserializer::deserialize_struct(De::new(n, self.ctx), "", fields, visitor)
+            }
+            None => Err(de::Error::custom(format!(
+                "`{}` needs a mapping",
+                self.variant
+            ))),
         }
     }
 }
@@ -616,7 +639,10 @@ struct SpannedDe<'a> {
 impl<'de> MapAccess<'de> for SpannedDe<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         let key = if self.span.is_some() {
             SPAN_FIELD
         } else if self.de.is_some() {
@@ -629,7 +655,12 @@ impl<'de> MapAccess<'de> for SpannedDe<'_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         if let Some(sp) = self.span.take() {
-            let parts = [sp.line as u64, sp.col as u64, sp.start as u64, sp.len as u64];
+            let parts = [
+                sp.line as u64,
+                sp.col as u64,
+                sp.start as u64,
+                sp.len as u64,
+            ];
             return seed.deserialize(de::value::SeqDeserializer::new(parts.into_iter()));
         }
         let de = self.de.take().expect("value requested twice");
@@ -686,12 +717,21 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
                 let _: Option<String> = map.next_key()?;
                 let value = map.next_value()?;
                 Ok(Spanned {
-                    span: Span { line, col, start, len },
+                    span: Span {
+                        line,
+                        col,
+                        start,
+                        len,
+                    },
                     value,
                 })
             }
         }
-        d.deserialize_struct(SPANNED, &[SPAN_FIELD, VALUE_FIELD], V(std::marker::PhantomData))
+        d.deserialize_struct(
+            SPANNED,
+            &[SPAN_FIELD, VALUE_FIELD],
+            V(std::marker::PhantomData),
+        )
     }
 }
 

@@ -4,6 +4,9 @@
 //! value to report all problems of a stack file at once, so it builds its own spanned tree from the
 //! event stream of `yaml-rust2`.
 
+// A parse error ends the parse, so the size of the error value does not matter.
+#![allow(clippy::result_large_err)]
+
 use crate::diagnostic::Diagnostic;
 use crate::source::{SourceFile, Span};
 use std::collections::HashMap;
@@ -204,10 +207,15 @@ impl Builder<'_, '_> {
                     let (ev, m) = self.next()?;
                     let value = self.node(ev, m)?;
                     if !matches!(key.kind, NodeKind::Scalar(..)) {
-                        return Err(Diagnostic::error("E005", "mapping keys must be plain strings")
-                            .at(self.src, key.span));
+                        return Err(Diagnostic::error(
+                            "E005",
+                            "mapping keys must be plain strings",
+                        )
+                        .at(self.src, key.span));
                     }
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == key.as_str()) {
+                    if let Some((first, _)) =
+                        entries.iter().find(|(k, _)| k.as_str() == key.as_str())
+                    {
                         return Err(Diagnostic::error(
                             "E006",
                             format!("duplicate key `{}`", key.as_str().unwrap_or_default()),
@@ -222,7 +230,9 @@ impl Builder<'_, '_> {
                     entries.push((key, value));
                 }
                 // Block mappings are reported where their first key starts.
-                let sp = entries.first().map_or(span(self.src, &mark, 1), |(k, _)| k.span);
+                let sp = entries
+                    .first()
+                    .map_or(span(self.src, &mark, 1), |(k, _)| k.span);
                 let n = Node {
                     kind: NodeKind::Map(entries),
                     span: Span { len: 1, ..sp },
@@ -231,8 +241,11 @@ impl Builder<'_, '_> {
                 n
             }
             other => {
-                return Err(Diagnostic::error("E001", format!("invalid YAML: unexpected {other:?}"))
-                    .at(self.src, span(self.src, &mark, 1)));
+                return Err(Diagnostic::error(
+                    "E001",
+                    format!("invalid YAML: unexpected {other:?}"),
+                )
+                .at(self.src, span(self.src, &mark, 1)));
             }
         };
         self.depth -= 1;

@@ -21,12 +21,22 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let storage = &cx.loaded.stack.storage;
     let lake = &storage.lake.bucket;
     if let Err(why) = aws_names::bucket(lake) {
-        out.push(cx.error("E101", format!("invalid bucket name `{}`", lake.value), lake.span).label(why));
+        out.push(
+            cx.error(
+                "E101",
+                format!("invalid bucket name `{}`", lake.value),
+                lake.span,
+            )
+            .label(why),
+        );
     }
     match &storage.artifacts_bucket {
         Some(b) => {
             if let Err(why) = aws_names::bucket(b) {
-                out.push(cx.error("E101", format!("invalid bucket name `{}`", b.value), b.span).label(why));
+                out.push(
+                    cx.error("E101", format!("invalid bucket name `{}`", b.value), b.span)
+                        .label(why),
+                );
             }
         }
         None => {
@@ -35,9 +45,13 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 && let Err(why) = aws_names::bucket(&derived)
             {
                 out.push(
-                    cx.error("E101", format!("derived artifacts bucket name `{derived}` is invalid"), lake.span)
-                        .label(why)
-                        .hint("shorten the lake bucket name or set `storage.artifacts_bucket`"),
+                    cx.error(
+                        "E101",
+                        format!("derived artifacts bucket name `{derived}` is invalid"),
+                        lake.span,
+                    )
+                    .label(why)
+                    .hint("shorten the lake bucket name or set `storage.artifacts_bucket`"),
                 );
             }
         }

@@ -17,7 +17,18 @@ pub const RULE: Rule = Rule {
 };
 
 pub const PRIMITIVES: &[&str] = &[
-    "boolean", "tinyint", "smallint", "int", "integer", "bigint", "float", "double", "string", "date", "timestamp", "binary",
+    "boolean",
+    "tinyint",
+    "smallint",
+    "int",
+    "integer",
+    "bigint",
+    "float",
+    "double",
+    "string",
+    "date",
+    "timestamp",
+    "binary",
 ];
 
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
@@ -26,14 +37,28 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         let parts = t.partitions.iter().map(|c| (c, true));
         for ((_, ty), partition) in cols.chain(parts) {
             let result = parse(&ty.to_lowercase()).and_then(|rest| {
-                if rest.is_empty() { Ok(()) } else { Err(format!("unexpected `{rest}`")) }
+                if rest.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("unexpected `{rest}`"))
+                }
             });
             let mut d = match result {
                 Ok(()) if partition && !is_primitive(ty) => cx
-                    .error("E150", format!("partition type `{}` is not primitive", ty.value), ty.span)
+                    .error(
+                        "E150",
+                        format!("partition type `{}` is not primitive", ty.value),
+                        ty.span,
+                    )
                     .hint("partition keys are primitive types such as `string`, `date` or `int`"),
                 Ok(()) => continue,
-                Err(why) => cx.error("E150", format!("invalid column type `{}`", ty.value), ty.span).label(why),
+                Err(why) => cx
+                    .error(
+                        "E150",
+                        format!("invalid column type `{}`", ty.value),
+                        ty.span,
+                    )
+                    .label(why),
             };
             if let Some(s) = did_you_mean(&ty.to_lowercase(), PRIMITIVES.iter().copied()) {
                 d = d.hint(format!("did you mean `{s}`?"));
@@ -47,26 +72,45 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
 
 fn is_primitive(ty: &str) -> bool {
     let t = ty.to_lowercase();
-    PRIMITIVES.contains(&t.as_str()) || t.starts_with("decimal") || t.starts_with("char") || t.starts_with("varchar")
+    PRIMITIVES.contains(&t.as_str())
+        || t.starts_with("decimal")
+        || t.starts_with("char")
+        || t.starts_with("varchar")
 }
 
 /// Parse one type at the start of `s`; return what follows it.
 pub fn parse(s: &str) -> Result<&str, String> {
     let s = s.trim_start();
-    let word_end = s.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(s.len());
+    let word_end = s
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(s.len());
     let (word, rest) = s.split_at(word_end);
     match word {
         w if PRIMITIVES.contains(&w) => Ok(rest),
         "decimal" | "char" | "varchar" => {
             let Some(inner) = rest.strip_prefix('(') else {
-                return if word == "decimal" { Ok(rest) } else { Err(format!("`{word}` needs a length, e.g. `{word}(50)`")) };
+                return if word == "decimal" {
+                    Ok(rest)
+                } else {
+                    Err(format!("`{word}` needs a length, e.g. `{word}(50)`"))
+                };
             };
             let close = inner.find(')').ok_or("missing `)`")?;
             let args: Vec<&str> = inner[..close].split(',').map(str::trim).collect();
-            let nums: Vec<u32> = args.iter().map(|a| a.parse::<u32>().map_err(|_| format!("`{a}` is not a number"))).collect::<Result<_, _>>()?;
+            let nums: Vec<u32> = args
+                .iter()
+                .map(|a| {
+                    a.parse::<u32>()
+                        .map_err(|_| format!("`{a}` is not a number"))
+                })
+                .collect::<Result<_, _>>()?;
             match (word, nums.as_slice()) {
-                ("decimal", [p] | [p, _]) if !(1..=38).contains(p) => Err(format!("decimal precision {p} is outside 1-38")),
-                ("decimal", [p, s]) if s > p => Err(format!("decimal scale {s} is larger than precision {p}")),
+                ("decimal", [p] | [p, _]) if !(1..=38).contains(p) => {
+                    Err(format!("decimal precision {p} is outside 1-38"))
+                }
+                ("decimal", [p, s]) if s > p => {
+                    Err(format!("decimal scale {s} is larger than precision {p}"))
+                }
                 ("decimal", [_] | [_, _]) => Ok(&inner[close + 1..]),
                 ("char", [n]) if (1..=255).contains(n) => Ok(&inner[close + 1..]),
                 ("varchar", [n]) if (1..=65535).contains(n) => Ok(&inner[close + 1..]),
@@ -76,28 +120,42 @@ pub fn parse(s: &str) -> Result<&str, String> {
         "array" => {
             let inner = rest.strip_prefix('<').ok_or("`array` needs `<T>`")?;
             let after = parse(inner)?;
-            after.trim_start().strip_prefix('>').ok_or_else(|| "missing `>`".to_string())
+            after
+                .trim_start()
+                .strip_prefix('>')
+                .ok_or_else(|| "missing `>`".to_string())
         }
         "map" => {
             let inner = rest.strip_prefix('<').ok_or("`map` needs `<K,V>`")?;
             let after = parse(inner)?;
-            let after = after.trim_start().strip_prefix(',').ok_or("`map` needs two types")?;
+            let after = after
+                .trim_start()
+                .strip_prefix(',')
+                .ok_or("`map` needs two types")?;
             let after = parse(after)?;
-            after.trim_start().strip_prefix('>').ok_or_else(|| "missing `>`".to_string())
+            after
+                .trim_start()
+                .strip_prefix('>')
+                .ok_or_else(|| "missing `>`".to_string())
         }
         "struct" => {
-            let mut rest = rest.strip_prefix('<').ok_or("`struct` needs `<name:T,...>`")?;
+            let mut rest = rest
+                .strip_prefix('<')
+                .ok_or("`struct` needs `<name:T,...>`")?;
             loop {
                 let colon = rest.find(':').ok_or("struct fields are `name:type`")?;
                 let field = rest[..colon].trim();
-                if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                {
                     return Err(format!("bad struct field name `{field}`"));
                 }
                 rest = parse(&rest[colon + 1..])?.trim_start();
                 if let Some(r) = rest.strip_prefix(',') {
                     rest = r;
                 } else {
-                    return rest.strip_prefix('>').ok_or_else(|| "missing `>`".to_string());
+                    return rest
+                        .strip_prefix('>')
+                        .ok_or_else(|| "missing `>`".to_string());
                 }
             }
         }
@@ -112,10 +170,22 @@ mod tests {
 
     #[test]
     fn types() {
-        for ok in ["bigint", "decimal(12,2)", "array<struct<a:int,b:map<string,array<double>>>>", "varchar(20)"] {
+        for ok in [
+            "bigint",
+            "decimal(12,2)",
+            "array<struct<a:int,b:map<string,array<double>>>>",
+            "varchar(20)",
+        ] {
             assert_eq!(parse(ok), Ok(""), "{ok}");
         }
-        for bad in ["bigint64", "decimal(40,2)", "array<int", "map<string>", "char", "struct<:int>"] {
+        for bad in [
+            "bigint64",
+            "decimal(40,2)",
+            "array<int",
+            "map<string>",
+            "char",
+            "struct<:int>",
+        ] {
             assert!(parse(bad).map(|r| r.is_empty()) != Ok(true), "{bad}");
         }
     }

@@ -21,9 +21,20 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (name, model) in &cx.models {
         let deps = edges.entry(name.as_str()).or_default();
-        deps.extend(model.reads.iter().map(String::as_str).filter(|r| cx.models.contains_key(*r)));
+        deps.extend(
+            model
+                .reads
+                .iter()
+                .map(String::as_str)
+                .filter(|r| cx.models.contains_key(*r)),
+        );
         if let Some(t) = s.transforms.get(name) {
-            deps.extend(t.depends_on.iter().map(|d| d.value.as_str()).filter(|r| cx.models.contains_key(*r)));
+            deps.extend(
+                t.depends_on
+                    .iter()
+                    .map(|d| d.value.as_str())
+                    .filter(|r| cx.models.contains_key(*r)),
+            );
         }
     }
     let mut reported: BTreeSet<Vec<&str>> = BTreeSet::new();
@@ -40,9 +51,20 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 .iter()
                 .find(|(k, _)| k.value == cycle[0])
                 .map(|(_, t)| t.sql.span)
-                .or_else(|| s.serving.views.iter().find(|(k, _)| k.value == cycle[0]).map(|(_, v)| v.sql.span))
+                .or_else(|| {
+                    s.serving
+                        .views
+                        .iter()
+                        .find(|(k, _)| k.value == cycle[0])
+                        .map(|(_, v)| v.sql.span)
+                })
                 .unwrap_or_default();
-            let path = cycle.iter().chain([&cycle[0]]).copied().collect::<Vec<_>>().join(" → ");
+            let path = cycle
+                .iter()
+                .chain([&cycle[0]])
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" → ");
             out.push(
                 cx.error("E111", format!("dependency cycle: {path}"), span)
                     .label("this model is part of the cycle")
@@ -53,7 +75,10 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
 }
 
 /// A cycle through `start`, as the list of its members in order.
-fn find_cycle<'a>(edges: &BTreeMap<&'a str, BTreeSet<&'a str>>, start: &'a str) -> Option<Vec<&'a str>> {
+fn find_cycle<'a>(
+    edges: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+    start: &'a str,
+) -> Option<Vec<&'a str>> {
     fn dfs<'a>(
         edges: &BTreeMap<&'a str, BTreeSet<&'a str>>,
         start: &'a str,

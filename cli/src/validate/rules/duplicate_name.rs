@@ -29,8 +29,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     for (key, what) in all {
         if let Some((line, first)) = seen.insert(key.value.clone(), (key.span.line, what)) {
             out.push(
-                cx.error("E112", format!("`{}` is declared as a {first} and as a {what}", key.value), key.span)
-                    .hint(format!("the {first} is at line {line}; give one of them another name")),
+                cx.error(
+                    "E112",
+                    format!("`{}` is declared as a {first} and as a {what}", key.value),
+                    key.span,
+                )
+                .hint(format!(
+                    "the {first} is at line {line}; give one of them another name"
+                )),
             );
         }
     }

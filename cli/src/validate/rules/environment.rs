@@ -22,8 +22,13 @@ fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
@@ -31,7 +36,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         if let Some(r) = &env.region
             && !is_region(r)
         {
-            out.push(cx.error("E180", format!("`{}` is not an AWS region", r.value), r.span).hint("e.g. `us-east-1`, `eu-west-1`"));
+            out.push(
+                cx.error(
+                    "E180",
+                    format!("`{}` is not an AWS region", r.value),
+                    r.span,
+                )
+                .hint("e.g. `us-east-1`, `eu-west-1`"),
+            );
         }
         match env.target.value {
             Target::Aws => {
@@ -46,19 +58,33 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                     Some(_) => {}
                 }
                 if let Some(e) = &env.endpoint {
-                    out.push(cx.error("E180", "`endpoint` is for `local` environments", e.span).hint("use `endpoints:` per service for VPC endpoints"));
+                    out.push(
+                        cx.error("E180", "`endpoint` is for `local` environments", e.span)
+                            .hint("use `endpoints:` per service for VPC endpoints"),
+                    );
                 }
             }
             Target::Local => {
                 if let Some(p) = &env.profile {
-                    out.push(cx.warning("W181", "`profile` is ignored for `local` environments", p.span));
+                    out.push(cx.warning(
+                        "W181",
+                        "`profile` is ignored for `local` environments",
+                        p.span,
+                    ));
                 }
             }
         }
-        let urls = env.endpoint.iter().chain(env.endpoints.iter().map(|(_, v)| v));
+        let urls = env
+            .endpoint
+            .iter()
+            .chain(env.endpoints.iter().map(|(_, v)| v));
         for u in urls {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                out.push(cx.error("E180", format!("`{}` is not an http(s) URL", u.value), u.span));
+                out.push(cx.error(
+                    "E180",
+                    format!("`{}` is not an http(s) URL", u.value),
+                    u.span,
+                ));
             }
         }
         for (svc, _) in env.endpoints.iter() {
@@ -73,9 +99,15 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         }
         if let Some(st) = &env.state
             && let Some(rest) = st.strip_prefix("s3://")
-            && rest.split_once('/').is_none_or(|(b, k)| b.is_empty() || k.is_empty())
+            && rest
+                .split_once('/')
+                .is_none_or(|(b, k)| b.is_empty() || k.is_empty())
         {
-            out.push(cx.error("E180", format!("`{}` is not `s3://bucket/key`", st.value), st.span));
+            out.push(cx.error(
+                "E180",
+                format!("`{}` is not `s3://bucket/key`", st.value),
+                st.span,
+            ));
         }
     }
 }

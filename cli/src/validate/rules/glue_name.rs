@@ -36,9 +36,13 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect();
             out.push(
-                cx.error("E103", format!("invalid {what} name `{}`", name.value), name.span)
-                    .label(why)
-                    .hint(format!("try `{fixed}`")),
+                cx.error(
+                    "E103",
+                    format!("invalid {what} name `{}`", name.value),
+                    name.span,
+                )
+                .label(why)
+                .hint(format!("try `{fixed}`")),
             );
         }
     }

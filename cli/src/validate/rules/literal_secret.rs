@@ -18,7 +18,16 @@ pub const RULE: Rule = Rule {
     check,
 };
 
-const SECRET_WORDS: &[&str] = &["password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key"];
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+];
 
 fn env_name(key: &str) -> String {
     key.to_ascii_uppercase().replace(['-', '.'], "_")
@@ -26,7 +35,10 @@ fn env_name(key: &str) -> String {
 
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
-    let literal = |what: &str, suggestion: String, v: &Spanned<String>, out: &mut Vec<Diagnostic>| {
+    let literal = |what: &str,
+                   suggestion: String,
+                   v: &Spanned<String>,
+                   out: &mut Vec<Diagnostic>| {
         if !is_env_reference(v) {
             out.push(
                 cx.error("E140", format!("literal secret in `{what}`"), v.span)
@@ -43,7 +55,9 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             literal("token", format!("{}_TOKEN", env_name(name)), t, out);
         }
         for url in [&src.url, &src.host].into_iter().flatten() {
-            if let Some(at) = url.find("://").and_then(|i| url[i + 3..].find('@').map(|a| (i + 3, a)))
+            if let Some(at) = url
+                .find("://")
+                .and_then(|i| url[i + 3..].find('@').map(|a| (i + 3, a)))
                 && url[at.0..at.0 + at.1].contains(':')
             {
                 out.push(
@@ -53,10 +67,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let vars = s.variables.iter().chain(s.environments.iter().flat_map(|(_, e)| e.variables.iter()));
+    let vars = s
+        .variables
+        .iter()
+        .chain(s.environments.iter().flat_map(|(_, e)| e.variables.iter()));
     for (k, v) in vars {
         let lower = k.to_lowercase();
-        if SECRET_WORDS.iter().any(|w| lower.contains(w)) && !v.is_empty() && !v.contains("${env.") {
+        if SECRET_WORDS.iter().any(|w| lower.contains(w)) && !v.is_empty() && !v.contains("${env.")
+        {
             literal(&format!("variables.{}", k.value), env_name(k), v, out);
         }
     }
@@ -66,10 +84,18 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let mut from = 0;
     while let Some(i) = text[from..].find("AKIA").map(|i| i + from) {
         let key = &bytes[i..bytes.len().min(i + 20)];
-        if key.len() == 20 && key.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        if key.len() == 20
+            && key
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             out.push(
-                cx.error("E140", "AWS access key id in the stack file", cx.loaded.src.span_at(i, 20))
-                    .hint("remove it and rotate the key; dekit uses the standard AWS credential chain"),
+                cx.error(
+                    "E140",
+                    "AWS access key id in the stack file",
+                    cx.loaded.src.span_at(i, 20),
+                )
+                .hint("remove it and rotate the key; dekit uses the standard AWS credential chain"),
             );
         }
         from = i + 4;

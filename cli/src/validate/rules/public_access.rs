@@ -34,18 +34,32 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 .in_file(&cx.loaded.src.path)
                 .hint("add `kms_key: alias/<name>` or a key ARN under `security:`"),
         ),
-        (Encryption::Aws, Some(k)) => out.push(cx.warning("W191", "`kms_key` is ignored unless `encryption: kms`", k.span)),
+        (Encryption::Aws, Some(k)) => out.push(cx.warning(
+            "W191",
+            "`kms_key` is ignored unless `encryption: kms`",
+            k.span,
+        )),
         _ => {}
     }
     for r in &sec.readers {
         let p = &r.principal;
         let ok = p.starts_with("arn:aws:iam::")
-            && p.split(':').nth(4).is_some_and(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
-            && p.split(':').nth(5).is_some_and(|rest| rest.starts_with("role/") || rest.starts_with("user/"));
+            && p.split(':')
+                .nth(4)
+                .is_some_and(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+            && p.split(':')
+                .nth(5)
+                .is_some_and(|rest| rest.starts_with("role/") || rest.starts_with("user/"));
         if !ok {
             out.push(
-                cx.error("E190", format!("reader `{}` is not an IAM role or user ARN", p.value), p.span)
-                    .hint("e.g. `arn:aws:iam::123456789012:role/bi-reader`; `*` would make data public"),
+                cx.error(
+                    "E190",
+                    format!("reader `{}` is not an IAM role or user ARN", p.value),
+                    p.span,
+                )
+                .hint(
+                    "e.g. `arn:aws:iam::123456789012:role/bi-reader`; `*` would make data public",
+                ),
             );
         }
     }

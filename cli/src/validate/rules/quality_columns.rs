@@ -26,7 +26,11 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             let Some(t) = table else { return };
             let known = t.columns.keys().chain(t.partitions.keys());
             if !known.clone().any(|k| k == c.value) {
-                let mut d = cx.error("E200", format!("table `{}` has no column `{}`", key.value, c.value), c.span);
+                let mut d = cx.error(
+                    "E200",
+                    format!("table `{}` has no column `{}`", key.value, c.value),
+                    c.span,
+                );
                 if let Some(s) = did_you_mean(c, known) {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
@@ -44,7 +48,11 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 Check::AcceptedValues(a) => {
                     col(&a.column, out);
                     if a.values.is_empty() {
-                        out.push(cx.error("E200", "accepted_values needs at least one value", a.column.span));
+                        out.push(cx.error(
+                            "E200",
+                            "accepted_values needs at least one value",
+                            a.column.span,
+                        ));
                     }
                 }
                 Check::Freshness(f) => col(&f.column, out),
@@ -54,18 +62,32 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                         && let Some(target) = s.tables.get(t)
                         && target.columns.get(c).is_none()
                     {
-                        out.push(cx.error_in("E200", format!("table `{t}` has no column `{c}`"), &r.to, t.len() + 1, c.len()));
+                        out.push(cx.error_in(
+                            "E200",
+                            format!("table `{t}` has no column `{c}`"),
+                            &r.to,
+                            t.len() + 1,
+                            c.len(),
+                        ));
                     }
                 }
                 Check::Range(r) => {
                     col(&r.column, out);
                     if r.min.is_none() && r.max.is_none() {
-                        out.push(cx.error("E200", "range needs `min`, `max` or both", r.column.span));
+                        out.push(cx.error(
+                            "E200",
+                            "range needs `min`, `max` or both",
+                            r.column.span,
+                        ));
                     }
                 }
                 Check::RowCount(r) => {
                     if r.min.is_none() && r.max.is_none() {
-                        out.push(cx.error("E200", "row_count needs `min`, `max` or both", key.span));
+                        out.push(cx.error(
+                            "E200",
+                            "row_count needs `min`, `max` or both",
+                            key.span,
+                        ));
                     }
                 }
             }

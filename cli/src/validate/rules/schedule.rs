@@ -20,11 +20,26 @@ pub const RULE: Rule = Rule {
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     let mut all: Vec<&Spanned<String>> = s.ingest.batch.iter().map(|(_, b)| &b.schedule).collect();
-    all.extend(s.tables.iter().filter_map(|(_, t)| t.crawler.as_ref()?.schedule.as_ref()));
-    all.extend(s.serving.exports.iter().filter_map(|(_, e)| e.schedule.as_ref()));
+    all.extend(
+        s.tables
+            .iter()
+            .filter_map(|(_, t)| t.crawler.as_ref()?.schedule.as_ref()),
+    );
+    all.extend(
+        s.serving
+            .exports
+            .iter()
+            .filter_map(|(_, e)| e.schedule.as_ref()),
+    );
     for sched in all {
         if let Err(e) = crate::schedule::parse(sched) {
-            let mut d = cx.error_in("E120", format!("invalid schedule: {}", e.message), sched, e.offset, e.len);
+            let mut d = cx.error_in(
+                "E120",
+                format!("invalid schedule: {}", e.message),
+                sched,
+                e.offset,
+                e.len,
+            );
             if !sched.starts_with("cron(") && !sched.starts_with("rate(") {
                 d = d.hint("AWS schedules look like `cron(0 2 * * ? *)` (minutes hours day-of-month month day-of-week year) or `rate(1 hour)`");
             }

@@ -42,16 +42,34 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             SourceKind::HttpApi => (&["url"], &["url", "token"]),
             SourceKind::Events => (&[], &[]),
         };
-        let kind_name = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let kind_name = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         for (field, span) in fields(src) {
             match span {
                 None if required.contains(&field) => out.push(
-                    cx.error("E170", format!("`{kind_name}` source `{}` needs `{field}`", name.value), name.span)
-                        .hint(format!("add `{field}:` to the source")),
+                    cx.error(
+                        "E170",
+                        format!("`{kind_name}` source `{}` needs `{field}`", name.value),
+                        name.span,
+                    )
+                    .hint(format!("add `{field}:` to the source")),
                 ),
                 Some(sp) if !allowed.contains(&field) => out.push(
-                    cx.error("E170", format!("`{field}` does not apply to a `{kind_name}` source"), sp)
-                        .hint(format!("`{kind_name}` sources take: {}", if allowed.is_empty() { "no connection fields".to_string() } else { allowed.join(", ") })),
+                    cx.error(
+                        "E170",
+                        format!("`{field}` does not apply to a `{kind_name}` source"),
+                        sp,
+                    )
+                    .hint(format!(
+                        "`{kind_name}` sources take: {}",
+                        if allowed.is_empty() {
+                            "no connection fields".to_string()
+                        } else {
+                            allowed.join(", ")
+                        }
+                    )),
                 ),
                 _ => {}
             }
@@ -59,11 +77,21 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         if let Some(u) = &src.url
             && !(u.starts_with("https://") || u.starts_with("http://"))
         {
-            out.push(cx.error("E170", format!("`{}` is not an http(s) URL", u.value), u.span));
+            out.push(cx.error(
+                "E170",
+                format!("`{}` is not an http(s) URL", u.value),
+                u.span,
+            ));
         }
         if kind.is_database() && src.tables.is_empty() {
-            out.push(cx.warning("W171", format!("database source `{}` lists no `tables`", name.value), name.span)
-                .hint("list the tables to ingest so batch loads and lineage know them"));
+            out.push(
+                cx.warning(
+                    "W171",
+                    format!("database source `{}` lists no `tables`", name.value),
+                    name.span,
+                )
+                .hint("list the tables to ingest so batch loads and lineage know them"),
+            );
         }
     }
 }

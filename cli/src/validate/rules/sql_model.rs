@@ -21,29 +21,48 @@ pub const RULE: Rule = Rule {
 pub fn load(cx: &mut Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     for (k, _) in s.tables.iter() {
-        cx.relations.entry(k.value.clone()).or_insert(Relation::Table);
+        cx.relations
+            .entry(k.value.clone())
+            .or_insert(Relation::Table);
     }
     let dir = cx.loaded.src.dir();
     let models = s
         .transforms
         .iter()
         .map(|(k, t)| (k, &t.sql, Relation::Transform))
-        .chain(s.serving.views.iter().map(|(k, v)| (k, &v.sql, Relation::View)));
+        .chain(
+            s.serving
+                .views
+                .iter()
+                .map(|(k, v)| (k, &v.sql, Relation::View)),
+        );
     for (name, sql, kind) in models {
         cx.relations.entry(name.value.clone()).or_insert(kind);
         let path = dir.join(&sql.value);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                let mut d = cx.error("E130", format!("cannot read SQL file `{}`: {}", sql.value, reason(&e)), sql.span);
+                let mut d = cx.error(
+                    "E130",
+                    format!("cannot read SQL file `{}`: {}", sql.value, reason(&e)),
+                    sql.span,
+                );
                 let siblings = path
                     .parent()
                     .and_then(|p| std::fs::read_dir(p).ok())
-                    .map(|rd| rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect::<Vec<_>>())
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                            .collect::<Vec<_>>()
+                    })
                     .unwrap_or_default();
-                let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+                let file = path
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .unwrap_or_default();
                 d = match did_you_mean(file, siblings.iter().map(String::as_str)) {
-                    Some(s) => d.hint(format!("did you mean `{s}`? paths are relative to the stack file")),
+                    Some(s) => d.hint(format!(
+                        "did you mean `{s}`? paths are relative to the stack file"
+                    )),
                     None => d.hint("paths are relative to the stack file's directory"),
                 };
                 out.push(d);
@@ -56,15 +75,25 @@ pub fn load(cx: &mut Cx, out: &mut Vec<Diagnostic>) {
             Err(e) => {
                 let at = file.offset_of(e.line, e.col);
                 out.push(
-                    Diagnostic::error("E131", format!("SQL of `{}` does not parse: {}", name.value, e.message))
-                        .at(&file, file.span_at(at, 1))
-                        .hint("dekit parses models as ANSI SQL with common Athena/Trino extensions"),
+                    Diagnostic::error(
+                        "E131",
+                        format!("SQL of `{}` does not parse: {}", name.value, e.message),
+                    )
+                    .at(&file, file.span_at(at, 1))
+                    .hint("dekit parses models as ANSI SQL with common Athena/Trino extensions"),
                 );
                 Default::default()
             }
         };
         cx.files.push(file);
-        cx.models.insert(name.value.clone(), SqlModel { path, sql: text, reads });
+        cx.models.insert(
+            name.value.clone(),
+            SqlModel {
+                path,
+                sql: text,
+                reads,
+            },
+        );
     }
 }
 

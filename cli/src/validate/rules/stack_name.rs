@@ -20,7 +20,9 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let name = &cx.loaded.stack.stack;
     let ok = (1..=24).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !ok {
         let suggestion: String = name
             .to_lowercase()
@@ -29,9 +31,15 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             .take(24)
             .collect();
         out.push(
-            cx.error("E100", format!("invalid stack name `{}`", name.value), name.span)
-                .label("lowercase letters, digits and `-`, starting with a letter, at most 24 characters")
-                .hint(format!("try `{suggestion}`")),
+            cx.error(
+                "E100",
+                format!("invalid stack name `{}`", name.value),
+                name.span,
+            )
+            .label(
+                "lowercase letters, digits and `-`, starting with a letter, at most 24 characters",
+            )
+            .hint(format!("try `{suggestion}`")),
         );
     }
 }

@@ -25,28 +25,47 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         let span = stream.name.as_ref().map_or(key.span, |n| n.span);
         let physical = names.stream(key);
         if let Err(why) = aws_names::stream(&physical, 128) {
-            out.push(cx.error("E102", format!("invalid Kinesis stream name `{physical}`"), span).label(why));
+            out.push(
+                cx.error(
+                    "E102",
+                    format!("invalid Kinesis stream name `{physical}`"),
+                    span,
+                )
+                .label(why),
+            );
             continue;
         }
         if stream.delivery.is_some() {
             let d = names.delivery(key);
             if let Err(why) = aws_names::stream(&d, 64) {
                 out.push(
-                    cx.error("E102", format!("invalid Firehose delivery stream name `{d}`"), span)
-                        .label(why)
-                        .hint("set a shorter `name:` for the stream"),
+                    cx.error(
+                        "E102",
+                        format!("invalid Firehose delivery stream name `{d}`"),
+                        span,
+                    )
+                    .label(why)
+                    .hint("set a shorter `name:` for the stream"),
                 );
             }
             let role = names.scoped(&format!("{key}-delivery"));
             if let Err(why) = aws_names::iam_role(&role) {
-                out.push(cx.error("E102", "derived IAM role name is too long", key.span).label(why).hint("shorten the stack or stream name"));
+                out.push(
+                    cx.error("E102", "derived IAM role name is too long", key.span)
+                        .label(why)
+                        .hint("shorten the stack or stream name"),
+                );
             }
         }
     }
     for (key, _) in cx.loaded.stack.ingest.batch.iter() {
         let role = names.scoped(&format!("{key}-job"));
         if let Err(why) = aws_names::iam_role(&role) {
-            out.push(cx.error("E102", "derived IAM role name is too long", key.span).label(why).hint("shorten the stack or batch name"));
+            out.push(
+                cx.error("E102", "derived IAM role name is too long", key.span)
+                    .label(why)
+                    .hint("shorten the stack or batch name"),
+            );
         }
     }
 }

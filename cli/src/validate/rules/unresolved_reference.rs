@@ -18,7 +18,12 @@ pub const RULE: Rule = Rule {
     check,
 };
 
-fn missing<'a>(cx: &Cx, r: &Spanned<String>, what: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Diagnostic {
+fn missing<'a>(
+    cx: &Cx,
+    r: &Spanned<String>,
+    what: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+) -> Diagnostic {
     let mut d = cx.error("E110", format!("unknown {what} `{}`", r.value), r.span);
     d = match did_you_mean(r, candidates.clone()) {
         Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -58,7 +63,12 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             Some(src) if src.kind.value.is_database() && !src.tables.is_empty() => {
                 for t in &batch.tables {
                     if !src.tables.iter().any(|x| x.value == t.value) {
-                        out.push(missing(cx, t, "source table", src.tables.iter().map(|x| x.value.as_str())));
+                        out.push(missing(
+                            cx,
+                            t,
+                            "source table",
+                            src.tables.iter().map(|x| x.value.as_str()),
+                        ));
                     }
                 }
             }
@@ -80,7 +90,12 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         zone(&t.zone, out);
         for dep in &t.depends_on {
             if !cx.relations.contains_key(&dep.value) && !ingests().any(|i| i == dep.value) {
-                out.push(missing(cx, dep, "table, model or ingest", relations().chain(ingests())));
+                out.push(missing(
+                    cx,
+                    dep,
+                    "table, model or ingest",
+                    relations().chain(ingests()),
+                ));
             }
         }
         sql_reads(cx, name, out);
@@ -102,9 +117,19 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             if let crate::model::Check::Relationships(r) = c {
                 let table = r.to.split('.').next().unwrap_or_default();
                 if r.to.split('.').count() != 2 {
-                    out.push(cx.error("E110", format!("`{}` is not `table.column`", r.to.value), r.to.span));
+                    out.push(cx.error(
+                        "E110",
+                        format!("`{}` is not `table.column`", r.to.value),
+                        r.to.span,
+                    ));
                 } else if !cx.relations.contains_key(table) {
-                    out.push(cx.error_in("E110", format!("unknown table, model or view `{table}`"), &r.to, 0, table.len()));
+                    out.push(cx.error_in(
+                        "E110",
+                        format!("unknown table, model or view `{table}`"),
+                        &r.to,
+                        0,
+                        table.len(),
+                    ));
                 }
             }
         }
@@ -124,32 +149,57 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     }
     // Sources used by the wrong kind of ingest.
     for (_, stream) in s.ingest.streams.iter() {
-        if let Some(src) = stream.source.as_ref().and_then(|r| s.sources.get(r).map(|x| (r, x)))
+        if let Some(src) = stream
+            .source
+            .as_ref()
+            .and_then(|r| s.sources.get(r).map(|x| (r, x)))
             && src.1.kind.value != SourceKind::Events
         {
-            out.push(cx.error("E110", format!("stream source `{}` is not an `events` source", src.0.value), src.0.span)
-                .hint("streams carry events; load databases, files and APIs with `ingest.batch`"));
+            out.push(
+                cx.error(
+                    "E110",
+                    format!("stream source `{}` is not an `events` source", src.0.value),
+                    src.0.span,
+                )
+                .hint("streams carry events; load databases, files and APIs with `ingest.batch`"),
+            );
         }
     }
     for (_, batch) in s.ingest.batch.iter() {
         if let Some(src) = s.sources.get(&batch.source)
             && src.kind.value == SourceKind::Events
         {
-            out.push(cx.error("E110", format!("batch source `{}` is an `events` source", batch.source.value), batch.source.span)
-                .hint("events arrive through `ingest.streams`"));
+            out.push(
+                cx.error(
+                    "E110",
+                    format!(
+                        "batch source `{}` is an `events` source",
+                        batch.source.value
+                    ),
+                    batch.source.span,
+                )
+                .hint("events arrive through `ingest.streams`"),
+            );
         }
     }
 }
 
 /// A model's SQL reads names that are not tables, models or views: report them in the SQL file.
 fn sql_reads(cx: &Cx, name: &str, out: &mut Vec<Diagnostic>) {
-    let Some(model) = cx.models.get(name) else { return };
+    let Some(model) = cx.models.get(name) else {
+        return;
+    };
     let file = cx.files.iter().find(|f| f.path == model.path);
     for r in &model.reads {
         if cx.relations.contains_key(r) {
             continue;
         }
-        let mut d = Diagnostic::error("E110", format!("model `{name}` reads `{r}`, which is not a table, model or view of this stack"));
+        let mut d = Diagnostic::error(
+            "E110",
+            format!(
+                "model `{name}` reads `{r}`, which is not a table, model or view of this stack"
+            ),
+        );
         d = match file.and_then(|f| find_word(&f.text, r).map(|at| (f, at))) {
             Some((f, at)) => d.at(f, f.span_at(at, r.len())),
             None => d.in_file(&model.path),

@@ -22,14 +22,20 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     let range = |v: &Spanned<u32>, lo: u32, hi: u32, what: &str, out: &mut Vec<Diagnostic>| {
         if v.value < lo || v.value > hi {
-            out.push(cx.error("E160", format!("{what} must be {lo} to {hi}, found {}", v.value), v.span));
+            out.push(cx.error(
+                "E160",
+                format!("{what} must be {lo} to {hi}, found {}", v.value),
+                v.span,
+            ));
         }
     };
     for (_, st) in s.ingest.streams.iter() {
         if let Some(sh) = &st.shards {
             if st.mode == StreamMode::OnDemand {
-                out.push(cx.error("E160", "`shards` is only for provisioned streams", sh.span)
-                    .hint("remove `shards`, or set `mode: provisioned`"));
+                out.push(
+                    cx.error("E160", "`shards` is only for provisioned streams", sh.span)
+                        .hint("remove `shards`, or set `mode: provisioned`"),
+                );
             } else {
                 range(sh, 1, 10_000, "shards", out);
             }
@@ -39,9 +45,19 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         }
         if let Some(d) = &st.delivery {
             range(&d.buffer.size_mb, 1, 128, "buffer.size_mb", out);
-            range(&d.buffer.interval_seconds, 0, 900, "buffer.interval_seconds", out);
+            range(
+                &d.buffer.interval_seconds,
+                0,
+                900,
+                "buffer.interval_seconds",
+                out,
+            );
             if d.format.value == crate::model::DataFormat::Csv {
-                out.push(cx.error("E160", "Firehose delivers `json` or `parquet`", d.format.span));
+                out.push(cx.error(
+                    "E160",
+                    "Firehose delivers `json` or `parquet`",
+                    d.format.span,
+                ));
             }
         }
     }
@@ -56,19 +72,38 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         for t in &z.transitions {
             let min = t.storage_class.min_days();
             if t.days.value < min {
-                out.push(cx.error("E160", format!("S3 moves objects to {} after at least {min} days, found {}", t.storage_class.as_str(), t.days.value), t.days.span));
+                out.push(cx.error(
+                    "E160",
+                    format!(
+                        "S3 moves objects to {} after at least {min} days, found {}",
+                        t.storage_class.as_str(),
+                        t.days.value
+                    ),
+                    t.days.span,
+                ));
             }
             if let Some(e) = expire
                 && t.days.value >= e
             {
-                out.push(cx.error("E160", format!("transition after {} days never happens: objects expire after {e} days", t.days.value), t.days.span));
+                out.push(cx.error(
+                    "E160",
+                    format!(
+                        "transition after {} days never happens: objects expire after {e} days",
+                        t.days.value
+                    ),
+                    t.days.span,
+                ));
             }
         }
     }
     for (_, a) in s.observe.alarms.iter() {
         let p = a.period_seconds.value;
         if !(p == 10 || p == 30 || (p >= 60 && p % 60 == 0)) {
-            out.push(cx.error("E160", format!("alarm period must be 10, 30 or a multiple of 60 seconds, found {p}"), a.period_seconds.span));
+            out.push(cx.error(
+                "E160",
+                format!("alarm period must be 10, 30 or a multiple of 60 seconds, found {p}"),
+                a.period_seconds.span,
+            ));
         }
         range(&a.evaluation_periods, 1, 100, "evaluation_periods", out);
     }
@@ -86,10 +121,16 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                     if let (Some(lo), Some(hi)) = (&r.min, &r.max)
                         && lo.value > hi.value
                     {
-                        out.push(cx.error("E160", format!("row_count min {} is larger than max {}", lo.value, hi.value), lo.span));
+                        out.push(cx.error(
+                            "E160",
+                            format!("row_count min {} is larger than max {}", lo.value, hi.value),
+                            lo.span,
+                        ));
                     }
                 }
-                crate::model::Check::Freshness(f) => range(&f.max_age_hours, 1, 8760, "max_age_hours", out),
+                crate::model::Check::Freshness(f) => {
+                    range(&f.max_age_hours, 1, 8760, "max_age_hours", out)
+                }
                 _ => {}
             }
         }

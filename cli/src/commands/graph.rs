@@ -1,0 +1,34 @@
+//! `dekit graph FILE --format dot|mermaid|json`: the resource graph with lineage.
+
+use super::StackArgs;
+use crate::graph::{compile, render};
+use std::process::ExitCode;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Format {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[arg(long, short, value_enum, default_value = "mermaid")]
+    pub format: Format,
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
+        return ExitCode::FAILURE;
+    };
+    let g = compile::compile(&checked);
+    let out = match a.format {
+        Format::Dot => render::dot(&g),
+        Format::Mermaid => render::mermaid(&g),
+        Format::Json => render::json(&g),
+    };
+    println!("{}", out.trim_end());
+    ExitCode::SUCCESS
+}

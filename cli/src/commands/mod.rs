@@ -1,0 +1,78 @@
+//! One module per CLI command, each thin over the library.
+
+pub mod graph;
+pub mod plan;
+pub mod rules;
+pub mod schema;
+pub mod validate;
+
+use crate::load::{self, Report};
+use crate::validate::{self as checks, Checked};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dekit",
+    version,
+    about = "From one stack file to a running, tested, observed AWS data platform"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a stack file: syntax, types, names, references, cycles, schedules, SQL, secrets.
+    Validate(validate::Args),
+    /// Print the resource graph and lineage (dot, mermaid or json).
+    Graph(graph::Args),
+    /// Show what apply would change.
+    Plan(plan::Args),
+    /// Print the JSON Schema of stack files (for editor completion and validation).
+    Schema,
+    /// List the rules `validate` runs.
+    Rules,
+}
+
+/// Arguments every command that reads a stack takes.
+#[derive(clap::Args, Debug)]
+pub struct StackArgs {
+    /// The stack file.
+    pub file: PathBuf,
+    /// Environment to use (default: the stack's `default_environment`, else the first declared).
+    #[arg(long, short)]
+    pub env: Option<String>,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Graph(a) => graph::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Schema => schema::run(),
+        Command::Rules => rules::run(),
+    }
+}
+
+/// Load and check a stack, printing diagnostics to stderr. `None` means it had errors.
+pub fn checked(file: &Path, env: Option<&str>) -> Option<Checked> {
+    let (result, report, src) = match load::load_file(file, env) {
+        Ok((loaded, report)) => {
+            let src = loaded.src.clone();
+            let (c, r) = checks::check(loaded, report);
+            (c, r, Some(src))
+        }
+        Err((src, report)) => (None, report, src),
+    };
+    print_report(&report, src.as_ref());
+    result
+}
+
+pub fn print_report(report: &Report, src: Option<&crate::source::SourceFile>) {
+    if !report.diags.is_empty() {
+        eprint!("{}", report.render(src));
+    }
+}

@@ -1,0 +1,119 @@
+//! Plan: the difference between the desired resource graph and what exists, per resource.
+
+pub mod render;
+
+use crate::graph::{CycleError, Graph, NodeKind, ResourceKind};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    NoOp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub address: String,
+    pub kind: ResourceKind,
+    pub action: Action,
+    pub before: Option<Map<String, Value>>,
+    pub after: Option<Map<String, Value>>,
+    /// Changed attributes that force a replacement.
+    pub forces_replacement: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub stack: String,
+    pub environment: String,
+    pub changes: Vec<Change>,
+}
+
+/// A resource as it exists now (from state refreshed against AWS).
+#[derive(Debug, Clone)]
+pub struct Existing {
+    pub kind: ResourceKind,
+    pub attrs: Map<String, Value>,
+}
+
+impl Plan {
+    pub fn count(&self, a: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == a).count()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+}
+
+/// Compare desired resources with existing ones. Creates and updates come in dependency order,
+/// deletions (of resources no longer in the graph) last, in reverse.
+pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan, CycleError> {
+    let mut changes = vec![];
+    for node in graph.topo_order()? {
+        let NodeKind::Resource(kind) = node.kind else {
+            continue;
+        };
+        let change = match existing.get(&node.address) {
+            None => Change {
+                address: node.address.clone(),
+                kind,
+                action: Action::Create,
+                before: None,
+                after: Some(node.attrs.clone()),
+                forces_replacement: vec![],
+            },
+            Some(live) => {
+                let changed: Vec<&String> = node
+                    .attrs
+                    .keys()
+                    .filter(|k| live.attrs.get(*k) != node.attrs.get(*k))
+                    .collect();
+                let forces: Vec<String> = changed
+                    .iter()
+                    .filter(|k| kind.replace_on().contains(&k.as_str()))
+                    .map(|k| k.to_string())
+                    .collect();
+                let action = match (changed.is_empty(), forces.is_empty()) {
+                    (true, _) => Action::NoOp,
+                    (false, true) => Action::Update,
+                    (false, false) => Action::Replace,
+                };
+                Change {
+                    address: node.address.clone(),
+                    kind,
+                    action,
+                    before: Some(live.attrs.clone()),
+                    after: Some(node.attrs.clone()),
+                    forces_replacement: forces,
+                }
+            }
+        };
+        changes.push(change);
+    }
+    let mut gone: Vec<Change> = existing
+        .iter()
+        .filter(|(a, _)| graph.get(a).is_none())
+        .map(|(a, e)| Change {
+            address: a.clone(),
+            kind: e.kind,
+            action: Action::Delete,
+            before: Some(e.attrs.clone()),
+            after: None,
+            forces_replacement: vec![],
+        })
+        .collect();
+    gone.reverse();
+    changes.extend(gone);
+    Ok(Plan {
+        stack: graph.stack.clone(),
+        environment: graph.environment.clone(),
+        changes,
+    })
+}

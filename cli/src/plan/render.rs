@@ -1,0 +1,118 @@
+//! Terraform-style plan text: `+` create, `~` update (old -> new), `-/+` replace, `-` destroy.
+
+use super::{Action, Plan};
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+/// Long generated content (scripts) is summarized, not printed.
+const SUMMARIZED: &[&str] = &["content"];
+
+pub fn text(plan: &Plan, header: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}\n");
+    if !plan.has_changes() {
+        let _ = writeln!(out, "No changes. The infrastructure matches the stack.");
+        return out;
+    }
+    let _ = writeln!(out, "dekit will perform the following actions:\n");
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let (verb, sym) = match c.action {
+            Action::Create => ("will be created", "+"),
+            Action::Update => ("will be updated in-place", "~"),
+            Action::Replace => ("must be replaced", "-/+"),
+            Action::Delete => ("will be destroyed", "-"),
+            Action::NoOp => unreachable!(),
+        };
+        let _ = writeln!(out, "  # {} {verb}", c.address);
+        let _ = writeln!(out, "  {sym} {} {{", c.address);
+        match c.action {
+            Action::Create => attrs(
+                &mut out,
+                "+",
+                c.after.as_ref().expect("create has after"),
+                6,
+            ),
+            Action::Delete => attrs(
+                &mut out,
+                "-",
+                c.before.as_ref().expect("delete has before"),
+                6,
+            ),
+            Action::Update | Action::Replace => {
+                let (before, after) = (
+                    c.before.as_ref().expect("before"),
+                    c.after.as_ref().expect("after"),
+                );
+                for (k, new) in after {
+                    let old = before.get(k).unwrap_or(&Value::Null);
+                    if old == new {
+                        continue;
+                    }
+                    let forces = if c.forces_replacement.contains(k) {
+                        " # forces replacement"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      ~ {k} = {} -> {}{forces}",
+                        inline(k, old),
+                        inline(k, new)
+                    );
+                }
+            }
+            Action::NoOp => {}
+        }
+        let _ = writeln!(out, "    }}\n");
+    }
+    let _ = writeln!(
+        out,
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete)
+    );
+    out
+}
+
+fn attrs(out: &mut String, sym: &str, m: &Map<String, Value>, indent: usize) {
+    let width = m.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in m {
+        let pad = " ".repeat(indent);
+        match v {
+            Value::Object(o) if !o.is_empty() => {
+                let _ = writeln!(out, "{pad}{sym} {k:width$} = {{");
+                attrs(out, sym, o, indent + 4);
+                let _ = writeln!(out, "{pad}  }}");
+            }
+            Value::Array(a) if a.iter().any(Value::is_object) => {
+                let _ = writeln!(out, "{pad}{sym} {k:width$} = [");
+                for item in a {
+                    match item {
+                        Value::Object(o) => {
+                            let _ = writeln!(out, "{pad}    {{");
+                            attrs(out, sym, o, indent + 8);
+                            let _ = writeln!(out, "{pad}    }},");
+                        }
+                        other => {
+                            let _ = writeln!(out, "{pad}    {},", inline(k, other));
+                        }
+                    }
+                }
+                let _ = writeln!(out, "{pad}  ]");
+            }
+            _ => {
+                let _ = writeln!(out, "{pad}{sym} {k:width$} = {}", inline(k, v));
+            }
+        }
+    }
+}
+
+fn inline(key: &str, v: &Value) -> String {
+    match v {
+        Value::String(s) if SUMMARIZED.contains(&key) => format!("({} bytes)", s.len()),
+        Value::Null => "(none)".into(),
+        other => other.to_string(),
+    }
+}

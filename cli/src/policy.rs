@@ -1,0 +1,162 @@
+//! Least-privilege IAM policy documents, generated per component from what it reads and writes.
+//!
+//! Every statement lists its actions and the exact ARNs (bucket prefixes, one stream, one table);
+//! no `*` action and no bare `*` resource is ever produced (`tests` enforce it).
+
+use serde_json::{Value, json};
+
+/// ARNs of the things a component touches, in one partition/region/account.
+pub struct Arns<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+impl Arns<'_> {
+    pub fn bucket(&self, bucket: &str) -> String {
+        format!("arn:aws:s3:::{bucket}")
+    }
+    pub fn objects(&self, bucket: &str, prefix: &str) -> String {
+        format!("arn:aws:s3:::{bucket}/{prefix}*")
+    }
+    pub fn object(&self, bucket: &str, key: &str) -> String {
+        format!("arn:aws:s3:::{bucket}/{key}")
+    }
+    pub fn stream(&self, name: &str) -> String {
+        format!(
+            "arn:aws:kinesis:{}:{}:stream/{name}",
+            self.region, self.account
+        )
+    }
+    pub fn delivery(&self, name: &str) -> String {
+        format!(
+            "arn:aws:firehose:{}:{}:deliverystream/{name}",
+            self.region, self.account
+        )
+    }
+    pub fn glue_catalog(&self) -> String {
+        format!("arn:aws:glue:{}:{}:catalog", self.region, self.account)
+    }
+    pub fn glue_database(&self, db: &str) -> String {
+        format!(
+            "arn:aws:glue:{}:{}:database/{db}",
+            self.region, self.account
+        )
+    }
+    pub fn glue_table(&self, db: &str, table: &str) -> String {
+        format!(
+            "arn:aws:glue:{}:{}:table/{db}/{table}",
+            self.region, self.account
+        )
+    }
+    pub fn log_group(&self, group: &str) -> String {
+        format!(
+            "arn:aws:logs:{}:{}:log-group:{group}:*",
+            self.region, self.account
+        )
+    }
+    pub fn role(&self, name: &str) -> String {
+        format!("arn:aws:iam::{}:role/{name}", self.account)
+    }
+    pub fn kms_key(&self, key: &str) -> String {
+        if key.starts_with("arn:") {
+            key.to_string()
+        } else {
+            format!("arn:aws:kms:{}:{}:{}", self.region, self.account, key)
+        }
+    }
+}
+
+/// A policy document under construction.
+#[derive(Default)]
+pub struct Policy {
+    statements: Vec<Value>,
+}
+
+impl Policy {
+    pub fn allow(mut self, sid: &str, actions: &[&str], resources: Vec<String>) -> Self {
+        self.statements.push(json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": resources,
+        }));
+        self
+    }
+
+    pub fn allow_if(
+        mut self,
+        sid: &str,
+        actions: &[&str],
+        resources: Vec<String>,
+        condition: Value,
+    ) -> Self {
+        self.statements.push(json!({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": resources,
+            "Condition": condition,
+        }));
+        self
+    }
+
+    pub fn build(self) -> Value {
+        json!({ "Version": "2012-10-17", "Statement": self.statements })
+    }
+}
+
+/// Trust policy letting one AWS service assume a role, limited to this account.
+pub fn trust(service: &str, account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "aws:SourceAccount": account } },
+        }]
+    })
+}
+
+/// Listing a bucket, limited to some prefixes.
+pub fn list_prefixes(prefixes: &[String]) -> Value {
+    let p: Vec<String> = prefixes.iter().map(|p| format!("{p}*")).collect();
+    json!({ "StringLike": { "s3:prefix": p } })
+}
+
+/// Why a policy document breaks least privilege, if it does.
+pub fn violations(doc: &Value) -> Vec<String> {
+    let mut out = vec![];
+    let as_list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    for st in doc["Statement"].as_array().into_iter().flatten() {
+        if st["Effect"] != "Allow" {
+            continue;
+        }
+        for a in as_list(&st["Action"]) {
+            if a == "*" || a.ends_with(":*") {
+                out.push(format!("wildcard action `{a}`"));
+            }
+        }
+        for r in as_list(&st["Resource"]) {
+            if r == "*" {
+                out.push(format!("wildcard resource in {}", st["Sid"]));
+            }
+        }
+        if st
+            .get("Principal")
+            .is_some_and(|p| p == "*" || p["AWS"] == "*")
+        {
+            out.push("public principal".into());
+        }
+    }
+    out
+}

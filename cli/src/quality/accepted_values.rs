@@ -1,0 +1,21 @@
+//! `accepted_values: {column, values}`: a column only holds values from a fixed list.
+//!
+//! Why: a new status code upstream should stop the pipeline, not vanish from a CASE in a report.
+//!
+//! Example: `orders: [{accepted_values: {column: status, values: [placed, shipped]}}]`.
+
+use super::{ident, literal};
+
+pub fn sql(relation: &str, column: &str, values: &[String]) -> String {
+    let list = values
+        .iter()
+        .map(|v| literal(v))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT count(*) AS failures FROM {} WHERE {} IS NOT NULL AND CAST({} AS VARCHAR) NOT IN ({list})",
+        ident(relation),
+        ident(column),
+        ident(column)
+    )
+}

@@ -1,0 +1,64 @@
+//! Data quality checks. Each kind lives in its own file with what it tests, why, and an example;
+//! each turns into one SQL query that counts failing rows (0 means the check passes).
+
+pub mod accepted_values;
+pub mod freshness;
+pub mod not_null;
+pub mod range;
+pub mod relationships;
+pub mod row_count;
+pub mod unique;
+
+use crate::model::Check;
+use serde_json::{Value, json};
+
+pub fn kind(c: &Check) -> &'static str {
+    match c {
+        Check::NotNull(_) => "not_null",
+        Check::Unique(_) => "unique",
+        Check::AcceptedValues(_) => "accepted_values",
+        Check::RowCount(_) => "row_count",
+        Check::Freshness(_) => "freshness",
+        Check::Relationships(_) => "relationships",
+        Check::Range(_) => "range",
+    }
+}
+
+/// The query counting failing rows of `relation` (a table, model or view name).
+pub fn sql(c: &Check, relation: &str) -> String {
+    match c {
+        Check::NotNull(cols) => not_null::sql(relation, &names(cols)),
+        Check::Unique(cols) => unique::sql(relation, &names(cols)),
+        Check::AcceptedValues(a) => accepted_values::sql(relation, &a.column, &a.values),
+        Check::RowCount(r) => row_count::sql(
+            relation,
+            r.min.as_ref().map(|m| m.value),
+            r.max.as_ref().map(|m| m.value),
+        ),
+        Check::Freshness(f) => freshness::sql(relation, &f.column, f.max_age_hours.value),
+        Check::Relationships(r) => {
+            let (t, c) = r.to.split_once('.').unwrap_or((&r.to, ""));
+            relationships::sql(relation, &r.column, t, c)
+        }
+        Check::Range(r) => range::sql(relation, &r.column, r.min, r.max),
+    }
+}
+
+/// Kind and query, as shown in the graph and in test reports.
+pub fn describe(c: &Check) -> Value {
+    json!({ "check": kind(c), "sql": sql(c, "{relation}") })
+}
+
+fn names(cols: &[crate::yaml::Spanned<String>]) -> Vec<&str> {
+    cols.iter().map(|c| c.value.as_str()).collect()
+}
+
+/// Quote an identifier for Athena/Trino and DataFusion alike.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Quote a string literal.
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

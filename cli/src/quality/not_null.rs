@@ -1,0 +1,19 @@
+//! `not_null: [col, ...]`: every listed column has a value in every row.
+//!
+//! Why: keys and required attributes that are null break joins and counts downstream silently.
+//!
+//! Example: `orders: [{not_null: [order_id, customer_id]}]`.
+
+use super::ident;
+
+pub fn sql(relation: &str, cols: &[&str]) -> String {
+    let cond = cols
+        .iter()
+        .map(|c| format!("{} IS NULL", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!(
+        "SELECT count(*) AS failures FROM {} WHERE {cond}",
+        ident(relation)
+    )
+}

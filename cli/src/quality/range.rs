@@ -1,0 +1,27 @@
+//! `range: {column, min, max}`: numeric values lie within bounds.
+//!
+//! Why: negative prices or quantities in the millions are data bugs, not sales.
+//!
+//! Example: `order_items: [{range: {column: quantity, min: 1, max: 1000}}]`.
+
+use super::ident;
+
+pub fn sql(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> String {
+    let c = ident(column);
+    let mut conds = vec![];
+    if let Some(m) = min {
+        conds.push(format!("{c} < {m}"));
+    }
+    if let Some(m) = max {
+        conds.push(format!("{c} > {m}"));
+    }
+    let cond = if conds.is_empty() {
+        "false".to_string()
+    } else {
+        conds.join(" OR ")
+    };
+    format!(
+        "SELECT count(*) AS failures FROM {} WHERE {cond}",
+        ident(relation)
+    )
+}

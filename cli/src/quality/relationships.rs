@@ -1,0 +1,20 @@
+//! `relationships: {column, to: table.column}`: every value exists in the referenced table
+//! (referential integrity, which the lake does not enforce).
+//!
+//! Why: orphaned foreign keys drop rows from inner joins in every report built on them.
+//!
+//! Example: `fact_orders: [{relationships: {column: customer_key, to: dim_customers.customer_key}}]`.
+
+use super::ident;
+
+pub fn sql(relation: &str, column: &str, to_table: &str, to_column: &str) -> String {
+    format!(
+        "SELECT count(*) AS failures FROM {} c LEFT JOIN {} p ON c.{} = p.{} WHERE c.{} IS NOT NULL AND p.{} IS NULL",
+        ident(relation),
+        ident(to_table),
+        ident(column),
+        ident(to_column),
+        ident(column),
+        ident(to_column)
+    )
+}

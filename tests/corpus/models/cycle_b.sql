@@ -1,0 +1,1 @@
+select * from cycle_a join orders using (order_id)

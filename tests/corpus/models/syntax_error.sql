@@ -1,0 +1,3 @@
+select order_id,
+from orders
+where
