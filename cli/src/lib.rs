@@ -4,6 +4,7 @@
 //! resource graph (`graph`) → plan (`plan`) → apply.
 
 pub mod aws_names;
+pub mod cloud;
 pub mod commands;
 pub mod diagnostic;
 pub mod graph;

@@ -1,6 +1,7 @@
 //! One module per CLI command, each thin over the library.
 
 pub mod graph;
+pub mod local;
 pub mod plan;
 pub mod rules;
 pub mod schema;
@@ -35,6 +36,8 @@ pub enum Command {
     Schema,
     /// List the rules `validate` runs.
     Rules,
+    /// Run the local cloud (LocalStack + moto) that `local` environments target.
+    Local(local::Args),
 }
 
 /// Arguments every command that reads a stack takes.
@@ -54,7 +57,17 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(a) => plan::run(a),
         Command::Schema => schema::run(),
         Command::Rules => rules::run(),
+        Command::Local(a) => local::run(a),
     }
+}
+
+/// Run async work on the process's one tokio runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts")
+        .block_on(f)
 }
 
 /// Load and check a stack, printing diagnostics to stderr. `None` means it had errors.

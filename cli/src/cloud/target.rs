@@ -1,0 +1,88 @@
+//! Where API calls go: an AWS account through the standard credential chain, or the local cloud.
+//! Only this module and `clients` know about endpoints.
+
+use crate::load::Loaded;
+use crate::model::Target as Kind;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// LocalStack (and moto for the services it lacks), with fixed test credentials.
+    Local {
+        region: String,
+        endpoint: String,
+        /// Per-service endpoints, e.g. `glue` → moto.
+        overrides: BTreeMap<String, String>,
+    },
+    /// AWS: credentials from env vars, profiles, SSO or instance roles; optional VPC endpoints.
+    Aws {
+        region: String,
+        profile: Option<String>,
+        account: Option<String>,
+        overrides: BTreeMap<String, String>,
+    },
+}
+
+/// Services LocalStack's free edition does not serve; moto does.
+pub const MOTO_SERVICES: &[&str] = &["glue", "athena"];
+
+fn port(var: &str, default: u16) -> u16 {
+    std::env::var(var).ok().and_then(|p| p.parse().ok()).unwrap_or(default)
+}
+
+impl Target {
+    /// The default local cloud on loopback (ports from `DEKIT_LOCALSTACK_PORT` / `DEKIT_MOTO_PORT`).
+    pub fn local_default() -> Target {
+        let endpoint = format!("http://127.0.0.1:{}", port("DEKIT_LOCALSTACK_PORT", 4566));
+        let moto = format!("http://127.0.0.1:{}", port("DEKIT_MOTO_PORT", 5000));
+        Target::Local {
+            region: "us-east-1".into(),
+            endpoint,
+            overrides: MOTO_SERVICES.iter().map(|s| (s.to_string(), moto.clone())).collect(),
+        }
+    }
+
+    pub fn from_env(loaded: &Loaded) -> Target {
+        let env = &loaded.env;
+        let overrides: BTreeMap<String, String> =
+            env.endpoints.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
+        match env.target.value {
+            Kind::Local => {
+                let Target::Local { endpoint, overrides: defaults, .. } = Target::local_default() else {
+                    unreachable!()
+                };
+                let mut all = defaults;
+                all.extend(overrides);
+                Target::Local {
+                    region: loaded.region().to_string(),
+                    endpoint: env.endpoint.as_ref().map_or(endpoint, |e| e.value.clone()),
+                    overrides: all,
+                }
+            }
+            Kind::Aws => Target::Aws {
+                region: loaded.region().to_string(),
+                profile: env.profile.as_ref().map(|p| p.value.clone()),
+                account: env.account.as_ref().map(|a| a.value.clone()),
+                overrides,
+            },
+        }
+    }
+
+    pub fn region(&self) -> &str {
+        match self {
+            Target::Local { region, .. } | Target::Aws { region, .. } => region,
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Target::Local { .. })
+    }
+
+    /// The endpoint a service's calls go to (`None`: the SDK's regional AWS endpoint).
+    pub fn endpoint(&self, service: &str) -> Option<&str> {
+        match self {
+            Target::Local { endpoint, overrides, .. } => Some(overrides.get(service).unwrap_or(endpoint)),
+            Target::Aws { overrides, .. } => overrides.get(service).map(String::as_str),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# The local cloud without Docker: LocalStack (S3, Kinesis, Firehose, IAM, STS, CloudWatch, Logs)
+# and moto's server (Glue, Athena), each in its own venv and process group on 127.0.0.1.
+#
+#   localstack/local.sh start | stop | restart | status | logs [-f] | install
+#
+# Settings (environment):
+#   DEKIT_CACHE                venvs and LocalStack's downloads (default ~/.cache/dekit)
+#   DEKIT_LOCAL_DIR            pid files and logs (default $DEKIT_CACHE/run: one local cloud per machine)
+#   DEKIT_LOCALSTACK_PORT      default 4566
+#   DEKIT_MOTO_PORT            default 5000
+#   DEKIT_START_TIMEOUT        seconds to wait for health (default 180)
+#   DEKIT_STOP_TIMEOUT         seconds between SIGTERM and SIGKILL (default 5)
+#   DEKIT_PYTHON               a Python >= 3.13 to use
+#   KINESIS_SHARD_LIMIT, KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT   passed to LocalStack (defaults raised)
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${DEKIT_CACHE:-$HOME/.cache/dekit}"
+run_dir="${DEKIT_LOCAL_DIR:-$cache/run}"
+ls_port="${DEKIT_LOCALSTACK_PORT:-4566}"
+moto_port="${DEKIT_MOTO_PORT:-5000}"
+start_timeout="${DEKIT_START_TIMEOUT:-180}"
+stop_timeout="${DEKIT_STOP_TIMEOUT:-5}"
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# --- Python ------------------------------------------------------------------------------------
+
+# LocalStack 2026.3 needs 3.13: it imports warnings.deprecated, new in 3.13 (3.12 fails at start-up).
+python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else 1)' 2>/dev/null; }
+
+find_python() {
+  if [ -n "${DEKIT_PYTHON:-}" ]; then
+    python_ok "$DEKIT_PYTHON" || die "DEKIT_PYTHON=$DEKIT_PYTHON is not Python 3.13 or newer"
+    echo "$DEKIT_PYTHON"; return
+  fi
+  local c
+  for c in python3.13 python3.14 python3; do
+    if command -v "$c" >/dev/null && python_ok "$(command -v "$c")"; then command -v "$c"; return; fi
+  done
+  # pyenv-installed versions that are not selected (their shims refuse to run).
+  local root="${PYENV_ROOT:-$HOME/.pyenv}"
+  for c in $(ls -d "$root"/versions/3.1[3-9]* 2>/dev/null | sort -rV); do
+    if [ -x "$c/bin/python3" ] && python_ok "$c/bin/python3"; then echo "$c/bin/python3"; return; fi
+  done
+  die "LocalStack needs Python 3.13 or newer and none was found on PATH or in pyenv.
+  Install one, e.g. \`pyenv install 3.13\` or your distribution's python3.13 package,
+  or point DEKIT_PYTHON at it."
+}
+
+# A venv per requirements file, named by the file's hash, so a pin change makes a fresh one.
+venv_for() {
+  local req="$1" name="$2" py hash dir
+  hash="$(sha256sum "$req" | cut -c1-12)"
+  dir="$cache/venv-$name-$hash"
+  if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.complete" ]; then
+    py="$(find_python)"
+    say "installing $name into $dir (first start only; about a minute)" >&2
+    rm -rf "$dir"
+    mkdir -p "$cache"
+    "$py" -m venv "$dir" >&2
+    "$dir/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$req" >&2 \
+      || die "installing $name failed; see the pip output above"
+    touch "$dir/.complete"
+  fi
+  echo "$dir"
+}
+
+# --- processes ---------------------------------------------------------------------------------
+
+pid_of() { cat "$run_dir/$1.pid" 2>/dev/null || true; }
+
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+healthy() {
+  case "$1" in
+    localstack) curl -sf -m 2 "http://127.0.0.1:$ls_port/_localstack/health" >/dev/null ;;
+    moto) curl -sf -m 2 "http://127.0.0.1:$moto_port/moto-api/data.json" >/dev/null ;;
+  esac
+}
+
+start_one() {
+  local name="$1" port="$2"; shift 2
+  local pid; pid="$(pid_of "$name")"
+  if alive "$pid"; then
+    say "$name already running (pid $pid, port $port)"; return 0
+  fi
+  rm -f "$run_dir/$name.pid"
+  mkdir -p "$run_dir"
+  # setsid: the service and its children (LocalStack's node-based Kinesis) share one process group,
+  # so stop can signal all of them at once.
+  setsid "$@" >"$run_dir/$name.log" 2>&1 < /dev/null &
+  echo $! >"$run_dir/$name.pid"
+  say "$name starting (pid $!, port $port, log $run_dir/$name.log)"
+}
+
+check_port() {
+  local name="$1" port="$2"
+  alive "$(pid_of "$name")" && return 0
+  if port_busy "$port"; then
+    die "port $port is already in use by another process, so $name cannot start.
+  Find it with \`ss -ltnp 'sport = :$port'\`, stop it, or choose another port with DEKIT_$(echo "$name" | tr a-z A-Z)_PORT."
+  fi
+}
+
+wait_healthy() {
+  local name="$1" waited=0
+  while ! healthy "$name"; do
+    if ! alive "$(pid_of "$name")"; then
+      tail -n 30 "$run_dir/$name.log" >&2 || true
+      echo "error: $name exited during start-up; its log is above" >&2
+      return 1
+    fi
+    if [ "$waited" -ge "$start_timeout" ]; then
+      tail -n 30 "$run_dir/$name.log" >&2 || true
+      echo "error: $name did not become healthy within ${start_timeout}s; its log is above" >&2
+      return 1
+    fi
+    sleep 1; waited=$((waited + 1))
+  done
+  say "$name healthy after ${waited}s"
+}
+
+stop_one() {
+  local name="$1" pid waited=0
+  pid="$(pid_of "$name")"
+  if ! alive "$pid"; then
+    rm -f "$run_dir/$name.pid"; say "$name not running"; return 0
+  fi
+  # Signal the whole process group (the service and its children), never anything else.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  while pgrp_alive "$pid" && [ "$waited" -lt $((stop_timeout * 10)) ]; do sleep 0.1; waited=$((waited + 1)); done
+  if pgrp_alive "$pid"; then
+    say "$name ignored SIGTERM for ${stop_timeout}s: sending SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    waited=0
+    while pgrp_alive "$pid" && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  fi
+  pgrp_alive "$pid" && die "$name (process group $pid) is still running after SIGKILL"
+  rm -f "$run_dir/$name.pid"
+  say "$name stopped"
+}
+
+# True while any process of the group led by $1 exists.
+pgrp_alive() { [ -n "$(ps -o pid= -g "$1" 2>/dev/null)" ]; }
+
+# --- commands ----------------------------------------------------------------------------------
+
+install() {
+  venv_for "$here/requirements-localstack.txt" localstack >/dev/null
+  venv_for "$here/requirements-moto.txt" moto >/dev/null
+}
+
+start() {
+  command -v curl >/dev/null || die "curl is needed to check the local cloud's health"
+  command -v node >/dev/null || die "LocalStack serves Kinesis with node (kinesis-local); install Node.js 18 or newer"
+  local ls_venv moto_venv
+  ls_venv="$(venv_for "$here/requirements-localstack.txt" localstack)"
+  moto_venv="$(venv_for "$here/requirements-moto.txt" moto)"
+  mkdir -p "$cache/localstack-volume"
+  # Refuse before starting anything, so a taken port never leaves half a local cloud behind.
+  check_port localstack "$ls_port"
+  check_port moto "$moto_port"
+  start_one localstack "$ls_port" env \
+    GATEWAY_LISTEN="127.0.0.1:$ls_port" \
+    LOCALSTACK_VOLUME_DIR="$cache/localstack-volume" \
+    KINESIS_SHARD_LIMIT="${KINESIS_SHARD_LIMIT:-1000}" \
+    KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT="${KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT:-100}" \
+    SKIP_SSL_CERT_DOWNLOAD=1 \
+    DISABLE_EVENTS=1 \
+    "$ls_venv/bin/python" -m localstack.runtime.main
+  start_one moto "$moto_port" "$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+  # A half-started local cloud is stopped again, so the next start begins clean.
+  if ! wait_healthy moto || ! wait_healthy localstack; then
+    stop >&2
+    exit 1
+  fi
+}
+
+stop() {
+  stop_one moto
+  stop_one localstack
+}
+
+status() {
+  local rc=0 name pid
+  for name in localstack moto; do
+    pid="$(pid_of "$name")"
+    if alive "$pid" && healthy "$name"; then
+      say "$name: running (pid $pid)"
+    elif alive "$pid"; then
+      say "$name: starting or unhealthy (pid $pid)"; rc=1
+    else
+      say "$name: stopped"; rc=1
+    fi
+  done
+  if healthy localstack; then
+    curl -s "http://127.0.0.1:$ls_port/_localstack/health" | "$(venv_for "$here/requirements-localstack.txt" localstack)/bin/python" -c '
+import json, sys
+s = json.load(sys.stdin)["services"]
+for k in ["s3", "kinesis", "firehose", "iam", "sts", "cloudwatch", "logs"]:
+    print("  %s: %s" % (k, s.get(k, "missing")))'
+  fi
+  return $rc
+}
+
+logs() {
+  local follow=""
+  [ "${1:-}" = "-f" ] && follow="-f"
+  tail -n 50 $follow "$run_dir/localstack.log" "$run_dir/moto.log"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  status) status ;;
+  logs) shift; logs "$@" ;;
+  install) install ;;
+  *) echo "usage: $0 start|stop|restart|status|logs [-f]|install" >&2; exit 2 ;;
+esac
