@@ -9,6 +9,7 @@
 #   DEKIT_LOCAL_DIR            pid files and logs (default $DEKIT_CACHE/run: one local cloud per machine)
 #   DEKIT_LOCALSTACK_PORT      default 4566
 #   DEKIT_MOTO_PORT            default 5000
+#   DEKIT_LOCALSTACK_VOLUME    LocalStack's volume dir (default $DEKIT_CACHE/localstack-volume)
 #   DEKIT_START_TIMEOUT        seconds to wait for health (default 180)
 #   DEKIT_STOP_TIMEOUT         seconds between SIGTERM and SIGKILL (default 5)
 #   DEKIT_PYTHON               a Python >= 3.13 to use
@@ -161,13 +162,14 @@ start() {
   local ls_venv moto_venv
   ls_venv="$(venv_for "$here/requirements-localstack.txt" localstack)"
   moto_venv="$(venv_for "$here/requirements-moto.txt" moto)"
-  mkdir -p "$cache/localstack-volume"
+  local volume="${DEKIT_LOCALSTACK_VOLUME:-$cache/localstack-volume}"
+  mkdir -p "$volume"
   # Refuse before starting anything, so a taken port never leaves half a local cloud behind.
   check_port localstack "$ls_port"
   check_port moto "$moto_port"
   start_one localstack "$ls_port" env \
     GATEWAY_LISTEN="127.0.0.1:$ls_port" \
-    LOCALSTACK_VOLUME_DIR="$cache/localstack-volume" \
+    LOCALSTACK_VOLUME_DIR="$volume" \
     KINESIS_SHARD_LIMIT="${KINESIS_SHARD_LIMIT:-1000}" \
     KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT="${KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT:-100}" \
     SKIP_SSL_CERT_DOWNLOAD=1 \

@@ -31,11 +31,18 @@ macro_rules! client {
 
 impl Clients {
     pub async fn connect(target: &Target) -> Clients {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(target.region().to_string()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(target.region().to_string()));
         match target {
             Target::Local { .. } => {
                 // LocalStack and moto accept any credentials; fixed ones keep real ones out of the way.
-                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "dekit-local"));
+                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "test",
+                    "test",
+                    None,
+                    None,
+                    "dekit-local",
+                ));
             }
             Target::Aws { profile, .. } => {
                 if let Some(p) = profile {

@@ -41,7 +41,11 @@ impl CloudError {
 }
 
 /// Convert any SDK error: the service's error code when it answered, else what went wrong on the way.
-pub fn from_sdk<E, R>(operation: &str, resource: &str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> CloudError
+pub fn from_sdk<E, R>(
+    operation: &str,
+    resource: &str,
+    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -53,7 +57,12 @@ where
             e.err().message().unwrap_or_default().to_string(),
         ),
         SdkError::DispatchFailure(e) => (
-            if e.is_timeout() { "Timeout" } else { "ConnectionFailed" }.to_string(),
+            if e.is_timeout() {
+                "Timeout"
+            } else {
+                "ConnectionFailed"
+            }
+            .to_string(),
             format!("{:?}", e.as_connector_error().map(|c| c.to_string())),
         ),
         SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into()),

@@ -27,7 +27,10 @@ pub enum Target {
 pub const MOTO_SERVICES: &[&str] = &["glue", "athena"];
 
 fn port(var: &str, default: u16) -> u16 {
-    std::env::var(var).ok().and_then(|p| p.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
 }
 
 impl Target {
@@ -38,17 +41,28 @@ impl Target {
         Target::Local {
             region: "us-east-1".into(),
             endpoint,
-            overrides: MOTO_SERVICES.iter().map(|s| (s.to_string(), moto.clone())).collect(),
+            overrides: MOTO_SERVICES
+                .iter()
+                .map(|s| (s.to_string(), moto.clone()))
+                .collect(),
         }
     }
 
     pub fn from_env(loaded: &Loaded) -> Target {
         let env = &loaded.env;
-        let overrides: BTreeMap<String, String> =
-            env.endpoints.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
+        let overrides: BTreeMap<String, String> = env
+            .endpoints
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect();
         match env.target.value {
             Kind::Local => {
-                let Target::Local { endpoint, overrides: defaults, .. } = Target::local_default() else {
+                let Target::Local {
+                    endpoint,
+                    overrides: defaults,
+                    ..
+                } = Target::local_default()
+                else {
                     unreachable!()
                 };
                 let mut all = defaults;
@@ -81,7 +95,11 @@ impl Target {
     /// The endpoint a service's calls go to (`None`: the SDK's regional AWS endpoint).
     pub fn endpoint(&self, service: &str) -> Option<&str> {
         match self {
-            Target::Local { endpoint, overrides, .. } => Some(overrides.get(service).unwrap_or(endpoint)),
+            Target::Local {
+                endpoint,
+                overrides,
+                ..
+            } => Some(overrides.get(service).unwrap_or(endpoint)),
             Target::Aws { overrides, .. } => overrides.get(service).map(String::as_str),
         }
     }
