@@ -15,6 +15,7 @@ pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod quality;
+pub mod resources;
 pub mod schedule;
 pub mod source;
 pub mod sql;

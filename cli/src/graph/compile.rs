@@ -375,7 +375,7 @@ pub fn compile(checked: &Checked) -> Graph {
                 name,
                 json!({
                     "name": delivery_name,
-                    "source": { "type": "KinesisStreamAsSource", "stream_arn": b.arns.stream(&physical) },
+                    "source": firehose_source(loaded, &b.arns.stream(&physical)),
                     "role_arn": b.arns.role(&role_name),
                     "destination": {
                         "bucket_arn": b.arns.bucket(&lake),
@@ -896,6 +896,15 @@ fn relation_prefix(b: &Builder, checked: &Checked, name: &str) -> Option<String>
         b.names.zone_prefix(&t.zone),
         with_slash(name)
     ))
+}
+
+/// LocalStack cannot run Kinesis-sourced Firehose offline (it downloads Java 11 and the stream ends
+/// in CREATING_FAILED), so local targets deliver with DirectPut and `dekit run` forwards records.
+fn firehose_source(loaded: &Loaded, stream_arn: &str) -> Value {
+    match loaded.env.target.value {
+        crate::model::Target::Local => json!({ "type": "DirectPut" }),
+        crate::model::Target::Aws => json!({ "type": "KinesisStreamAsSource", "stream_arn": stream_arn }),
+    }
 }
 
 fn public_access_block() -> Value {

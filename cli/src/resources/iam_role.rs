@@ -1,0 +1,112 @@
+//! `iam_role`: one role per component that runs code (Firehose delivery, Glue jobs, crawlers),
+//! trusted by that one service in this account, with a generated least-privilege inline policy.
+//!
+//! Why: shared broad roles are how data leaks; per-component roles name the exact prefixes,
+//! stream and tables a component touches. IAM is eventually consistent, so users of a new role
+//! retry (see the apply walker).
+//!
+//! Example: `iam_role.clickstream_delivery` → `retail-local-clickstream-delivery`.
+
+use super::{Attrs, Fut, Provider, absent, decode_policy, s, tag_map, tags};
+use crate::cloud::error::from_sdk;
+use crate::cloud::{Clients, CloudError};
+use aws_sdk_iam::types::Tag;
+use serde_json::json;
+
+pub struct IamRole;
+
+const POLICY_NAME: &str = "dekit";
+
+async fn put_policy(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
+    let name = s(d, "name");
+    c.iam
+        .put_role_policy()
+        .role_name(name)
+        .policy_name(POLICY_NAME)
+        .policy_document(d["inline_policy"].to_string())
+        .send()
+        .await
+        .map_err(|e| from_sdk("PutRolePolicy", name, e))?;
+    Ok(())
+}
+
+fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
+    tags(d)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| CloudError::new("Build", s(d, "name"), "InvalidInput", e.to_string())))
+        .collect()
+}
+
+impl Provider for IamRole {
+    fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
+        Box::pin(async move {
+            let name = s(d, "name");
+            let Some(out) = absent(c.iam.get_role().role_name(name).send().await.map_err(|e| from_sdk("GetRole", name, e)))? else {
+                return Ok(None);
+            };
+            let Some(role) = out.role() else { return Ok(None) };
+            let policy = absent(c.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
+            let role_tags = c.iam.list_role_tags().role_name(name).send().await.map_err(|e| from_sdk("ListRoleTags", name, e))?;
+            let mut live = Attrs::new();
+            live.insert("name".into(), json!(role.role_name()));
+            live.insert("assume_role_policy".into(), role.assume_role_policy_document().map(decode_policy).unwrap_or_default());
+            live.insert("inline_policy".into(), policy.map(|p| decode_policy(p.policy_document())).unwrap_or_default());
+            if let Some(b) = role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
+                live.insert("permissions_boundary".into(), json!(b));
+            }
+            live.insert("tags".into(), tag_map(role_tags.tags().iter().map(|t| (t.key(), t.value()))));
+            Ok(Some(live))
+        })
+    }
+
+    fn create<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let name = s(d, "name");
+            c.iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(d["assume_role_policy"].to_string())
+                .set_permissions_boundary(d.get("permissions_boundary").and_then(|b| b.as_str()).map(str::to_string))
+                .set_tags(Some(iam_tags(d)?))
+                .send()
+                .await
+                .map_err(|e| from_sdk("CreateRole", name, e))?;
+            put_policy(c, d).await
+        })
+    }
+
+    fn update<'a>(&'a self, c: &'a Clients, d: &'a Attrs, live: &'a Attrs) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let name = s(d, "name");
+            if live.get("assume_role_policy") != d.get("assume_role_policy") {
+                c.iam
+                    .update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(d["assume_role_policy"].to_string())
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UpdateAssumeRolePolicy", name, e))?;
+            }
+            if live.get("inline_policy") != d.get("inline_policy") {
+                put_policy(c, d).await?;
+            }
+            if live.get("tags") != d.get("tags") {
+                c.iam.tag_role().role_name(name).set_tags(Some(iam_tags(d)?)).send().await.map_err(|e| from_sdk("TagRole", name, e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let name = s(a, "name");
+            if let Some(p) = absent(c.iam.list_role_policies().role_name(name).send().await.map_err(|e| from_sdk("ListRolePolicies", name, e)))? {
+                for policy in p.policy_names() {
+                    c.iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(|e| from_sdk("DeleteRolePolicy", name, e))?;
+                }
+            }
+            absent(c.iam.delete_role().role_name(name).send().await.map_err(|e| from_sdk("DeleteRole", name, e)))?;
+            Ok(())
+        })
+    }
+}
