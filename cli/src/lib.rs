@@ -6,7 +6,9 @@
 pub mod aws_names;
 pub mod cloud;
 pub mod commands;
+pub mod deploy;
 pub mod diagnostic;
+pub mod engine;
 pub mod graph;
 pub mod interpolate;
 pub mod load;
@@ -19,6 +21,7 @@ pub mod resources;
 pub mod schedule;
 pub mod source;
 pub mod sql;
+pub mod state;
 pub mod templates;
 pub mod validate;
 pub mod yaml;

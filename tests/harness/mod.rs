@@ -202,6 +202,21 @@ pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
             failed.push(format!("alarms {names:?}"));
         }
     }
+    if let Ok(out) = c.glue.get_triggers().send().await {
+        for t in out.triggers().iter().filter_map(|t| t.name()).filter(|n| n.starts_with(prefix)) {
+            let _ = c.glue.delete_trigger().name(t).send().await;
+        }
+    }
+    if let Ok(out) = c.glue.get_jobs().send().await {
+        for j in out.jobs().iter().filter_map(|j| j.name()).filter(|n| n.starts_with(prefix)) {
+            let _ = c.glue.delete_job().job_name(j).send().await;
+        }
+    }
+    if let Ok(out) = c.glue.get_crawlers().send().await {
+        for cr in out.crawlers().iter().filter_map(|c| c.name()).filter(|n| n.starts_with(prefix)) {
+            let _ = c.glue.delete_crawler().name(cr).send().await;
+        }
+    }
     if let Ok(out) = c.athena.list_work_groups().send().await {
         for wg in out
             .work_groups()
@@ -258,4 +273,42 @@ async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
     }
+}
+
+/// Names of everything in the local cloud starting with `prefix` (for "nothing left" checks).
+pub async fn leftovers(c: &Clients, prefix: &str) -> Vec<String> {
+    let glue_prefix = prefix.replace('-', "_");
+    let mut out = vec![];
+    if let Ok(o) = c.s3.list_buckets().send().await {
+        out.extend(o.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("bucket {n}")));
+    }
+    if let Ok(o) = c.kinesis.list_streams().send().await {
+        out.extend(o.stream_names().iter().filter(|n| n.starts_with(prefix)).map(|n| format!("stream {n}")));
+    }
+    if let Ok(o) = c.firehose.list_delivery_streams().limit(1000).send().await {
+        out.extend(o.delivery_stream_names().iter().filter(|n| n.starts_with(prefix)).map(|n| format!("firehose {n}")));
+    }
+    if let Ok(o) = c.iam.list_roles().send().await {
+        out.extend(o.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with(prefix)).map(|n| format!("role {n}")));
+    }
+    if let Ok(o) = c.cloudwatch.describe_alarms().alarm_name_prefix(prefix).send().await {
+        out.extend(o.metric_alarms().iter().filter_map(|a| a.alarm_name()).map(|n| format!("alarm {n}")));
+    }
+    if let Ok(o) = c.glue.get_databases().send().await {
+        out.extend(o.database_list().iter().map(|d| d.name()).filter(|n| n.starts_with(&glue_prefix)).map(|n| format!("database {n}")));
+    }
+    if let Ok(o) = c.glue.get_jobs().send().await {
+        out.extend(o.jobs().iter().filter_map(|j| j.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("job {n}")));
+    }
+    if let Ok(o) = c.glue.get_triggers().send().await {
+        out.extend(o.triggers().iter().filter_map(|t| t.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("trigger {n}")));
+    }
+    if let Ok(o) = c.glue.get_crawlers().send().await {
+        out.extend(o.crawlers().iter().map(|t| t.name().unwrap_or_default()).filter(|n| n.starts_with(prefix)).map(|n| format!("crawler {n}")));
+    }
+    if let Ok(o) = c.athena.list_work_groups().send().await {
+        out.extend(o.work_groups().iter().filter_map(|w| w.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("workgroup {n}")));
+    }
+    out.sort();
+    out
 }

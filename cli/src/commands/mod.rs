@@ -1,10 +1,13 @@
 //! One module per CLI command, each thin over the library.
 
+pub mod apply;
+pub mod destroy;
 pub mod graph;
 pub mod local;
 pub mod plan;
 pub mod rules;
 pub mod schema;
+pub mod state;
 pub mod validate;
 
 use crate::load::{self, Report};
@@ -32,6 +35,12 @@ pub enum Command {
     Graph(graph::Args),
     /// Show what apply would change.
     Plan(plan::Args),
+    /// Create and update the stack's resources (refresh, plan, walk the graph in parallel).
+    Apply(apply::Args),
+    /// Delete every resource the state records, dependents first.
+    Destroy(destroy::Args),
+    /// Inspect or edit the recorded state.
+    State(state::Args),
     /// Print the JSON Schema of stack files (for editor completion and validation).
     Schema,
     /// List the rules `validate` runs.
@@ -58,7 +67,16 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema => schema::run(),
         Command::Rules => rules::run(),
         Command::Local(a) => local::run(a),
+        Command::Apply(a) => apply::run(a),
+        Command::Destroy(a) => destroy::run(a),
+        Command::State(a) => state::run(a),
     }
+}
+
+/// Print an error and return exit code 1.
+pub fn fail(msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
 }
 
 /// Run async work on the process's one tokio runtime.

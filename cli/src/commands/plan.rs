@@ -1,9 +1,13 @@
-//! `dekit plan FILE [--offline] [--json]`: what apply would change.
+//! `dekit plan FILE`: refresh live state and show what apply would change (`--offline`: against an
+//! empty account, without network).
 
 use super::StackArgs;
+use crate::deploy;
 use crate::graph::compile;
-use crate::plan::{self, render};
+use crate::plan::{self, Plan, render};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -19,41 +23,83 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on errors.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Save the plan; `dekit apply FILE --plan PATH` applies exactly it, if nothing changed since.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Only this resource (and what it depends on). Repeatable.
+    #[arg(long)]
+    pub target: Vec<String>,
+    /// Start the local cloud if a `local` environment finds it stopped.
+    #[arg(long)]
+    pub start_local: bool,
+    /// Concurrent API calls while refreshing.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+/// A plan saved with what it was computed from.
+#[derive(Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub lineage: String,
+    pub serial: u64,
+    pub stack_sha256: String,
+    pub plan: Plan,
 }
 
 pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    if !a.offline {
-        eprintln!(
-            "error: planning against live infrastructure is not available yet; use `--offline` to plan against an empty account"
-        );
-        return ExitCode::FAILURE;
-    }
-    let graph = compile::compile(&checked);
-    let p = match plan::diff(&graph, &BTreeMap::new()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+    let stack_hash = compile::sha256(&checked.loaded.src.text);
+    let (p, header, saved) = if a.offline {
+        let graph = compile::compile(&checked);
+        let mut p = match plan::diff(&graph, &BTreeMap::new()) {
+            Ok(p) => p,
+            Err(e) => return super::fail(&e.to_string()),
+        };
+        if !a.target.is_empty() {
+            p.retain_targets(&graph, &a.target);
+        }
+        let h = format!("dekit plan: stack `{}`, environment `{}` (offline: against an empty account)", p.stack, p.environment);
+        (p, h, None)
+    } else {
+        let result = super::block_on(async {
+            let d = deploy::open(checked, a.start_local).await?;
+            let mut p = d.plan(a.parallelism).await?;
+            if !a.target.is_empty() {
+                for t in &a.target {
+                    if d.graph.get(t).is_none() && !d.state.resources.contains_key(t) {
+                        return Err(format!("--target {t}: no such resource in the stack or state"));
+                    }
+                }
+                p.retain_targets(&d.graph, &a.target);
+            }
+            Ok::<_, String>((p, d.state.lineage.clone(), d.state.serial))
+        });
+        match result {
+            Ok((p, lineage, serial)) => {
+                let h = format!("dekit plan: stack `{}`, environment `{}`", p.stack, p.environment);
+                (p, h, Some((lineage, serial)))
+            }
+            Err(e) => return super::fail(&e),
         }
     };
+    if let Some(path) = &a.out {
+        let Some((lineage, serial)) = saved else {
+            return super::fail("--out needs a live plan (without --offline)");
+        };
+        let doc = SavedPlan { lineage, serial, stack_sha256: stack_hash, plan: p.clone() };
+        if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&doc).expect("plan serializes")) {
+            return super::fail(&format!("cannot write {}: {e}", path.display()));
+        }
+    }
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&p).expect("plan serializes")
-        );
+        println!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
     } else {
-        let header = format!(
-            "dekit plan: stack `{}`, environment `{}` (offline: against an empty account)",
-            p.stack, p.environment
-        );
         print!("{}", render::text(&p, &header));
+        if let Some(path) = &a.out {
+            println!("\nSaved the plan to {}. Apply exactly it with `dekit apply {} --plan {}`.", path.display(), a.stack.file.display(), path.display());
+        }
     }
-    if a.detailed_exitcode && p.has_changes() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    if a.detailed_exitcode && p.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }

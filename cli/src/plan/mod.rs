@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -17,7 +17,7 @@ pub enum Action {
     NoOp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Change {
     pub address: String,
     pub kind: ResourceKind,
@@ -26,13 +26,19 @@ pub struct Change {
     pub after: Option<Map<String, Value>>,
     /// Changed attributes that force a replacement.
     pub forces_replacement: Vec<String>,
+    /// What a destructive change would destroy (e.g. "bucket has 1,204 objects").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_impact: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Plan {
     pub stack: String,
     pub environment: String,
     pub changes: Vec<Change>,
+    /// Attributes changed outside dekit since the last apply: (address, attribute, recorded, live).
+    #[serde(default)]
+    pub drift: Vec<(String, String, Value, Value)>,
 }
 
 /// A resource as it exists now (from state refreshed against AWS).
@@ -43,6 +49,20 @@ pub struct Existing {
 }
 
 impl Plan {
+    /// Keep only changes to `targets` and what they depend on.
+    pub fn retain_targets(&mut self, graph: &Graph, targets: &[String]) {
+        let mut keep: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
+        let mut stack: Vec<String> = targets.to_vec();
+        while let Some(a) = stack.pop() {
+            for d in graph.get(&a).map(|n| n.depends_on.clone()).unwrap_or_default() {
+                if keep.insert(d.clone()) {
+                    stack.push(d);
+                }
+            }
+        }
+        self.changes.retain(|c| keep.contains(&c.address));
+    }
+
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
     }
@@ -68,6 +88,7 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
                 before: None,
                 after: Some(node.attrs.clone()),
                 forces_replacement: vec![],
+                data_impact: None,
             },
             Some(live) => {
                 let changed: Vec<&String> = node
@@ -92,6 +113,7 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
                     before: Some(live.attrs.clone()),
                     after: Some(node.attrs.clone()),
                     forces_replacement: forces,
+                    data_impact: None,
                 }
             }
         };
@@ -107,6 +129,7 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
             before: Some(e.attrs.clone()),
             after: None,
             forces_replacement: vec![],
+            data_impact: None,
         })
         .collect();
     gone.reverse();
@@ -115,5 +138,6 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
         stack: graph.stack.clone(),
         environment: graph.environment.clone(),
         changes,
+        drift: vec![],
     })
 }

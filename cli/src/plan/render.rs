@@ -10,6 +10,13 @@ const SUMMARIZED: &[&str] = &["content"];
 pub fn text(plan: &Plan, header: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}\n");
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "Note: objects have changed outside of dekit (drift):\n");
+        for (addr, attr, recorded, live) in &plan.drift {
+            let _ = writeln!(out, "  ~ {addr}.{attr}: {} -> {} (changed outside dekit)", inline(attr, recorded), inline(attr, live));
+        }
+        let _ = writeln!(out);
+    }
     if !plan.has_changes() {
         let _ = writeln!(out, "No changes. The infrastructure matches the stack.");
         return out;
@@ -24,6 +31,9 @@ pub fn text(plan: &Plan, header: &str) -> String {
             Action::NoOp => unreachable!(),
         };
         let _ = writeln!(out, "  # {} {verb}", c.address);
+        if let Some(note) = &c.data_impact {
+            let _ = writeln!(out, "  # !! DATA LOSS: {note}");
+        }
         let _ = writeln!(out, "  {sym} {} {{", c.address);
         match c.action {
             Action::Create => attrs(

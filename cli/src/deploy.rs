@@ -1,0 +1,89 @@
+//! Everything a command needs to act on a deployed stack: the checked stack, its graph, the cloud
+//! clients for its environment, and its state backend.
+
+use crate::cloud::{Clients, Target, local};
+use crate::graph::{Graph, compile};
+use crate::plan::{self, Action, Plan};
+use crate::resources::provider;
+use crate::state::{LocalBackend, State};
+use crate::validate::Checked;
+use std::path::PathBuf;
+
+pub struct Deployment {
+    pub checked: Checked,
+    pub graph: Graph,
+    pub clients: Clients,
+    pub backend: LocalBackend,
+    pub state: State,
+}
+
+/// Where the environment's state lives: `state:` (relative to the stack file) or `.dekit/<env>.state.json`.
+pub fn state_path(checked: &Checked) -> Result<PathBuf, String> {
+    let l = &checked.loaded;
+    match l.env.state.as_ref().map(|s| s.value.as_str()) {
+        Some(s) if s.starts_with("s3://") => Err(format!(
+            "the S3 state backend ({s}) is not implemented yet; use a local state path for environment `{}`",
+            l.env_name
+        )),
+        Some(p) => Ok(l.src.dir().join(p)),
+        None => Ok(l.src.dir().join(format!(".dekit/{}.state.json", l.env_name))),
+    }
+}
+
+pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, String> {
+    let target = Target::from_env(&checked.loaded);
+    local::ensure_up(&target, start_local || checked.loaded.env.start_local).await?;
+    let clients = Clients::connect(&target).await;
+    let backend = LocalBackend { path: state_path(&checked)? };
+    let state = backend.load(&checked.loaded.stack.stack.value, &checked.loaded.env_name).map_err(|e| e.to_string())?;
+    let graph = compile::compile(&checked);
+    Ok(Deployment { checked, graph, clients, backend, state })
+}
+
+impl Deployment {
+    /// Refresh live state and diff it against the graph. Destructive changes get a data-impact note.
+    pub async fn plan(&self, parallelism: usize) -> Result<Plan, String> {
+        let refreshed = crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism).await.map_err(|errs| {
+            errs.iter().map(|(a, e)| format!("refreshing {a}: {e}")).collect::<Vec<_>>().join("\n")
+        })?;
+        let mut p = plan::diff(&self.graph, &refreshed.existing).map_err(|e| e.to_string())?;
+        p.drift = refreshed.drift;
+        self.annotate(&mut p).await;
+        Ok(p)
+    }
+
+    /// A plan deleting everything in state.
+    pub async fn destroy_plan(&self) -> Plan {
+        let mut p = Plan {
+            stack: self.graph.stack.clone(),
+            environment: self.graph.environment.clone(),
+            changes: self
+                .state
+                .resources
+                .iter()
+                .map(|(a, r)| plan::Change {
+                    address: a.clone(),
+                    kind: r.kind,
+                    action: Action::Delete,
+                    before: Some(r.attrs.clone()),
+                    after: None,
+                    forces_replacement: vec![],
+                    data_impact: None,
+                })
+                .collect(),
+            drift: vec![],
+        };
+        self.annotate(&mut p).await;
+        p
+    }
+
+    async fn annotate(&self, p: &mut Plan) {
+        for c in p.changes.iter_mut().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
+            if let Some(before) = &c.before
+                && let Ok(note) = provider(c.kind).data_note(&self.clients, before).await
+            {
+                c.data_impact = note;
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The engine: refresh live state, then walk the resource DAG, applying changes with bounded
+//! parallelism. Failures skip only their dependents; independent branches finish; every success is
+//! recorded in state at once; Ctrl-C stops launching, lets in-flight calls finish, saves, exits.
+
+use crate::cloud::{Clients, CloudError};
+use crate::graph::{Graph, ResourceKind};
+use crate::plan::{Action, Change, Existing, Plan};
+use crate::resources::{Attrs, provider};
+use crate::state::{LocalBackend, State, StateError, StateResource};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Live state of everything the graph wants or the state remembers.
+pub struct Refreshed {
+    pub existing: BTreeMap<String, Existing>,
+    /// Attributes changed outside dekit: (address, attribute, recorded, live).
+    pub drift: Vec<(String, String, Value, Value)>,
+}
+
+/// Read every resource of the graph and of the state, `parallelism` at a time.
+pub async fn refresh(clients: &Clients, graph: &Graph, state: &State, parallelism: usize) -> Result<Refreshed, Vec<(String, CloudError)>> {
+    let mut wanted: BTreeMap<String, (ResourceKind, Attrs)> = BTreeMap::new();
+    for (addr, r) in &state.resources {
+        wanted.insert(addr.clone(), (r.kind, r.attrs.clone()));
+    }
+    for n in graph.resources() {
+        if let crate::graph::NodeKind::Resource(kind) = n.kind {
+            // Identity comes from the desired attributes (names), which also finds resources a crashed
+            // apply created before recording them.
+            wanted.insert(n.address.clone(), (kind, n.attrs.clone()));
+        }
+    }
+    let sem = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut set = JoinSet::new();
+    for (addr, (kind, attrs)) in wanted {
+        let (c, sem) = (clients.clone(), sem.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let live = retry(|| provider(kind).read(&c, &attrs)).await;
+            (addr, kind, live)
+        });
+    }
+    let mut existing = BTreeMap::new();
+    let mut errors = vec![];
+    while let Some(r) = set.join_next().await {
+        let (addr, kind, live) = r.expect("refresh task");
+        match live {
+            Ok(Some(attrs)) => {
+                existing.insert(addr, Existing { kind, attrs });
+            }
+            Ok(None) => {}
+            Err(e) => errors.push((addr, e)),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(errors);
+    }
+    let mut drift = vec![];
+    for (addr, rec) in &state.resources {
+        let Some(live) = existing.get(addr) else { continue };
+        for (k, v) in &rec.attrs {
+            if let Some(l) = live.attrs.get(k)
+                && l != v
+            {
+                drift.push((addr.clone(), k.clone(), v.clone(), l.clone()));
+            }
+        }
+    }
+    Ok(Refreshed { existing, drift })
+}
+
+/// Retry throttling and eventual-consistency errors with jittered exponential backoff.
+pub async fn retry<T, F, Fut>(mut f: F) -> Result<T, CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CloudError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1.. {
+        match f().await {
+            Err(e) if attempt < 8 && (e.is_retryable() || propagating(&e)) => {
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+                let jitter = Duration::from_millis(u64::from(nanos % 1000) * delay.as_millis() as u64 / 1000);
+                tokio::time::sleep(delay / 2 + jitter).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
+            }
+            other => return other,
+        }
+    }
+    unreachable!()
+}
+
+/// A resource that refers to a just-created role or stream may be refused until it propagates.
+fn propagating(e: &CloudError) -> bool {
+    let m = e.message.to_lowercase();
+    (e.code == "InvalidArgumentException" || e.code == "InvalidInputException")
+        && (m.contains("role") || m.contains("assume") || m.contains("not authorized"))
+        || (e.code == "LimitExceededException" && m.contains("concurrently"))
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub done: Vec<String>,
+    pub failed: Vec<(String, CloudError)>,
+    pub skipped: Vec<String>,
+    pub interrupted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Compare the desired attributes with what AWS reports after a write.
+fn verify(address: &str, desired: &Attrs, live: Option<&Attrs>) -> Result<(), CloudError> {
+    let Some(live) = live else {
+        return Err(CloudError::new("ReadAfterWrite", address, "NotFound", "the resource cannot be read back after it was written"));
+    };
+    for (k, want) in desired {
+        let have = live.get(k).unwrap_or(&Value::Null);
+        if have != want {
+            return Err(CloudError::new(
+                "ReadAfterWrite",
+                address,
+                "AttributeMismatch",
+                format!("attribute `{k}` was not applied: wanted {want}, AWS has {have}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn execute(c: Clients, change: Change, force_delete_data: bool) -> Result<Option<Attrs>, CloudError> {
+    let p = provider(change.kind);
+    let address = change.address.clone();
+    match change.action {
+        Action::Create | Action::Replace | Action::Update => {
+            let desired = change.after.clone().expect("after");
+            if change.action == Action::Replace {
+                let before = change.before.clone().expect("before");
+                retry(|| p.delete(&c, &before, force_delete_data)).await?;
+            }
+            if change.action == Action::Update {
+                let live = change.before.clone().expect("before");
+                retry(|| p.update(&c, &desired, &live)).await?;
+            } else {
+                retry(|| p.create(&c, &desired)).await?;
+            }
+            let live = retry(|| p.read(&c, &desired)).await?;
+            verify(&address, &desired, live.as_ref())?;
+            Ok(Some(desired))
+        }
+        Action::Delete => {
+            let before = change.before.clone().expect("before");
+            retry(|| p.delete(&c, &before, force_delete_data)).await?;
+            Ok(None)
+        }
+        Action::NoOp => Ok(change.after),
+    }
+}
+
+/// Run a plan's changes. Creates/updates follow dependencies; deletes run after, dependents first.
+pub async fn apply(
+    clients: &Clients,
+    graph: &Graph,
+    plan: &Plan,
+    state: &mut State,
+    backend: &LocalBackend,
+    parallelism: usize,
+    force_delete_data: bool,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Outcome, ApplyError> {
+    let changes: BTreeMap<String, Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).map(|c| (c.address.clone(), c.clone())).collect();
+    // Dependencies among the changes: forward for create/update, reversed for deletes.
+    let deps: BTreeMap<String, BTreeSet<String>> = changes
+        .keys()
+        .map(|a| {
+            let d = graph.get(a).map(|n| n.depends_on.clone()).or_else(|| state.resources.get(a).map(|r| r.depends_on.clone()));
+            (a.clone(), d.unwrap_or_default())
+        })
+        .collect();
+    let deps_of = |addr: &str| deps.get(addr).cloned().unwrap_or_default();
+    let mut waits: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (addr, c) in &changes {
+        let mut w = BTreeSet::new();
+        if c.action == Action::Delete {
+            // Delete X only after everything that depends on X is deleted.
+            for (other, oc) in &changes {
+                if oc.action == Action::Delete && deps_of(other).contains(addr) {
+                    w.insert(other.clone());
+                }
+            }
+        } else {
+            w.extend(deps_of(addr).into_iter().filter(|d| changes.get(d).is_some_and(|dc| dc.action != Action::Delete)));
+        }
+        waits.insert(addr.clone(), w);
+    }
+    // Resources that exist as desired but are missing from state (a crashed apply created them
+    // before recording them) are adopted, so they are never orphaned.
+    let mut adopted = false;
+    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp && !state.resources.contains_key(&c.address)) {
+        if let Some(attrs) = &c.after {
+            let depends_on = graph.get(&c.address).map(|n| n.depends_on.clone()).unwrap_or_default();
+            state.resources.insert(c.address.clone(), StateResource { kind: c.kind, attrs: attrs.clone(), depends_on });
+            progress(&format!("{}: adopted into state (it existed already)", c.address));
+            adopted = true;
+        }
+    }
+    if adopted {
+        backend.save(state)?;
+    }
+    let mut outcome = Outcome::default();
+    let mut pending: BTreeSet<String> = changes.keys().cloned().collect();
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut set: JoinSet<(String, Result<Option<Attrs>, CloudError>)> = JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut stopping = false;
+    loop {
+        if !stopping {
+            let ready: Vec<String> = pending
+                .iter()
+                .filter(|a| waits[*a].iter().all(|d| outcome.done.contains(d)))
+                .take(parallelism.max(1).saturating_sub(running.len()))
+                .cloned()
+                .collect();
+            for addr in ready {
+                pending.remove(&addr);
+                running.insert(addr.clone());
+                let (c, change) = (clients.clone(), changes[&addr].clone());
+                set.spawn(async move { (addr, execute(c, change, force_delete_data).await) });
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            r = set.join_next() => r,
+            _ = &mut ctrl_c, if !stopping => {
+                progress("interrupt: finishing in-flight calls, then saving state");
+                stopping = true;
+                outcome.interrupted = true;
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
+        let (addr, result) = joined.expect("apply task");
+        running.remove(&addr);
+        let change = &changes[&addr];
+        match result {
+            Ok(Some(attrs)) => {
+                state.resources.insert(addr.clone(), StateResource { kind: change.kind, attrs, depends_on: deps_of(&addr) });
+                backend.save(state)?;
+                progress(&format!("{addr}: {}", verb(change.action)));
+                outcome.done.push(addr);
+            }
+            Ok(None) => {
+                state.resources.remove(&addr);
+                backend.save(state)?;
+                progress(&format!("{addr}: destroyed"));
+                outcome.done.push(addr);
+            }
+            Err(e) => {
+                progress(&format!("{addr}: FAILED: {e}"));
+                outcome.failed.push((addr.clone(), e));
+                blocked.insert(addr);
+            }
+        }
+        // Skip everything that (transitively) waits on a failure.
+        loop {
+            let newly: Vec<String> = pending.iter().filter(|a| waits[*a].iter().any(|d| blocked.contains(d))).cloned().collect();
+            if newly.is_empty() {
+                break;
+            }
+            for a in newly {
+                pending.remove(&a);
+                progress(&format!("{a}: skipped (a dependency failed)"));
+                blocked.insert(a.clone());
+                outcome.skipped.push(a);
+            }
+        }
+    }
+    if stopping {
+        outcome.skipped.extend(pending);
+    }
+    Ok(outcome)
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "destroyed",
+        Action::NoOp => "unchanged",
+    }
+}
