@@ -26,7 +26,10 @@ pub fn state_path(checked: &Checked) -> Result<PathBuf, String> {
             l.env_name
         )),
         Some(p) => Ok(l.src.dir().join(p)),
-        None => Ok(l.src.dir().join(format!(".dekit/{}.state.json", l.env_name))),
+        None => Ok(l
+            .src
+            .dir()
+            .join(format!(".dekit/{}.state.json", l.env_name))),
     }
 }
 
@@ -34,18 +37,34 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
     let target = Target::from_env(&checked.loaded);
     local::ensure_up(&target, start_local || checked.loaded.env.start_local).await?;
     let clients = Clients::connect(&target).await;
-    let backend = LocalBackend { path: state_path(&checked)? };
-    let state = backend.load(&checked.loaded.stack.stack.value, &checked.loaded.env_name).map_err(|e| e.to_string())?;
+    let backend = LocalBackend {
+        path: state_path(&checked)?,
+    };
+    let state = backend
+        .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
+        .map_err(|e| e.to_string())?;
     let graph = compile::compile(&checked);
-    Ok(Deployment { checked, graph, clients, backend, state })
+    Ok(Deployment {
+        checked,
+        graph,
+        clients,
+        backend,
+        state,
+    })
 }
 
 impl Deployment {
     /// Refresh live state and diff it against the graph. Destructive changes get a data-impact note.
     pub async fn plan(&self, parallelism: usize) -> Result<Plan, String> {
-        let refreshed = crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism).await.map_err(|errs| {
-            errs.iter().map(|(a, e)| format!("refreshing {a}: {e}")).collect::<Vec<_>>().join("\n")
-        })?;
+        let refreshed =
+            crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism)
+                .await
+                .map_err(|errs| {
+                    errs.iter()
+                        .map(|(a, e)| format!("refreshing {a}: {e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })?;
         let mut p = plan::diff(&self.graph, &refreshed.existing).map_err(|e| e.to_string())?;
         p.drift = refreshed.drift;
         self.annotate(&mut p).await;
@@ -78,7 +97,11 @@ impl Deployment {
     }
 
     async fn annotate(&self, p: &mut Plan) {
-        for c in p.changes.iter_mut().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
+        for c in p
+            .changes
+            .iter_mut()
+            .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        {
             if let Some(before) = &c.before
                 && let Ok(note) = provider(c.kind).data_note(&self.clients, before).await
             {

@@ -22,7 +22,12 @@ pub struct Refreshed {
 }
 
 /// Read every resource of the graph and of the state, `parallelism` at a time.
-pub async fn refresh(clients: &Clients, graph: &Graph, state: &State, parallelism: usize) -> Result<Refreshed, Vec<(String, CloudError)>> {
+pub async fn refresh(
+    clients: &Clients,
+    graph: &Graph,
+    state: &State,
+    parallelism: usize,
+) -> Result<Refreshed, Vec<(String, CloudError)>> {
     let mut wanted: BTreeMap<String, (ResourceKind, Attrs)> = BTreeMap::new();
     for (addr, r) in &state.resources {
         wanted.insert(addr.clone(), (r.kind, r.attrs.clone()));
@@ -62,7 +67,9 @@ pub async fn refresh(clients: &Clients, graph: &Graph, state: &State, parallelis
     }
     let mut drift = vec![];
     for (addr, rec) in &state.resources {
-        let Some(live) = existing.get(addr) else { continue };
+        let Some(live) = existing.get(addr) else {
+            continue;
+        };
         for (k, v) in &rec.attrs {
             if let Some(l) = live.attrs.get(k)
                 && l != v
@@ -84,8 +91,13 @@ where
     for attempt in 1.. {
         match f().await {
             Err(e) if attempt < 8 && (e.is_retryable() || propagating(&e)) => {
-                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-                let jitter = Duration::from_millis(u64::from(nanos % 1000) * delay.as_millis() as u64 / 1000);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_nanos();
+                let jitter = Duration::from_millis(
+                    u64::from(nanos % 1000) * delay.as_millis() as u64 / 1000,
+                );
                 tokio::time::sleep(delay / 2 + jitter).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
             }
@@ -120,7 +132,12 @@ pub enum ApplyError {
 /// Compare the desired attributes with what AWS reports after a write.
 fn verify(address: &str, desired: &Attrs, live: Option<&Attrs>) -> Result<(), CloudError> {
     let Some(live) = live else {
-        return Err(CloudError::new("ReadAfterWrite", address, "NotFound", "the resource cannot be read back after it was written"));
+        return Err(CloudError::new(
+            "ReadAfterWrite",
+            address,
+            "NotFound",
+            "the resource cannot be read back after it was written",
+        ));
     };
     for (k, want) in desired {
         let have = live.get(k).unwrap_or(&Value::Null);
@@ -136,7 +153,11 @@ fn verify(address: &str, desired: &Attrs, live: Option<&Attrs>) -> Result<(), Cl
     Ok(())
 }
 
-async fn execute(c: Clients, change: Change, force_delete_data: bool) -> Result<Option<Attrs>, CloudError> {
+async fn execute(
+    c: Clients,
+    change: Change,
+    force_delete_data: bool,
+) -> Result<Option<Attrs>, CloudError> {
     let p = provider(change.kind);
     let address = change.address.clone();
     match change.action {
@@ -166,22 +187,36 @@ async fn execute(c: Clients, change: Change, force_delete_data: bool) -> Result<
 }
 
 /// Run a plan's changes. Creates/updates follow dependencies; deletes run after, dependents first.
+/// How to walk: concurrency and whether data may be deleted.
+#[derive(Debug, Clone, Copy)]
+pub struct Walk {
+    pub parallelism: usize,
+    pub force_delete_data: bool,
+}
+
 pub async fn apply(
     clients: &Clients,
     graph: &Graph,
     plan: &Plan,
     state: &mut State,
     backend: &LocalBackend,
-    parallelism: usize,
-    force_delete_data: bool,
+    walk: Walk,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Outcome, ApplyError> {
-    let changes: BTreeMap<String, Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).map(|c| (c.address.clone(), c.clone())).collect();
+    let changes: BTreeMap<String, Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.address.clone(), c.clone()))
+        .collect();
     // Dependencies among the changes: forward for create/update, reversed for deletes.
     let deps: BTreeMap<String, BTreeSet<String>> = changes
         .keys()
         .map(|a| {
-            let d = graph.get(a).map(|n| n.depends_on.clone()).or_else(|| state.resources.get(a).map(|r| r.depends_on.clone()));
+            let d = graph
+                .get(a)
+                .map(|n| n.depends_on.clone())
+                .or_else(|| state.resources.get(a).map(|r| r.depends_on.clone()));
             (a.clone(), d.unwrap_or_default())
         })
         .collect();
@@ -197,18 +232,40 @@ pub async fn apply(
                 }
             }
         } else {
-            w.extend(deps_of(addr).into_iter().filter(|d| changes.get(d).is_some_and(|dc| dc.action != Action::Delete)));
+            w.extend(
+                deps_of(addr)
+                    .into_iter()
+                    .filter(|d| changes.get(d).is_some_and(|dc| dc.action != Action::Delete)),
+            );
         }
         waits.insert(addr.clone(), w);
     }
     // Resources that exist as desired but are missing from state (a crashed apply created them
     // before recording them) are adopted, so they are never orphaned.
     let mut adopted = false;
-    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp && !state.resources.contains_key(&c.address)) {
+    let unrecorded: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp && !state.resources.contains_key(&c.address))
+        .collect();
+    for c in unrecorded {
         if let Some(attrs) = &c.after {
-            let depends_on = graph.get(&c.address).map(|n| n.depends_on.clone()).unwrap_or_default();
-            state.resources.insert(c.address.clone(), StateResource { kind: c.kind, attrs: attrs.clone(), depends_on });
-            progress(&format!("{}: adopted into state (it existed already)", c.address));
+            let depends_on = graph
+                .get(&c.address)
+                .map(|n| n.depends_on.clone())
+                .unwrap_or_default();
+            state.resources.insert(
+                c.address.clone(),
+                StateResource {
+                    kind: c.kind,
+                    attrs: attrs.clone(),
+                    depends_on,
+                },
+            );
+            progress(&format!(
+                "{}: adopted into state (it existed already)",
+                c.address
+            ));
             adopted = true;
         }
     }
@@ -228,14 +285,14 @@ pub async fn apply(
             let ready: Vec<String> = pending
                 .iter()
                 .filter(|a| waits[*a].iter().all(|d| outcome.done.contains(d)))
-                .take(parallelism.max(1).saturating_sub(running.len()))
+                .take(walk.parallelism.max(1).saturating_sub(running.len()))
                 .cloned()
                 .collect();
             for addr in ready {
                 pending.remove(&addr);
                 running.insert(addr.clone());
                 let (c, change) = (clients.clone(), changes[&addr].clone());
-                set.spawn(async move { (addr, execute(c, change, force_delete_data).await) });
+                set.spawn(async move { (addr, execute(c, change, walk.force_delete_data).await) });
             }
         }
         if running.is_empty() {
@@ -256,7 +313,14 @@ pub async fn apply(
         let change = &changes[&addr];
         match result {
             Ok(Some(attrs)) => {
-                state.resources.insert(addr.clone(), StateResource { kind: change.kind, attrs, depends_on: deps_of(&addr) });
+                state.resources.insert(
+                    addr.clone(),
+                    StateResource {
+                        kind: change.kind,
+                        attrs,
+                        depends_on: deps_of(&addr),
+                    },
+                );
                 backend.save(state)?;
                 progress(&format!("{addr}: {}", verb(change.action)));
                 outcome.done.push(addr);
@@ -275,7 +339,11 @@ pub async fn apply(
         }
         // Skip everything that (transitively) waits on a failure.
         loop {
-            let newly: Vec<String> = pending.iter().filter(|a| waits[*a].iter().any(|d| blocked.contains(d))).cloned().collect();
+            let newly: Vec<String> = pending
+                .iter()
+                .filter(|a| waits[*a].iter().any(|d| blocked.contains(d)))
+                .cloned()
+                .collect();
             if newly.is_empty() {
                 break;
             }

@@ -43,15 +43,28 @@ pub struct State {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot read state {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state {path} is not valid dekit state: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("state {path} has version {found}; this dekit reads version {VERSION}")]
     Version { path: PathBuf, found: u32 },
     #[error("cannot write state {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state {path} belongs to stack `{found}`, not `{expected}`")]
-    OtherStack { path: PathBuf, found: String, expected: String },
+    OtherStack {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
 }
 
 impl State {
@@ -59,7 +72,9 @@ impl State {
         let seed = format!(
             "{stack}/{environment}/{}/{:?}",
             std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
         );
         State {
             version: VERSION,
@@ -83,17 +98,37 @@ impl LocalBackend {
     pub fn load(&self, stack: &str, env: &str) -> Result<State, StateError> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(stack, env)),
-            Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(State::new(stack, env));
+            }
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         };
-        let v: Value = serde_json::from_str(&text).map_err(|source| StateError::Parse { path: self.path.clone(), source })?;
+        let v: Value = serde_json::from_str(&text).map_err(|source| StateError::Parse {
+            path: self.path.clone(),
+            source,
+        })?;
         let found = v["version"].as_u64().unwrap_or(0) as u32;
         if found != VERSION {
-            return Err(StateError::Version { path: self.path.clone(), found });
+            return Err(StateError::Version {
+                path: self.path.clone(),
+                found,
+            });
         }
-        let state: State = serde_json::from_value(v).map_err(|source| StateError::Parse { path: self.path.clone(), source })?;
+        let state: State = serde_json::from_value(v).map_err(|source| StateError::Parse {
+            path: self.path.clone(),
+            source,
+        })?;
         if state.stack != stack {
-            return Err(StateError::OtherStack { path: self.path.clone(), found: state.stack, expected: stack.into() });
+            return Err(StateError::OtherStack {
+                path: self.path.clone(),
+                found: state.stack,
+                expected: stack.into(),
+            });
         }
         Ok(state)
     }
@@ -101,10 +136,24 @@ impl LocalBackend {
     /// Write atomically and bump the serial.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
-        let err = |source| StateError::Write { path: self.path.clone(), source };
-        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let err = |source| StateError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
-        let tmp = dir.join(format!(".{}.{}.tmp", self.path.file_name().and_then(|f| f.to_str()).unwrap_or("state"), std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            self.path
+                .file_name()
+                .and_then(|f| f.to_str())
+                .unwrap_or("state"),
+            std::process::id()
+        ));
         let text = serde_json::to_string_pretty(state).expect("state serializes");
         let mut f = std::fs::File::create(&tmp).map_err(err)?;
         f.write_all(text.as_bytes()).map_err(err)?;
@@ -124,6 +173,9 @@ pub fn git_info(dir: &Path) -> Option<GitInfo> {
     let commit = repo.head().ok()?.peel_to_commit().ok()?.id().to_string();
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(false);
-    let dirty = repo.statuses(Some(&mut opts)).map(|s| !s.is_empty()).unwrap_or(true);
+    let dirty = repo
+        .statuses(Some(&mut opts))
+        .map(|s| !s.is_empty())
+        .unwrap_or(true);
     Some(GitInfo { commit, dirty })
 }

@@ -116,6 +116,7 @@ pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
     }
     if let Ok(out) = c.kinesis.list_streams().send().await {
         for name in out.stream_names().iter().filter(|n| n.starts_with(prefix)) {
+            // A stream already being deleted refuses another delete; it is gone soon either way.
             if let Err(e) = c
                 .kinesis
                 .delete_stream()
@@ -123,8 +124,11 @@ pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
                 .enforce_consumer_deletion(true)
                 .send()
                 .await
+                && !e.as_service_error().is_some_and(|s| {
+                    s.is_resource_in_use_exception() || s.is_resource_not_found_exception()
+                })
             {
-                failed.push(format!("stream {name}: {e}"));
+                failed.push(format!("stream {name}: {e:?}"));
             }
         }
     }
@@ -203,17 +207,32 @@ pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
         }
     }
     if let Ok(out) = c.glue.get_triggers().send().await {
-        for t in out.triggers().iter().filter_map(|t| t.name()).filter(|n| n.starts_with(prefix)) {
+        for t in out
+            .triggers()
+            .iter()
+            .filter_map(|t| t.name())
+            .filter(|n| n.starts_with(prefix))
+        {
             let _ = c.glue.delete_trigger().name(t).send().await;
         }
     }
     if let Ok(out) = c.glue.get_jobs().send().await {
-        for j in out.jobs().iter().filter_map(|j| j.name()).filter(|n| n.starts_with(prefix)) {
+        for j in out
+            .jobs()
+            .iter()
+            .filter_map(|j| j.name())
+            .filter(|n| n.starts_with(prefix))
+        {
             let _ = c.glue.delete_job().job_name(j).send().await;
         }
     }
     if let Ok(out) = c.glue.get_crawlers().send().await {
-        for cr in out.crawlers().iter().filter_map(|c| c.name()).filter(|n| n.starts_with(prefix)) {
+        for cr in out
+            .crawlers()
+            .iter()
+            .filter_map(|c| c.name())
+            .filter(|n| n.starts_with(prefix))
+        {
             let _ = c.glue.delete_crawler().name(cr).send().await;
         }
     }
@@ -275,39 +294,115 @@ async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), String> {
     }
 }
 
+/// `leftovers`, waiting up to 15 s for deletions in progress (streams pass through DELETING).
+pub async fn settled_leftovers(c: &Clients, prefix: &str) -> Vec<String> {
+    let mut left = leftovers(c, prefix).await;
+    for _ in 0..30 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        left = leftovers(c, prefix).await;
+    }
+    left
+}
+
 /// Names of everything in the local cloud starting with `prefix` (for "nothing left" checks).
 pub async fn leftovers(c: &Clients, prefix: &str) -> Vec<String> {
     let glue_prefix = prefix.replace('-', "_");
     let mut out = vec![];
     if let Ok(o) = c.s3.list_buckets().send().await {
-        out.extend(o.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("bucket {n}")));
+        out.extend(
+            o.buckets()
+                .iter()
+                .filter_map(|b| b.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("bucket {n}")),
+        );
     }
     if let Ok(o) = c.kinesis.list_streams().send().await {
-        out.extend(o.stream_names().iter().filter(|n| n.starts_with(prefix)).map(|n| format!("stream {n}")));
+        out.extend(
+            o.stream_names()
+                .iter()
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("stream {n}")),
+        );
     }
     if let Ok(o) = c.firehose.list_delivery_streams().limit(1000).send().await {
-        out.extend(o.delivery_stream_names().iter().filter(|n| n.starts_with(prefix)).map(|n| format!("firehose {n}")));
+        out.extend(
+            o.delivery_stream_names()
+                .iter()
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("firehose {n}")),
+        );
     }
     if let Ok(o) = c.iam.list_roles().send().await {
-        out.extend(o.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with(prefix)).map(|n| format!("role {n}")));
+        out.extend(
+            o.roles()
+                .iter()
+                .map(|r| r.role_name())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("role {n}")),
+        );
     }
-    if let Ok(o) = c.cloudwatch.describe_alarms().alarm_name_prefix(prefix).send().await {
-        out.extend(o.metric_alarms().iter().filter_map(|a| a.alarm_name()).map(|n| format!("alarm {n}")));
+    if let Ok(o) = c
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(prefix)
+        .send()
+        .await
+    {
+        out.extend(
+            o.metric_alarms()
+                .iter()
+                .filter_map(|a| a.alarm_name())
+                .map(|n| format!("alarm {n}")),
+        );
     }
     if let Ok(o) = c.glue.get_databases().send().await {
-        out.extend(o.database_list().iter().map(|d| d.name()).filter(|n| n.starts_with(&glue_prefix)).map(|n| format!("database {n}")));
+        out.extend(
+            o.database_list()
+                .iter()
+                .map(|d| d.name())
+                .filter(|n| n.starts_with(&glue_prefix))
+                .map(|n| format!("database {n}")),
+        );
     }
     if let Ok(o) = c.glue.get_jobs().send().await {
-        out.extend(o.jobs().iter().filter_map(|j| j.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("job {n}")));
+        out.extend(
+            o.jobs()
+                .iter()
+                .filter_map(|j| j.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("job {n}")),
+        );
     }
     if let Ok(o) = c.glue.get_triggers().send().await {
-        out.extend(o.triggers().iter().filter_map(|t| t.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("trigger {n}")));
+        out.extend(
+            o.triggers()
+                .iter()
+                .filter_map(|t| t.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("trigger {n}")),
+        );
     }
     if let Ok(o) = c.glue.get_crawlers().send().await {
-        out.extend(o.crawlers().iter().map(|t| t.name().unwrap_or_default()).filter(|n| n.starts_with(prefix)).map(|n| format!("crawler {n}")));
+        out.extend(
+            o.crawlers()
+                .iter()
+                .map(|t| t.name().unwrap_or_default())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("crawler {n}")),
+        );
     }
     if let Ok(o) = c.athena.list_work_groups().send().await {
-        out.extend(o.work_groups().iter().filter_map(|w| w.name()).filter(|n| n.starts_with(prefix)).map(|n| format!("workgroup {n}")));
+        out.extend(
+            o.work_groups()
+                .iter()
+                .filter_map(|w| w.name())
+                .filter(|n| n.starts_with(prefix))
+                .map(|n| format!("workgroup {n}")),
+        );
     }
     out.sort();
     out

@@ -36,8 +36,10 @@ pub fn run(a: Args) -> ExitCode {
         let mut d = deploy::open(checked, a.start_local).await?;
         let plan = match &a.plan {
             Some(path) => {
-                let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let saved: super::plan::SavedPlan = serde_json::from_slice(&text).map_err(|e| format!("{} is not a dekit plan: {e}", path.display()))?;
+                let text = std::fs::read(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let saved: super::plan::SavedPlan = serde_json::from_slice(&text)
+                    .map_err(|e| format!("{} is not a dekit plan: {e}", path.display()))?;
                 if saved.lineage != d.state.lineage || saved.serial != d.state.serial {
                     return Err(format!(
                         "the saved plan is stale: state changed since it was made (serial {} → {}); run `dekit plan` again",
@@ -57,19 +59,41 @@ pub fn run(a: Args) -> ExitCode {
                 p
             }
         };
-        let header = format!("dekit apply: stack `{}`, environment `{}`", plan.stack, plan.environment);
+        let header = format!(
+            "dekit apply: stack `{}`, environment `{}`",
+            plan.stack, plan.environment
+        );
         print!("{}", render::text(&plan, &header));
-        let unrecorded = plan.changes.iter().any(|c| !d.state.resources.contains_key(&c.address));
+        let unrecorded = plan
+            .changes
+            .iter()
+            .any(|c| !d.state.resources.contains_key(&c.address));
         if !plan.has_changes() && !unrecorded {
             return Ok(true);
         }
         println!();
         d.state.git = git_info(&d.checked.loaded.src.dir());
         let progress = |line: &str| println!("{line}");
-        let outcome = engine::apply(&d.clients, &d.graph, &plan, &mut d.state, &d.backend, a.parallelism, false, &progress)
-            .await
-            .map_err(|e| e.to_string())?;
-        let count = |act: Action| plan.changes.iter().filter(|c| c.action == act && outcome.done.contains(&c.address)).count();
+        let outcome = engine::apply(
+            &d.clients,
+            &d.graph,
+            &plan,
+            &mut d.state,
+            &d.backend,
+            engine::Walk {
+                parallelism: a.parallelism,
+                force_delete_data: false,
+            },
+            &progress,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let count = |act: Action| {
+            plan.changes
+                .iter()
+                .filter(|c| c.action == act && outcome.done.contains(&c.address))
+                .count()
+        };
         println!();
         if outcome.failed.is_empty() && !outcome.interrupted {
             println!(
@@ -86,7 +110,11 @@ pub fn run(a: Args) -> ExitCode {
         }
         eprintln!(
             "Apply {}: {} done, {} failed, {} skipped. State records everything that succeeded; fix the cause and apply again.",
-            if outcome.interrupted { "interrupted" } else { "incomplete" },
+            if outcome.interrupted {
+                "interrupted"
+            } else {
+                "incomplete"
+            },
             outcome.done.len(),
             outcome.failed.len(),
             outcome.skipped.len()

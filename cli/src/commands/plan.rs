@@ -60,7 +60,10 @@ pub fn run(a: Args) -> ExitCode {
         if !a.target.is_empty() {
             p.retain_targets(&graph, &a.target);
         }
-        let h = format!("dekit plan: stack `{}`, environment `{}` (offline: against an empty account)", p.stack, p.environment);
+        let h = format!(
+            "dekit plan: stack `{}`, environment `{}` (offline: against an empty account)",
+            p.stack, p.environment
+        );
         (p, h, None)
     } else {
         let result = super::block_on(async {
@@ -69,7 +72,9 @@ pub fn run(a: Args) -> ExitCode {
             if !a.target.is_empty() {
                 for t in &a.target {
                     if d.graph.get(t).is_none() && !d.state.resources.contains_key(t) {
-                        return Err(format!("--target {t}: no such resource in the stack or state"));
+                        return Err(format!(
+                            "--target {t}: no such resource in the stack or state"
+                        ));
                     }
                 }
                 p.retain_targets(&d.graph, &a.target);
@@ -78,7 +83,10 @@ pub fn run(a: Args) -> ExitCode {
         });
         match result {
             Ok((p, lineage, serial)) => {
-                let h = format!("dekit plan: stack `{}`, environment `{}`", p.stack, p.environment);
+                let h = format!(
+                    "dekit plan: stack `{}`, environment `{}`",
+                    p.stack, p.environment
+                );
                 (p, h, Some((lineage, serial)))
             }
             Err(e) => return super::fail(&e),
@@ -88,18 +96,38 @@ pub fn run(a: Args) -> ExitCode {
         let Some((lineage, serial)) = saved else {
             return super::fail("--out needs a live plan (without --offline)");
         };
-        let doc = SavedPlan { lineage, serial, stack_sha256: stack_hash, plan: p.clone() };
-        if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&doc).expect("plan serializes")) {
+        let doc = SavedPlan {
+            lineage,
+            serial,
+            stack_sha256: stack_hash,
+            plan: p.clone(),
+        };
+        if let Err(e) = std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&doc).expect("plan serializes"),
+        ) {
             return super::fail(&format!("cannot write {}: {e}", path.display()));
         }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&p).expect("plan serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&p).expect("plan serializes")
+        );
     } else {
         print!("{}", render::text(&p, &header));
         if let Some(path) = &a.out {
-            println!("\nSaved the plan to {}. Apply exactly it with `dekit apply {} --plan {}`.", path.display(), a.stack.file.display(), path.display());
+            println!(
+                "\nSaved the plan to {}. Apply exactly it with `dekit apply {} --plan {}`.",
+                path.display(),
+                a.stack.file.display(),
+                path.display()
+            );
         }
     }
-    if a.detailed_exitcode && p.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if a.detailed_exitcode && p.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

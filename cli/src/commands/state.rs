@@ -30,9 +30,14 @@ pub struct Args {
 }
 
 fn open(stack: &StackArgs) -> Result<(LocalBackend, crate::state::State), String> {
-    let checked = super::checked(&stack.file, stack.env.as_deref()).ok_or("the stack has errors")?;
-    let backend = LocalBackend { path: deploy::state_path(&checked)? };
-    let state = backend.load(&checked.loaded.stack.stack.value, &checked.loaded.env_name).map_err(|e| e.to_string())?;
+    let checked =
+        super::checked(&stack.file, stack.env.as_deref()).ok_or("the stack has errors")?;
+    let backend = LocalBackend {
+        path: deploy::state_path(&checked)?,
+    };
+    let state = backend
+        .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
+        .map_err(|e| e.to_string())?;
     Ok((backend, state))
 }
 
@@ -43,13 +48,15 @@ pub fn run(a: Args) -> ExitCode {
                 println!("{addr}");
             }
         }),
-        Action::Show { stack, address } => open(&stack).and_then(|(_, s)| match s.resources.get(&address) {
-            Some(r) => {
-                println!("{}", serde_json::to_string_pretty(r).expect("serializes"));
-                Ok(())
-            }
-            None => Err(format!("no resource `{address}` in state")),
-        }),
+        Action::Show { stack, address } => {
+            open(&stack).and_then(|(_, s)| match s.resources.get(&address) {
+                Some(r) => {
+                    println!("{}", serde_json::to_string_pretty(r).expect("serializes"));
+                    Ok(())
+                }
+                None => Err(format!("no resource `{address}` in state")),
+            })
+        }
         Action::Rm { stack, address } => open(&stack).and_then(|(b, mut s)| {
             if s.resources.remove(&address).is_none() {
                 return Err(format!("no resource `{address}` in state"));

@@ -903,7 +903,9 @@ fn relation_prefix(b: &Builder, checked: &Checked, name: &str) -> Option<String>
 fn firehose_source(loaded: &Loaded, stream_arn: &str) -> Value {
     match loaded.env.target.value {
         crate::model::Target::Local => json!({ "type": "DirectPut" }),
-        crate::model::Target::Aws => json!({ "type": "KinesisStreamAsSource", "stream_arn": stream_arn }),
+        crate::model::Target::Aws => {
+            json!({ "type": "KinesisStreamAsSource", "stream_arn": stream_arn })
+        }
     }
 }
 

@@ -54,7 +54,11 @@ impl Plan {
         let mut keep: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
         let mut stack: Vec<String> = targets.to_vec();
         while let Some(a) = stack.pop() {
-            for d in graph.get(&a).map(|n| n.depends_on.clone()).unwrap_or_default() {
+            for d in graph
+                .get(&a)
+                .map(|n| n.depends_on.clone())
+                .unwrap_or_default()
+            {
                 if keep.insert(d.clone()) {
                     stack.push(d);
                 }

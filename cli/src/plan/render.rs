@@ -11,9 +11,17 @@ pub fn text(plan: &Plan, header: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{header}\n");
     if !plan.drift.is_empty() {
-        let _ = writeln!(out, "Note: objects have changed outside of dekit (drift):\n");
+        let _ = writeln!(
+            out,
+            "Note: objects have changed outside of dekit (drift):\n"
+        );
         for (addr, attr, recorded, live) in &plan.drift {
-            let _ = writeln!(out, "  ~ {addr}.{attr}: {} -> {} (changed outside dekit)", inline(attr, recorded), inline(attr, live));
+            let _ = writeln!(
+                out,
+                "  ~ {addr}.{attr}: {} -> {} (changed outside dekit)",
+                inline(attr, recorded),
+                inline(attr, live)
+            );
         }
         let _ = writeln!(out);
     }
@@ -63,12 +71,11 @@ pub fn text(plan: &Plan, header: &str) -> String {
                     } else {
                         ""
                     };
-                    let _ = writeln!(
-                        out,
-                        "      ~ {k} = {} -> {}{forces}",
-                        inline(k, old),
-                        inline(k, new)
-                    );
+                    let mut lines = vec![];
+                    changed_paths(k, k, old, new, &mut lines);
+                    for (path, o, n) in lines {
+                        let _ = writeln!(out, "      ~ {path} = {o} -> {n}{forces}");
+                    }
                 }
             }
             Action::NoOp => {}
@@ -116,6 +123,38 @@ fn attrs(out: &mut String, sym: &str, m: &Map<String, Value>, indent: usize) {
                 let _ = writeln!(out, "{pad}{sym} {k:width$} = {}", inline(k, v));
             }
         }
+    }
+}
+
+/// The innermost changed values between `old` and `new`, as `path = old -> new`, so a change deep in
+/// a lifecycle rule reads `lifecycle_rules[1].expire_days = 365 -> 400`.
+fn changed_paths(
+    key: &str,
+    path: &str,
+    old: &Value,
+    new: &Value,
+    out: &mut Vec<(String, String, String)>,
+) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            for k in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
+                let (o, n) = (
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                );
+                if o != n {
+                    changed_paths(key, &format!("{path}.{k}"), o, n, out);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (o, n)) in a.iter().zip(b).enumerate() {
+                if o != n {
+                    changed_paths(key, &format!("{path}[{i}]"), o, n, out);
+                }
+            }
+        }
+        _ => out.push((path.to_string(), inline(key, old), inline(key, new))),
     }
 }
 

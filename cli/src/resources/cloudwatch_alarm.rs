@@ -19,9 +19,17 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(k, v)| Dimension::builder().name(k).value(v.as_str().unwrap_or_default()).build())
+        .map(|(k, v)| {
+            Dimension::builder()
+                .name(k)
+                .value(v.as_str().unwrap_or_default())
+                .build()
+        })
         .collect();
-    let t: Vec<Tag> = tags(d).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let t: Vec<Tag> = tags(d)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
     c.cloudwatch
         .put_metric_alarm()
         .alarm_name(name)
@@ -35,7 +43,14 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
         .threshold(d["threshold"].as_f64().unwrap_or_default())
         .comparison_operator(ComparisonOperator::from(s(d, "comparison")))
         .treat_missing_data(s(d, "treat_missing_data"))
-        .set_alarm_actions(Some(d["alarm_actions"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)).collect()))
+        .set_alarm_actions(Some(
+            d["alarm_actions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+        ))
         .set_tags(Some(t))
         .send()
         .await
@@ -47,16 +62,39 @@ impl Provider for CloudwatchAlarm {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let out = c.cloudwatch.describe_alarms().alarm_names(name).send().await.map_err(|e| from_sdk("DescribeAlarms", name, e))?;
-            let Some(a) = out.metric_alarms().first() else { return Ok(None) };
+            let out = c
+                .cloudwatch
+                .describe_alarms()
+                .alarm_names(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DescribeAlarms", name, e))?;
+            let Some(a) = out.metric_alarms().first() else {
+                return Ok(None);
+            };
             let tag_list = match a.alarm_arn() {
-                Some(arn) => c.cloudwatch.list_tags_for_resource().resource_arn(arn).send().await.map_err(|e| from_sdk("ListTagsForResource", name, e))?.tags().to_vec(),
+                Some(arn) => c
+                    .cloudwatch
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("ListTagsForResource", name, e))?
+                    .tags()
+                    .to_vec(),
                 None => vec![],
             };
-            let dims: serde_json::Map<String, Value> = a.dimensions().iter().map(|d| (d.name().unwrap_or_default().to_string(), json!(d.value()))).collect();
+            let dims: serde_json::Map<String, Value> = a
+                .dimensions()
+                .iter()
+                .map(|d| (d.name().unwrap_or_default().to_string(), json!(d.value())))
+                .collect();
             let mut live = Attrs::new();
             live.insert("name".into(), json!(name));
-            live.insert("description".into(), json!(a.alarm_description().unwrap_or_default()));
+            live.insert(
+                "description".into(),
+                json!(a.alarm_description().unwrap_or_default()),
+            );
             live.insert("namespace".into(), json!(a.namespace()));
             live.insert("metric".into(), json!(a.metric_name()));
             live.insert("dimensions".into(), Value::Object(dims));
@@ -64,10 +102,20 @@ impl Provider for CloudwatchAlarm {
             live.insert("period_seconds".into(), json!(a.period()));
             live.insert("evaluation_periods".into(), json!(a.evaluation_periods()));
             live.insert("threshold".into(), json!(a.threshold()));
-            live.insert("comparison".into(), json!(a.comparison_operator().map(|c| c.as_str())));
+            live.insert(
+                "comparison".into(),
+                json!(a.comparison_operator().map(|c| c.as_str())),
+            );
             live.insert("treat_missing_data".into(), json!(a.treat_missing_data()));
             live.insert("alarm_actions".into(), json!(a.alarm_actions()));
-            live.insert("tags".into(), tag_map(tag_list.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))));
+            live.insert(
+                "tags".into(),
+                tag_map(
+                    tag_list
+                        .iter()
+                        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+                ),
+            );
             Ok(Some(live))
         })
     }
@@ -83,7 +131,12 @@ impl Provider for CloudwatchAlarm {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            c.cloudwatch.delete_alarms().alarm_names(name).send().await.map_err(|e| from_sdk("DeleteAlarms", name, e))?;
+            c.cloudwatch
+                .delete_alarms()
+                .alarm_names(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteAlarms", name, e))?;
             Ok(())
         })
     }

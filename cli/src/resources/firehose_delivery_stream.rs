@@ -11,8 +11,9 @@ use super::{Attrs, Fut, Provider, absent, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_firehose::types::{
-    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType, ExtendedS3DestinationConfiguration,
-    ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration, Tag,
+    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType,
+    ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
+    KinesisStreamSourceConfiguration, Tag,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -33,39 +34,88 @@ fn hints(d: &Attrs) -> BufferingHints {
 
 async fn wait(c: &Clients, name: &str) -> Result<(), CloudError> {
     for _ in 0..300 {
-        let out = c.firehose.describe_delivery_stream().delivery_stream_name(name).send().await.map_err(|e| from_sdk("DescribeDeliveryStream", name, e))?;
-        match out.delivery_stream_description().map(|d| d.delivery_stream_status()) {
+        let out = c
+            .firehose
+            .describe_delivery_stream()
+            .delivery_stream_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeDeliveryStream", name, e))?;
+        match out
+            .delivery_stream_description()
+            .map(|d| d.delivery_stream_status())
+        {
             Some(DeliveryStreamStatus::Active) => return Ok(()),
             Some(DeliveryStreamStatus::CreatingFailed) => {
-                return Err(CloudError::new("CreateDeliveryStream", name, "CreatingFailed", "the delivery stream ended in CREATING_FAILED"));
+                return Err(CloudError::new(
+                    "CreateDeliveryStream",
+                    name,
+                    "CreatingFailed",
+                    "the delivery stream ended in CREATING_FAILED",
+                ));
             }
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    Err(CloudError::new("CreateDeliveryStream", name, "Timeout", "not ACTIVE after 60 s"))
+    Err(CloudError::new(
+        "CreateDeliveryStream",
+        name,
+        "Timeout",
+        "not ACTIVE after 60 s",
+    ))
 }
 
 impl Provider for FirehoseDeliveryStream {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(c.firehose.describe_delivery_stream().delivery_stream_name(name).send().await.map_err(|e| from_sdk("DescribeDeliveryStream", name, e)))? else {
+            let Some(out) = absent(
+                c.firehose
+                    .describe_delivery_stream()
+                    .delivery_stream_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeDeliveryStream", name, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let Some(desc) = out.delivery_stream_description() else { return Ok(None) };
-            if matches!(desc.delivery_stream_status(), DeliveryStreamStatus::Deleting) {
+            let Some(desc) = out.delivery_stream_description() else {
+                return Ok(None);
+            };
+            if matches!(
+                desc.delivery_stream_status(),
+                DeliveryStreamStatus::Deleting
+            ) {
                 return Ok(None);
             }
-            let dest = desc.destinations().first().and_then(|d| d.extended_s3_destination_description());
-            let source = match desc.source().and_then(|s| s.kinesis_stream_source_description()) {
-                Some(k) => json!({ "type": "KinesisStreamAsSource", "stream_arn": k.kinesis_stream_arn().unwrap_or_default() }),
+            let dest = desc
+                .destinations()
+                .first()
+                .and_then(|d| d.extended_s3_destination_description());
+            let source = match desc
+                .source()
+                .and_then(|s| s.kinesis_stream_source_description())
+            {
+                Some(k) => {
+                    json!({ "type": "KinesisStreamAsSource", "stream_arn": k.kinesis_stream_arn().unwrap_or_default() })
+                }
                 None => json!({ "type": "DirectPut" }),
             };
-            let tag_out = c.firehose.list_tags_for_delivery_stream().delivery_stream_name(name).send().await.map_err(|e| from_sdk("ListTagsForDeliveryStream", name, e))?;
+            let tag_out = c
+                .firehose
+                .list_tags_for_delivery_stream()
+                .delivery_stream_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListTagsForDeliveryStream", name, e))?;
             let mut live = Attrs::new();
             live.insert("name".into(), json!(name));
             live.insert("source".into(), source);
-            live.insert("role_arn".into(), json!(dest.map(|d| d.role_arn()).unwrap_or_default()));
+            live.insert(
+                "role_arn".into(),
+                json!(dest.map(|d| d.role_arn()).unwrap_or_default()),
+            );
             let fmt = d["destination"]["format"].clone();
             live.insert(
                 "destination".into(),
@@ -80,8 +130,19 @@ impl Provider for FirehoseDeliveryStream {
                 }),
             );
             live.insert("version_id".into(), json!(desc.version_id()));
-            live.insert("destination_id".into(), json!(desc.destinations().first().map(|d| d.destination_id())));
-            live.insert("tags".into(), tag_map(tag_out.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))));
+            live.insert(
+                "destination_id".into(),
+                json!(desc.destinations().first().map(|d| d.destination_id())),
+            );
+            live.insert(
+                "tags".into(),
+                tag_map(
+                    tag_out
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key(), t.value().unwrap_or_default())),
+                ),
+            );
             Ok(Some(live))
         })
     }
@@ -96,23 +157,38 @@ impl Provider for FirehoseDeliveryStream {
                 .prefix(dest["prefix"].as_str().unwrap_or_default())
                 .error_output_prefix(dest["error_prefix"].as_str().unwrap_or_default())
                 .buffering_hints(hints(d))
-                .compression_format(CompressionFormat::from(dest["compression"].as_str().unwrap_or("UNCOMPRESSED")))
+                .compression_format(CompressionFormat::from(
+                    dest["compression"].as_str().unwrap_or("UNCOMPRESSED"),
+                ))
                 .build()
                 .map_err(bad(name))?;
-            let t: Vec<Tag> = tags(d).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad(name))).collect::<Result<_, _>>()?;
-            let mut req = c.firehose.create_delivery_stream().delivery_stream_name(name).extended_s3_destination_configuration(s3).set_tags(Some(t));
+            let t: Vec<Tag> = tags(d)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad(name)))
+                .collect::<Result<_, _>>()?;
+            let mut req = c
+                .firehose
+                .create_delivery_stream()
+                .delivery_stream_name(name)
+                .extended_s3_destination_configuration(s3)
+                .set_tags(Some(t));
             req = if d["source"]["type"] == "KinesisStreamAsSource" {
-                req.delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource).kinesis_stream_source_configuration(
-                    KinesisStreamSourceConfiguration::builder()
-                        .kinesis_stream_arn(d["source"]["stream_arn"].as_str().unwrap_or_default())
-                        .role_arn(s(d, "role_arn"))
-                        .build()
-                        .map_err(bad(name))?,
-                )
+                req.delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+                    .kinesis_stream_source_configuration(
+                        KinesisStreamSourceConfiguration::builder()
+                            .kinesis_stream_arn(
+                                d["source"]["stream_arn"].as_str().unwrap_or_default(),
+                            )
+                            .role_arn(s(d, "role_arn"))
+                            .build()
+                            .map_err(bad(name))?,
+                    )
             } else {
                 req.delivery_stream_type(DeliveryStreamType::DirectPut)
             };
-            req.send().await.map_err(|e| from_sdk("CreateDeliveryStream", name, e))?;
+            req.send()
+                .await
+                .map_err(|e| from_sdk("CreateDeliveryStream", name, e))?;
             wait(c, name).await
         })
     }
@@ -126,7 +202,9 @@ impl Provider for FirehoseDeliveryStream {
                 .prefix(dest["prefix"].as_str().unwrap_or_default())
                 .error_output_prefix(dest["error_prefix"].as_str().unwrap_or_default())
                 .buffering_hints(hints(d))
-                .compression_format(CompressionFormat::from(dest["compression"].as_str().unwrap_or("UNCOMPRESSED")))
+                .compression_format(CompressionFormat::from(
+                    dest["compression"].as_str().unwrap_or("UNCOMPRESSED"),
+                ))
                 .build();
             c.firehose
                 .update_destination()
@@ -138,8 +216,17 @@ impl Provider for FirehoseDeliveryStream {
                 .await
                 .map_err(|e| from_sdk("UpdateDestination", name, e))?;
             if live.get("tags") != d.get("tags") {
-                let t: Vec<Tag> = tags(d).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad(name))).collect::<Result<_, _>>()?;
-                c.firehose.tag_delivery_stream().delivery_stream_name(name).set_tags(Some(t)).send().await.map_err(|e| from_sdk("TagDeliveryStream", name, e))?;
+                let t: Vec<Tag> = tags(d)
+                    .into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad(name)))
+                    .collect::<Result<_, _>>()?;
+                c.firehose
+                    .tag_delivery_stream()
+                    .delivery_stream_name(name)
+                    .set_tags(Some(t))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("TagDeliveryStream", name, e))?;
             }
             Ok(())
         })
@@ -148,7 +235,14 @@ impl Provider for FirehoseDeliveryStream {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            absent(c.firehose.delete_delivery_stream().delivery_stream_name(name).send().await.map_err(|e| from_sdk("DeleteDeliveryStream", name, e)))?;
+            absent(
+                c.firehose
+                    .delete_delivery_stream()
+                    .delivery_stream_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteDeliveryStream", name, e)),
+            )?;
             Ok(())
         })
     }

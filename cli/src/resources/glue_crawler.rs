@@ -8,7 +8,9 @@
 use super::{Attrs, Fut, Provider, absent, s, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
-use aws_sdk_glue::types::{CatalogTarget, CrawlerTargets, DeleteBehavior, SchemaChangePolicy, UpdateBehavior};
+use aws_sdk_glue::types::{
+    CatalogTarget, CrawlerTargets, DeleteBehavior, SchemaChangePolicy, UpdateBehavior,
+};
 use serde_json::json;
 
 pub struct GlueCrawler;
@@ -23,22 +25,38 @@ fn targets(d: &Attrs) -> Result<CrawlerTargets, CloudError> {
 }
 
 fn policy() -> SchemaChangePolicy {
-    SchemaChangePolicy::builder().update_behavior(UpdateBehavior::Log).delete_behavior(DeleteBehavior::Log).build()
+    SchemaChangePolicy::builder()
+        .update_behavior(UpdateBehavior::Log)
+        .delete_behavior(DeleteBehavior::Log)
+        .build()
 }
 
 impl Provider for GlueCrawler {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(c.glue.get_crawler().name(name).send().await.map_err(|e| from_sdk("GetCrawler", name, e)))? else {
+            let Some(out) = absent(
+                c.glue
+                    .get_crawler()
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("GetCrawler", name, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let Some(cr) = out.crawler() else { return Ok(None) };
+            let Some(cr) = out.crawler() else {
+                return Ok(None);
+            };
             let mut live = Attrs::new();
             live.insert("name".into(), json!(cr.name()));
             live.insert("role_arn".into(), json!(cr.role()));
             live.insert("database".into(), json!(cr.database_name()));
-            let target = cr.targets().and_then(|t| t.catalog_targets().first()).and_then(|t| t.tables().first());
+            let target = cr
+                .targets()
+                .and_then(|t| t.catalog_targets().first())
+                .and_then(|t| t.tables().first());
             live.insert("catalog_target".into(), json!(target));
             let scp = cr.schema_change_policy();
             live.insert(
@@ -67,11 +85,17 @@ impl Provider for GlueCrawler {
                 .database_name(s(d, "database"))
                 .targets(targets(d)?)
                 .schema_change_policy(policy())
-                .set_schedule(d.get("schedule").and_then(|v| v.as_str()).map(str::to_string));
+                .set_schedule(
+                    d.get("schedule")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                );
             for (k, v) in tags(d) {
                 req = req.tags(k, v);
             }
-            req.send().await.map_err(|e| from_sdk("CreateCrawler", name, e))?;
+            req.send()
+                .await
+                .map_err(|e| from_sdk("CreateCrawler", name, e))?;
             Ok(())
         })
     }
@@ -86,7 +110,11 @@ impl Provider for GlueCrawler {
                 .database_name(s(d, "database"))
                 .targets(targets(d)?)
                 .schema_change_policy(policy())
-                .set_schedule(d.get("schedule").and_then(|v| v.as_str()).map(str::to_string))
+                .set_schedule(
+                    d.get("schedule")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                )
                 .send()
                 .await
                 .map_err(|e| from_sdk("UpdateCrawler", name, e))?;
@@ -97,7 +125,14 @@ impl Provider for GlueCrawler {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            absent(c.glue.delete_crawler().name(name).send().await.map_err(|e| from_sdk("DeleteCrawler", name, e)))?;
+            absent(
+                c.glue
+                    .delete_crawler()
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteCrawler", name, e)),
+            )?;
             Ok(())
         })
     }

@@ -26,14 +26,30 @@ impl Provider for GlueDatabase {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(c.glue.get_database().name(name).send().await.map_err(|e| from_sdk("GetDatabase", name, e)))? else {
+            let Some(out) = absent(
+                c.glue
+                    .get_database()
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("GetDatabase", name, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let Some(db) = out.database() else { return Ok(None) };
+            let Some(db) = out.database() else {
+                return Ok(None);
+            };
             let mut live = Attrs::new();
             live.insert("name".into(), json!(db.name()));
-            live.insert("description".into(), json!(db.description().unwrap_or_default()));
-            live.insert("location_uri".into(), json!(db.location_uri().unwrap_or_default()));
+            live.insert(
+                "description".into(),
+                json!(db.description().unwrap_or_default()),
+            );
+            live.insert(
+                "location_uri".into(),
+                json!(db.location_uri().unwrap_or_default()),
+            );
             // Tags are written at create time; moto does not return them for databases.
             live.insert("tags".into(), d.get("tags").cloned().unwrap_or_default());
             Ok(Some(live))
@@ -47,7 +63,9 @@ impl Provider for GlueDatabase {
             for (k, v) in super::tags(d) {
                 req = req.tags(k, v);
             }
-            req.send().await.map_err(|e| from_sdk("CreateDatabase", name, e))?;
+            req.send()
+                .await
+                .map_err(|e| from_sdk("CreateDatabase", name, e))?;
             Ok(())
         })
     }
@@ -55,7 +73,13 @@ impl Provider for GlueDatabase {
     fn update<'a>(&'a self, c: &'a Clients, d: &'a Attrs, _live: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(d, "name");
-            c.glue.update_database().name(name).database_input(input(d)?).send().await.map_err(|e| from_sdk("UpdateDatabase", name, e))?;
+            c.glue
+                .update_database()
+                .name(name)
+                .database_input(input(d)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateDatabase", name, e))?;
             Ok(())
         })
     }
@@ -63,7 +87,14 @@ impl Provider for GlueDatabase {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            absent(c.glue.delete_database().name(name).send().await.map_err(|e| from_sdk("DeleteDatabase", name, e)))?;
+            absent(
+                c.glue
+                    .delete_database()
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteDatabase", name, e)),
+            )?;
             Ok(())
         })
     }

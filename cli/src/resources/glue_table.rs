@@ -34,7 +34,11 @@ fn input(d: &Attrs) -> Result<TableInput, CloudError> {
         .location(s(d, "location"))
         .input_format(st["input_format"].as_str().unwrap_or_default())
         .output_format(st["output_format"].as_str().unwrap_or_default())
-        .serde_info(SerDeInfo::builder().serialization_library(st["serde"].as_str().unwrap_or_default()).build())
+        .serde_info(
+            SerDeInfo::builder()
+                .serialization_library(st["serde"].as_str().unwrap_or_default())
+                .build(),
+        )
         .set_columns(Some(columns(&d["columns"])?))
         .build();
     let mut t = TableInput::builder()
@@ -46,19 +50,31 @@ fn input(d: &Attrs) -> Result<TableInput, CloudError> {
     for (k, v) in d["parameters"].as_object().into_iter().flatten() {
         t = t.parameters(k, v.as_str().unwrap_or_default());
     }
-    t.build().map_err(|e| CloudError::new("Build", s(d, "name"), "InvalidInput", e.to_string()))
+    t.build()
+        .map_err(|e| CloudError::new("Build", s(d, "name"), "InvalidInput", e.to_string()))
 }
 
 fn cols(c: &[Column]) -> Value {
-    c.iter().map(|c| json!({ "name": c.name(), "type": c.r#type().unwrap_or_default() })).collect()
+    c.iter()
+        .map(|c| json!({ "name": c.name(), "type": c.r#type().unwrap_or_default() }))
+        .collect()
 }
 
 /// Objects under an `s3://bucket/prefix` location (at most one page).
 pub async fn objects_under(c: &Clients, location: &str) -> Result<usize, CloudError> {
-    let Some((bucket, prefix)) = location.strip_prefix("s3://").and_then(|l| l.split_once('/')) else {
+    let Some((bucket, prefix)) = location
+        .strip_prefix("s3://")
+        .and_then(|l| l.split_once('/'))
+    else {
         return Ok(0);
     };
-    let out = c.s3.list_objects_v2().bucket(bucket).prefix(prefix).max_keys(1000).send().await;
+    let out =
+        c.s3.list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(1000)
+            .send()
+            .await;
     match super::absent(out.map_err(|e| from_sdk("ListObjectsV2", location, e)))? {
         Some(o) => Ok(o.contents().len()),
         None => Ok(0),
@@ -69,7 +85,14 @@ impl Provider for GlueTable {
     fn data_note<'a>(&'a self, c: &'a Clients, a: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async move {
             let n = objects_under(c, s(a, "location")).await?;
-            Ok((n > 0).then(|| format!("table data at {}: {}{} objects", s(a, "location"), n, if n >= 1000 { "+" } else { "" })))
+            Ok((n > 0).then(|| {
+                format!(
+                    "table data at {}: {}{} objects",
+                    s(a, "location"),
+                    n,
+                    if n >= 1000 { "+" } else { "" }
+                )
+            }))
         })
     }
 
@@ -77,17 +100,37 @@ impl Provider for GlueTable {
         Box::pin(async move {
             let (db, name) = (s(d, "database"), s(d, "name"));
             let id = format!("{db}.{name}");
-            let Some(out) = absent(c.glue.get_table().database_name(db).name(name).send().await.map_err(|e| from_sdk("GetTable", &id, e)))? else {
+            let Some(out) = absent(
+                c.glue
+                    .get_table()
+                    .database_name(db)
+                    .name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("GetTable", &id, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let Some(t) = out.table() else { return Ok(None) };
+            let Some(t) = out.table() else {
+                return Ok(None);
+            };
             let sd = t.storage_descriptor();
             let mut live = Attrs::new();
             live.insert("database".into(), json!(t.database_name().unwrap_or(db)));
             live.insert("name".into(), json!(t.name()));
-            live.insert("description".into(), json!(t.description().unwrap_or_default()));
-            live.insert("location".into(), json!(sd.and_then(|s| s.location()).unwrap_or_default()));
-            live.insert("format".into(), d.get("format").cloned().unwrap_or_default());
+            live.insert(
+                "description".into(),
+                json!(t.description().unwrap_or_default()),
+            );
+            live.insert(
+                "location".into(),
+                json!(sd.and_then(|s| s.location()).unwrap_or_default()),
+            );
+            live.insert(
+                "format".into(),
+                d.get("format").cloned().unwrap_or_default(),
+            );
             live.insert(
                 "storage".into(),
                 json!({
@@ -96,7 +139,10 @@ impl Provider for GlueTable {
                     "serde": sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default(),
                 }),
             );
-            live.insert("columns".into(), cols(sd.map(|s| s.columns()).unwrap_or_default()));
+            live.insert(
+                "columns".into(),
+                cols(sd.map(|s| s.columns()).unwrap_or_default()),
+            );
             live.insert("partition_keys".into(), cols(t.partition_keys()));
             let params: serde_json::Map<String, Value> = t
                 .parameters()
@@ -110,7 +156,13 @@ impl Provider for GlueTable {
     fn create<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
             let id = format!("{}.{}", s(d, "database"), s(d, "name"));
-            c.glue.create_table().database_name(s(d, "database")).table_input(input(d)?).send().await.map_err(|e| from_sdk("CreateTable", &id, e))?;
+            c.glue
+                .create_table()
+                .database_name(s(d, "database"))
+                .table_input(input(d)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("CreateTable", &id, e))?;
             Ok(())
         })
     }
@@ -118,7 +170,13 @@ impl Provider for GlueTable {
     fn update<'a>(&'a self, c: &'a Clients, d: &'a Attrs, _live: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
             let id = format!("{}.{}", s(d, "database"), s(d, "name"));
-            c.glue.update_table().database_name(s(d, "database")).table_input(input(d)?).send().await.map_err(|e| from_sdk("UpdateTable", &id, e))?;
+            c.glue
+                .update_table()
+                .database_name(s(d, "database"))
+                .table_input(input(d)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("UpdateTable", &id, e))?;
             Ok(())
         })
     }
@@ -131,10 +189,21 @@ impl Provider for GlueTable {
                     "DeleteTable",
                     &id,
                     "TableHasData",
-                    format!("{} holds data; pass --force-delete-data to drop the table definition", s(a, "location")),
+                    format!(
+                        "{} holds data; pass --force-delete-data to drop the table definition",
+                        s(a, "location")
+                    ),
                 ));
             }
-            absent(c.glue.delete_table().database_name(s(a, "database")).name(s(a, "name")).send().await.map_err(|e| from_sdk("DeleteTable", &id, e)))?;
+            absent(
+                c.glue
+                    .delete_table()
+                    .database_name(s(a, "database"))
+                    .name(s(a, "name"))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteTable", &id, e)),
+            )?;
             Ok(())
         })
     }

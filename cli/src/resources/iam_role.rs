@@ -33,7 +33,13 @@ async fn put_policy(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
 fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
     tags(d)
         .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| CloudError::new("Build", s(d, "name"), "InvalidInput", e.to_string())))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| CloudError::new("Build", s(d, "name"), "InvalidInput", e.to_string()))
+        })
         .collect()
 }
 
@@ -41,20 +47,60 @@ impl Provider for IamRole {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(c.iam.get_role().role_name(name).send().await.map_err(|e| from_sdk("GetRole", name, e)))? else {
+            let Some(out) = absent(
+                c.iam
+                    .get_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("GetRole", name, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let Some(role) = out.role() else { return Ok(None) };
-            let policy = absent(c.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
-            let role_tags = c.iam.list_role_tags().role_name(name).send().await.map_err(|e| from_sdk("ListRoleTags", name, e))?;
+            let Some(role) = out.role() else {
+                return Ok(None);
+            };
+            let policy = absent(
+                c.iam
+                    .get_role_policy()
+                    .role_name(name)
+                    .policy_name(POLICY_NAME)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("GetRolePolicy", name, e)),
+            )?;
+            let role_tags = c
+                .iam
+                .list_role_tags()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListRoleTags", name, e))?;
             let mut live = Attrs::new();
             live.insert("name".into(), json!(role.role_name()));
-            live.insert("assume_role_policy".into(), role.assume_role_policy_document().map(decode_policy).unwrap_or_default());
-            live.insert("inline_policy".into(), policy.map(|p| decode_policy(p.policy_document())).unwrap_or_default());
-            if let Some(b) = role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
+            live.insert(
+                "assume_role_policy".into(),
+                role.assume_role_policy_document()
+                    .map(decode_policy)
+                    .unwrap_or_default(),
+            );
+            live.insert(
+                "inline_policy".into(),
+                policy
+                    .map(|p| decode_policy(p.policy_document()))
+                    .unwrap_or_default(),
+            );
+            if let Some(b) = role
+                .permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn())
+            {
                 live.insert("permissions_boundary".into(), json!(b));
             }
-            live.insert("tags".into(), tag_map(role_tags.tags().iter().map(|t| (t.key(), t.value()))));
+            live.insert(
+                "tags".into(),
+                tag_map(role_tags.tags().iter().map(|t| (t.key(), t.value()))),
+            );
             Ok(Some(live))
         })
     }
@@ -66,7 +112,11 @@ impl Provider for IamRole {
                 .create_role()
                 .role_name(name)
                 .assume_role_policy_document(d["assume_role_policy"].to_string())
-                .set_permissions_boundary(d.get("permissions_boundary").and_then(|b| b.as_str()).map(str::to_string))
+                .set_permissions_boundary(
+                    d.get("permissions_boundary")
+                        .and_then(|b| b.as_str())
+                        .map(str::to_string),
+                )
                 .set_tags(Some(iam_tags(d)?))
                 .send()
                 .await
@@ -91,7 +141,13 @@ impl Provider for IamRole {
                 put_policy(c, d).await?;
             }
             if live.get("tags") != d.get("tags") {
-                c.iam.tag_role().role_name(name).set_tags(Some(iam_tags(d)?)).send().await.map_err(|e| from_sdk("TagRole", name, e))?;
+                c.iam
+                    .tag_role()
+                    .role_name(name)
+                    .set_tags(Some(iam_tags(d)?))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("TagRole", name, e))?;
             }
             Ok(())
         })
@@ -100,12 +156,32 @@ impl Provider for IamRole {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            if let Some(p) = absent(c.iam.list_role_policies().role_name(name).send().await.map_err(|e| from_sdk("ListRolePolicies", name, e)))? {
+            if let Some(p) = absent(
+                c.iam
+                    .list_role_policies()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("ListRolePolicies", name, e)),
+            )? {
                 for policy in p.policy_names() {
-                    c.iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(|e| from_sdk("DeleteRolePolicy", name, e))?;
+                    c.iam
+                        .delete_role_policy()
+                        .role_name(name)
+                        .policy_name(policy)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("DeleteRolePolicy", name, e))?;
                 }
             }
-            absent(c.iam.delete_role().role_name(name).send().await.map_err(|e| from_sdk("DeleteRole", name, e)))?;
+            absent(
+                c.iam
+                    .delete_role()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteRole", name, e)),
+            )?;
             Ok(())
         })
     }

@@ -9,7 +9,9 @@
 use super::{Attrs, Fut, Provider, absent, int, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
-use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode, StreamModeDetails, StreamStatus};
+use aws_sdk_kinesis::types::{
+    EncryptionType, ScalingType, StreamMode, StreamModeDetails, StreamStatus,
+};
 use serde_json::json;
 use std::time::Duration;
 
@@ -17,17 +19,33 @@ pub struct KinesisStream;
 
 async fn wait_active(c: &Clients, name: &str) -> Result<(), CloudError> {
     for _ in 0..600 {
-        let d = c.kinesis.describe_stream_summary().stream_name(name).send().await.map_err(|e| from_sdk("DescribeStreamSummary", name, e))?;
-        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active) {
+        let d = c
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeStreamSummary", name, e))?;
+        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(CloudError::new("WaitActive", name, "Timeout", "stream did not become ACTIVE within 120 s"))
+    Err(CloudError::new(
+        "WaitActive",
+        name,
+        "Timeout",
+        "stream did not become ACTIVE within 120 s",
+    ))
 }
 
 fn mode(d: &Attrs) -> StreamMode {
-    if s(d, "mode") == "ON_DEMAND" { StreamMode::OnDemand } else { StreamMode::Provisioned }
+    if s(d, "mode") == "ON_DEMAND" {
+        StreamMode::OnDemand
+    } else {
+        StreamMode::Provisioned
+    }
 }
 
 async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
@@ -37,7 +55,12 @@ async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError
         c.kinesis
             .update_stream_mode()
             .stream_arn(arn)
-            .stream_mode_details(StreamModeDetails::builder().stream_mode(mode(d)).build().map_err(|e| CloudError::new("Build", name, "InvalidInput", e.to_string()))?)
+            .stream_mode_details(
+                StreamModeDetails::builder()
+                    .stream_mode(mode(d))
+                    .build()
+                    .map_err(|e| CloudError::new("Build", name, "InvalidInput", e.to_string()))?,
+            )
             .send()
             .await
             .map_err(|e| from_sdk("UpdateStreamMode", name, e))?;
@@ -56,10 +79,22 @@ async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError
     }
     let (want, have) = (int(d, "retention_hours"), int(live, "retention_hours"));
     if want > have {
-        c.kinesis.increase_stream_retention_period().stream_name(name).retention_period_hours(want as i32).send().await.map_err(|e| from_sdk("IncreaseStreamRetentionPeriod", name, e))?;
+        c.kinesis
+            .increase_stream_retention_period()
+            .stream_name(name)
+            .retention_period_hours(want as i32)
+            .send()
+            .await
+            .map_err(|e| from_sdk("IncreaseStreamRetentionPeriod", name, e))?;
         wait_active(c, name).await?;
     } else if want < have {
-        c.kinesis.decrease_stream_retention_period().stream_name(name).retention_period_hours(want as i32).send().await.map_err(|e| from_sdk("DecreaseStreamRetentionPeriod", name, e))?;
+        c.kinesis
+            .decrease_stream_retention_period()
+            .stream_name(name)
+            .retention_period_hours(want as i32)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DecreaseStreamRetentionPeriod", name, e))?;
         wait_active(c, name).await?;
     }
     if live.get("encryption") != d.get("encryption") {
@@ -67,7 +102,11 @@ async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError
             .start_stream_encryption()
             .stream_name(name)
             .encryption_type(EncryptionType::Kms)
-            .key_id(d["encryption"]["key"].as_str().unwrap_or("alias/aws/kinesis"))
+            .key_id(
+                d["encryption"]["key"]
+                    .as_str()
+                    .unwrap_or("alias/aws/kinesis"),
+            )
             .send()
             .await
             .map_err(|e| from_sdk("StartStreamEncryption", name, e))?;
@@ -78,7 +117,9 @@ async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError
         for (k, v) in tags(d) {
             req = req.tags(k, v);
         }
-        req.send().await.map_err(|e| from_sdk("AddTagsToStream", name, e))?;
+        req.send()
+            .await
+            .map_err(|e| from_sdk("AddTagsToStream", name, e))?;
     }
     Ok(())
 }
@@ -87,29 +128,62 @@ impl Provider for KinesisStream {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(c.kinesis.describe_stream_summary().stream_name(name).send().await.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))? else {
+            let Some(out) = absent(
+                c.kinesis
+                    .describe_stream_summary()
+                    .stream_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeStreamSummary", name, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let Some(sum) = out.stream_description_summary() else { return Ok(None) };
+            let Some(sum) = out.stream_description_summary() else {
+                return Ok(None);
+            };
             if sum.stream_status() == &StreamStatus::Deleting {
                 return Ok(None);
             }
-            let tags = c.kinesis.list_tags_for_stream().stream_name(name).send().await.map_err(|e| from_sdk("ListTagsForStream", name, e))?;
-            let mode = sum.stream_mode_details().map(|m| m.stream_mode().as_str()).unwrap_or("PROVISIONED");
+            let tags = c
+                .kinesis
+                .list_tags_for_stream()
+                .stream_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListTagsForStream", name, e))?;
+            let mode = sum
+                .stream_mode_details()
+                .map(|m| m.stream_mode().as_str())
+                .unwrap_or("PROVISIONED");
             let mut live = Attrs::new();
             live.insert("name".into(), json!(name));
             live.insert("arn".into(), json!(sum.stream_arn()));
             live.insert("mode".into(), json!(mode));
-            live.insert("retention_hours".into(), json!(sum.retention_period_hours()));
+            live.insert(
+                "retention_hours".into(),
+                json!(sum.retention_period_hours()),
+            );
             if mode == "PROVISIONED" {
                 live.insert("shard_count".into(), json!(sum.open_shard_count()));
             }
             let encrypted = sum.encryption_type() == Some(&EncryptionType::Kms);
             live.insert(
                 "encryption".into(),
-                if encrypted { json!({ "type": "KMS", "key": sum.key_id().unwrap_or_default() }) } else { json!({ "type": "NONE" }) },
+                if encrypted {
+                    json!({ "type": "KMS", "key": sum.key_id().unwrap_or_default() })
+                } else {
+                    json!({ "type": "NONE" })
+                },
             );
-            live.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))));
+            live.insert(
+                "tags".into(),
+                tag_map(
+                    tags.tags()
+                        .iter()
+                        .map(|t| (t.key(), t.value().unwrap_or_default())),
+                ),
+            );
             Ok(Some(live))
         })
     }
@@ -119,15 +193,31 @@ impl Provider for KinesisStream {
             let name = s(d, "name");
             let mut req = c.kinesis.create_stream().stream_name(name);
             req = match mode(d) {
-                StreamMode::OnDemand => req.stream_mode_details(StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().map_err(|e| CloudError::new("Build", name, "InvalidInput", e.to_string()))?),
+                StreamMode::OnDemand => req.stream_mode_details(
+                    StreamModeDetails::builder()
+                        .stream_mode(StreamMode::OnDemand)
+                        .build()
+                        .map_err(|e| {
+                            CloudError::new("Build", name, "InvalidInput", e.to_string())
+                        })?,
+                ),
                 _ => req.shard_count(int(d, "shard_count").max(1) as i32),
             };
             for (k, v) in tags(d) {
                 req = req.tags(k, v);
             }
-            req.send().await.map_err(|e| from_sdk("CreateStream", name, e))?;
+            req.send()
+                .await
+                .map_err(|e| from_sdk("CreateStream", name, e))?;
             wait_active(c, name).await?;
-            let live = self.read(c, d).await?.ok_or_else(|| CloudError::new("CreateStream", name, "NotFound", "the new stream cannot be read"))?;
+            let live = self.read(c, d).await?.ok_or_else(|| {
+                CloudError::new(
+                    "CreateStream",
+                    name,
+                    "NotFound",
+                    "the new stream cannot be read",
+                )
+            })?;
             converge(c, d, &live).await
         })
     }
@@ -139,7 +229,15 @@ impl Provider for KinesisStream {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            absent(c.kinesis.delete_stream().stream_name(name).enforce_consumer_deletion(true).send().await.map_err(|e| from_sdk("DeleteStream", name, e)))?;
+            absent(
+                c.kinesis
+                    .delete_stream()
+                    .stream_name(name)
+                    .enforce_consumer_deletion(true)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteStream", name, e)),
+            )?;
             Ok(())
         })
     }

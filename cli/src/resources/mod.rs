@@ -33,7 +33,12 @@ pub trait Provider: Send + Sync {
     fn create<'a>(&'a self, c: &'a Clients, desired: &'a Attrs) -> Fut<'a, ()>;
     /// Bring a live resource to `desired` without replacing it.
     fn update<'a>(&'a self, c: &'a Clients, desired: &'a Attrs, live: &'a Attrs) -> Fut<'a, ()>;
-    fn delete<'a>(&'a self, c: &'a Clients, attrs: &'a Attrs, force_delete_data: bool) -> Fut<'a, ()>;
+    fn delete<'a>(
+        &'a self,
+        c: &'a Clients,
+        attrs: &'a Attrs,
+        force_delete_data: bool,
+    ) -> Fut<'a, ()>;
     /// What deleting it would destroy (e.g. "bucket has 1,204 objects"), for plans.
     fn data_note<'a>(&'a self, _c: &'a Clients, _attrs: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async { Ok(None) })
@@ -96,7 +101,11 @@ pub fn int(a: &Attrs, k: &str) -> i64 {
 pub fn tags(a: &Attrs) -> Vec<(String, String)> {
     a.get("tags")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -106,7 +115,11 @@ pub fn tag_map<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
 
 /// IAM returns policy documents URL-encoded; LocalStack sometimes does not.
 pub fn decode_policy(doc: &str) -> Value {
-    let decoded = if doc.trim_start().starts_with('{') { doc.to_string() } else { percent_decode(doc) };
+    let decoded = if doc.trim_start().starts_with('{') {
+        doc.to_string()
+    } else {
+        percent_decode(doc)
+    };
     serde_json::from_str(&decoded).unwrap_or(Value::String(decoded))
 }
 
@@ -116,7 +129,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && i + 2 < b.len() + 0
+            && i + 2 < b.len()
             && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
         {
             out.push(v);

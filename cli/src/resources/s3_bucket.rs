@@ -11,11 +11,12 @@ use super::{Attrs, Fut, Provider, absent, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    NoncurrentVersionExpiration, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition, TransitionStorageClass,
-    VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    BucketVersioningStatus, CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition,
+    TransitionStorageClass, VersioningConfiguration,
 };
 use serde_json::{Value, json};
 
@@ -45,8 +46,9 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
     }
     if changed("encryption") {
         let e = &d["encryption"];
-        let mut by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::from(e["algorithm"].as_str().unwrap_or("AES256")));
+        let mut by_default = ServerSideEncryptionByDefault::builder().sse_algorithm(
+            ServerSideEncryption::from(e["algorithm"].as_str().unwrap_or("AES256")),
+        );
         if let Some(k) = e["kms_key"].as_str() {
             by_default = by_default.kms_master_key_id(k);
         }
@@ -54,7 +56,10 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
             .apply_server_side_encryption_by_default(by_default.build().map_err(build_err(name))?)
             .set_bucket_key_enabled(e["bucket_key"].as_bool())
             .build();
-        let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(build_err(name))?;
+        let cfg = ServerSideEncryptionConfiguration::builder()
+            .rules(rule)
+            .build()
+            .map_err(build_err(name))?;
         c.s3.put_bucket_encryption()
             .bucket(name)
             .server_side_encryption_configuration(cfg)
@@ -64,7 +69,11 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
     }
     if changed("versioning") {
         // A versioned bucket can only be suspended, never unversioned again.
-        let status = if d["versioning"] == true { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+        let status = if d["versioning"] == true {
+            BucketVersioningStatus::Enabled
+        } else {
+            BucketVersioningStatus::Suspended
+        };
         if d["versioning"] == true || live.is_some() {
             c.s3.put_bucket_versioning()
                 .bucket(name)
@@ -80,27 +89,44 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
             let mut b = LifecycleRule::builder()
                 .id(r["id"].as_str().unwrap_or_default())
                 .status(ExpirationStatus::Enabled)
-                .filter(LifecycleRuleFilter::builder().prefix(r["prefix"].as_str().unwrap_or_default()).build());
+                .filter(
+                    LifecycleRuleFilter::builder()
+                        .prefix(r["prefix"].as_str().unwrap_or_default())
+                        .build(),
+                );
             if let Some(days) = r["expire_days"].as_i64() {
                 b = b.expiration(LifecycleExpiration::builder().days(days as i32).build());
             }
             if let Some(days) = r["noncurrent_expire_days"].as_i64() {
-                b = b.noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(days as i32).build());
+                b = b.noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(days as i32)
+                        .build(),
+                );
             }
             if let Some(days) = r["abort_incomplete_multipart_days"].as_i64() {
-                b = b.abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(days as i32).build());
+                b = b.abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(days as i32)
+                        .build(),
+                );
             }
             for t in r["transitions"].as_array().into_iter().flatten() {
                 b = b.transitions(
                     Transition::builder()
                         .days(t["days"].as_i64().unwrap_or_default() as i32)
-                        .storage_class(TransitionStorageClass::from(t["storage_class"].as_str().unwrap_or_default()))
+                        .storage_class(TransitionStorageClass::from(
+                            t["storage_class"].as_str().unwrap_or_default(),
+                        ))
                         .build(),
                 );
             }
             rules.push(b.build().map_err(build_err(name))?);
         }
-        let cfg = BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().map_err(build_err(name))?;
+        let cfg = BucketLifecycleConfiguration::builder()
+            .set_rules(Some(rules))
+            .build()
+            .map_err(build_err(name))?;
         c.s3.put_bucket_lifecycle_configuration()
             .bucket(name)
             .lifecycle_configuration(cfg)
@@ -119,11 +145,22 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
     if changed("tags") {
         let set: Vec<Tag> = tags(d)
             .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err(name)))
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(build_err(name))
+            })
             .collect::<Result<_, _>>()?;
         c.s3.put_bucket_tagging()
             .bucket(name)
-            .tagging(Tagging::builder().set_tag_set(Some(set)).build().map_err(build_err(name))?)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(set))
+                    .build()
+                    .map_err(build_err(name))?,
+            )
             .send()
             .await
             .map_err(|e| from_sdk("PutBucketTagging", name, e))?;
@@ -133,21 +170,34 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
 
 async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
     let name = s(d, "name");
-    if absent(c.s3.head_bucket().bucket(name).send().await.map_err(|e| from_sdk("HeadBucket", name, e)))?.is_none() {
+    if absent(
+        c.s3.head_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("HeadBucket", name, e)),
+    )?
+    .is_none()
+    {
         return Ok(None);
     }
     let (versioning, encryption, pab, lifecycle, policy, tagging) = tokio::join!(
         c.s3.get_bucket_versioning().bucket(name).send(),
         c.s3.get_bucket_encryption().bucket(name).send(),
         c.s3.get_public_access_block().bucket(name).send(),
-        c.s3.get_bucket_lifecycle_configuration().bucket(name).send(),
+        c.s3.get_bucket_lifecycle_configuration()
+            .bucket(name)
+            .send(),
         c.s3.get_bucket_policy().bucket(name).send(),
         c.s3.get_bucket_tagging().bucket(name).send(),
     );
     let versioning = versioning.map_err(|e| from_sdk("GetBucketVersioning", name, e))?;
     let mut live = Attrs::new();
     live.insert("name".into(), json!(name));
-    live.insert("versioning".into(), json!(versioning.status() == Some(&BucketVersioningStatus::Enabled)));
+    live.insert(
+        "versioning".into(),
+        json!(versioning.status() == Some(&BucketVersioningStatus::Enabled)),
+    );
     let encryption = absent(encryption.map_err(|e| from_sdk("GetBucketEncryption", name, e)))?;
     let enc = encryption
         .as_ref()
@@ -169,7 +219,10 @@ async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
     let pab = absent(pab.map_err(|e| from_sdk("GetPublicAccessBlock", name, e)))?;
     live.insert(
         "public_access_block".into(),
-        match pab.as_ref().and_then(|p| p.public_access_block_configuration()) {
+        match pab
+            .as_ref()
+            .and_then(|p| p.public_access_block_configuration())
+        {
             Some(p) => json!({
                 "block_public_acls": p.block_public_acls().unwrap_or(false),
                 "ignore_public_acls": p.ignore_public_acls().unwrap_or(false),
@@ -179,7 +232,8 @@ async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
             None => Value::Null,
         },
     );
-    let lifecycle = absent(lifecycle.map_err(|e| from_sdk("GetBucketLifecycleConfiguration", name, e)))?;
+    let lifecycle =
+        absent(lifecycle.map_err(|e| from_sdk("GetBucketLifecycleConfiguration", name, e)))?;
     let rules: Vec<Value> = lifecycle
         .as_ref()
         .map(|l| l.rules())
@@ -213,20 +267,38 @@ async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
     let policy = absent(policy.map_err(|e| from_sdk("GetBucketPolicy", name, e)))?;
     live.insert(
         "policy".into(),
-        policy.and_then(|p| p.policy().map(super::decode_policy)).unwrap_or(Value::Null),
+        policy
+            .and_then(|p| p.policy().map(super::decode_policy))
+            .unwrap_or(Value::Null),
     );
     let tagging = absent(tagging.map_err(|e| from_sdk("GetBucketTagging", name, e)))?;
     live.insert(
         "tags".into(),
-        tag_map(tagging.as_ref().map(|t| t.tag_set()).unwrap_or_default().iter().map(|t| (t.key(), t.value()))),
+        tag_map(
+            tagging
+                .as_ref()
+                .map(|t| t.tag_set())
+                .unwrap_or_default()
+                .iter()
+                .map(|t| (t.key(), t.value())),
+        ),
     );
     // Not an AWS setting: dekit's own guard, carried over from the stack.
-    live.insert("prevent_destroy".into(), d.get("prevent_destroy").cloned().unwrap_or(json!(false)));
+    live.insert(
+        "prevent_destroy".into(),
+        d.get("prevent_destroy").cloned().unwrap_or(json!(false)),
+    );
     Ok(Some(live))
 }
 
 async fn object_count(c: &Clients, name: &str) -> Result<i64, CloudError> {
-    let out = c.s3.list_object_versions().bucket(name).max_keys(1000).send().await.map_err(|e| from_sdk("ListObjectVersions", name, e))?;
+    let out =
+        c.s3.list_object_versions()
+            .bucket(name)
+            .max_keys(1000)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListObjectVersions", name, e))?;
     Ok((out.versions().len() + out.delete_markers().len()) as i64)
 }
 
@@ -242,10 +314,14 @@ impl Provider for S3Bucket {
             let region = c.target.region();
             if region != "us-east-1" {
                 req = req.create_bucket_configuration(
-                    CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region))
+                        .build(),
                 );
             }
-            req.send().await.map_err(|e| from_sdk("CreateBucket", name, e))?;
+            req.send()
+                .await
+                .map_err(|e| from_sdk("CreateBucket", name, e))?;
             apply_settings(c, d, None).await
         })
     }
@@ -258,10 +334,28 @@ impl Provider for S3Bucket {
         Box::pin(async move {
             let name = s(a, "name");
             loop {
-                let out = c.s3.list_object_versions().bucket(name).send().await.map_err(|e| from_sdk("ListObjectVersions", name, e))?;
-                let mut keys: Vec<(String, Option<String>)> =
-                    out.versions().iter().map(|v| (v.key().unwrap_or_default().to_string(), v.version_id().map(str::to_string))).collect();
-                keys.extend(out.delete_markers().iter().map(|m| (m.key().unwrap_or_default().to_string(), m.version_id().map(str::to_string))));
+                let out =
+                    c.s3.list_object_versions()
+                        .bucket(name)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("ListObjectVersions", name, e))?;
+                let mut keys: Vec<(String, Option<String>)> = out
+                    .versions()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.key().unwrap_or_default().to_string(),
+                            v.version_id().map(str::to_string),
+                        )
+                    })
+                    .collect();
+                keys.extend(out.delete_markers().iter().map(|m| {
+                    (
+                        m.key().unwrap_or_default().to_string(),
+                        m.version_id().map(str::to_string),
+                    )
+                }));
                 if keys.is_empty() {
                     break;
                 }
@@ -270,14 +364,32 @@ impl Provider for S3Bucket {
                         "DeleteBucket",
                         name,
                         "BucketNotEmpty",
-                        format!("the bucket holds data ({}{} object versions); pass --force-delete-data to delete it", keys.len(), if out.is_truncated() == Some(true) { "+" } else { "" }),
+                        format!(
+                            "the bucket holds data ({}{} object versions); pass --force-delete-data to delete it",
+                            keys.len(),
+                            if out.is_truncated() == Some(true) {
+                                "+"
+                            } else {
+                                ""
+                            }
+                        ),
                     ));
                 }
                 for (k, v) in keys {
-                    c.s3.delete_object().bucket(name).key(&k).set_version_id(v).send().await.map_err(|e| from_sdk("DeleteObject", &format!("{name}/{k}"), e))?;
+                    c.s3.delete_object()
+                        .bucket(name)
+                        .key(&k)
+                        .set_version_id(v)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("DeleteObject", &format!("{name}/{k}"), e))?;
                 }
             }
-            c.s3.delete_bucket().bucket(name).send().await.map_err(|e| from_sdk("DeleteBucket", name, e))?;
+            c.s3.delete_bucket()
+                .bucket(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteBucket", name, e))?;
             Ok(())
         })
     }
@@ -285,7 +397,13 @@ impl Provider for S3Bucket {
     fn data_note<'a>(&'a self, c: &'a Clients, a: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async move {
             let n = object_count(c, s(a, "name")).await?;
-            Ok((n > 0).then(|| format!("bucket has {}{} objects", group(n), if n >= 1000 { "+" } else { "" })))
+            Ok((n > 0).then(|| {
+                format!(
+                    "bucket has {}{} objects",
+                    group(n),
+                    if n >= 1000 { "+" } else { "" }
+                )
+            }))
         })
     }
 }
@@ -295,7 +413,7 @@ pub fn group(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -34,10 +34,23 @@ impl Provider for S3Object {
         Box::pin(async move {
             let (bucket, key) = (s(d, "bucket"), s(d, "key"));
             let id = format!("s3://{bucket}/{key}");
-            let Some(o) = absent(c.s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| from_sdk("GetObject", &id, e)))? else {
+            let Some(o) = absent(
+                c.s3.get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("GetObject", &id, e)),
+            )?
+            else {
                 return Ok(None);
             };
-            let bytes = o.body.collect().await.map_err(|e| CloudError::new("GetObject", &id, "ReadBody", e.to_string()))?.into_bytes();
+            let bytes = o
+                .body
+                .collect()
+                .await
+                .map_err(|e| CloudError::new("GetObject", &id, "ReadBody", e.to_string()))?
+                .into_bytes();
             let content = String::from_utf8_lossy(&bytes).into_owned();
             let mut live = Attrs::new();
             live.insert("bucket".into(), json!(bucket));
@@ -60,12 +73,43 @@ impl Provider for S3Object {
         Box::pin(async move {
             let (bucket, key) = (s(a, "bucket"), s(a, "key"));
             // Delete every version: the artifacts bucket is versioned, and destroy must empty it.
-            let out = absent(c.s3.list_object_versions().bucket(bucket).prefix(key).send().await.map_err(|e| from_sdk("ListObjectVersions", bucket, e)))?;
-            for v in out.as_ref().map(|o| o.versions()).unwrap_or_default().iter().filter(|v| v.key() == Some(key)) {
-                c.s3.delete_object().bucket(bucket).key(key).set_version_id(v.version_id().map(str::to_string)).send().await.map_err(|e| from_sdk("DeleteObject", key, e))?;
+            let out = absent(
+                c.s3.list_object_versions()
+                    .bucket(bucket)
+                    .prefix(key)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("ListObjectVersions", bucket, e)),
+            )?;
+            for v in out
+                .as_ref()
+                .map(|o| o.versions())
+                .unwrap_or_default()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+            {
+                c.s3.delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .set_version_id(v.version_id().map(str::to_string))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteObject", key, e))?;
             }
-            for m in out.as_ref().map(|o| o.delete_markers()).unwrap_or_default().iter().filter(|v| v.key() == Some(key)) {
-                c.s3.delete_object().bucket(bucket).key(key).set_version_id(m.version_id().map(str::to_string)).send().await.map_err(|e| from_sdk("DeleteObject", key, e))?;
+            for m in out
+                .as_ref()
+                .map(|o| o.delete_markers())
+                .unwrap_or_default()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+            {
+                c.s3.delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .set_version_id(m.version_id().map(str::to_string))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DeleteObject", key, e))?;
             }
             Ok(())
         })
