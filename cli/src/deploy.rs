@@ -5,31 +5,39 @@ use crate::cloud::{Clients, Target, local};
 use crate::graph::{Graph, compile};
 use crate::plan::{self, Action, Plan};
 use crate::resources::provider;
-use crate::state::{LocalBackend, State};
+use crate::state::{Backend, LocalBackend, State};
 use crate::validate::Checked;
-use std::path::PathBuf;
 
 pub struct Deployment {
     pub checked: Checked,
     pub graph: Graph,
     pub clients: Clients,
-    pub backend: LocalBackend,
+    pub backend: Backend,
     pub state: State,
 }
 
-/// Where the environment's state lives: `state:` (relative to the stack file) or `.dekit/<env>.state.json`.
-pub fn state_path(checked: &Checked) -> Result<PathBuf, String> {
+/// Where the environment's state lives: `state:` (`s3://bucket/key`, or a path relative to the
+/// stack file), default `.dekit/<env>.state.json` beside the stack file.
+pub fn backend(checked: &Checked, clients: &Clients) -> Backend {
     let l = &checked.loaded;
     match l.env.state.as_ref().map(|s| s.value.as_str()) {
-        Some(s) if s.starts_with("s3://") => Err(format!(
-            "the S3 state backend ({s}) is not implemented yet; use a local state path for environment `{}`",
-            l.env_name
-        )),
-        Some(p) => Ok(l.src.dir().join(p)),
-        None => Ok(l
-            .src
-            .dir()
-            .join(format!(".dekit/{}.state.json", l.env_name))),
+        Some(s) if s.starts_with("s3://") => {
+            let (bucket, key) = s["s3://".len()..].split_once('/').unwrap_or_default();
+            Backend::S3 {
+                clients: clients.clone(),
+                bucket: bucket.into(),
+                key: key.into(),
+            }
+        }
+        Some(p) => Backend::Local(LocalBackend {
+            path: l.src.dir().join(p),
+        }),
+        None => Backend::Local(LocalBackend {
+            path: l
+                .src
+                .dir()
+                .join(format!(".dekit/{}.state.json", l.env_name)),
+        }),
     }
 }
 
@@ -37,11 +45,10 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
     let target = Target::from_env(&checked.loaded);
     local::ensure_up(&target, start_local || checked.loaded.env.start_local).await?;
     let clients = Clients::connect(&target).await;
-    let backend = LocalBackend {
-        path: state_path(&checked)?,
-    };
+    let backend = backend(&checked, &clients);
     let state = backend
         .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
+        .await
         .map_err(|e| e.to_string())?;
     let graph = compile::compile(&checked);
     Ok(Deployment {
@@ -54,6 +61,32 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
 }
 
 impl Deployment {
+    /// Lock the state, then re-read it: another run may have written it before we got the lock.
+    pub async fn lock(&mut self, operation: &str) -> Result<crate::state::LockInfo, String> {
+        let lock = self
+            .backend
+            .lock(operation)
+            .await
+            .map_err(|e| e.to_string())?;
+        match self
+            .backend
+            .load(
+                &self.checked.loaded.stack.stack.value,
+                &self.checked.loaded.env_name,
+            )
+            .await
+        {
+            Ok(s) => {
+                self.state = s;
+                Ok(lock)
+            }
+            Err(e) => {
+                let _ = self.backend.unlock(&lock.id).await;
+                Err(e.to_string())
+            }
+        }
+    }
+
     /// Refresh live state and diff it against the graph. Destructive changes get a data-impact note.
     pub async fn plan(&self, parallelism: usize) -> Result<Plan, String> {
         let refreshed =

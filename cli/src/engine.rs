@@ -6,7 +6,7 @@ use crate::cloud::{Clients, CloudError};
 use crate::graph::{Graph, ResourceKind};
 use crate::plan::{Action, Change, Existing, Plan};
 use crate::resources::{Attrs, provider};
-use crate::state::{LocalBackend, State, StateError, StateResource};
+use crate::state::{Backend, State, StateError, StateResource};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -199,7 +199,7 @@ pub async fn apply(
     graph: &Graph,
     plan: &Plan,
     state: &mut State,
-    backend: &LocalBackend,
+    backend: &Backend,
     walk: Walk,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Outcome, ApplyError> {
@@ -270,7 +270,7 @@ pub async fn apply(
         }
     }
     if adopted {
-        backend.save(state)?;
+        backend.save(state).await?;
     }
     let mut outcome = Outcome::default();
     let mut pending: BTreeSet<String> = changes.keys().cloned().collect();
@@ -321,13 +321,13 @@ pub async fn apply(
                         depends_on: deps_of(&addr),
                     },
                 );
-                backend.save(state)?;
+                backend.save(state).await?;
                 progress(&format!("{addr}: {}", verb(change.action)));
                 outcome.done.push(addr);
             }
             Ok(None) => {
                 state.resources.remove(&addr);
-                backend.save(state)?;
+                backend.save(state).await?;
                 progress(&format!("{addr}: destroyed"));
                 outcome.done.push(addr);
             }

@@ -179,3 +179,313 @@ pub fn git_info(dir: &Path) -> Option<GitInfo> {
         .unwrap_or(true);
     Some(GitInfo { commit, dirty })
 }
+
+/// Who holds a state lock, stored in the lock object itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockInfo {
+    pub id: String,
+    pub who: String,
+    pub host: String,
+    pub pid: u32,
+    pub operation: String,
+    pub created: String,
+}
+
+impl LockInfo {
+    pub fn new(operation: &str) -> LockInfo {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "unknown-host".into());
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        LockInfo {
+            id: crate::graph::compile::sha256(&format!("{host}/{}/{now:?}", std::process::id()))
+                [..16]
+                .to_string(),
+            who: format!("{user}@{host}"),
+            host,
+            pid: std::process::id(),
+            operation: operation.into(),
+            created: format!("{} (unix seconds)", now.as_secs()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} since {} for `{}` (lock id {})",
+            self.who, self.created, self.operation, self.id
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("state is locked by {}\n  if that run is gone, release it with `dekit force-unlock STACK_FILE {}`", .0.describe(), .0.id)]
+    Held(LockInfo),
+    #[error("no lock with id {0} is held")]
+    NotHeld(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
+}
+
+/// Where state lives: a local file, or an S3 object (locked with a conditional write).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Local(LocalBackend),
+    S3 {
+        clients: crate::cloud::Clients,
+        bucket: String,
+        key: String,
+    },
+}
+
+impl Backend {
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Local(l) => l.path.display().to_string(),
+            Backend::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    pub async fn load(&self, stack: &str, env: &str) -> Result<State, StateError> {
+        match self {
+            Backend::Local(l) => l.load(stack, env),
+            Backend::S3 {
+                clients,
+                bucket,
+                key,
+            } => {
+                let path = PathBuf::from(self.describe());
+                let out = clients.s3.get_object().bucket(bucket).key(key).send().await;
+                let body = match out {
+                    Ok(o) => o
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| StateError::Read {
+                            path: path.clone(),
+                            source: std::io::Error::other(e.to_string()),
+                        })?
+                        .into_bytes(),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                        return Ok(State::new(stack, env));
+                    }
+                    Err(e) => {
+                        return Err(StateError::Read {
+                            path,
+                            source: std::io::Error::other(
+                                crate::cloud::error::from_sdk("GetObject", &self.describe(), e)
+                                    .to_string(),
+                            ),
+                        });
+                    }
+                };
+                let state: State =
+                    serde_json::from_slice(&body).map_err(|source| StateError::Parse {
+                        path: path.clone(),
+                        source,
+                    })?;
+                if state.version != VERSION {
+                    return Err(StateError::Version {
+                        path,
+                        found: state.version,
+                    });
+                }
+                Ok(state)
+            }
+        }
+    }
+
+    pub async fn save(&self, state: &mut State) -> Result<(), StateError> {
+        match self {
+            Backend::Local(l) => l.save(state),
+            Backend::S3 {
+                clients,
+                bucket,
+                key,
+            } => {
+                state.serial += 1;
+                let body = serde_json::to_vec_pretty(state).expect("state serializes");
+                // A PUT replaces the object atomically: readers see the old or the new state.
+                clients
+                    .s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(body.into())
+                    .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                    .send()
+                    .await
+                    .map_err(|e| StateError::Write {
+                        path: PathBuf::from(self.describe()),
+                        source: std::io::Error::other(
+                            crate::cloud::error::from_sdk("PutObject", &self.describe(), e)
+                                .to_string(),
+                        ),
+                    })?;
+                Ok(())
+            }
+        }
+    }
+
+    fn lock_path(&self) -> String {
+        match self {
+            Backend::Local(l) => format!("{}.lock", l.path.display()),
+            Backend::S3 { key, .. } => format!("{key}.lock"),
+        }
+    }
+
+    async fn read_lock(&self) -> Result<Option<LockInfo>, LockError> {
+        match self {
+            Backend::Local(_) => match std::fs::read_to_string(self.lock_path()) {
+                Ok(t) => Ok(serde_json::from_str(&t).ok()),
+                Err(_) => Ok(None),
+            },
+            Backend::S3 {
+                clients, bucket, ..
+            } => {
+                match clients
+                    .s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(self.lock_path())
+                    .send()
+                    .await
+                {
+                    Ok(o) => {
+                        let b = o
+                            .body
+                            .collect()
+                            .await
+                            .map(|b| b.into_bytes())
+                            .unwrap_or_default();
+                        Ok(serde_json::from_slice(&b).ok())
+                    }
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                    Err(e) => {
+                        Err(crate::cloud::error::from_sdk("GetObject", &self.lock_path(), e).into())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Take the lock, or fail naming its holder. A local lock whose process is gone (same host)
+    /// is stale and taken over; an S3 lock is only released by its holder or `force-unlock`.
+    pub async fn lock(&self, operation: &str) -> Result<LockInfo, LockError> {
+        let info = LockInfo::new(operation);
+        let body = serde_json::to_vec_pretty(&info).expect("lock serializes");
+        match self {
+            Backend::Local(l) => {
+                if let Some(dir) = l.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StateError::Write {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                }
+                for _ in 0..2 {
+                    match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(self.lock_path())
+                    {
+                        Ok(mut f) => {
+                            f.write_all(&body).map_err(|source| StateError::Write {
+                                path: self.lock_path().into(),
+                                source,
+                            })?;
+                            return Ok(info);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                            let holder = self.read_lock().await?;
+                            match holder {
+                                Some(h)
+                                    if h.host == info.host
+                                        && !Path::new(&format!("/proc/{}", h.pid)).exists() =>
+                                {
+                                    let _ = std::fs::remove_file(self.lock_path());
+                                }
+                                Some(h) => return Err(LockError::Held(h)),
+                                None => {
+                                    let _ = std::fs::remove_file(self.lock_path());
+                                }
+                            }
+                        }
+                        Err(source) => {
+                            return Err(StateError::Write {
+                                path: self.lock_path().into(),
+                                source,
+                            }
+                            .into());
+                        }
+                    }
+                }
+                Err(LockError::NotHeld(info.id))
+            }
+            Backend::S3 {
+                clients, bucket, ..
+            } => {
+                let put = clients
+                    .s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(self.lock_path())
+                    .if_none_match("*")
+                    .body(body.into())
+                    .send()
+                    .await;
+                match put {
+                    Ok(_) => Ok(info),
+                    Err(e) => {
+                        let err = crate::cloud::error::from_sdk("PutObject", &self.lock_path(), e);
+                        if err.code == "PreconditionFailed"
+                            || err.code == "ConditionalRequestConflict"
+                        {
+                            match self.read_lock().await? {
+                                Some(h) => Err(LockError::Held(h)),
+                                None => Err(err.into()),
+                            }
+                        } else {
+                            Err(err.into())
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Release a lock this run (or `force-unlock`) names by id.
+    pub async fn unlock(&self, id: &str) -> Result<(), LockError> {
+        match self.read_lock().await? {
+            Some(h) if h.id == id => {}
+            _ => return Err(LockError::NotHeld(id.to_string())),
+        }
+        match self {
+            Backend::Local(_) => {
+                std::fs::remove_file(self.lock_path()).map_err(|source| StateError::Write {
+                    path: self.lock_path().into(),
+                    source,
+                })?;
+            }
+            Backend::S3 {
+                clients, bucket, ..
+            } => {
+                clients
+                    .s3
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(self.lock_path())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        crate::cloud::error::from_sdk("DeleteObject", &self.lock_path(), e)
+                    })?;
+            }
+        }
+        Ok(())
+    }
+}

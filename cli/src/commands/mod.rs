@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod force_unlock;
 pub mod graph;
 pub mod local;
 pub mod plan;
@@ -41,6 +42,8 @@ pub enum Command {
     Destroy(destroy::Args),
     /// Inspect or edit the recorded state.
     State(state::Args),
+    /// Release a state lock left by a run that is gone.
+    ForceUnlock(force_unlock::Args),
     /// Print the JSON Schema of stack files (for editor completion and validation).
     Schema,
     /// List the rules `validate` runs.
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(a) => apply::run(a),
         Command::Destroy(a) => destroy::run(a),
         Command::State(a) => state::run(a),
+        Command::ForceUnlock(a) => force_unlock::run(a),
     }
 }
 

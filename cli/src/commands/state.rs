@@ -2,7 +2,7 @@
 
 use super::StackArgs;
 use crate::deploy;
-use crate::state::LocalBackend;
+use crate::state::Backend;
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand, Debug)]
@@ -29,16 +29,19 @@ pub struct Args {
     pub action: Action,
 }
 
-fn open(stack: &StackArgs) -> Result<(LocalBackend, crate::state::State), String> {
+fn open(stack: &StackArgs) -> Result<(Backend, crate::state::State), String> {
     let checked =
         super::checked(&stack.file, stack.env.as_deref()).ok_or("the stack has errors")?;
-    let backend = LocalBackend {
-        path: deploy::state_path(&checked)?,
-    };
-    let state = backend
-        .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
-        .map_err(|e| e.to_string())?;
-    Ok((backend, state))
+    super::block_on(async {
+        let clients =
+            crate::cloud::Clients::connect(&crate::cloud::Target::from_env(&checked.loaded)).await;
+        let backend = deploy::backend(&checked, &clients);
+        let state = backend
+            .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((backend, state))
+    })
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -57,13 +60,26 @@ pub fn run(a: Args) -> ExitCode {
                 None => Err(format!("no resource `{address}` in state")),
             })
         }
-        Action::Rm { stack, address } => open(&stack).and_then(|(b, mut s)| {
-            if s.resources.remove(&address).is_none() {
-                return Err(format!("no resource `{address}` in state"));
-            }
-            b.save(&mut s).map_err(|e| e.to_string())?;
-            println!("removed {address} from state (the resource itself is untouched)");
-            Ok(())
+        Action::Rm { stack, address } => open(&stack).and_then(|(b, s)| {
+            super::block_on(async {
+                let lock = b.lock("state rm").await.map_err(|e| e.to_string())?;
+                // Re-read under the lock: another run may have written since.
+                let result = async {
+                    let mut s = b
+                        .load(&s.stack, &s.environment)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if s.resources.remove(&address).is_none() {
+                        return Err(format!("no resource `{address}` in state"));
+                    }
+                    b.save(&mut s).await.map_err(|e| e.to_string())?;
+                    println!("removed {address} from state (the resource itself is untouched)");
+                    Ok(())
+                }
+                .await;
+                let _ = b.unlock(&lock.id).await;
+                result
+            })
         }),
     };
     match result {
