@@ -388,43 +388,110 @@ fn s3_state_backend_locks_concurrent_applies() {
     let scope = Scope::new("lock");
     let stack = Stack::new(&scope);
     let state_bucket = scope.name("state");
-    c.rt.block_on(c.clients.s3.create_bucket().bucket(&state_bucket).send()).unwrap();
-    stack.edit(|t| t.replace("    state: .dekit/local.state.json\n", &format!("    state: s3://{state_bucket}/retail/local.json\n")));
+    c.rt.block_on(c.clients.s3.create_bucket().bucket(&state_bucket).send())
+        .unwrap();
+    stack.edit(|t| {
+        t.replace(
+            "    state: .dekit/local.state.json\n",
+            &format!("    state: s3://{state_bucket}/retail/local.json\n"),
+        )
+    });
 
     let file = stack.file();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_dekit")).args(["apply", &file]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_dekit"))
+        .args(["apply", &file])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait until the first apply holds the lock (a conditional write of the lock object).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while c.rt.block_on(c.clients.s3.head_object().bucket(&state_bucket).key("retail/local.json.lock").send()).is_err() {
-        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+    while c
+        .rt
+        .block_on(
+            c.clients
+                .s3
+                .head_object()
+                .bucket(&state_bucket)
+                .key("retail/local.json.lock")
+                .send(),
+        )
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first apply never took the lock"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let second = stack.dekit(&["apply"]);
     let err = String::from_utf8_lossy(&second.stderr).to_string();
     assert_eq!(second.status.code(), Some(1), "{err}");
-    assert!(err.contains("state is locked by") && err.contains("for `apply`"), "the refusal names the holder: {err}");
+    assert!(
+        err.contains("state is locked by") && err.contains("for `apply`"),
+        "the refusal names the holder: {err}"
+    );
     assert!(first.wait().unwrap().success());
-    assert!(c.rt.block_on(c.clients.s3.head_object().bucket(&state_bucket).key("retail/local.json.lock").send()).is_err(), "the lock is released");
+    assert!(
+        c.rt.block_on(
+            c.clients
+                .s3
+                .head_object()
+                .bucket(&state_bucket)
+                .key("retail/local.json.lock")
+                .send()
+        )
+        .is_err(),
+        "the lock is released"
+    );
     stack.assert_converged();
 
     // A lock left by a run that died: refused until force-unlock.
     let stale = serde_json::json!({"id": "deadbeef00000000", "who": "ci@runner-7", "host": "runner-7", "pid": 1, "operation": "apply", "created": "0 (unix seconds)"});
     c.rt.block_on(
-        c.clients.s3.put_object().bucket(&state_bucket).key("retail/local.json.lock").body(aws_sdk_s3::primitives::ByteStream::from(stale.to_string().into_bytes())).send(),
+        c.clients
+            .s3
+            .put_object()
+            .bucket(&state_bucket)
+            .key("retail/local.json.lock")
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                stale.to_string().into_bytes(),
+            ))
+            .send(),
     )
     .unwrap();
     let o = stack.dekit(&["apply"]);
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("ci@runner-7") && err.contains("dekit force-unlock") && err.contains("deadbeef00000000"), "{err}");
+    assert!(
+        err.contains("ci@runner-7")
+            && err.contains("dekit force-unlock")
+            && err.contains("deadbeef00000000"),
+        "{err}"
+    );
     let o = stack.dekit(&["force-unlock", "wrong-id"]);
     assert_eq!(o.status.code(), Some(1), "a wrong id releases nothing");
     stack.ok(&["force-unlock", "deadbeef00000000"]);
     stack.assert_converged();
     stack.ok(&["destroy", "--force-delete-data"]);
-    let state: Value = serde_json::from_slice(
-        &c.rt.block_on(async { c.clients.s3.get_object().bucket(&state_bucket).key("retail/local.json").send().await.unwrap().body.collect().await.unwrap().into_bytes() }),
-    )
+    let state: Value = serde_json::from_slice(&c.rt.block_on(async {
+        c.clients
+            .s3
+            .get_object()
+            .bucket(&state_bucket)
+            .key("retail/local.json")
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+    }))
     .unwrap();
-    assert_eq!(state["resources"], serde_json::json!({}), "state in S3 records the destroy");
+    assert_eq!(
+        state["resources"],
+        serde_json::json!({}),
+        "state in S3 records the destroy"
+    );
 }
