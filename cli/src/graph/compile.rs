@@ -129,6 +129,60 @@ impl<'a> Builder<'a> {
         self.resource(R::IamRole, name, attrs, [])
     }
 
+    /// A Glue job: its rendered script uploaded to the artifacts bucket, its own role (`policy` plus
+    /// reading that script and writing Glue's logs), and the job itself. Returns the job's address.
+    fn glue_job(
+        &mut self,
+        name: &str,
+        script: String,
+        policy: Policy,
+        arguments: Value,
+        deps: Vec<String>,
+    ) -> String {
+        let artifacts = self.names.artifacts_bucket();
+        let script_key = format!("glue/{name}.py");
+        let script_addr = self.resource(
+            R::S3Object,
+            &format!("{name}_script"),
+            json!({ "bucket": artifacts, "key": script_key, "content_sha256": sha256(&script), "content": script }),
+            ["s3_bucket.artifacts".to_string()],
+        );
+        let policy = policy
+            .allow(
+                "ReadScript",
+                &["s3:GetObject"],
+                vec![self.arns.object(&artifacts, &script_key)],
+            )
+            .allow(
+                "Logs",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                vec![
+                    self.arns.log_group("/aws-glue/jobs/output"),
+                    self.arns.log_group("/aws-glue/jobs/error"),
+                ],
+            );
+        let role_addr = self.role(&format!("{name}_job"), "glue.amazonaws.com", policy);
+        let role_name = self.names.scoped(&format!("{name}-job"));
+        let mut args = json!({ "--job-language": "python" });
+        for (k, v) in arguments.as_object().into_iter().flatten() {
+            args[k] = v.clone();
+        }
+        self.resource(
+            R::GlueJob,
+            name,
+            json!({
+                "name": self.names.scoped(name),
+                "role_arn": self.arns.role(&role_name),
+                "script_location": format!("s3://{artifacts}/{script_key}"),
+                "glue_version": GLUE_VERSION,
+                "worker_type": "G.1X",
+                "number_of_workers": 2,
+                "default_arguments": args,
+            }),
+            [script_addr, role_addr].into_iter().chain(deps),
+        )
+    }
+
     fn zone_location(&self, zone: &str, prefix: &str) -> (String, String) {
         let key = format!("{}{}", self.names.zone_prefix(zone), with_slash(prefix));
         (format!("s3://{}/{key}", self.names.lake_bucket()), key)
@@ -418,7 +472,6 @@ pub fn compile(checked: &Checked) -> Graph {
             .map_or_else(|| format!("{}/", batch.source.value), |p| p.value.clone());
         let (url, key) = b.zone_location(&batch.zone, &prefix);
         let job_name = b.names.scoped(name);
-        let script_key = format!("glue/{name}.py");
         let script = templates::render(
             "glue/batch_ingest.py",
             &json!({
@@ -433,21 +486,10 @@ pub fn compile(checked: &Checked) -> Graph {
             }),
         );
         let secret = format!("{}/{}", b.names.prefix(), batch.source.value);
-        let script_addr = b.resource(
-            R::S3Object,
-            &format!("{name}_script"),
-            json!({ "bucket": artifacts, "key": script_key, "content_sha256": sha256(&script), "content": script }),
-            [artifacts_addr.clone()],
-        );
         let table_arns: Vec<String> = tables.iter().map(|t| b.arns.glue_table(&db, t)).collect();
         let mut glue_resources = vec![b.arns.glue_catalog(), b.arns.glue_database(&db)];
         glue_resources.extend(table_arns);
         let policy = Policy::default()
-            .allow(
-                "ReadScript",
-                &["s3:GetObject"],
-                vec![b.arns.object(&artifacts, &script_key)],
-            )
             .allow(
                 "WriteLake",
                 &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
@@ -477,30 +519,13 @@ pub fn compile(checked: &Checked) -> Graph {
                     "arn:aws:secretsmanager:{}:{}:secret:{secret}-*",
                     b.arns.region, b.arns.account
                 )],
-            )
-            .allow(
-                "Logs",
-                &["logs:CreateLogStream", "logs:PutLogEvents"],
-                vec![
-                    b.arns.log_group("/aws-glue/jobs/output"),
-                    b.arns.log_group("/aws-glue/jobs/error"),
-                ],
             );
-        let role_addr = b.role(&format!("{name}_job"), "glue.amazonaws.com", policy);
-        let role_name = b.names.scoped(&format!("{name}-job"));
-        let job = b.resource(
-            R::GlueJob,
+        let job = b.glue_job(
             name,
-            json!({
-                "name": job_name,
-                "role_arn": b.arns.role(&role_name),
-                "script_location": format!("s3://{artifacts}/{script_key}"),
-                "glue_version": GLUE_VERSION,
-                "worker_type": "G.1X",
-                "number_of_workers": 2,
-                "default_arguments": { "--source_secret_id": secret, "--job-language": "python" },
-            }),
-            [script_addr, role_addr, db_addr.clone()],
+            script,
+            policy,
+            json!({ "--source_secret_id": secret }),
+            vec![db_addr.clone()],
         );
         let trigger = b.resource(
             R::GlueTrigger,
@@ -688,16 +713,9 @@ pub fn compile(checked: &Checked) -> Graph {
             Engine::Athena => deps.extend(workgroup.clone()),
             Engine::Glue => {
                 let job_name = b.names.scoped(name);
-                let script_key = format!("glue/{name}.py");
                 let script = templates::render(
                     "glue/transform.py",
                     &json!({ "job": job_name, "model": name.value, "sql": model.sql, "target": url, "format": t.format.as_str(), "database": db }),
-                );
-                let script_addr = b.resource(
-                    R::S3Object,
-                    &format!("{name}_script"),
-                    json!({ "bucket": artifacts, "key": script_key, "content_sha256": sha256(&script), "content": script }),
-                    [artifacts_addr.clone()],
                 );
                 let read_prefixes: Vec<String> = model
                     .reads
@@ -716,17 +734,11 @@ pub fn compile(checked: &Checked) -> Graph {
                     b.arns.glue_table(&db, name),
                 ];
                 tables.extend(model.reads.iter().map(|r| b.arns.glue_table(&db, r)));
-                let mut policy = Policy::default()
-                    .allow(
-                        "ReadScript",
-                        &["s3:GetObject"],
-                        vec![b.arns.object(&artifacts, &script_key)],
-                    )
-                    .allow(
-                        "WriteModel",
-                        &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-                        vec![b.arns.objects(&lake, &key)],
-                    );
+                let mut policy = Policy::default().allow(
+                    "WriteModel",
+                    &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                    vec![b.arns.objects(&lake, &key)],
+                );
                 if !reads.is_empty() {
                     policy = policy.allow("ReadInputs", &["s3:GetObject"], reads);
                 }
@@ -748,31 +760,8 @@ pub fn compile(checked: &Checked) -> Graph {
                             "glue:BatchCreatePartition",
                         ],
                         tables,
-                    )
-                    .allow(
-                        "Logs",
-                        &["logs:CreateLogStream", "logs:PutLogEvents"],
-                        vec![
-                            b.arns.log_group("/aws-glue/jobs/output"),
-                            b.arns.log_group("/aws-glue/jobs/error"),
-                        ],
                     );
-                let role_addr = b.role(&format!("{name}_job"), "glue.amazonaws.com", policy);
-                let role_name = b.names.scoped(&format!("{name}-job"));
-                let job = b.resource(
-                    R::GlueJob,
-                    name,
-                    json!({
-                        "name": job_name,
-                        "role_arn": b.arns.role(&role_name),
-                        "script_location": format!("s3://{artifacts}/{script_key}"),
-                        "glue_version": GLUE_VERSION,
-                        "worker_type": "G.1X",
-                        "number_of_workers": 2,
-                        "default_arguments": { "--job-language": "python" },
-                    }),
-                    [script_addr, role_addr, db_addr.clone()],
-                );
+                let job = b.glue_job(name, script, policy, json!({}), vec![db_addr.clone()]);
                 deps.push(job);
             }
         }
