@@ -495,3 +495,51 @@ fn s3_state_backend_locks_concurrent_applies() {
         "state in S3 records the destroy"
     );
 }
+
+#[test]
+fn ctrl_c_finishes_in_flight_calls_and_saves_state() {
+    cloud();
+    let scope = Scope::new("sigint");
+    let stack = Stack::new(&scope);
+    let file = stack.file();
+    let child = Command::new(env!("CARGO_BIN_EXE_dekit"))
+        .args(["apply", &file])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the walk has recorded its first resources.
+    let state = stack.dir.join(".dekit/local.state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&state)
+        .map(|t| t.matches("\"kind\"").count())
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply never recorded anything"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.contains("interrupted") {
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("starting nothing new"), "{text}");
+    } else {
+        // The walk had already finished when the signal arrived.
+        assert!(text.contains("Apply complete!"), "{text}");
+    }
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(
+        v["resources"].as_object().unwrap().len() >= 3,
+        "what finished is recorded"
+    );
+    stack.ok(&["apply"]);
+    stack.assert_converged();
+    stack.ok(&["destroy", "--force-delete-data"]);
+}

@@ -39,7 +39,8 @@ pub async fn refresh(
             wanted.insert(n.address.clone(), (kind, n.attrs.clone()));
         }
     }
-    let sem = Arc::new(Semaphore::new(parallelism.max(1)));
+    // Reads are cheap and idempotent: overlap more of them than writes.
+    let sem = Arc::new(Semaphore::new(parallelism.max(1) * 3));
     let mut set = JoinSet::new();
     for (addr, (kind, attrs)) in wanted {
         let (c, sem) = (clients.clone(), sem.clone());
@@ -277,8 +278,14 @@ pub async fn apply(
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut blocked: BTreeSet<String> = BTreeSet::new();
     let mut set: JoinSet<(String, Result<Option<Attrs>, CloudError>)> = JoinSet::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C only sets a flag: calls in flight finish and are recorded, nothing new starts.
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupted.clone();
+    let listener = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
     let mut stopping = false;
     loop {
         if !stopping {
@@ -298,16 +305,16 @@ pub async fn apply(
         if running.is_empty() {
             break;
         }
-        let joined = tokio::select! {
-            r = set.join_next() => r,
-            _ = &mut ctrl_c, if !stopping => {
-                progress("interrupt: finishing in-flight calls, then saving state");
-                stopping = true;
-                outcome.interrupted = true;
-                continue;
-            }
+        let Some(joined) = set.join_next().await else {
+            break;
         };
-        let Some(joined) = joined else { break };
+        if !stopping && interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+            progress(
+                "interrupted: letting in-flight calls finish and recording them, starting nothing new",
+            );
+            stopping = true;
+            outcome.interrupted = true;
+        }
         let (addr, result) = joined.expect("apply task");
         running.remove(&addr);
         let change = &changes[&addr];
@@ -355,6 +362,7 @@ pub async fn apply(
             }
         }
     }
+    listener.abort();
     if stopping {
         outcome.skipped.extend(pending);
     }

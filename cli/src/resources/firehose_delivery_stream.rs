@@ -243,7 +243,25 @@ impl Provider for FirehoseDeliveryStream {
                     .await
                     .map_err(|e| from_sdk("DeleteDeliveryStream", name, e)),
             )?;
-            Ok(())
+            // Deletion is asynchronous; wait until the name is free again.
+            for _ in 0..600 {
+                let d = c
+                    .firehose
+                    .describe_delivery_stream()
+                    .delivery_stream_name(name)
+                    .send()
+                    .await;
+                if absent(d.map_err(|e| from_sdk("DescribeDeliveryStream", name, e)))?.is_none() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(CloudError::new(
+                "DeleteDeliveryStream",
+                name,
+                "Timeout",
+                "delivery stream still exists 120 s after delete",
+            ))
         })
     }
 }

@@ -238,7 +238,25 @@ impl Provider for KinesisStream {
                     .await
                     .map_err(|e| from_sdk("DeleteStream", name, e)),
             )?;
-            Ok(())
+            // Deletion is asynchronous; the name stays taken (CreateStream fails) until it is gone.
+            for _ in 0..600 {
+                let d = c
+                    .kinesis
+                    .describe_stream_summary()
+                    .stream_name(name)
+                    .send()
+                    .await;
+                if absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?.is_none() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(CloudError::new(
+                "DeleteStream",
+                name,
+                "Timeout",
+                "stream still exists 120 s after delete",
+            ))
         })
     }
 }

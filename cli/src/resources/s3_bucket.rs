@@ -170,17 +170,7 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
 
 async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
     let name = s(d, "name");
-    if absent(
-        c.s3.head_bucket()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("HeadBucket", name, e)),
-    )?
-    .is_none()
-    {
-        return Ok(None);
-    }
+    // All settings at once: a missing bucket answers NoSuchBucket to each of them.
     let (versioning, encryption, pab, lifecycle, policy, tagging) = tokio::join!(
         c.s3.get_bucket_versioning().bucket(name).send(),
         c.s3.get_bucket_encryption().bucket(name).send(),
@@ -191,7 +181,10 @@ async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
         c.s3.get_bucket_policy().bucket(name).send(),
         c.s3.get_bucket_tagging().bucket(name).send(),
     );
-    let versioning = versioning.map_err(|e| from_sdk("GetBucketVersioning", name, e))?;
+    let versioning = match versioning.map_err(|e| from_sdk("GetBucketVersioning", name, e)) {
+        Err(e) if e.code == "NoSuchBucket" => return Ok(None),
+        other => other?,
+    };
     let mut live = Attrs::new();
     live.insert("name".into(), json!(name));
     live.insert(
