@@ -378,3 +378,33 @@ fn verb(a: Action) -> &'static str {
         Action::NoOp => "unchanged",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::verify;
+    use serde_json::json;
+
+    fn attrs(v: serde_json::Value) -> crate::resources::Attrs {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn read_after_write_names_resource_and_attribute() {
+        let desired = attrs(
+            json!({ "name": "lake", "lifecycle_rules": [{ "id": "zone-raw", "expire_days": 365 }] }),
+        );
+        // LocalStack's CloudFormation once dropped lifecycle rules while reporting success.
+        let live = attrs(json!({ "name": "lake", "lifecycle_rules": [] }));
+        let e = verify("s3_bucket.lake", &desired, Some(&live)).unwrap_err();
+        assert_eq!(
+            (e.resource.as_str(), e.code.as_str()),
+            ("s3_bucket.lake", "AttributeMismatch")
+        );
+        assert!(e.message.contains("`lifecycle_rules`"), "{e}");
+        assert!(
+            verify("s3_bucket.lake", &desired, None).is_err(),
+            "a resource that cannot be read back is an error"
+        );
+        assert!(verify("s3_bucket.lake", &desired, Some(&desired)).is_ok());
+    }
+}

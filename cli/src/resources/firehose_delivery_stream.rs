@@ -69,14 +69,18 @@ impl Provider for FirehoseDeliveryStream {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(
+            let (described, tags) = tokio::join!(
                 c.firehose
                     .describe_delivery_stream()
                     .delivery_stream_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DescribeDeliveryStream", name, e)),
-            )?
+                    .send(),
+                c.firehose
+                    .list_tags_for_delivery_stream()
+                    .delivery_stream_name(name)
+                    .send(),
+            );
+            let Some(out) =
+                absent(described.map_err(|e| from_sdk("DescribeDeliveryStream", name, e)))?
             else {
                 return Ok(None);
             };
@@ -102,13 +106,7 @@ impl Provider for FirehoseDeliveryStream {
                 }
                 None => json!({ "type": "DirectPut" }),
             };
-            let tag_out = c
-                .firehose
-                .list_tags_for_delivery_stream()
-                .delivery_stream_name(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("ListTagsForDeliveryStream", name, e))?;
+            let tag_out = tags.map_err(|e| from_sdk("ListTagsForDeliveryStream", name, e))?;
             let mut live = Attrs::new();
             live.insert("name".into(), json!(name));
             live.insert("source".into(), source);

@@ -47,36 +47,24 @@ impl Provider for IamRole {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(
+            // The three reads are independent: issue them together.
+            let (role, policy, role_tags) = tokio::join!(
+                c.iam.get_role().role_name(name).send(),
                 c.iam
-                    .get_role()
+                    .get_role_policy()
                     .role_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("GetRole", name, e)),
-            )?
-            else {
+                    .policy_name(POLICY_NAME)
+                    .send(),
+                c.iam.list_role_tags().role_name(name).send(),
+            );
+            let Some(out) = absent(role.map_err(|e| from_sdk("GetRole", name, e)))? else {
                 return Ok(None);
             };
             let Some(role) = out.role() else {
                 return Ok(None);
             };
-            let policy = absent(
-                c.iam
-                    .get_role_policy()
-                    .role_name(name)
-                    .policy_name(POLICY_NAME)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("GetRolePolicy", name, e)),
-            )?;
-            let role_tags = c
-                .iam
-                .list_role_tags()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("ListRoleTags", name, e))?;
+            let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
+            let role_tags = role_tags.map_err(|e| from_sdk("ListRoleTags", name, e))?;
             let mut live = Attrs::new();
             live.insert("name".into(), json!(role.role_name()));
             live.insert(

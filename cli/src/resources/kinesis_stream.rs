@@ -128,14 +128,12 @@ impl Provider for KinesisStream {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let Some(out) = absent(
-                c.kinesis
-                    .describe_stream_summary()
-                    .stream_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DescribeStreamSummary", name, e)),
-            )?
+            let (summary, tags) = tokio::join!(
+                c.kinesis.describe_stream_summary().stream_name(name).send(),
+                c.kinesis.list_tags_for_stream().stream_name(name).send(),
+            );
+            let Some(out) =
+                absent(summary.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?
             else {
                 return Ok(None);
             };
@@ -145,13 +143,7 @@ impl Provider for KinesisStream {
             if sum.stream_status() == &StreamStatus::Deleting {
                 return Ok(None);
             }
-            let tags = c
-                .kinesis
-                .list_tags_for_stream()
-                .stream_name(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("ListTagsForStream", name, e))?;
+            let tags = tags.map_err(|e| from_sdk("ListTagsForStream", name, e))?;
             let mode = sum
                 .stream_mode_details()
                 .map(|m| m.stream_mode().as_str())
