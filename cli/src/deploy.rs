@@ -45,6 +45,28 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
     let target = Target::from_env(&checked.loaded);
     local::ensure_up(&target, start_local || checked.loaded.env.start_local).await?;
     let clients = Clients::connect(&target).await;
+    if let Target::Aws {
+        account: Some(want),
+        ..
+    } = &target
+    {
+        // Never touch an account the stack does not name, whatever the credentials reach.
+        let me = clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                crate::cloud::error::from_sdk("GetCallerIdentity", "credentials", e).to_string()
+            })?;
+        let have = me.account().unwrap_or_default();
+        if have != want {
+            return Err(format!(
+                "the credentials are for account {have}, but environment `{}` deploys to account {want}; refusing",
+                checked.loaded.env_name
+            ));
+        }
+    }
     let backend = backend(&checked, &clients);
     let state = backend
         .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)

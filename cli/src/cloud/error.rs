@@ -63,7 +63,7 @@ where
                 "ConnectionFailed"
             }
             .to_string(),
-            format!("{:?}", e.as_connector_error().map(|c| c.to_string())),
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         ),
         SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into()),
         other => (
