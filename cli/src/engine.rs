@@ -154,12 +154,9 @@ fn verify(address: &str, desired: &Attrs, live: Option<&Attrs>) -> Result<(), Cl
     Ok(())
 }
 
-async fn execute(
-    c: Clients,
-    change: Change,
-    force_delete_data: bool,
-) -> Result<Option<Attrs>, CloudError> {
-    let p = provider(change.kind);
+async fn execute(c: Clients, change: Change, walk: Walk) -> Result<Option<Attrs>, CloudError> {
+    let force_delete_data = walk.force_delete_data;
+    let p = (walk.providers)(change.kind);
     let address = change.address.clone();
     match change.action {
         Action::Create | Action::Replace | Action::Update => {
@@ -193,6 +190,18 @@ async fn execute(
 pub struct Walk {
     pub parallelism: usize,
     pub force_delete_data: bool,
+    /// Provider lookup; `resources::provider` outside of unit tests of the walk itself.
+    pub providers: fn(ResourceKind) -> &'static dyn crate::resources::Provider,
+}
+
+impl Walk {
+    pub fn new(parallelism: usize, force_delete_data: bool) -> Walk {
+        Walk {
+            parallelism,
+            force_delete_data,
+            providers: provider,
+        }
+    }
 }
 
 pub async fn apply(
@@ -299,7 +308,7 @@ pub async fn apply(
                 pending.remove(&addr);
                 running.insert(addr.clone());
                 let (c, change) = (clients.clone(), changes[&addr].clone());
-                set.spawn(async move { (addr, execute(c, change, walk.force_delete_data).await) });
+                set.spawn(async move { (addr, execute(c, change, walk).await) });
             }
         }
         if running.is_empty() {
@@ -406,5 +415,131 @@ mod tests {
             "a resource that cannot be read back is an error"
         );
         assert!(verify("s3_bucket.lake", &desired, Some(&desired)).is_ok());
+    }
+
+    /// A provider that keeps resources in memory and fails to create anything named `broken`.
+    struct Fake;
+    static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    impl crate::resources::Provider for Fake {
+        fn read<'a>(
+            &'a self,
+            _: &'a crate::cloud::Clients,
+            d: &'a crate::resources::Attrs,
+        ) -> crate::resources::Fut<'a, Option<crate::resources::Attrs>> {
+            Box::pin(async move {
+                Ok(CREATED
+                    .lock()
+                    .unwrap()
+                    .contains(&d["name"].as_str().unwrap().to_string())
+                    .then(|| d.clone()))
+            })
+        }
+        fn create<'a>(
+            &'a self,
+            _: &'a crate::cloud::Clients,
+            d: &'a crate::resources::Attrs,
+        ) -> crate::resources::Fut<'a, ()> {
+            Box::pin(async move {
+                let name = d["name"].as_str().unwrap().to_string();
+                if name == "broken" {
+                    return Err(crate::cloud::CloudError::new(
+                        "CreateBucket",
+                        &name,
+                        "AccessDenied",
+                        "no",
+                    ));
+                }
+                CREATED.lock().unwrap().push(name);
+                Ok(())
+            })
+        }
+        fn update<'a>(
+            &'a self,
+            _: &'a crate::cloud::Clients,
+            _: &'a crate::resources::Attrs,
+            _: &'a crate::resources::Attrs,
+        ) -> crate::resources::Fut<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn delete<'a>(
+            &'a self,
+            _: &'a crate::cloud::Clients,
+            _: &'a crate::resources::Attrs,
+            _: bool,
+        ) -> crate::resources::Fut<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn fake(_: crate::graph::ResourceKind) -> &'static dyn crate::resources::Provider {
+        &Fake
+    }
+
+    #[test]
+    fn a_failure_skips_only_its_dependents() {
+        use crate::graph::{Graph, Node, NodeKind, ResourceKind};
+        let node = |addr: &str, name: &str, deps: &[&str]| Node {
+            address: addr.into(),
+            kind: NodeKind::Resource(ResourceKind::S3Bucket),
+            name: name.into(),
+            attrs: attrs(json!({ "name": name })),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        };
+        // a (fails) <- b <- d, and an independent c.
+        let graph = Graph {
+            stack: "t".into(),
+            environment: "local".into(),
+            nodes: vec![
+                node("s3_bucket.a", "broken", &[]),
+                node("s3_bucket.b", "b", &["s3_bucket.a"]),
+                node("s3_bucket.c", "c", &[]),
+                node("s3_bucket.d", "d", &["s3_bucket.b"]),
+            ],
+        };
+        let plan = crate::plan::diff(&graph, &Default::default()).unwrap();
+        let dir = std::env::temp_dir().join(format!("dekit-walk-{}", std::process::id()));
+        let backend = crate::state::Backend::Local(crate::state::LocalBackend {
+            path: dir.join("state.json"),
+        });
+        let mut state = crate::state::State::new("t", "local");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = rt.block_on(async {
+            let clients =
+                crate::cloud::Clients::connect(&crate::cloud::Target::local_default()).await;
+            let walk = super::Walk {
+                parallelism: 2,
+                force_delete_data: false,
+                providers: fake,
+            };
+            super::apply(&clients, &graph, &plan, &mut state, &backend, walk, &|_| {})
+                .await
+                .unwrap()
+        });
+        assert_eq!(outcome.done, ["s3_bucket.c"]);
+        assert_eq!(outcome.failed.len(), 1);
+        assert_eq!(
+            (
+                outcome.failed[0].0.as_str(),
+                outcome.failed[0].1.code.as_str()
+            ),
+            ("s3_bucket.a", "AccessDenied")
+        );
+        let mut skipped = outcome.skipped.clone();
+        skipped.sort();
+        assert_eq!(skipped, ["s3_bucket.b", "s3_bucket.d"]);
+        assert_eq!(
+            state.resources.keys().collect::<Vec<_>>(),
+            ["s3_bucket.c"],
+            "what succeeded is recorded"
+        );
+        let saved: crate::state::State =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap())
+                .unwrap();
+        assert_eq!(saved, state);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -110,10 +110,7 @@ async fn run(root: &Path, scale: usize) -> serde_json::Value {
     // Deleted streams linger in DELETING for a moment; creating the same names too soon fails.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 
-    let walk = Walk {
-        parallelism: 10,
-        force_delete_data: true,
-    };
+    let walk = Walk::new(10, true);
     let quiet = |_: &str| {};
     let t = Instant::now();
     let plan = d.plan(10).await.expect("plan");

@@ -95,10 +95,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Resul
         &plan,
         &mut d.state,
         &d.backend,
-        engine::Walk {
-            parallelism: a.parallelism,
-            force_delete_data: false,
-        },
+        engine::Walk::new(a.parallelism, false),
         &progress,
     )
     .await

@@ -80,10 +80,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
         &plan,
         &mut d.state,
         &d.backend,
-        engine::Walk {
-            parallelism: a.parallelism,
-            force_delete_data: a.force_delete_data,
-        },
+        engine::Walk::new(a.parallelism, a.force_delete_data),
         &progress,
     )
     .await
