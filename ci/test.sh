@@ -29,6 +29,8 @@ if ! ./localstack/local.sh status >/dev/null 2>&1; then
 fi
 # Stop only what this run started, whatever happens.
 trap '[ -n "$started" ] && ./localstack/local.sh stop' EXIT
+# One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
+"$CARGO_TARGET_DIR/debug/dekit" local status
 
 echo "== cargo test"
 cargo test --locked

@@ -7,7 +7,7 @@
 //!
 //! Example: `firehose_delivery_stream.clickstream` → `raw/clickstream/`, 5 MiB / 60 s, GZIP.
 
-use super::{Attrs, Fut, Provider, absent, s, tag_map, tags};
+use super::{Attrs, Fut, Provider, absent, poll_until, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_firehose::types::{
@@ -16,7 +16,6 @@ use aws_sdk_firehose::types::{
     KinesisStreamSourceConfiguration, Tag,
 };
 use serde_json::json;
-use std::time::Duration;
 
 pub struct FirehoseDeliveryStream;
 
@@ -33,7 +32,7 @@ fn hints(d: &Attrs) -> BufferingHints {
 }
 
 async fn wait(c: &Clients, name: &str) -> Result<(), CloudError> {
-    for _ in 0..300 {
+    poll_until("CreateDeliveryStream", name, 60, || async move {
         let out = c
             .firehose
             .describe_delivery_stream()
@@ -45,24 +44,17 @@ async fn wait(c: &Clients, name: &str) -> Result<(), CloudError> {
             .delivery_stream_description()
             .map(|d| d.delivery_stream_status())
         {
-            Some(DeliveryStreamStatus::Active) => return Ok(()),
-            Some(DeliveryStreamStatus::CreatingFailed) => {
-                return Err(CloudError::new(
-                    "CreateDeliveryStream",
-                    name,
-                    "CreatingFailed",
-                    "the delivery stream ended in CREATING_FAILED",
-                ));
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            Some(DeliveryStreamStatus::Active) => Ok(true),
+            Some(DeliveryStreamStatus::CreatingFailed) => Err(CloudError::new(
+                "CreateDeliveryStream",
+                name,
+                "CreatingFailed",
+                "the delivery stream ended in CREATING_FAILED",
+            )),
+            _ => Ok(false),
         }
-    }
-    Err(CloudError::new(
-        "CreateDeliveryStream",
-        name,
-        "Timeout",
-        "not ACTIVE after 60 s",
-    ))
+    })
+    .await
 }
 
 impl Provider for FirehoseDeliveryStream {
@@ -242,24 +234,16 @@ impl Provider for FirehoseDeliveryStream {
                     .map_err(|e| from_sdk("DeleteDeliveryStream", name, e)),
             )?;
             // Deletion is asynchronous; wait until the name is free again.
-            for _ in 0..600 {
+            poll_until("DeleteDeliveryStream", name, 120, || async move {
                 let d = c
                     .firehose
                     .describe_delivery_stream()
                     .delivery_stream_name(name)
                     .send()
                     .await;
-                if absent(d.map_err(|e| from_sdk("DescribeDeliveryStream", name, e)))?.is_none() {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(CloudError::new(
-                "DeleteDeliveryStream",
-                name,
-                "Timeout",
-                "delivery stream still exists 120 s after delete",
-            ))
+                Ok(absent(d.map_err(|e| from_sdk("DescribeDeliveryStream", name, e)))?.is_none())
+            })
+            .await
         })
     }
 }

@@ -6,19 +6,18 @@
 //!
 //! Example: `kinesis_stream.clickstream` → `retail-local-clickstream`, 2 shards, 24 h.
 
-use super::{Attrs, Fut, Provider, absent, int, s, tag_map, tags};
+use super::{Attrs, Fut, Provider, absent, int, poll_until, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_kinesis::types::{
     EncryptionType, ScalingType, StreamMode, StreamModeDetails, StreamStatus,
 };
 use serde_json::json;
-use std::time::Duration;
 
 pub struct KinesisStream;
 
 async fn wait_active(c: &Clients, name: &str) -> Result<(), CloudError> {
-    for _ in 0..600 {
+    poll_until("WaitActive", name, 120, || async move {
         let d = c
             .kinesis
             .describe_stream_summary()
@@ -26,18 +25,12 @@ async fn wait_active(c: &Clients, name: &str) -> Result<(), CloudError> {
             .send()
             .await
             .map_err(|e| from_sdk("DescribeStreamSummary", name, e))?;
-        if d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Err(CloudError::new(
-        "WaitActive",
-        name,
-        "Timeout",
-        "stream did not become ACTIVE within 120 s",
-    ))
+        Ok(
+            d.stream_description_summary().map(|s| s.stream_status())
+                == Some(&StreamStatus::Active),
+        )
+    })
+    .await
 }
 
 fn mode(d: &Attrs) -> StreamMode {
@@ -231,24 +224,16 @@ impl Provider for KinesisStream {
                     .map_err(|e| from_sdk("DeleteStream", name, e)),
             )?;
             // Deletion is asynchronous; the name stays taken (CreateStream fails) until it is gone.
-            for _ in 0..600 {
+            poll_until("DeleteStream", name, 120, || async move {
                 let d = c
                     .kinesis
                     .describe_stream_summary()
                     .stream_name(name)
                     .send()
                     .await;
-                if absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?.is_none() {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(CloudError::new(
-                "DeleteStream",
-                name,
-                "Timeout",
-                "stream still exists 120 s after delete",
-            ))
+                Ok(absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?.is_none())
+            })
+            .await
         })
     }
 }

@@ -62,6 +62,35 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
     }
 }
 
+/// Call `done` every 200 ms until it says yes, for at most `secs` seconds (waiting for ACTIVE, or
+/// for an asynchronous delete to free the name).
+pub async fn poll_until<F, Fu>(
+    operation: &str,
+    resource: &str,
+    secs: u64,
+    mut done: F,
+) -> Result<(), CloudError>
+where
+    F: FnMut() -> Fu,
+    Fu: Future<Output = Result<bool, CloudError>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if done().await? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CloudError::new(
+                operation,
+                resource,
+                "Timeout",
+                format!("still not done after {secs} s"),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Error codes meaning "it does not exist" across services.
 pub fn is_not_found(e: &CloudError) -> bool {
     matches!(

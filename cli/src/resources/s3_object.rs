@@ -81,32 +81,23 @@ impl Provider for S3Object {
                     .await
                     .map_err(|e| from_sdk("ListObjectVersions", bucket, e)),
             )?;
-            for v in out
+            let versions = out
                 .as_ref()
                 .map(|o| o.versions())
                 .unwrap_or_default()
                 .iter()
-                .filter(|v| v.key() == Some(key))
-            {
-                c.s3.delete_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .set_version_id(v.version_id().map(str::to_string))
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DeleteObject", key, e))?;
-            }
-            for m in out
+                .map(|v| (v.key(), v.version_id()));
+            let markers = out
                 .as_ref()
                 .map(|o| o.delete_markers())
                 .unwrap_or_default()
                 .iter()
-                .filter(|v| v.key() == Some(key))
-            {
+                .map(|m| (m.key(), m.version_id()));
+            for (_, version) in versions.chain(markers).filter(|(k, _)| *k == Some(key)) {
                 c.s3.delete_object()
                     .bucket(bucket)
                     .key(key)
-                    .set_version_id(m.version_id().map(str::to_string))
+                    .set_version_id(version.map(str::to_string))
                     .send()
                     .await
                     .map_err(|e| from_sdk("DeleteObject", key, e))?;
