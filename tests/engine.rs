@@ -350,9 +350,31 @@ fn killed_applies_converge_without_orphans() {
         "{out}"
     );
     stack.assert_converged();
-    // No orphans: everything with the stack's tag/prefix is recorded in state.
+    // No orphans: everything tagged with the stack is recorded in state.
     let recorded = stack.ok(&["state", "list"]);
     assert_eq!(recorded.lines().count(), 22, "{recorded}");
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(stack.dir.join(".dekit/local.state.json")).unwrap(),
+    )
+    .unwrap();
+    let names: std::collections::BTreeSet<String> = state["resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|r| r["attrs"]["name"].as_str().map(str::to_string))
+        .collect();
+    let tagged =
+        c.rt.block_on(harness::tagged_with_stack(&c.clients, &stack.name));
+    assert_eq!(
+        tagged.len(),
+        11,
+        "2 buckets, 1 stream, 1 delivery, 6 roles... found {tagged:?}"
+    );
+    let orphans: Vec<&String> = tagged.iter().filter(|t| !names.contains(*t)).collect();
+    assert!(
+        orphans.is_empty(),
+        "orphans found by the dekit tag: {orphans:?}"
+    );
     stack.ok(&["destroy", "--force-delete-data"]);
     assert_eq!(
         c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),

@@ -407,3 +407,74 @@ pub async fn leftovers(c: &Clients, prefix: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Physical names of everything carrying the tag `dekit:stack = <stack>` (buckets, streams,
+/// delivery streams, roles, alarms): what an orphan search by tag finds.
+pub async fn tagged_with_stack(c: &Clients, stack: &str) -> Vec<String> {
+    let is_ours = |k: &str, v: &str| k == "dekit:stack" && v == stack;
+    let mut out = vec![];
+    if let Ok(o) = c.s3.list_buckets().send().await {
+        for b in o.buckets().iter().filter_map(|b| b.name()) {
+            if let Ok(t) = c.s3.get_bucket_tagging().bucket(b).send().await
+                && t.tag_set().iter().any(|t| is_ours(t.key(), t.value()))
+            {
+                out.push(b.to_string());
+            }
+        }
+    }
+    if let Ok(o) = c.kinesis.list_streams().send().await {
+        for s in o.stream_names() {
+            if let Ok(t) = c.kinesis.list_tags_for_stream().stream_name(s).send().await
+                && t.tags()
+                    .iter()
+                    .any(|t| is_ours(t.key(), t.value().unwrap_or_default()))
+            {
+                out.push(s.clone());
+            }
+        }
+    }
+    if let Ok(o) = c.firehose.list_delivery_streams().limit(1000).send().await {
+        for s in o.delivery_stream_names() {
+            if let Ok(t) = c
+                .firehose
+                .list_tags_for_delivery_stream()
+                .delivery_stream_name(s)
+                .send()
+                .await
+                && t.tags()
+                    .iter()
+                    .any(|t| is_ours(t.key(), t.value().unwrap_or_default()))
+            {
+                out.push(s.clone());
+            }
+        }
+    }
+    if let Ok(o) = c.iam.list_roles().send().await {
+        for r in o.roles() {
+            if let Ok(t) = c.iam.list_role_tags().role_name(r.role_name()).send().await
+                && t.tags().iter().any(|t| is_ours(t.key(), t.value()))
+            {
+                out.push(r.role_name().to_string());
+            }
+        }
+    }
+    if let Ok(o) = c.cloudwatch.describe_alarms().send().await {
+        for a in o.metric_alarms() {
+            if let Some(arn) = a.alarm_arn()
+                && let Ok(t) = c
+                    .cloudwatch
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                && t.tags()
+                    .iter()
+                    .any(|t| is_ours(t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            {
+                out.push(a.alarm_name().unwrap_or_default().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
