@@ -78,7 +78,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Resul
         "dekit apply: stack `{}`, environment `{}`",
         plan.stack, plan.environment
     );
-    print!("{}", render::text(&plan, &header));
+    print!("{}", render::colorize(&render::text(&plan, &header)));
     let unrecorded = plan
         .changes
         .iter()

@@ -68,7 +68,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
         "dekit destroy: stack `{}`, environment `{}`",
         plan.stack, plan.environment
     );
-    print!("{}", render::text(&plan, &header));
+    print!("{}", render::colorize(&render::text(&plan, &header)));
     if !plan.has_changes() {
         return Ok(true);
     }

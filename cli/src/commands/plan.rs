@@ -115,7 +115,7 @@ pub fn run(a: Args) -> ExitCode {
             serde_json::to_string_pretty(&p).expect("plan serializes")
         );
     } else {
-        print!("{}", render::text(&p, &header));
+        print!("{}", render::colorize(&render::text(&p, &header)));
         if let Some(path) = &a.out {
             println!(
                 "\nSaved the plan to {}. Apply exactly it with `dekit apply {} --plan {}`.",

@@ -165,3 +165,34 @@ fn inline(key: &str, v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Colour plan text for a terminal: creates green, updates yellow, destruction and data-loss notes
+/// red. Plain text (pipes, CI logs, snapshots) stays uncoloured; `NO_COLOR` turns it off.
+pub fn colorize(text: &str) -> String {
+    use std::io::IsTerminal;
+    if std::env::var_os("NO_COLOR").is_some() || !std::io::stdout().is_terminal() {
+        return text.to_string();
+    }
+    let paint = |code: &str, line: &str| format!("\x1b[{code}m{line}\x1b[0m");
+    text.lines()
+        .map(|line| {
+            let t = line.trim_start();
+            if t.starts_with("# !! DATA LOSS")
+                || t.starts_with("-/+")
+                || t.starts_with("- ")
+                || t.contains("will be destroyed")
+                || t.contains("must be replaced")
+            {
+                paint("1;31", line)
+            } else if t.starts_with("+ ") {
+                paint("32", line)
+            } else if t.starts_with("~ ") {
+                paint("33", line)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
