@@ -565,3 +565,36 @@ fn ctrl_c_finishes_in_flight_calls_and_saves_state() {
     stack.assert_converged();
     stack.ok(&["destroy", "--force-delete-data"]);
 }
+
+#[test]
+fn state_show_rm_and_adoption() {
+    let c = cloud();
+    let scope = Scope::new("staterm");
+    let stack = Stack::new(&scope);
+    stack.ok(&["apply", "--target", "s3_bucket.artifacts"]);
+    assert_eq!(stack.ok(&["state", "list"]), "s3_bucket.artifacts\n");
+    let shown: Value =
+        serde_json::from_str(&stack.ok(&["state", "show", "s3_bucket.artifacts"])).unwrap();
+    assert_eq!(shown["kind"], "s3_bucket");
+    assert_eq!(
+        shown["attrs"]["name"],
+        format!("{}-local-lake-artifacts", stack.name)
+    );
+    let o = stack.dekit(&["state", "show", "s3_bucket.nope"]);
+    assert_eq!(o.status.code(), Some(1));
+
+    stack.ok(&["state", "rm", "s3_bucket.artifacts"]);
+    assert_eq!(stack.ok(&["state", "list"]), "");
+    // The bucket still exists; the next apply finds it by name and records it again.
+    let out = stack.ok(&["apply", "--target", "s3_bucket.artifacts"]);
+    assert!(
+        out.contains("s3_bucket.artifacts: adopted into state"),
+        "{out}"
+    );
+    assert_eq!(stack.ok(&["state", "list"]), "s3_bucket.artifacts\n");
+    stack.ok(&["destroy"]);
+    assert_eq!(
+        c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),
+        Vec::<String>::new()
+    );
+}
