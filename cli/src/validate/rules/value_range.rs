@@ -52,12 +52,13 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 "buffer.interval_seconds",
                 out,
             );
-            if d.format.value == crate::model::DataFormat::Csv {
-                out.push(cx.error(
-                    "E160",
-                    "Firehose delivers `json` or `parquet`",
-                    d.format.span,
-                ));
+            // Parquet delivery needs Firehose record-format conversion against a Glue schema,
+            // which dekit does not configure yet: refuse it rather than deliver JSON silently.
+            if d.format.value != crate::model::DataFormat::Json {
+                out.push(
+                    cx.error("E160", "dekit delivers streams to the lake as `json` only (for now)", d.format.span)
+                        .hint("use `format: json`; a transform can write parquet into the curated zone"),
+                );
             }
         }
     }
