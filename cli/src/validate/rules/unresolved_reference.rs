@@ -30,7 +30,7 @@ fn missing<'a>(
         None => {
             let all: Vec<&str> = candidates.collect();
             if all.is_empty() {
-                d.hint(format!("this stack declares no {what}"))
+                d.hint(format!("this stack declares no {what}; check that its section is there and spelled right"))
             } else {
                 d.hint(format!("declared: {}", all.join(", ")))
             }

@@ -56,8 +56,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             // which dekit does not configure yet: refuse it rather than deliver JSON silently.
             if d.format.value != crate::model::DataFormat::Json {
                 out.push(
-                    cx.error("E160", "dekit delivers streams to the lake as `json` only (for now)", d.format.span)
-                        .hint("use `format: json`; a transform can write parquet into the curated zone"),
+                    cx.error(
+                        "E160",
+                        "dekit delivers streams to the lake as `json` only (for now)",
+                        d.format.span,
+                    )
+                    .hint(
+                        "use `format: json`; a transform can write parquet into the curated zone",
+                    ),
                 );
             }
         }
