@@ -598,3 +598,41 @@ fn state_show_rm_and_adoption() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn renaming_a_bucket_replaces_it() {
+    let c = cloud();
+    let scope = Scope::new("rename");
+    let stack = Stack::new(&scope);
+    stack.ok(&["apply", "--target", "s3_bucket.artifacts"]);
+    let old = format!("{}-local-lake-artifacts", stack.name);
+    let new = format!("{}-local-artifacts2", stack.name);
+    stack.edit(|t| {
+        t.replace(
+            "  catalog:\n",
+            &format!("  artifacts_bucket: {new}\n  catalog:\n"),
+        )
+    });
+    let plan: Value =
+        serde_json::from_str(&stack.ok(&["plan", "--json", "--target", "s3_bucket.artifacts"]))
+            .unwrap();
+    let change = &plan["changes"][0];
+    assert_eq!(change["address"], "s3_bucket.artifacts");
+    assert_eq!(change["action"], "replace", "{change}");
+    assert_eq!(change["forces_replacement"], serde_json::json!(["name"]));
+    let text = stack.ok(&["plan", "--target", "s3_bucket.artifacts"]);
+    assert!(text.contains("# forces replacement"), "{text}");
+    let out = stack.ok(&["apply", "--target", "s3_bucket.artifacts"]);
+    assert!(out.contains("0 added, 0 changed, 1 replaced"), "{out}");
+    let exists = |b: &str| {
+        c.rt.block_on(c.clients.s3.head_bucket().bucket(b).send())
+            .is_ok()
+    };
+    assert!(!exists(&old), "the old bucket is gone, not orphaned");
+    assert!(exists(&new));
+    stack.ok(&["destroy"]);
+    assert_eq!(
+        c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),
+        Vec::<String>::new()
+    );
+}

@@ -35,8 +35,17 @@ pub async fn refresh(
     for n in graph.resources() {
         if let crate::graph::NodeKind::Resource(kind) = n.kind {
             // Identity comes from the desired attributes (names), which also finds resources a crashed
-            // apply created before recording them.
-            wanted.insert(n.address.clone(), (kind, n.attrs.clone()));
+            // apply created before recording them; but a recorded resource whose identity changed
+            // (a rename) is read under its old identity, so the plan replaces it instead of
+            // creating the new one beside an orphan.
+            let renamed = state.resources.get(&n.address).is_some_and(|r| {
+                kind.replace_on()
+                    .iter()
+                    .any(|k| r.attrs.get(*k) != n.attrs.get(*k))
+            });
+            if !renamed {
+                wanted.insert(n.address.clone(), (kind, n.attrs.clone()));
+            }
         }
     }
     // Reads are cheap and idempotent: overlap more of them than writes.
