@@ -170,9 +170,12 @@ fn build_vars(
                         "environments in this stack: {}",
                         env_names.join(", ")
                     ));
-                if let Some(s) = did_you_mean(e, env_names.iter().copied()) {
-                    d = d.hint(format!("did you mean `{s}`?"));
-                }
+                d = match did_you_mean(e, env_names.iter().copied()) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None => {
+                        d.hint("pass one of them with `--env`, or declare it under `environments:`")
+                    }
+                };
                 report.diags.push(d);
                 return None;
             }
