@@ -168,6 +168,33 @@ fn retail_lineage_orders_the_pipeline() {
     assert!(has("ingest.clickstream", "transform.product_interactions"));
 }
 
+/// One fixture per resource kind: the first resource of each kind in the retail graph.
+#[test]
+fn retail_resource_kind_fixtures() {
+    let g = retail_graph();
+    let mut seen = std::collections::BTreeSet::new();
+    for n in g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["category"] == "resource")
+    {
+        let kind = n["kind"].as_str().unwrap().to_string();
+        if seen.insert(kind.clone()) {
+            let mut attrs = n["attributes"].clone();
+            if let Some(content) = attrs.get_mut("content") {
+                *content = Value::from("<script, see s3_object_* snapshots>");
+            }
+            snapshot_dir("resources").bind(|| insta::assert_json_snapshot!(kind, attrs));
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        12,
+        "the retail stack uses every resource kind: {seen:?}"
+    );
+}
+
 #[test]
 fn retail_generated_glue_scripts() {
     let g = retail_graph();

@@ -62,3 +62,50 @@ pub fn ident(s: &str) -> String {
 pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AcceptedValues, Freshness, Range, Relationships, RowCount};
+    use crate::yaml::Spanned;
+
+    fn s(v: &str) -> Spanned<String> {
+        Spanned::new(v.to_string())
+    }
+
+    /// One fixture per check kind: the SQL each one runs, snapshotted.
+    #[test]
+    fn check_sql_fixtures() {
+        let checks = vec![
+            Check::NotNull(vec![s("order_id"), s("customer_id")]),
+            Check::Unique(vec![s("order_id")]),
+            Check::AcceptedValues(AcceptedValues {
+                column: s("status"),
+                values: vec!["placed".into(), "o'hara".into()],
+            }),
+            Check::RowCount(RowCount {
+                min: Some(Spanned::new(1)),
+                max: Some(Spanned::new(1_000_000)),
+            }),
+            Check::Freshness(Freshness {
+                column: s("order_ts"),
+                max_age_hours: Spanned::new(48),
+            }),
+            Check::Relationships(Relationships {
+                column: s("customer_key"),
+                to: s("dim_customers.customer_key"),
+            }),
+            Check::Range(Range {
+                column: s("quantity"),
+                min: Some(1.0),
+                max: Some(1000.0),
+            }),
+        ];
+        for c in &checks {
+            let sql = sql(c, "orders");
+            // Every check is a query the SQL parser accepts.
+            assert!(crate::sql::relations(&sql).is_ok(), "{}: {sql}", kind(c));
+            insta::assert_snapshot!(kind(c), sql);
+        }
+    }
+}
