@@ -106,7 +106,12 @@ impl Provider for FirehoseDeliveryStream {
                 "role_arn".into(),
                 json!(dest.map(|d| d.role_arn()).unwrap_or_default()),
             );
-            let fmt = d["destination"]["format"].clone();
+            // Records land as delivered (JSON) unless record-format conversion is on.
+            let converting = dest
+                .and_then(|d| d.data_format_conversion_configuration())
+                .and_then(|c| c.enabled())
+                .unwrap_or(false);
+            let fmt = if converting { "parquet" } else { "json" };
             live.insert(
                 "destination".into(),
                 json!({

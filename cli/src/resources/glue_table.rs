@@ -129,7 +129,17 @@ impl Provider for GlueTable {
             );
             live.insert(
                 "format".into(),
-                d.get("format").cloned().unwrap_or_default(),
+                // The format is whatever the SerDe reads.
+                json!(match sd
+                    .and_then(|s| s.serde_info())
+                    .and_then(|s| s.serialization_library())
+                    .unwrap_or_default()
+                {
+                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe" => "parquet",
+                    "org.openx.data.jsonserde.JsonSerDe" => "json",
+                    "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe" => "csv",
+                    other => other,
+                }),
             );
             live.insert(
                 "storage".into(),
