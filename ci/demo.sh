@@ -8,7 +8,7 @@ cargo build --locked --bin dekit
 dekit="$CARGO_TARGET_DIR/debug/dekit"
 "$dekit" local start
 "$dekit" validate stacks/retail/stack.yaml
-"$dekit" apply stacks/retail/stack.yaml
+"$dekit" apply stacks/retail/stack.yaml --auto-approve
 echo
 echo "== a second plan must be empty:"
 "$dekit" plan stacks/retail/stack.yaml --detailed-exitcode

@@ -25,6 +25,9 @@ pub struct Args {
     /// Start the local cloud if a `local` environment finds it stopped.
     #[arg(long)]
     pub start_local: bool,
+    /// Do not ask for confirmation on a terminal (runs without a terminal never ask).
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -85,6 +88,10 @@ async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Resul
         .any(|c| !d.state.resources.contains_key(&c.address));
     if !plan.has_changes() && !unrecorded {
         return Ok(true);
+    }
+    if plan.has_changes() && !a.auto_approve && !super::confirm("perform these actions") {
+        println!("Cancelled; nothing was changed.");
+        return Ok(false);
     }
     println!();
     d.state.git = git_info(&d.checked.loaded.src.dir());

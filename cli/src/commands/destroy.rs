@@ -17,6 +17,9 @@ pub struct Args {
     pub parallelism: usize,
     #[arg(long)]
     pub start_local: bool,
+    /// Do not ask for confirmation on a terminal (runs without a terminal never ask).
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -71,6 +74,10 @@ async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
     print!("{}", render::colorize(&render::text(&plan, &header)));
     if !plan.has_changes() {
         return Ok(true);
+    }
+    if plan.has_changes() && !a.auto_approve && !super::confirm("destroy all these resources") {
+        println!("Cancelled; nothing was changed.");
+        return Ok(false);
     }
     println!();
     let progress = |line: &str| println!("{line}");

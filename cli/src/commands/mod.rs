@@ -77,6 +77,19 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// On a terminal, ask like Terraform: only `yes` proceeds. Without a terminal (CI), proceed.
+pub fn confirm(what: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return true;
+    }
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    answer.trim() == "yes"
+}
+
 /// Print an error and return exit code 1.
 pub fn fail(msg: &str) -> ExitCode {
     eprintln!("error: {msg}");
