@@ -28,12 +28,17 @@ impl Loaded {
 
     /// The account id ARNs use: the declared one, or LocalStack's fixed test account.
     pub fn account(&self) -> &str {
-        match (&self.env.account, self.env.target.value) {
-            (Some(a), _) => a,
-            (None, Target::Local) => "000000000000",
-            (None, Target::Aws) => "<account>",
+        match &self.env.account {
+            Some(a) => a,
+            None => default_account(self.env.target.value == Target::Local),
         }
     }
+}
+
+/// The account id when none is declared: LocalStack's fixed one, or a placeholder for AWS (which
+/// validation requires to be declared).
+fn default_account(local: bool) -> &'static str {
+    if local { "000000000000" } else { "<account>" }
 }
 
 /// Every diagnostic of a load, whatever stage found it.
@@ -202,14 +207,8 @@ fn build_vars(
     let account = env_node
         .and_then(|e| e.get("account"))
         .and_then(Node::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            if target_local {
-                "000000000000".into()
-            } else {
-                "<account>".into()
-            }
-        });
+        .unwrap_or(default_account(target_local))
+        .to_string();
     vars.builtins.insert("account_id".into(), account);
     // Stack variables first, then the environment's overrides; a variable may use earlier ones.
     for scope in [Some(root), env_node] {

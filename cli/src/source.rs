@@ -59,10 +59,6 @@ impl SourceFile {
             .unwrap_or_default()
     }
 
-    pub fn line_count(&self) -> usize {
-        self.line_starts.len()
-    }
-
     /// Text of 1-based line `line`, without its newline.
     pub fn line_text(&self, line: u32) -> &str {
         let i = (line as usize)
