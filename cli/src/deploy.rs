@@ -41,7 +41,11 @@ pub fn backend(checked: &Checked, clients: &Clients) -> Backend {
     }
 }
 
+/// The one way every command that touches a deployed stack opens it: the stack compiles, the
+/// local cloud is up (for `local` environments), the credentials are for the declared account
+/// (for `aws` ones), and the state is loaded.
 pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, String> {
+    let graph = compile::compile(&checked).map_err(|e| e.to_string())?;
     let target = Target::from_env(&checked.loaded);
     local::ensure_up(&target, start_local || checked.loaded.env.start_local).await?;
     let clients = Clients::connect(&target).await;
@@ -72,7 +76,6 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
         .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
         .await
         .map_err(|e| e.to_string())?;
-    let graph = compile::compile(&checked);
     Ok(Deployment {
         checked,
         graph,
@@ -83,6 +86,56 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
 }
 
 impl Deployment {
+    /// Run `work` holding the state lock, released whatever happens.
+    pub async fn locked<R>(
+        &mut self,
+        operation: &str,
+        work: impl AsyncFnOnce(&mut Deployment) -> Result<R, String>,
+    ) -> Result<R, String> {
+        let lock = self.lock(operation).await?;
+        let result = work(self).await;
+        if let Err(e) = self.backend.unlock(&lock.id).await {
+            eprintln!("warning: could not release the state lock: {e}");
+        }
+        result
+    }
+
+    /// Addresses `--target` may name: the graph's and the state's. An unknown one is an error.
+    pub fn check_targets(&self, targets: &[String]) -> Result<(), String> {
+        for t in targets {
+            if self.graph.get(t).is_none() && !self.state.resources.contains_key(t) {
+                return Err(format!(
+                    "--target {t}: no such resource in the stack or state (see `dekit state list` or `dekit graph`)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse to destroy a stack where a recorded or declared resource has `prevent_destroy`.
+    pub fn guard_prevent_destroy(&self) -> Result<(), String> {
+        let flagged = |a: &serde_json::Map<String, serde_json::Value>| {
+            a.get("prevent_destroy") == Some(&serde_json::Value::Bool(true))
+        };
+        let guarded: Vec<&str> = self
+            .state
+            .resources
+            .iter()
+            .filter(|(addr, r)| {
+                flagged(&r.attrs) || self.graph.get(addr).is_some_and(|n| flagged(&n.attrs))
+            })
+            .map(|(a, _)| a.as_str())
+            .collect();
+        if guarded.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "refusing to destroy: {} {} `prevent_destroy: true`; remove it from the stack first",
+            guarded.join(", "),
+            if guarded.len() == 1 { "has" } else { "have" }
+        ))
+    }
+
     /// Lock the state, then re-read it: another run may have written it before we got the lock.
     pub async fn lock(&mut self, operation: &str) -> Result<crate::state::LockInfo, String> {
         let lock = self
@@ -126,20 +179,30 @@ impl Deployment {
         Ok(p)
     }
 
-    /// A plan deleting everything in state.
-    pub async fn destroy_plan(&self) -> Plan {
+    /// A plan deleting everything that exists of the stack: what the state records, and what a
+    /// killed apply created before recording it (found by reading every resource of the graph).
+    /// A recorded resource that is already gone is simply dropped from state.
+    pub async fn destroy_plan(&self, parallelism: usize) -> Result<Plan, String> {
+        let refreshed =
+            crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism)
+                .await
+                .map_err(|errs| {
+                    errs.iter()
+                        .map(|(a, e)| format!("refreshing {a}: {e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })?;
         let mut p = Plan {
             stack: self.graph.stack.clone(),
             environment: self.graph.environment.clone(),
-            changes: self
-                .state
-                .resources
-                .iter()
-                .map(|(a, r)| plan::Change {
-                    address: a.clone(),
-                    kind: r.kind,
+            changes: refreshed
+                .existing
+                .into_iter()
+                .map(|(a, e)| plan::Change {
+                    address: a,
+                    kind: e.kind,
                     action: Action::Delete,
-                    before: Some(r.attrs.clone()),
+                    before: Some(e.attrs),
                     after: None,
                     forces_replacement: vec![],
                     data_impact: None,
@@ -148,7 +211,16 @@ impl Deployment {
             drift: vec![],
         };
         self.annotate(&mut p).await;
-        p
+        Ok(p)
+    }
+
+    /// Forget recorded resources that no longer exist (after a destroy found them gone).
+    pub fn forget_missing(&mut self, plan: &Plan) -> bool {
+        let before = self.state.resources.len();
+        self.state
+            .resources
+            .retain(|a, _| plan.changes.iter().any(|c| &c.address == a));
+        before != self.state.resources.len()
     }
 
     async fn annotate(&self, p: &mut Plan) {

@@ -3,6 +3,8 @@
 //! recorded in state at once; Ctrl-C stops launching, lets in-flight calls finish, saves, exits.
 
 use crate::cloud::{Clients, CloudError};
+use crate::graph::refs;
+use crate::graph::walk::Walker;
 use crate::graph::{Graph, ResourceKind};
 use crate::plan::{Action, Change, Existing, Plan};
 use crate::resources::{Attrs, provider};
@@ -39,9 +41,11 @@ pub async fn refresh(
             // (a rename) is read under its old identity, so the plan replaces it instead of
             // creating the new one beside an orphan.
             let renamed = state.resources.get(&n.address).is_some_and(|r| {
-                kind.replace_on()
-                    .iter()
-                    .any(|k| r.attrs.get(*k) != n.attrs.get(*k))
+                provider(kind).replace_on().iter().any(|k| {
+                    n.attrs
+                        .get(*k)
+                        .is_some_and(|v| !refs::contains_ref(v) && r.attrs.get(*k) != Some(v))
+                })
             });
             if !renamed {
                 wanted.insert(n.address.clone(), (kind, n.attrs.clone()));
@@ -117,12 +121,15 @@ where
     unreachable!()
 }
 
-/// A resource that refers to a just-created role or stream may be refused until it propagates.
+/// A resource that refers to a just-created role or stream may be refused until it propagates;
+/// one in a transitional state (a stream CREATING, UPDATING or DELETING) refuses changes until it
+/// settles. Both are waited out for a bounded time, never reported as failures at once.
 fn propagating(e: &CloudError) -> bool {
     let m = e.message.to_lowercase();
     (e.code == "InvalidArgumentException" || e.code == "InvalidInputException")
         && (m.contains("role") || m.contains("assume") || m.contains("not authorized"))
         || (e.code == "LimitExceededException" && m.contains("concurrently"))
+        || e.code == "ResourceInUseException" && !m.contains("already exists")
 }
 
 #[derive(Debug, Default)]
@@ -180,9 +187,22 @@ async fn execute(c: Clients, change: Change, walk: Walk) -> Result<Option<Attrs>
             } else {
                 retry(|| p.create(&c, &desired)).await?;
             }
-            let live = retry(|| p.read(&c, &desired)).await?;
+            // AWS is eventually consistent: a read just after a create may not find it yet.
+            let mut live = retry(|| p.read(&c, &desired)).await?;
+            for _ in 0..25 {
+                if live.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                live = retry(|| p.read(&c, &desired)).await?;
+            }
             verify(&address, &desired, live.as_ref())?;
-            Ok(Some(desired))
+            Ok(Some(with_outputs(
+                change.kind,
+                &walk,
+                &desired,
+                live.as_ref(),
+            )))
         }
         Action::Delete => {
             let before = change.before.clone().expect("before");
@@ -193,7 +213,6 @@ async fn execute(c: Clients, change: Change, walk: Walk) -> Result<Option<Attrs>
     }
 }
 
-/// Run a plan's changes. Creates/updates follow dependencies; deletes run after, dependents first.
 /// How to walk: concurrency and whether data may be deleted.
 #[derive(Debug, Clone, Copy)]
 pub struct Walk {
@@ -213,6 +232,33 @@ impl Walk {
     }
 }
 
+/// Progress of an apply or destroy, as it happens. The commands word it; the engine only reports.
+pub trait Reporter: Sync {
+    fn on_adopted(&self, _address: &str) {}
+    fn on_done(&self, _address: &str, _action: Action) {}
+    fn on_failed(&self, _address: &str, _error: &CloudError) {}
+    fn on_skipped(&self, _address: &str) {}
+    fn on_interrupt(&self) {}
+}
+
+/// A reporter that says nothing (unit tests, library callers).
+pub struct Silent;
+impl Reporter for Silent {}
+
+/// What is recorded for a resource: the desired attributes plus its outputs as AWS reported them.
+fn with_outputs(kind: ResourceKind, walk: &Walk, desired: &Attrs, live: Option<&Attrs>) -> Attrs {
+    let mut rec = desired.clone();
+    for k in (walk.providers)(kind).outputs() {
+        if let Some(v) = live.and_then(|l| l.get(*k)) {
+            rec.insert((*k).to_string(), v.clone());
+        }
+    }
+    rec
+}
+
+/// Run a plan's changes. Creates/updates follow dependencies; deletes run after, dependents first.
+/// References in the desired attributes are resolved from what the state records, just before the
+/// resource is written, so they carry the referenced resource's outputs as AWS returned them.
 pub async fn apply(
     clients: &Clients,
     graph: &Graph,
@@ -220,7 +266,7 @@ pub async fn apply(
     state: &mut State,
     backend: &Backend,
     walk: Walk,
-    progress: &(dyn Fn(&str) + Sync),
+    reporter: &dyn Reporter,
 ) -> Result<Outcome, ApplyError> {
     let changes: BTreeMap<String, Change> = plan
         .changes
@@ -260,82 +306,70 @@ pub async fn apply(
         waits.insert(addr.clone(), w);
     }
     // Resources that exist as desired but are missing from state (a crashed apply created them
-    // before recording them) are adopted, so they are never orphaned.
-    let mut adopted = false;
-    let unrecorded: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::NoOp && !state.resources.contains_key(&c.address))
-        .collect();
-    for c in unrecorded {
-        if let Some(attrs) = &c.after {
-            let depends_on = graph
-                .get(&c.address)
-                .map(|n| n.depends_on.clone())
-                .unwrap_or_default();
-            state.resources.insert(
-                c.address.clone(),
-                StateResource {
-                    kind: c.kind,
-                    attrs: attrs.clone(),
-                    depends_on,
-                },
-            );
-            progress(&format!(
-                "{}: adopted into state (it existed already)",
-                c.address
-            ));
-            adopted = true;
+    // before recording them) are adopted, so they are never orphaned. Recorded ones whose outputs
+    // are not yet recorded (state from an older dekit) gain them.
+    let mut saved_needed = false;
+    for c in plan.changes.iter().filter(|c| c.action == Action::NoOp) {
+        let Some(after) = &c.after else { continue };
+        let rec = with_outputs(c.kind, &walk, after, c.before.as_ref());
+        match state.resources.get_mut(&c.address) {
+            None => {
+                let depends_on = graph
+                    .get(&c.address)
+                    .map(|n| n.depends_on.clone())
+                    .unwrap_or_default();
+                state.resources.insert(
+                    c.address.clone(),
+                    StateResource {
+                        kind: c.kind,
+                        attrs: rec,
+                        depends_on,
+                    },
+                );
+                reporter.on_adopted(&c.address);
+                saved_needed = true;
+            }
+            Some(r) if r.attrs != rec => {
+                r.attrs = rec;
+                saved_needed = true;
+            }
+            Some(_) => {}
         }
     }
-    if adopted {
+    if saved_needed {
         backend.save(state).await?;
     }
     let mut outcome = Outcome::default();
-    let mut pending: BTreeSet<String> = changes.keys().cloned().collect();
-    let mut running: BTreeSet<String> = BTreeSet::new();
-    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut walker = Walker::new(waits, walk.parallelism).stop_on_ctrl_c();
     let mut set: JoinSet<(String, Result<Option<Attrs>, CloudError>)> = JoinSet::new();
-    // Ctrl-C only sets a flag: calls in flight finish and are recorded, nothing new starts.
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let listener = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let mut stopping = false;
     loop {
-        if !stopping {
-            let ready: Vec<String> = pending
-                .iter()
-                .filter(|a| waits[*a].iter().all(|d| outcome.done.contains(d)))
-                .take(walk.parallelism.max(1).saturating_sub(running.len()))
-                .cloned()
-                .collect();
-            for addr in ready {
-                pending.remove(&addr);
-                running.insert(addr.clone());
-                let (c, change) = (clients.clone(), changes[&addr].clone());
-                set.spawn(async move { (addr, execute(c, change, walk).await) });
+        for addr in walker.ready() {
+            let mut change = changes[&addr].clone();
+            if let Some(after) = change.after.as_mut() {
+                let recorded = |a: &str, attr: &str| {
+                    state
+                        .resources
+                        .get(a)
+                        .and_then(|r| r.attrs.get(attr).cloned())
+                };
+                refs::resolve_attrs(after, &recorded);
             }
+            let c = clients.clone();
+            set.spawn(async move { (addr, execute(c, change, walk).await) });
         }
-        if running.is_empty() {
+        if !walker.is_running() {
             break;
         }
         let Some(joined) = set.join_next().await else {
             break;
         };
-        if !stopping && interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-            progress(
-                "interrupted: letting in-flight calls finish and recording them, starting nothing new",
-            );
-            stopping = true;
+        if walker.newly_interrupted() {
+            reporter.on_interrupt();
             outcome.interrupted = true;
         }
         let (addr, result) = joined.expect("apply task");
-        running.remove(&addr);
         let change = &changes[&addr];
+        let ok = result.is_ok();
         match result {
             Ok(Some(attrs)) => {
                 state.resources.insert(
@@ -347,54 +381,27 @@ pub async fn apply(
                     },
                 );
                 backend.save(state).await?;
-                progress(&format!("{addr}: {}", verb(change.action)));
-                outcome.done.push(addr);
+                reporter.on_done(&addr, change.action);
+                outcome.done.push(addr.clone());
             }
             Ok(None) => {
                 state.resources.remove(&addr);
                 backend.save(state).await?;
-                progress(&format!("{addr}: destroyed"));
-                outcome.done.push(addr);
+                reporter.on_done(&addr, change.action);
+                outcome.done.push(addr.clone());
             }
             Err(e) => {
-                progress(&format!("{addr}: FAILED: {e}"));
+                reporter.on_failed(&addr, &e);
                 outcome.failed.push((addr.clone(), e));
-                blocked.insert(addr);
             }
         }
-        // Skip everything that (transitively) waits on a failure.
-        loop {
-            let newly: Vec<String> = pending
-                .iter()
-                .filter(|a| waits[*a].iter().any(|d| blocked.contains(d)))
-                .cloned()
-                .collect();
-            if newly.is_empty() {
-                break;
-            }
-            for a in newly {
-                pending.remove(&a);
-                progress(&format!("{a}: skipped (a dependency failed)"));
-                blocked.insert(a.clone());
-                outcome.skipped.push(a);
-            }
+        for skipped in walker.finish(&addr, ok) {
+            reporter.on_skipped(&skipped);
+            outcome.skipped.push(skipped);
         }
     }
-    listener.abort();
-    if stopping {
-        outcome.skipped.extend(pending);
-    }
+    outcome.skipped.extend(walker.not_started());
     Ok(outcome)
-}
-
-fn verb(a: Action) -> &'static str {
-    match a {
-        Action::Create => "created",
-        Action::Update => "updated",
-        Action::Replace => "replaced",
-        Action::Delete => "destroyed",
-        Action::NoOp => "unchanged",
-    }
 }
 
 #[cfg(test)]
@@ -524,9 +531,17 @@ mod tests {
                 force_delete_data: false,
                 providers: fake,
             };
-            super::apply(&clients, &graph, &plan, &mut state, &backend, walk, &|_| {})
-                .await
-                .unwrap()
+            super::apply(
+                &clients,
+                &graph,
+                &plan,
+                &mut state,
+                &backend,
+                walk,
+                &super::Silent,
+            )
+            .await
+            .unwrap()
         });
         assert_eq!(outcome.done, ["s3_bucket.c"]);
         assert_eq!(outcome.failed.len(), 1);

@@ -1,4 +1,17 @@
 //! Physical AWS names of a stack's resources, derived in one place so plan, apply and checks agree.
+//!
+//! One convention per service:
+//! - everything outside the Glue Data Catalog that dekit names (streams, delivery streams, IAM
+//!   roles, Glue jobs, triggers and crawlers, CloudWatch alarms, the Athena workgroup) is
+//!   `<stack>-<environment>-<component>[-<purpose>]` in words joined by `-`: an `_` in a stack-level
+//!   name becomes `-` (`shop_tables` → `retail-local-shop-tables`, its role
+//!   `retail-local-shop-tables-job`);
+//! - Glue Data Catalog names (databases, tables, columns) use `_` only, as Athena requires, and are
+//!   the stack's own names;
+//! - buckets and streams given an explicit name in the stack keep it.
+//!
+//! Names are only for creating a resource: a resource that refers to another takes that one's
+//! recorded outputs along the graph edge (`graph::refs`), never a name derived here a second time.
 
 use crate::load::Loaded;
 
@@ -10,7 +23,7 @@ pub struct Names<'a> {
 impl<'a> Names<'a> {
     pub fn new(loaded: &'a Loaded) -> Self {
         Names {
-            prefix: format!("{}-{}", loaded.stack.stack.value, loaded.env_name),
+            prefix: format!("{}-{}", loaded.stack.stack.value, loaded.env_name).replace('_', "-"),
             loaded,
         }
     }
@@ -40,7 +53,7 @@ impl<'a> Names<'a> {
             .and_then(|s| s.name.as_ref())
         {
             Some(n) => n.value.clone(),
-            None => format!("{}-{name}", self.prefix),
+            None => self.scoped(name),
         }
     }
 
@@ -48,9 +61,14 @@ impl<'a> Names<'a> {
         format!("{}-delivery", self.stream(name))
     }
 
-    /// A component-scoped name (role, job, crawler, alarm, workgroup).
+    /// A component-scoped name (role, job, crawler, alarm, workgroup), words joined by `-`.
     pub fn scoped(&self, name: &str) -> String {
-        format!("{}-{name}", self.prefix)
+        format!("{}-{name}", self.prefix).replace('_', "-")
+    }
+
+    /// The role of a component that runs code: `<component>-<purpose>` (`shop-tables-job`).
+    pub fn role(&self, component: &str, purpose: &str) -> String {
+        self.scoped(&format!("{component}-{purpose}"))
     }
 
     pub fn database(&self) -> String {

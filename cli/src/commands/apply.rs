@@ -1,9 +1,11 @@
 //! `dekit apply FILE`: refresh, plan, and make the changes, walking the resource DAG in parallel.
 
 use super::StackArgs;
-use crate::deploy;
+use super::reporters::Lines;
+use crate::deploy::{self, Deployment};
 use crate::engine;
 use crate::graph::compile;
+use crate::plan::saved::SavedPlan;
 use crate::plan::{Action, render};
 use crate::state::git_info;
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ pub struct Args {
     /// Start the local cloud if a `local` environment finds it stopped.
     #[arg(long)]
     pub start_local: bool,
-    /// Do not ask for confirmation on a terminal (runs without a terminal never ask).
+    /// Apply without asking. Required when there is no terminal to ask on (CI).
     #[arg(long)]
     pub auto_approve: bool,
 }
@@ -37,12 +39,9 @@ pub fn run(a: Args) -> ExitCode {
     let stack_hash = compile::sha256(&checked.loaded.src.text);
     let result = super::block_on(async move {
         let mut d = deploy::open(checked, a.start_local).await?;
-        let lock = d.lock("apply").await?;
-        let result = locked(&mut d, &a, &stack_hash).await;
-        if let Err(e) = d.backend.unlock(&lock.id).await {
-            eprintln!("warning: could not release the state lock: {e}");
-        }
-        result
+        d.check_targets(&a.target)?;
+        d.locked("apply", async |d| locked(d, &a, &stack_hash).await)
+            .await
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -51,24 +50,9 @@ pub fn run(a: Args) -> ExitCode {
     }
 }
 
-async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Result<bool, String> {
+async fn locked(d: &mut Deployment, a: &Args, stack_hash: &str) -> Result<bool, String> {
     let plan = match &a.plan {
-        Some(path) => {
-            let text =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let saved: super::plan::SavedPlan = serde_json::from_slice(&text)
-                .map_err(|e| format!("{} is not a dekit plan: {e}", path.display()))?;
-            if saved.lineage != d.state.lineage || saved.serial != d.state.serial {
-                return Err(format!(
-                    "the saved plan is stale: state changed since it was made (serial {} → {}); run `dekit plan` again",
-                    saved.serial, d.state.serial
-                ));
-            }
-            if saved.stack_sha256 != stack_hash {
-                return Err("the saved plan is stale: the stack file changed since it was made; run `dekit plan` again".into());
-            }
-            saved.plan
-        }
+        Some(path) => SavedPlan::read_fresh(path, &d.state, stack_hash)?,
         None => {
             let mut p = d.plan(a.parallelism).await?;
             if !a.target.is_empty() {
@@ -89,13 +73,11 @@ async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Resul
     if !plan.has_changes() && !unrecorded {
         return Ok(true);
     }
-    if plan.has_changes() && !a.auto_approve && !super::confirm("perform these actions") {
-        println!("Cancelled; nothing was changed.");
+    if plan.has_changes() && !super::approved(a.auto_approve, "perform these actions") {
         return Ok(false);
     }
     println!();
     d.state.git = git_info(&d.checked.loaded.src.dir());
-    let progress = |line: &str| println!("{line}");
     let outcome = engine::apply(
         &d.clients,
         &d.graph,
@@ -103,7 +85,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Resul
         &mut d.state,
         &d.backend,
         engine::Walk::new(a.parallelism, false),
-        &progress,
+        &Lines,
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -124,9 +106,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args, stack_hash: &str) -> Resul
         );
         return Ok(true);
     }
-    for (addr, e) in &outcome.failed {
-        eprintln!("error: {addr}: {}: {} ({})", e.code, e.message, e.operation);
-    }
+    super::print_failures(&outcome);
     eprintln!(
         "Apply {}: {} done, {} failed, {} skipped. State records everything that succeeded; fix the cause and apply again.",
         if outcome.interrupted {

@@ -1,7 +1,9 @@
-//! `dekit destroy FILE`: delete everything the stack's state records, dependents first.
+//! `dekit destroy FILE`: delete everything of the stack, dependents first: what the state records
+//! and what a killed apply created without recording it.
 
 use super::StackArgs;
-use crate::deploy;
+use super::reporters::Lines;
+use crate::deploy::{self, Deployment};
 use crate::engine;
 use crate::plan::render;
 use std::process::ExitCode;
@@ -17,7 +19,7 @@ pub struct Args {
     pub parallelism: usize,
     #[arg(long)]
     pub start_local: bool,
-    /// Do not ask for confirmation on a terminal (runs without a terminal never ask).
+    /// Destroy without asking. Required when there is no terminal to ask on (CI).
     #[arg(long)]
     pub auto_approve: bool,
 }
@@ -28,12 +30,7 @@ pub fn run(a: Args) -> ExitCode {
     };
     let result = super::block_on(async move {
         let mut d = deploy::open(checked, a.start_local).await?;
-        let lock = d.lock("destroy").await?;
-        let result = locked(&mut d, &a).await;
-        if let Err(e) = d.backend.unlock(&lock.id).await {
-            eprintln!("warning: could not release the state lock: {e}");
-        }
-        result
+        d.locked("destroy", async |d| locked(d, &a).await).await
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -42,31 +39,15 @@ pub fn run(a: Args) -> ExitCode {
     }
 }
 
-async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
-    let guarded: Vec<&String> = d
-        .state
-        .resources
-        .iter()
-        .filter(|(addr, r)| {
-            r.attrs.get("prevent_destroy") == Some(&serde_json::Value::Bool(true))
-                || d.graph.get(addr).is_some_and(|n| {
-                    n.attrs.get("prevent_destroy") == Some(&serde_json::Value::Bool(true))
-                })
-        })
-        .map(|(a, _)| a)
-        .collect();
-    if !guarded.is_empty() {
-        return Err(format!(
-            "refusing to destroy: {} {} `prevent_destroy: true`; remove it from the stack first",
-            guarded
-                .iter()
-                .map(|g| g.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            if guarded.len() == 1 { "has" } else { "have" }
-        ));
+async fn locked(d: &mut Deployment, a: &Args) -> Result<bool, String> {
+    d.guard_prevent_destroy()?;
+    let plan = d.destroy_plan(a.parallelism).await?;
+    if d.forget_missing(&plan) {
+        d.backend
+            .save(&mut d.state)
+            .await
+            .map_err(|e| e.to_string())?;
     }
-    let plan = d.destroy_plan().await;
     let header = format!(
         "dekit destroy: stack `{}`, environment `{}`",
         plan.stack, plan.environment
@@ -75,12 +56,10 @@ async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
     if !plan.has_changes() {
         return Ok(true);
     }
-    if plan.has_changes() && !a.auto_approve && !super::confirm("destroy all these resources") {
-        println!("Cancelled; nothing was changed.");
+    if !super::approved(a.auto_approve, "destroy all these resources") {
         return Ok(false);
     }
     println!();
-    let progress = |line: &str| println!("{line}");
     let outcome = engine::apply(
         &d.clients,
         &d.graph,
@@ -88,7 +67,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
         &mut d.state,
         &d.backend,
         engine::Walk::new(a.parallelism, a.force_delete_data),
-        &progress,
+        &Lines,
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -99,9 +78,7 @@ async fn locked(d: &mut deploy::Deployment, a: &Args) -> Result<bool, String> {
         );
         return Ok(true);
     }
-    for (addr, e) in &outcome.failed {
-        eprintln!("error: {addr}: {}: {} ({})", e.code, e.message, e.operation);
-    }
+    super::print_failures(&outcome);
     eprintln!(
         "Destroy incomplete: {} destroyed, {} failed, {} skipped.",
         outcome.done.len(),

@@ -17,11 +17,10 @@ pub fn run(a: Args) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let result = super::block_on(async {
-        let clients =
-            crate::cloud::Clients::connect(&crate::cloud::Target::from_env(&checked.loaded)).await;
-        let backend = deploy::backend(&checked, &clients);
-        backend.unlock(&a.id).await.map_err(|e| e.to_string())?;
-        println!("released lock {} on {}", a.id, backend.describe());
+        // The same opening path as plan and apply: local-cloud check, account guard.
+        let d = deploy::open(checked, false).await?;
+        d.backend.unlock(&a.id).await.map_err(|e| e.to_string())?;
+        println!("released lock {} on {}", a.id, d.backend.describe());
         Ok::<_, String>(())
     });
     match result {

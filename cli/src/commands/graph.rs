@@ -23,7 +23,10 @@ pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    let g = compile::compile(&checked);
+    let g = match compile::compile(&checked) {
+        Ok(g) => g,
+        Err(e) => return super::fail(&e.to_string()),
+    };
     let out = match a.format {
         Format::Dot => render::dot(&g),
         Format::Mermaid => render::mermaid(&g),

@@ -6,6 +6,7 @@ pub mod force_unlock;
 pub mod graph;
 pub mod local;
 pub mod plan;
+pub mod reporters;
 pub mod rules;
 pub mod schema;
 pub mod state;
@@ -77,17 +78,35 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// On a terminal, ask like Terraform: only `yes` proceeds. Without a terminal (CI), proceed.
-pub fn confirm(what: &str) -> bool {
+/// Whether a change may go ahead, like Terraform: `--auto-approve`, or `yes` typed on a terminal.
+/// Without a terminal to ask on (CI, a pipe), refuse: nothing is changed without consent.
+pub fn approved(auto_approve: bool, what: &str) -> bool {
     use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
+    if auto_approve {
         return true;
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: no terminal to ask whether to {what}; nothing was changed. Pass --auto-approve to proceed without asking (as in CI)."
+        );
+        return false;
     }
     print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
-    answer.trim() == "yes"
+    if answer.trim() == "yes" {
+        return true;
+    }
+    println!("Cancelled; nothing was changed.");
+    false
+}
+
+/// The errors of a walk that did not finish, one line each.
+pub fn print_failures(outcome: &crate::engine::Outcome) {
+    for (addr, e) in &outcome.failed {
+        eprintln!("error: {addr}: {}: {} ({})", e.code, e.message, e.operation);
+    }
 }
 
 /// Print an error and return exit code 1.
@@ -96,12 +115,16 @@ pub fn fail(msg: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Run async work on the process's one tokio runtime.
+/// Run async work on the process's one tokio runtime (made on first use, shared by every call).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime starts")
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime starts")
+        })
         .block_on(f)
 }
 

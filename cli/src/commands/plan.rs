@@ -4,8 +4,8 @@
 use super::StackArgs;
 use crate::deploy;
 use crate::graph::compile;
-use crate::plan::{self, Plan, render};
-use serde::{Deserialize, Serialize};
+use crate::plan::saved::SavedPlan;
+use crate::plan::{self, render};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,22 +37,21 @@ pub struct Args {
     pub parallelism: usize,
 }
 
-/// A plan saved with what it was computed from.
-#[derive(Serialize, Deserialize)]
-pub struct SavedPlan {
-    pub lineage: String,
-    pub serial: u64,
-    pub stack_sha256: String,
-    pub plan: Plan,
-}
-
 pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
     let stack_hash = compile::sha256(&checked.loaded.src.text);
     let (p, header, saved) = if a.offline {
-        let graph = compile::compile(&checked);
+        let graph = match compile::compile(&checked) {
+            Ok(g) => g,
+            Err(e) => return super::fail(&e.to_string()),
+        };
+        if let Some(t) = a.target.iter().find(|t| graph.get(t).is_none()) {
+            return super::fail(&format!(
+                "--target {t}: no such resource in the stack (see `dekit graph`)"
+            ));
+        }
         let mut p = match plan::diff(&graph, &BTreeMap::new()) {
             Ok(p) => p,
             Err(e) => return super::fail(&e.to_string()),
@@ -68,15 +67,9 @@ pub fn run(a: Args) -> ExitCode {
     } else {
         let result = super::block_on(async {
             let d = deploy::open(checked, a.start_local).await?;
+            d.check_targets(&a.target)?;
             let mut p = d.plan(a.parallelism).await?;
             if !a.target.is_empty() {
-                for t in &a.target {
-                    if d.graph.get(t).is_none() && !d.state.resources.contains_key(t) {
-                        return Err(format!(
-                            "--target {t}: no such resource in the stack or state"
-                        ));
-                    }
-                }
                 p.retain_targets(&d.graph, &a.target);
             }
             Ok::<_, String>((p, d.state.lineage.clone(), d.state.serial))
@@ -102,11 +95,8 @@ pub fn run(a: Args) -> ExitCode {
             stack_sha256: stack_hash,
             plan: p.clone(),
         };
-        if let Err(e) = std::fs::write(
-            path,
-            serde_json::to_vec_pretty(&doc).expect("plan serializes"),
-        ) {
-            return super::fail(&format!("cannot write {}: {e}", path.display()));
+        if let Err(e) = doc.write(path) {
+            return super::fail(&e);
         }
     }
     if a.json {

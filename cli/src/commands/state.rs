@@ -1,8 +1,7 @@
 //! `dekit state list|show|rm`: inspect and edit the recorded state.
 
 use super::StackArgs;
-use crate::deploy;
-use crate::state::Backend;
+use crate::deploy::{self, Deployment};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand, Debug)]
@@ -29,59 +28,50 @@ pub struct Args {
     pub action: Action,
 }
 
-fn open(stack: &StackArgs) -> Result<(Backend, crate::state::State), String> {
+/// The same opening path as plan and apply: local-cloud check, account guard, state.
+async fn open(stack: &StackArgs) -> Result<Deployment, String> {
     let checked =
         super::checked(&stack.file, stack.env.as_deref()).ok_or("the stack has errors")?;
-    super::block_on(async {
-        let clients =
-            crate::cloud::Clients::connect(&crate::cloud::Target::from_env(&checked.loaded)).await;
-        let backend = deploy::backend(&checked, &clients);
-        let state = backend
-            .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((backend, state))
-    })
+    deploy::open(checked, false).await
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let result = match a.action {
-        Action::List(stack) => open(&stack).map(|(_, s)| {
-            for addr in s.resources.keys() {
-                println!("{addr}");
-            }
-        }),
-        Action::Show { stack, address } => {
-            open(&stack).and_then(|(_, s)| match s.resources.get(&address) {
-                Some(r) => {
-                    println!("{}", serde_json::to_string_pretty(r).expect("serializes"));
-                    Ok(())
+    let result = super::block_on(async {
+        match a.action {
+            Action::List(stack) => {
+                let d = open(&stack).await?;
+                for addr in d.state.resources.keys() {
+                    println!("{addr}");
                 }
-                None => Err(format!("no resource `{address}` in state")),
-            })
-        }
-        Action::Rm { stack, address } => open(&stack).and_then(|(b, s)| {
-            super::block_on(async {
-                let lock = b.lock("state rm").await.map_err(|e| e.to_string())?;
-                // Re-read under the lock: another run may have written since.
-                let result = async {
-                    let mut s = b
-                        .load(&s.stack, &s.environment)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if s.resources.remove(&address).is_none() {
+                Ok(())
+            }
+            Action::Show { stack, address } => {
+                let d = open(&stack).await?;
+                let r = d
+                    .state
+                    .resources
+                    .get(&address)
+                    .ok_or_else(|| format!("no resource `{address}` in state"))?;
+                println!("{}", serde_json::to_string_pretty(r).expect("serializes"));
+                Ok(())
+            }
+            Action::Rm { stack, address } => {
+                let mut d = open(&stack).await?;
+                d.locked("state rm", async |d| {
+                    if d.state.resources.remove(&address).is_none() {
                         return Err(format!("no resource `{address}` in state"));
                     }
-                    b.save(&mut s).await.map_err(|e| e.to_string())?;
+                    d.backend
+                        .save(&mut d.state)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     println!("removed {address} from state (the resource itself is untouched)");
                     Ok(())
-                }
-                .await;
-                let _ = b.unlock(&lock.id).await;
-                result
-            })
-        }),
-    };
+                })
+                .await
+            }
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => super::fail(&e),

@@ -2,7 +2,10 @@
 //! that order them. Built by `compile`, walked by plan/apply, printed by `render`.
 
 pub mod compile;
+pub mod references;
+pub mod refs;
 pub mod render;
+pub mod walk;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -158,25 +161,5 @@ impl Graph {
             return Err(CycleError(stuck));
         }
         Ok(out)
-    }
-}
-
-impl ResourceKind {
-    /// Attributes AWS cannot change in place: a different value means delete and re-create.
-    pub fn replace_on(self) -> &'static [&'static str] {
-        match self {
-            ResourceKind::S3Bucket => &["name"],
-            ResourceKind::S3Object => &["bucket", "key"],
-            ResourceKind::KinesisStream => &["name"],
-            ResourceKind::FirehoseDeliveryStream => &["name", "source"],
-            ResourceKind::GlueDatabase => &["name"],
-            ResourceKind::GlueTable => &["database", "name"],
-            ResourceKind::GlueCrawler => &["name"],
-            ResourceKind::GlueJob => &["name"],
-            ResourceKind::GlueTrigger => &["name", "type"],
-            ResourceKind::IamRole => &["name"],
-            ResourceKind::CloudwatchAlarm => &["name"],
-            ResourceKind::AthenaWorkgroup => &["name"],
-        }
     }
 }

@@ -1,8 +1,10 @@
 //! Plan: the difference between the desired resource graph and what exists, per resource.
 
 pub mod render;
+pub mod saved;
 
-use crate::graph::{CycleError, Graph, NodeKind, ResourceKind};
+use crate::graph::{CycleError, Graph, NodeKind, ResourceKind, refs};
+use crate::resources::provider;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -78,11 +80,28 @@ impl Plan {
 
 /// Compare desired resources with existing ones. Creates and updates come in dependency order,
 /// deletions (of resources no longer in the graph) last, in reverse.
+///
+/// References (`graph::refs`) resolve to the referenced resource's live output when it stays (no
+/// change, or an update in place); when it is created or replaced the value is known only after
+/// apply, and the plan says so.
 pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan, CycleError> {
-    let mut changes = vec![];
+    let mut changes: Vec<Change> = vec![];
+    let mut actions: BTreeMap<String, Action> = BTreeMap::new();
     for node in graph.topo_order()? {
         let NodeKind::Resource(kind) = node.kind else {
             continue;
+        };
+        let mut desired = node.attrs.clone();
+        let stays = |addr: &str| matches!(actions.get(addr), Some(Action::NoOp | Action::Update));
+        refs::resolve_attrs(&mut desired, &|addr, attr| {
+            if !stays(addr) {
+                return None;
+            }
+            existing.get(addr).and_then(|e| e.attrs.get(attr).cloned())
+        });
+        let node = &crate::graph::Node {
+            attrs: desired,
+            ..node.clone()
         };
         let change = match existing.get(&node.address) {
             None => Change {
@@ -102,7 +121,7 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
                     .collect();
                 let forces: Vec<String> = changed
                     .iter()
-                    .filter(|k| kind.replace_on().contains(&k.as_str()))
+                    .filter(|k| provider(kind).replace_on().contains(&k.as_str()))
                     .map(|k| k.to_string())
                     .collect();
                 let action = match (changed.is_empty(), forces.is_empty()) {
@@ -121,6 +140,7 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
                 }
             }
         };
+        actions.insert(change.address.clone(), change.action);
         changes.push(change);
     }
     let mut gone: Vec<Change> = existing

@@ -1,6 +1,7 @@
 //! Terraform-style plan text: `+` create, `~` update (old -> new), `-/+` replace, `-` destroy.
 
 use super::{Action, Plan};
+use crate::graph::refs;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
@@ -98,7 +99,7 @@ fn attrs(out: &mut String, sym: &str, m: &Map<String, Value>, indent: usize) {
     for (k, v) in m {
         let pad = " ".repeat(indent);
         match v {
-            Value::Object(o) if !o.is_empty() => {
+            Value::Object(o) if !o.is_empty() && refs::as_ref(v).is_none() => {
                 let _ = writeln!(out, "{pad}{sym} {k:width$} = {{");
                 attrs(out, sym, o, indent + 4);
                 let _ = writeln!(out, "{pad}  }}");
@@ -136,7 +137,7 @@ fn changed_paths(
     out: &mut Vec<(String, String, String)>,
 ) {
     match (old, new) {
-        (Value::Object(a), Value::Object(b)) => {
+        (Value::Object(a), Value::Object(b)) if refs::as_ref(new).is_none() => {
             for k in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
                 let (o, n) = (
                     a.get(k).unwrap_or(&Value::Null),
@@ -159,6 +160,9 @@ fn changed_paths(
 }
 
 fn inline(key: &str, v: &Value) -> String {
+    if let Some(known_later) = refs::describe(v) {
+        return known_later;
+    }
     match v {
         Value::String(s) if SUMMARIZED.contains(&key) => format!("({} bytes)", s.len()),
         Value::Null => "(none)".into(),

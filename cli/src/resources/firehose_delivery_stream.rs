@@ -57,7 +57,25 @@ async fn wait(c: &Clients, name: &str) -> Result<(), CloudError> {
     .await
 }
 
+async fn status(c: &Clients, name: &str) -> Result<Option<DeliveryStreamStatus>, CloudError> {
+    let d = c
+        .firehose
+        .describe_delivery_stream()
+        .delivery_stream_name(name)
+        .send()
+        .await;
+    Ok(
+        absent(d.map_err(|e| from_sdk("DescribeDeliveryStream", name, e)))?.and_then(|d| {
+            d.delivery_stream_description()
+                .map(|d| d.delivery_stream_status().clone())
+        }),
+    )
+}
+
 impl Provider for FirehoseDeliveryStream {
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["name", "source"]
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
@@ -145,6 +163,13 @@ impl Provider for FirehoseDeliveryStream {
     fn create<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(d, "name");
+            // A delivery stream of that name still DELETING holds the name until it is gone.
+            if status(c, name).await? == Some(DeliveryStreamStatus::Deleting) {
+                poll_until("CreateDeliveryStream", name, 120, || async move {
+                    Ok(status(c, name).await.map(|s| s.is_none())?)
+                })
+                .await?;
+            }
             let dest = &d["destination"];
             let s3 = ExtendedS3DestinationConfiguration::builder()
                 .role_arn(s(d, "role_arn"))
@@ -191,6 +216,8 @@ impl Provider for FirehoseDeliveryStream {
     fn update<'a>(&'a self, c: &'a Clients, d: &'a Attrs, live: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(d, "name");
+            // An adopted delivery stream may still be CREATING; updates need ACTIVE.
+            wait(c, name).await?;
             let dest = &d["destination"];
             let upd = ExtendedS3DestinationUpdate::builder()
                 .role_arn(s(d, "role_arn"))
@@ -230,6 +257,13 @@ impl Provider for FirehoseDeliveryStream {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
+            // One still CREATING refuses the delete: let it settle first (a killed apply left it).
+            if status(c, name).await? == Some(DeliveryStreamStatus::Creating) {
+                poll_until("DeleteDeliveryStream", name, 120, || async move {
+                    Ok(status(c, name).await? != Some(DeliveryStreamStatus::Creating))
+                })
+                .await?;
+            }
             absent(
                 c.firehose
                     .delete_delivery_stream()

@@ -82,6 +82,12 @@ pub async fn objects_under(c: &Clients, location: &str) -> Result<usize, CloudEr
 }
 
 impl Provider for GlueTable {
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["database", "name"]
+    }
+    fn tagged(&self) -> bool {
+        false
+    }
     fn data_note<'a>(&'a self, c: &'a Clients, a: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async move {
             let n = objects_under(c, s(a, "location")).await?;

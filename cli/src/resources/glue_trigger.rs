@@ -13,6 +13,9 @@ use serde_json::json;
 pub struct GlueTrigger;
 
 impl Provider for GlueTrigger {
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["name", "type"]
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");

@@ -44,6 +44,9 @@ fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
 }
 
 impl Provider for IamRole {
+    fn outputs(&self) -> &'static [&'static str] {
+        &["arn"]
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
@@ -67,6 +70,7 @@ impl Provider for IamRole {
             let role_tags = role_tags.map_err(|e| from_sdk("ListRoleTags", name, e))?;
             let mut live = Attrs::new();
             live.insert("name".into(), json!(role.role_name()));
+            live.insert("arn".into(), json!(role.arn()));
             live.insert(
                 "assume_role_policy".into(),
                 role.assume_role_policy_document()

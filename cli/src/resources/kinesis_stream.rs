@@ -1,8 +1,11 @@
 //! `kinesis_stream`: a Kinesis data stream, provisioned (shard count) or on-demand, with retention,
 //! KMS encryption and tags. Shard count, mode and retention change in place.
 //!
-//! Why: Kinesis accepts one change at a time and is UPDATING meanwhile, so every change waits for
-//! ACTIVE before the next one.
+//! Why: Kinesis accepts one change at a time and is CREATING, UPDATING or DELETING meanwhile, so
+//! every operation waits for a stable state before and after it: a stream adopted while CREATING is
+//! not encrypted until ACTIVE, an update is not reported done while UPDATING, a delete of a stream
+//! already DELETING waits until it is gone, and a stream not yet visible just after CreateStream
+//! (AWS is eventually consistent) is waited for, not reported missing.
 //!
 //! Example: `kinesis_stream.clickstream` → `retail-local-clickstream`, 2 shards, 24 h.
 
@@ -16,19 +19,34 @@ use serde_json::json;
 
 pub struct KinesisStream;
 
+/// The stream's status, `None` when there is no stream of that name.
+async fn status(c: &Clients, name: &str) -> Result<Option<StreamStatus>, CloudError> {
+    let d = c
+        .kinesis
+        .describe_stream_summary()
+        .stream_name(name)
+        .send()
+        .await;
+    Ok(
+        absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?.and_then(|d| {
+            d.stream_description_summary()
+                .map(|s| s.stream_status().clone())
+        }),
+    )
+}
+
+/// Wait until ACTIVE. Not found counts as "not yet" (just after a create it may not be visible).
 async fn wait_active(c: &Clients, name: &str) -> Result<(), CloudError> {
     poll_until("WaitActive", name, 120, || async move {
-        let d = c
-            .kinesis
-            .describe_stream_summary()
-            .stream_name(name)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeStreamSummary", name, e))?;
-        Ok(
-            d.stream_description_summary().map(|s| s.stream_status())
-                == Some(&StreamStatus::Active),
-        )
+        Ok(status(c, name).await? == Some(StreamStatus::Active))
+    })
+    .await
+}
+
+/// Wait until no stream of that name exists (a delete in progress finishes).
+async fn wait_gone(c: &Clients, name: &str) -> Result<(), CloudError> {
+    poll_until("DeleteStream", name, 120, || async move {
+        Ok(status(c, name).await?.is_none())
     })
     .await
 }
@@ -43,6 +61,7 @@ fn mode(d: &Attrs) -> StreamMode {
 
 async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
     let name = s(d, "name");
+    wait_active(c, name).await?;
     if live.get("mode") != d.get("mode") {
         let arn = s(live, "arn");
         c.kinesis
@@ -118,6 +137,9 @@ async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError
 }
 
 impl Provider for KinesisStream {
+    fn outputs(&self) -> &'static [&'static str] {
+        &["arn"]
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
@@ -191,6 +213,10 @@ impl Provider for KinesisStream {
             for (k, v) in tags(d) {
                 req = req.tags(k, v);
             }
+            // A stream of that name still DELETING (a destroy just before) holds the name.
+            if status(c, name).await? == Some(StreamStatus::Deleting) {
+                wait_gone(c, name).await?;
+            }
             req.send()
                 .await
                 .map_err(|e| from_sdk("CreateStream", name, e))?;
@@ -214,6 +240,13 @@ impl Provider for KinesisStream {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
+            match status(c, name).await? {
+                None => return Ok(()),
+                // Another destroy (perhaps killed) started it: wait for it to finish.
+                Some(StreamStatus::Deleting) => return wait_gone(c, name).await,
+                Some(StreamStatus::Active) => {}
+                Some(_) => wait_active(c, name).await?,
+            }
             absent(
                 c.kinesis
                     .delete_stream()
@@ -224,16 +257,7 @@ impl Provider for KinesisStream {
                     .map_err(|e| from_sdk("DeleteStream", name, e)),
             )?;
             // Deletion is asynchronous; the name stays taken (CreateStream fails) until it is gone.
-            poll_until("DeleteStream", name, 120, || async move {
-                let d = c
-                    .kinesis
-                    .describe_stream_summary()
-                    .stream_name(name)
-                    .send()
-                    .await;
-                Ok(absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?.is_none())
-            })
-            .await
+            wait_gone(c, name).await
         })
     }
 }

@@ -28,6 +28,19 @@ pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, CloudError>> + Send 
 
 /// Lifecycle of one resource kind against AWS. `desired` is the node's attribute map.
 pub trait Provider: Send + Sync {
+    /// Attributes AWS cannot change in place: a different value means delete and re-create.
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+    /// Attributes only AWS knows (an ARN), read back after a write and recorded in state, where
+    /// references (`graph::refs`) from other resources find them.
+    fn outputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether the resource carries dekit's tags (Glue tables keep them as parameters instead).
+    fn tagged(&self) -> bool {
+        true
+    }
     /// Live attributes, or `None` when the resource does not exist.
     fn read<'a>(&'a self, c: &'a Clients, desired: &'a Attrs) -> Fut<'a, Option<Attrs>>;
     fn create<'a>(&'a self, c: &'a Clients, desired: &'a Attrs) -> Fut<'a, ()>;

@@ -30,6 +30,12 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
 }
 
 impl Provider for S3Object {
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["bucket", "key"]
+    }
+    fn tagged(&self) -> bool {
+        false
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let (bucket, key) = (s(d, "bucket"), s(d, "key"));

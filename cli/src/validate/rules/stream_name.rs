@@ -48,7 +48,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                     .hint("set a shorter `name:` for the stream"),
                 );
             }
-            let role = names.scoped(&format!("{key}-delivery"));
+            let role = names.role(key, "delivery");
             if let Err(why) = aws_names::iam_role(&role) {
                 out.push(
                     cx.error("E102", "derived IAM role name is too long", key.span)
@@ -59,7 +59,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         }
     }
     for (key, _) in cx.loaded.stack.ingest.batch.iter() {
-        let role = names.scoped(&format!("{key}-job"));
+        let role = names.role(key, "job");
         if let Err(why) = aws_names::iam_role(&role) {
             out.push(
                 cx.error("E102", "derived IAM role name is too long", key.span)

@@ -1,0 +1,95 @@
+//! `ingest.batch`: a Glue job per batch load (script rendered from `templates/`), with its role and,
+//! where a schedule is declared, its trigger; plus the ingest step `dekit run` executes.
+
+use super::{Builder, R, S, resource_address};
+use crate::policy::{Policy, list_prefixes};
+use crate::templates;
+use serde_json::json;
+
+pub fn add(b: &mut Builder) {
+    let s = b.s;
+    let lake = b.lake();
+    let db = b.database();
+    let db_addr = resource_address(R::GlueDatabase, "catalog");
+    for (name, batch) in s.ingest.batch.iter() {
+        let src = s.sources.get(&batch.source);
+        let tables: Vec<String> = if batch.tables.is_empty() {
+            src.map(|s| s.tables.iter().map(|t| t.value.clone()).collect())
+                .unwrap_or_default()
+        } else {
+            batch.tables.iter().map(|t| t.value.clone()).collect()
+        };
+        let prefix = batch
+            .prefix
+            .as_ref()
+            .map_or_else(|| format!("{}/", batch.source.value), |p| p.value.clone());
+        let (url, key) = b.zone_location(&batch.zone, &prefix);
+        let job_name = b.names.scoped(name);
+        let script = templates::render(
+            "glue/batch_ingest.py",
+            &json!({
+                "job": job_name,
+                "source": batch.source.value,
+                "kind": src.map(|s| s.kind.value),
+                "tables": tables,
+                "target": url,
+                "format": batch.format.as_str(),
+                "partition_by": batch.partition_by.iter().map(|p| p.value.clone()).collect::<Vec<_>>(),
+                "database": db,
+            }),
+        );
+        let secret = format!("{}/{}", b.names.prefix(), batch.source.value);
+        let mut glue_resources = vec![b.arns.glue_catalog(), b.arns.glue_database(&db)];
+        glue_resources.extend(tables.iter().map(|t| b.arns.glue_table(&db, t)));
+        let policy = Policy::default()
+            .allow(
+                "WriteLake",
+                &["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                vec![b.arns.objects(&lake, &key)],
+            )
+            .allow_if(
+                "ListLake",
+                &["s3:ListBucket"],
+                vec![b.arns.bucket(&lake)],
+                list_prefixes(std::slice::from_ref(&key)),
+            )
+            .allow(
+                "Catalog",
+                &[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:UpdateTable",
+                    "glue:BatchCreatePartition",
+                    "glue:GetPartitions",
+                ],
+                glue_resources,
+            )
+            .allow(
+                "SourceSecret",
+                &["secretsmanager:GetSecretValue"],
+                vec![format!(
+                    "arn:aws:secretsmanager:{}:{}:secret:{secret}-*",
+                    b.arns.region, b.arns.account
+                )],
+            );
+        let job = b.glue_job(
+            name,
+            script,
+            policy,
+            json!({ "--source_secret_id": secret }),
+            vec![db_addr.clone()],
+        );
+        let trigger = b.resource(
+            R::GlueTrigger,
+            name,
+            json!({ "name": b.name_of(&job), "type": "SCHEDULED", "schedule": batch.schedule.value, "job": b.name_of(&job) }),
+            [job.clone()],
+        );
+        b.step(
+            S::Ingest,
+            name,
+            json!({ "mode": "batch", "schedule": batch.schedule.value, "writes": url, "tables": tables }),
+            [job, trigger, format!("source.{}", batch.source.value)],
+        );
+    }
+}

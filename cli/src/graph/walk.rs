@@ -1,0 +1,169 @@
+//! The graph walk shared by apply, destroy and `dekit run`: which nodes may start (all they wait
+//! on finished), which are skipped (something they wait on failed, transitively), and when to stop
+//! launching (Ctrl-C). The caller launches the work and reports; the walker only schedules, so it
+//! is tested without any cloud.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct Walker {
+    waits: BTreeMap<String, BTreeSet<String>>,
+    parallelism: usize,
+    pending: BTreeSet<String>,
+    running: BTreeSet<String>,
+    done: BTreeSet<String>,
+    blocked: BTreeSet<String>,
+    interrupted: Arc<AtomicBool>,
+    stopping: bool,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Walker {
+    /// `waits`: for each node to visit, the nodes it waits on (others are ignored).
+    pub fn new(waits: BTreeMap<String, BTreeSet<String>>, parallelism: usize) -> Walker {
+        let pending = waits.keys().cloned().collect();
+        let waits = waits
+            .iter()
+            .map(|(k, v)| {
+                let inside = v.iter().filter(|d| waits.contains_key(*d)).cloned();
+                (k.clone(), inside.collect())
+            })
+            .collect();
+        Walker {
+            waits,
+            parallelism: parallelism.max(1),
+            pending,
+            running: BTreeSet::new(),
+            done: BTreeSet::new(),
+            blocked: BTreeSet::new(),
+            interrupted: Arc::new(AtomicBool::new(false)),
+            stopping: false,
+            listener: None,
+        }
+    }
+
+    /// Ctrl-C only sets a flag: work in flight finishes and is recorded, nothing new starts.
+    pub fn stop_on_ctrl_c(mut self) -> Walker {
+        let flag = self.interrupted.clone();
+        self.listener = Some(tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }));
+        self
+    }
+
+    /// Nodes to launch now (moved to running); none once stopping.
+    pub fn ready(&mut self) -> Vec<String> {
+        if self.stopping {
+            return vec![];
+        }
+        let room = self.parallelism.saturating_sub(self.running.len());
+        let ready: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|a| self.waits[*a].iter().all(|d| self.done.contains(d)))
+            .take(room)
+            .cloned()
+            .collect();
+        for a in &ready {
+            self.pending.remove(a);
+            self.running.insert(a.clone());
+        }
+        ready
+    }
+
+    pub fn is_running(&self) -> bool {
+        !self.running.is_empty()
+    }
+
+    /// True once, when an interrupt is first seen: from then on nothing new starts.
+    pub fn newly_interrupted(&mut self) -> bool {
+        if !self.stopping && self.interrupted.load(Ordering::SeqCst) {
+            self.stopping = true;
+            return true;
+        }
+        false
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.stopping
+    }
+
+    /// Record a finished node; returns the nodes skipped because of it (when it failed).
+    pub fn finish(&mut self, address: &str, ok: bool) -> Vec<String> {
+        self.running.remove(address);
+        if ok {
+            self.done.insert(address.to_string());
+            return vec![];
+        }
+        self.blocked.insert(address.to_string());
+        let mut skipped = vec![];
+        loop {
+            let newly: Vec<String> = self
+                .pending
+                .iter()
+                .filter(|a| self.waits[*a].iter().any(|d| self.blocked.contains(d)))
+                .cloned()
+                .collect();
+            if newly.is_empty() {
+                return skipped;
+            }
+            for a in newly {
+                self.pending.remove(&a);
+                self.blocked.insert(a.clone());
+                skipped.push(a);
+            }
+        }
+    }
+
+    /// What never started (after an interrupt).
+    pub fn not_started(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.pending).into_iter().collect()
+    }
+}
+
+impl Drop for Walker {
+    fn drop(&mut self) {
+        if let Some(l) = self.listener.take() {
+            l.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Walker;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn waits(edges: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+        edges
+            .iter()
+            .map(|(a, d)| (a.to_string(), d.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn schedules_in_order_and_skips_only_dependents() {
+        // a <- b <- d; c independent; e waits on something outside the walk.
+        let mut w = Walker::new(
+            waits(&[
+                ("a", &[]),
+                ("b", &["a"]),
+                ("c", &[]),
+                ("d", &["b"]),
+                ("e", &["zz"]),
+            ]),
+            2,
+        );
+        assert_eq!(w.ready(), ["a", "c"], "parallelism bounds the launch");
+        assert!(w.ready().is_empty());
+        assert_eq!(w.finish("a", false), ["b", "d"]);
+        assert_eq!(w.ready(), ["e"]);
+        assert!(w.finish("c", true).is_empty());
+        assert!(w.finish("e", true).is_empty());
+        assert!(!w.is_running());
+        assert!(w.not_started().is_empty());
+    }
+}
