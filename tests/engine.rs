@@ -50,7 +50,17 @@ impl Stack {
         std::fs::write(p, new).unwrap();
     }
 
+    /// Run dekit on this stack. apply and destroy get `--auto-approve`, as in CI (without a
+    /// terminal they refuse otherwise; `raw` runs exactly the arguments given).
     fn dekit(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        if matches!(args[0], "apply" | "destroy") {
+            all.push("--auto-approve");
+        }
+        self.raw(&all)
+    }
+
+    fn raw(&self, args: &[&str]) -> Output {
         let mut all = args.to_vec();
         let file = self.file();
         all.insert(if args[0] == "state" { 2 } else { 1 }, &file);
@@ -127,7 +137,17 @@ fn apply_edit_apply_destroy_converges() {
     let stack = Stack::new(&scope);
 
     let out = stack.ok(&["apply"]);
-    assert!(out.contains("Apply complete! Resources: 22 added"), "{out}");
+    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
+    let resources = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["category"] == "resource")
+        .count();
+    assert!(
+        out.contains(&format!("Apply complete! Resources: {resources} added")),
+        "{out}"
+    );
     stack.assert_converged();
 
     stack.edit(|t| {
@@ -302,84 +322,210 @@ fn destroy_guards_data_and_prevent_destroy() {
     );
 }
 
+/// xorshift: seeded "random" moments, the same on every run.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Start `dekit <args> <file> --auto-approve` and SIGKILL it after `delay`.
+fn kill_after(file: &str, args: &[&str], delay: std::time::Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dekit"))
+        .arg(args[0])
+        .arg(file)
+        .args(&args[1..])
+        .arg("--auto-approve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
-fn killed_applies_converge_without_orphans() {
+fn random_kills_of_apply_and_destroy_converge() {
     let c = cloud();
     let scope = Scope::new("crash");
     let stack = Stack::new(&scope);
     let file = stack.file();
-    // Deterministic "random" kill points spread over a full apply (~1-3 s here).
-    let mut seed: u64 = 0x9e3779b97f4a7c15 ^ std::process::id() as u64;
-    for round in 0..10 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = std::time::Duration::from_millis(50 + seed % 1500);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dekit"))
-            .args(["apply", &file])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
-        // The state file is never torn.
-        let state = stack.dir.join(".dekit/local.state.json");
+    let state = stack.dir.join(".dekit/local.state.json");
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let trials = 20;
+    for trial in 0..trials {
+        // Killed with SIGKILL at a random moment 0.1–1.2 s into an apply ...
+        let delay = std::time::Duration::from_millis(100 + next(&mut seed) % 1100);
+        kill_after(&file, &["apply"], delay);
         if state.exists() {
             let v: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap())
-                .unwrap_or_else(|e| panic!("round {round}: torn state: {e}"));
+                .unwrap_or_else(|e| panic!("trial {trial}: torn state: {e}"));
             assert_eq!(v["version"], 1);
         }
-        if round % 3 == 2 {
-            // Every few rounds, destroy (also interrupted) to kill during deletes too.
-            let mut child = Command::new(env!("CARGO_BIN_EXE_dekit"))
-                .args(["destroy", &file])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(delay / 2);
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // ... applied again: converges, and every resource of the graph is recorded.
+        let out = stack.ok(&["apply"]);
+        assert!(
+            out.contains("Apply complete!") || out.contains("No changes"),
+            "trial {trial} (killed after {delay:?}): {out}"
+        );
+        stack.assert_converged();
+        let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
+        let resources = graph["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["category"] == "resource")
+            .count();
+        let recorded = stack.ok(&["state", "list"]);
+        assert_eq!(
+            recorded.lines().count(),
+            resources,
+            "trial {trial}: {recorded}"
+        );
+        // Killed during a destroy, then destroyed: exit 0 and nothing left.
+        let delay = std::time::Duration::from_millis(100 + next(&mut seed) % 1100);
+        kill_after(&file, &["destroy", "--force-delete-data"], delay);
+        stack.ok(&["destroy", "--force-delete-data"]);
+        let tagged =
+            c.rt.block_on(harness::tagged_with_stack(&c.clients, &stack.name));
+        assert_eq!(
+            tagged,
+            Vec::<String>::new(),
+            "trial {trial}: tagged with the stack after destroy"
+        );
+        assert_eq!(
+            c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),
+            Vec::<String>::new(),
+            "trial {trial}"
+        );
     }
-    let out = stack.ok(&["apply"]);
-    assert!(
-        out.contains("Apply complete!") || out.contains("No changes"),
-        "{out}"
-    );
-    stack.assert_converged();
-    // No orphans: everything tagged with the stack is recorded in state.
-    let recorded = stack.ok(&["state", "list"]);
-    assert_eq!(recorded.lines().count(), 22, "{recorded}");
+}
+
+#[test]
+fn references_are_the_arns_aws_returned() {
+    let c = cloud();
+    let scope = Scope::new("refs");
+    let stack = Stack::new(&scope);
+    stack.ok(&["apply"]);
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(stack.dir.join(".dekit/local.state.json")).unwrap(),
     )
     .unwrap();
-    let names: std::collections::BTreeSet<String> = state["resources"]
-        .as_object()
+    let resources = state["resources"].as_object().unwrap();
+    // The role each runner depends on, as IAM returns it.
+    let role_arn_of = |addr: &str| -> String {
+        let role = resources[addr]["depends_on"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|d| d.starts_with("iam_role."))
+            .unwrap_or_else(|| panic!("{addr} depends on no role"));
+        let name = resources[role]["attrs"]["name"].as_str().unwrap();
+        let got =
+            c.rt.block_on(c.clients.iam.get_role().role_name(name).send())
+                .unwrap();
+        got.role().unwrap().arn().to_string()
+    };
+    let mut checked = 0;
+    for (addr, r) in resources {
+        let name = r["attrs"]["name"].as_str().unwrap_or_default();
+        let live = if addr.starts_with("glue_job.") {
+            let j =
+                c.rt.block_on(c.clients.glue.get_job().job_name(name).send())
+                    .unwrap();
+            j.job().unwrap().role().unwrap_or_default().to_string()
+        } else if addr.starts_with("glue_crawler.") {
+            let cr =
+                c.rt.block_on(c.clients.glue.get_crawler().name(name).send())
+                    .unwrap();
+            cr.crawler().unwrap().role().unwrap_or_default().to_string()
+        } else if addr.starts_with("firehose_delivery_stream.") {
+            let d =
+                c.rt.block_on(
+                    c.clients
+                        .firehose
+                        .describe_delivery_stream()
+                        .delivery_stream_name(name)
+                        .send(),
+                )
+                .unwrap();
+            let desc = d.delivery_stream_description().unwrap();
+            let dest = desc.destinations().first().unwrap();
+            dest.extended_s3_destination_description()
+                .unwrap()
+                .role_arn()
+                .to_string()
+        } else {
+            continue;
+        };
+        assert_eq!(
+            live,
+            role_arn_of(addr),
+            "{addr}: its role ARN is not the role's"
+        );
+        checked += 1;
+    }
+    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
+    let runners = graph["nodes"]
+        .as_array()
         .unwrap()
-        .values()
-        .filter_map(|r| r["attrs"]["name"].as_str().map(str::to_string))
-        .collect();
-    let tagged =
-        c.rt.block_on(harness::tagged_with_stack(&c.clients, &stack.name));
+        .iter()
+        .filter(|n| {
+            let k = n["kind"].as_str().unwrap_or_default();
+            matches!(k, "glue_job" | "glue_crawler" | "firehose_delivery_stream")
+        })
+        .count();
+    assert!(runners > 0);
     assert_eq!(
-        tagged.len(),
-        9,
-        "2 buckets, a stream, a delivery stream, 4 roles and an alarm carry the tag: {tagged:?}"
-    );
-    let orphans: Vec<&String> = tagged.iter().filter(|t| !names.contains(*t)).collect();
-    assert!(
-        orphans.is_empty(),
-        "orphans found by the dekit tag: {orphans:?}"
+        checked, runners,
+        "every job, crawler and delivery stream was checked"
     );
     stack.ok(&["destroy", "--force-delete-data"]);
-    assert_eq!(
-        c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),
-        Vec::<String>::new()
+}
+
+#[test]
+fn no_terminal_and_no_auto_approve_changes_nothing() {
+    let c = cloud();
+    let scope = Scope::new("noterm");
+    let stack = Stack::new(&scope);
+    // Without a terminal (the test's stdin is not one) and without --auto-approve: refused.
+    let o = stack.raw(&["apply"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--auto-approve") && err.contains("nothing was changed"),
+        "{err}"
     );
+    assert_eq!(
+        c.rt.block_on(harness::leftovers(&c.clients, &scope.prefix)),
+        Vec::<String>::new(),
+        "a refused apply created something"
+    );
+    // An unknown --target fails like plan's, before anything is applied.
+    let o = stack.dekit(&["apply", "--target", "s3_bucket.nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--target s3_bucket.nope: no such resource")
+    );
+    assert!(
+        c.rt.block_on(harness::leftovers(&c.clients, &scope.prefix))
+            .is_empty()
+    );
+    stack.ok(&["apply"]);
+    let before = c.rt.block_on(harness::leftovers(&c.clients, &scope.prefix));
+    let o = stack.raw(&["destroy", "--force-delete-data"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--auto-approve"));
+    assert_eq!(
+        c.rt.block_on(harness::leftovers(&c.clients, &scope.prefix)),
+        before,
+        "a refused destroy deleted something"
+    );
+    stack.assert_converged();
+    stack.ok(&["destroy", "--force-delete-data"]);
 }
 
 #[test]
@@ -421,7 +567,7 @@ fn s3_state_backend_locks_concurrent_applies() {
 
     let file = stack.file();
     let mut first = Command::new(env!("CARGO_BIN_EXE_dekit"))
-        .args(["apply", &file])
+        .args(["apply", &file, "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -524,9 +670,11 @@ fn ctrl_c_finishes_in_flight_calls_and_saves_state() {
     let scope = Scope::new("sigint");
     let stack = Stack::new(&scope);
     let file = stack.file();
+    // One resource at a time, so the walk is far from done when the signal arrives.
     let child = Command::new(env!("CARGO_BIN_EXE_dekit"))
-        .args(["apply", &file])
+        .args(["apply", &file, "--auto-approve", "--parallelism", "1"])
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Interrupt once the walk has recorded its first resources.
@@ -549,17 +697,31 @@ fn ctrl_c_finishes_in_flight_calls_and_saves_state() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    if text.contains("interrupted") {
-        assert_eq!(out.status.code(), Some(1), "{text}");
-        assert!(text.contains("starting nothing new"), "{text}");
-    } else {
-        // The walk had already finished when the signal arrived.
-        assert!(text.contains("Apply complete!"), "{text}");
-    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(text.contains("starting nothing new"), "{text}");
+    // The interruption happened: some resources were never started, and the summary says so.
+    let skipped: usize = err
+        .split("Apply interrupted: ")
+        .nth(1)
+        .and_then(|r| r.split(" failed, ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no interrupted summary: {err}"));
+    assert!(skipped > 0, "nothing was skipped: {err}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let recorded = v["resources"].as_object().unwrap().len();
+    assert!(recorded >= 3, "what finished is recorded");
+    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
+    let total = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["category"] == "resource")
+        .count();
     assert!(
-        v["resources"].as_object().unwrap().len() >= 3,
-        "what finished is recorded"
+        recorded < total,
+        "the apply was not interrupted: {recorded} of {total} recorded"
     );
     stack.ok(&["apply"]);
     stack.assert_converged();

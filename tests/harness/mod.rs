@@ -93,169 +93,276 @@ impl Drop for Scope {
     }
 }
 
-/// Delete every resource whose name starts with `prefix`; returns what could not be deleted.
-pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
-    let mut failed = vec![];
+/// One thing in the local cloud: its kind (`bucket`, `stream`, ...) and name.
+pub type Item = (&'static str, String);
+
+fn err(what: &str, e: impl std::fmt::Debug) -> String {
+    format!("listing {what} failed: {e:?}")
+}
+
+/// Everything of the kinds dekit creates, every page of every list. A failed list call is an
+/// error, never an empty answer: a "nothing left" check that cannot list proves nothing.
+pub async fn inventory(c: &Clients) -> Result<Vec<Item>, String> {
+    let mut out: Vec<Item> = vec![];
+    let mut p = c.s3.list_buckets().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("buckets", e))?;
+        out.extend(
+            page.buckets()
+                .iter()
+                .filter_map(|b| b.name())
+                .map(|n| ("bucket", n.to_string())),
+        );
+    }
+    let mut p = c.kinesis.list_streams().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("streams", e))?;
+        out.extend(page.stream_names().iter().map(|n| ("stream", n.clone())));
+    }
+    let mut start: Option<String> = None;
+    loop {
+        let page = c
+            .firehose
+            .list_delivery_streams()
+            .limit(1000)
+            .set_exclusive_start_delivery_stream_name(start.clone())
+            .send()
+            .await
+            .map_err(|e| err("delivery streams", e))?;
+        out.extend(
+            page.delivery_stream_names()
+                .iter()
+                .map(|n| ("firehose", n.clone())),
+        );
+        start = page.delivery_stream_names().last().cloned();
+        if !page.has_more_delivery_streams() || start.is_none() {
+            break;
+        }
+    }
+    let mut p = c.iam.list_roles().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("roles", e))?;
+        out.extend(
+            page.roles()
+                .iter()
+                .map(|r| ("role", r.role_name().to_string())),
+        );
+    }
+    let mut p = c.cloudwatch.describe_alarms().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("alarms", e))?;
+        out.extend(
+            page.metric_alarms()
+                .iter()
+                .filter_map(|a| a.alarm_name())
+                .map(|n| ("alarm", n.to_string())),
+        );
+    }
+    let mut p = c.glue.get_databases().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("Glue databases", e))?;
+        out.extend(
+            page.database_list()
+                .iter()
+                .map(|d| ("database", d.name().to_string())),
+        );
+    }
+    let mut p = c.glue.get_jobs().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("Glue jobs", e))?;
+        out.extend(
+            page.jobs()
+                .iter()
+                .filter_map(|j| j.name())
+                .map(|n| ("job", n.to_string())),
+        );
+    }
+    let mut p = c.glue.get_triggers().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("Glue triggers", e))?;
+        out.extend(
+            page.triggers()
+                .iter()
+                .filter_map(|t| t.name())
+                .map(|n| ("trigger", n.to_string())),
+        );
+    }
+    let mut p = c.glue.get_crawlers().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("Glue crawlers", e))?;
+        out.extend(
+            page.crawlers()
+                .iter()
+                .filter_map(|c| c.name())
+                .map(|n| ("crawler", n.to_string())),
+        );
+    }
+    let mut p = c.athena.list_work_groups().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("Athena workgroups", e))?;
+        out.extend(
+            page.work_groups()
+                .iter()
+                .filter_map(|w| w.name())
+                .map(|n| ("workgroup", n.to_string())),
+        );
+    }
+    Ok(out)
+}
+
+fn in_scope(item: &Item, prefix: &str) -> bool {
     let glue_prefix = prefix.replace('-', "_");
-    if let Ok(out) = c.firehose.list_delivery_streams().limit(1000).send().await {
-        for name in out
-            .delivery_stream_names()
-            .iter()
-            .filter(|n| n.starts_with(prefix))
-        {
-            if let Err(e) = c
-                .firehose
-                .delete_delivery_stream()
-                .delivery_stream_name(name)
-                .send()
-                .await
-            {
-                failed.push(format!("firehose {name}: {e}"));
-            }
-        }
+    match item.0 {
+        "database" => item.1.starts_with(&glue_prefix),
+        _ => item.1.starts_with(prefix),
     }
-    if let Ok(out) = c.kinesis.list_streams().send().await {
-        for name in out.stream_names().iter().filter(|n| n.starts_with(prefix)) {
-            // A stream already being deleted refuses another delete; it is gone soon either way.
-            if let Err(e) = c
-                .kinesis
-                .delete_stream()
-                .stream_name(name)
-                .enforce_consumer_deletion(true)
-                .send()
-                .await
-                && !e.as_service_error().is_some_and(|s| {
-                    s.is_resource_in_use_exception() || s.is_resource_not_found_exception()
-                })
-            {
-                failed.push(format!("stream {name}: {e:?}"));
-            }
-        }
-    }
-    if let Ok(out) = c.s3.list_buckets().send().await {
-        for b in out
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name())
-            .filter(|n| n.starts_with(prefix))
-        {
-            if let Err(e) = empty_bucket(c, b).await {
-                failed.push(format!("bucket {b}: {e}"));
-                continue;
-            }
-            if let Err(e) = c.s3.delete_bucket().bucket(b).send().await {
-                failed.push(format!("bucket {b}: {e}"));
-            }
-        }
-    }
-    if let Ok(out) = c.glue.get_databases().send().await {
-        for db in out
-            .database_list()
-            .iter()
-            .map(|d| d.name())
-            .filter(|n| n.starts_with(&glue_prefix))
-        {
-            if let Err(e) = c.glue.delete_database().name(db).send().await {
-                failed.push(format!("glue database {db}: {e}"));
-            }
-        }
-    }
-    if let Ok(out) = c.iam.list_roles().send().await {
-        for role in out
-            .roles()
-            .iter()
-            .map(|r| r.role_name())
-            .filter(|n| n.starts_with(prefix))
-        {
-            if let Ok(p) = c.iam.list_role_policies().role_name(role).send().await {
-                for name in p.policy_names() {
-                    let _ = c
-                        .iam
-                        .delete_role_policy()
-                        .role_name(role)
-                        .policy_name(name)
-                        .send()
-                        .await;
-                }
-            }
-            if let Err(e) = c.iam.delete_role().role_name(role).send().await {
-                failed.push(format!("role {role}: {e}"));
-            }
-        }
-    }
-    if let Ok(out) = c
-        .cloudwatch
-        .describe_alarms()
-        .alarm_name_prefix(prefix)
-        .send()
-        .await
-    {
-        let names: Vec<String> = out
-            .metric_alarms()
-            .iter()
-            .filter_map(|a| a.alarm_name().map(str::to_string))
-            .collect();
-        if !names.is_empty()
-            && c.cloudwatch
-                .delete_alarms()
-                .set_alarm_names(Some(names.clone()))
-                .send()
-                .await
-                .is_err()
-        {
-            failed.push(format!("alarms {names:?}"));
-        }
-    }
-    if let Ok(out) = c.glue.get_triggers().send().await {
-        for t in out
-            .triggers()
-            .iter()
-            .filter_map(|t| t.name())
-            .filter(|n| n.starts_with(prefix))
-        {
-            let _ = c.glue.delete_trigger().name(t).send().await;
-        }
-    }
-    if let Ok(out) = c.glue.get_jobs().send().await {
-        for j in out
-            .jobs()
-            .iter()
-            .filter_map(|j| j.name())
-            .filter(|n| n.starts_with(prefix))
-        {
-            let _ = c.glue.delete_job().job_name(j).send().await;
-        }
-    }
-    if let Ok(out) = c.glue.get_crawlers().send().await {
-        for cr in out
-            .crawlers()
-            .iter()
-            .filter_map(|c| c.name())
-            .filter(|n| n.starts_with(prefix))
-        {
-            let _ = c.glue.delete_crawler().name(cr).send().await;
-        }
-    }
-    if let Ok(out) = c.athena.list_work_groups().send().await {
-        for wg in out
-            .work_groups()
-            .iter()
-            .filter_map(|w| w.name())
-            .filter(|n| n.starts_with(prefix))
-        {
-            if let Err(e) = c
-                .athena
-                .delete_work_group()
-                .work_group(wg)
-                .recursive_delete_option(true)
-                .send()
-                .await
-            {
-                failed.push(format!("workgroup {wg}: {e}"));
+}
+
+/// Delete every resource whose name starts with `prefix`; returns what could not be deleted (a
+/// failed list included).
+pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
+    let items = match inventory(c).await {
+        Ok(items) => items,
+        Err(e) => return vec![e],
+    };
+    let mut failed = vec![];
+    // Dependents first: deliveries read streams, triggers start jobs.
+    for kind in [
+        "firehose",
+        "trigger",
+        "crawler",
+        "job",
+        "alarm",
+        "stream",
+        "workgroup",
+        "bucket",
+        "database",
+        "role",
+    ] {
+        for (_, name) in items.iter().filter(|i| i.0 == kind && in_scope(i, prefix)) {
+            if let Err(e) = delete(c, kind, name).await {
+                failed.push(format!("{kind} {name}: {e}"));
             }
         }
     }
     failed
+}
+
+async fn delete(c: &Clients, kind: &str, name: &str) -> Result<(), String> {
+    let s = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    match kind {
+        "firehose" => c
+            .firehose
+            .delete_delivery_stream()
+            .delivery_stream_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "trigger" => c
+            .glue
+            .delete_trigger()
+            .name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "crawler" => c
+            .glue
+            .delete_crawler()
+            .name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "job" => c
+            .glue
+            .delete_job()
+            .job_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "alarm" => c
+            .cloudwatch
+            .delete_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "stream" => match c
+            .kinesis
+            .delete_stream()
+            .stream_name(name)
+            .enforce_consumer_deletion(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already being deleted, or gone: either way it will not be left.
+            Err(e)
+                if e.as_service_error().is_some_and(|x| {
+                    x.is_resource_in_use_exception() || x.is_resource_not_found_exception()
+                }) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(s(&e)),
+        },
+        "workgroup" => c
+            .athena
+            .delete_work_group()
+            .work_group(name)
+            .recursive_delete_option(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "bucket" => {
+            empty_bucket(c, name).await?;
+            c.s3.delete_bucket()
+                .bucket(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s(&e))
+        }
+        "database" => c
+            .glue
+            .delete_database()
+            .name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "role" => {
+            let policies = c
+                .iam
+                .list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| s(&e))?;
+            for p in policies.policy_names() {
+                c.iam
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(p)
+                    .send()
+                    .await
+                    .map_err(|e| s(&e))?;
+            }
+            c.iam
+                .delete_role()
+                .role_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s(&e))
+        }
+        other => Err(format!("unknown kind {other}")),
+    }
 }
 
 async fn empty_bucket(c: &Clients, bucket: &str) -> Result<(), String> {
@@ -307,172 +414,127 @@ pub async fn settled_leftovers(c: &Clients, prefix: &str) -> Vec<String> {
     left
 }
 
-/// Names of everything in the local cloud starting with `prefix` (for "nothing left" checks).
+/// Everything in the local cloud whose name starts with `prefix` (for "nothing left" checks).
+/// Panics when the local cloud cannot be listed.
 pub async fn leftovers(c: &Clients, prefix: &str) -> Vec<String> {
-    let glue_prefix = prefix.replace('-', "_");
-    let mut out = vec![];
-    if let Ok(o) = c.s3.list_buckets().send().await {
-        out.extend(
-            o.buckets()
-                .iter()
-                .filter_map(|b| b.name())
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("bucket {n}")),
-        );
-    }
-    if let Ok(o) = c.kinesis.list_streams().send().await {
-        out.extend(
-            o.stream_names()
-                .iter()
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("stream {n}")),
-        );
-    }
-    if let Ok(o) = c.firehose.list_delivery_streams().limit(1000).send().await {
-        out.extend(
-            o.delivery_stream_names()
-                .iter()
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("firehose {n}")),
-        );
-    }
-    if let Ok(o) = c.iam.list_roles().send().await {
-        out.extend(
-            o.roles()
-                .iter()
-                .map(|r| r.role_name())
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("role {n}")),
-        );
-    }
-    if let Ok(o) = c
-        .cloudwatch
-        .describe_alarms()
-        .alarm_name_prefix(prefix)
-        .send()
-        .await
-    {
-        out.extend(
-            o.metric_alarms()
-                .iter()
-                .filter_map(|a| a.alarm_name())
-                .map(|n| format!("alarm {n}")),
-        );
-    }
-    if let Ok(o) = c.glue.get_databases().send().await {
-        out.extend(
-            o.database_list()
-                .iter()
-                .map(|d| d.name())
-                .filter(|n| n.starts_with(&glue_prefix))
-                .map(|n| format!("database {n}")),
-        );
-    }
-    if let Ok(o) = c.glue.get_jobs().send().await {
-        out.extend(
-            o.jobs()
-                .iter()
-                .filter_map(|j| j.name())
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("job {n}")),
-        );
-    }
-    if let Ok(o) = c.glue.get_triggers().send().await {
-        out.extend(
-            o.triggers()
-                .iter()
-                .filter_map(|t| t.name())
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("trigger {n}")),
-        );
-    }
-    if let Ok(o) = c.glue.get_crawlers().send().await {
-        out.extend(
-            o.crawlers()
-                .iter()
-                .map(|t| t.name().unwrap_or_default())
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("crawler {n}")),
-        );
-    }
-    if let Ok(o) = c.athena.list_work_groups().send().await {
-        out.extend(
-            o.work_groups()
-                .iter()
-                .filter_map(|w| w.name())
-                .filter(|n| n.starts_with(prefix))
-                .map(|n| format!("workgroup {n}")),
-        );
-    }
+    let items = inventory(c).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut out: Vec<String> = items
+        .iter()
+        .filter(|i| in_scope(i, prefix))
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     out.sort();
     out
 }
 
-/// Physical names of everything carrying the tag `dekit:stack = <stack>` (buckets, streams,
-/// delivery streams, roles, alarms): what an orphan search by tag finds.
+/// Names of everything carrying the tag `dekit:stack = <stack>` (buckets, streams, delivery
+/// streams, roles, alarms): what an orphan search by tag finds. Panics when a list or tag read
+/// fails (other than for something deleted meanwhile).
 pub async fn tagged_with_stack(c: &Clients, stack: &str) -> Vec<String> {
     let is_ours = |k: &str, v: &str| k == "dekit:stack" && v == stack;
+    let gone =
+        |e: &str| e.contains("NoSuch") || e.contains("NotFound") || e.contains("ResourceNotFound");
     let mut out = vec![];
-    if let Ok(o) = c.s3.list_buckets().send().await {
-        for b in o.buckets().iter().filter_map(|b| b.name()) {
-            if let Ok(t) = c.s3.get_bucket_tagging().bucket(b).send().await
-                && t.tag_set().iter().any(|t| is_ours(t.key(), t.value()))
-            {
-                out.push(b.to_string());
-            }
-        }
-    }
-    if let Ok(o) = c.kinesis.list_streams().send().await {
-        for s in o.stream_names() {
-            if let Ok(t) = c.kinesis.list_tags_for_stream().stream_name(s).send().await
-                && t.tags()
+    for (kind, name) in inventory(c).await.unwrap_or_else(|e| panic!("{e}")) {
+        let tags: Result<Vec<(String, String)>, String> = match kind {
+            "bucket" => match c.s3.get_bucket_tagging().bucket(&name).send().await {
+                Ok(t) => Ok(t
+                    .tag_set()
                     .iter()
-                    .any(|t| is_ours(t.key(), t.value().unwrap_or_default()))
-            {
-                out.push(s.clone());
-            }
-        }
-    }
-    if let Ok(o) = c.firehose.list_delivery_streams().limit(1000).send().await {
-        for s in o.delivery_stream_names() {
-            if let Ok(t) = c
-                .firehose
-                .list_tags_for_delivery_stream()
-                .delivery_stream_name(s)
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()),
+                Err(e) if format!("{e:?}").contains("NoSuchTagSet") => Ok(vec![]),
+                Err(e) => Err(format!("{e:?}")),
+            },
+            "stream" => c
+                .kinesis
+                .list_tags_for_stream()
+                .stream_name(&name)
                 .send()
                 .await
-                && t.tags()
-                    .iter()
-                    .any(|t| is_ours(t.key(), t.value().unwrap_or_default()))
-            {
-                out.push(s.clone());
-            }
-        }
-    }
-    if let Ok(o) = c.iam.list_roles().send().await {
-        for r in o.roles() {
-            if let Ok(t) = c.iam.list_role_tags().role_name(r.role_name()).send().await
-                && t.tags().iter().any(|t| is_ours(t.key(), t.value()))
-            {
-                out.push(r.role_name().to_string());
-            }
-        }
-    }
-    if let Ok(o) = c.cloudwatch.describe_alarms().send().await {
-        for a in o.metric_alarms() {
-            if let Some(arn) = a.alarm_arn()
-                && let Ok(t) = c
+                .map(|t| {
+                    t.tags()
+                        .iter()
+                        .map(|t| {
+                            (
+                                t.key().to_string(),
+                                t.value().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .map_err(|e| format!("{e:?}")),
+            "firehose" => c
+                .firehose
+                .list_tags_for_delivery_stream()
+                .delivery_stream_name(&name)
+                .send()
+                .await
+                .map(|t| {
+                    t.tags()
+                        .iter()
+                        .map(|t| {
+                            (
+                                t.key().to_string(),
+                                t.value().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .map_err(|e| format!("{e:?}")),
+            "role" => c
+                .iam
+                .list_role_tags()
+                .role_name(&name)
+                .send()
+                .await
+                .map(|t| {
+                    t.tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect()
+                })
+                .map_err(|e| format!("{e:?}")),
+            "alarm" => {
+                let described = c
                     .cloudwatch
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
+                    .describe_alarms()
+                    .alarm_names(&name)
                     .send()
                     .await
-                && t.tags()
-                    .iter()
-                    .any(|t| is_ours(t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-            {
-                out.push(a.alarm_name().unwrap_or_default().to_string());
+                    .map_err(|e| format!("{e:?}"));
+                match described {
+                    Ok(d) => match d.metric_alarms().first().and_then(|a| a.alarm_arn()) {
+                        Some(arn) => c
+                            .cloudwatch
+                            .list_tags_for_resource()
+                            .resource_arn(arn)
+                            .send()
+                            .await
+                            .map(|t| {
+                                t.tags()
+                                    .iter()
+                                    .map(|t| {
+                                        (
+                                            t.key().unwrap_or_default().to_string(),
+                                            t.value().unwrap_or_default().to_string(),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .map_err(|e| format!("{e:?}")),
+                        None => Ok(vec![]),
+                    },
+                    Err(e) => Err(e),
+                }
             }
+            _ => continue,
+        };
+        match tags {
+            Ok(t) if t.iter().any(|(k, v)| is_ours(k, v)) => out.push(name),
+            Ok(_) => {}
+            Err(e) if gone(&e) => {}
+            Err(e) => panic!("reading the tags of {kind} {name} failed: {e}"),
         }
     }
     out.sort();
