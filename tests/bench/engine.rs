@@ -111,7 +111,7 @@ async fn run(root: &Path, scale: usize) -> serde_json::Value {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 
     let walk = Walk::new(10, true);
-    let quiet = |_: &str| {};
+    let quiet = engine::Silent;
     let t = Instant::now();
     let plan = d.plan(10).await.expect("plan");
     let plan_s = secs(t);
@@ -134,7 +134,7 @@ async fn run(root: &Path, scale: usize) -> serde_json::Value {
     let noop_s = secs(t);
     assert!(!noop.has_changes(), "second plan is not empty");
     let t = Instant::now();
-    let destroy = d.destroy_plan().await;
+    let destroy = d.destroy_plan(10).await.expect("destroy plan");
     let out = engine::apply(
         &d.clients,
         &d.graph,

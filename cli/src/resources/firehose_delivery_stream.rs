@@ -166,7 +166,7 @@ impl Provider for FirehoseDeliveryStream {
             // A delivery stream of that name still DELETING holds the name until it is gone.
             if status(c, name).await? == Some(DeliveryStreamStatus::Deleting) {
                 poll_until("CreateDeliveryStream", name, 120, || async move {
-                    Ok(status(c, name).await.map(|s| s.is_none())?)
+                    status(c, name).await.map(|s| s.is_none())
                 })
                 .await?;
             }
