@@ -307,3 +307,65 @@ fn missing_file_is_a_clean_error() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("cannot read stacks/nope/stack.yaml"));
 }
+
+/// One registry of codes: every code the source emits is registered, each registered code is
+/// explained by `dekit rules CODE` and shown by a corpus fixture's snapshot.
+#[test]
+fn every_code_is_registered_explained_and_has_a_fixture() {
+    let registered: Vec<String> = dekit::codes::all()
+        .iter()
+        .map(|c| c.code.to_string())
+        .collect();
+    // Codes the source emits: every "E123"/"W123" literal under cli/src.
+    let mut emitted = std::collections::BTreeSet::new();
+    let mut dirs = vec![repo_root().join("cli/src")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let b = text.as_bytes();
+                for i in 0..b.len().saturating_sub(5) {
+                    if b[i] == b'"'
+                        && (b[i + 1] == b'E' || b[i + 1] == b'W')
+                        && b[i + 2..i + 5].iter().all(u8::is_ascii_digit)
+                        && b[i + 5] == b'"'
+                    {
+                        emitted.insert(text[i + 1..i + 5].to_string());
+                    }
+                }
+            }
+        }
+    }
+    for code in &emitted {
+        assert!(
+            registered.contains(code),
+            "{code} is emitted but not registered in codes.rs"
+        );
+    }
+    let snapshots: String = std::fs::read_dir(repo_root().join("tests/snapshots/corpus"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    // A file that cannot be read has no line to point at, so E000 is shown by
+    // `never_panics::arbitrary_bytes_as_files` instead of the corpus.
+    let not_in_corpus = ["E000"];
+    for code in &registered {
+        if !not_in_corpus.contains(&code.as_str()) {
+            assert!(
+                snapshots.contains(&format!("[{code}]")),
+                "{code} has no corpus fixture whose snapshot shows it"
+            );
+        }
+        let o = dekit(&["rules", code]);
+        assert!(o.status.success(), "dekit rules {code} failed");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            text.contains("Why") && text.contains("Example") && text.contains("Fix: "),
+            "dekit rules {code} does not explain what, why, example and fix:\n{text}"
+        );
+    }
+    assert!(!dekit(&["rules", "E999"]).status.success());
+}

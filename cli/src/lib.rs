@@ -5,6 +5,7 @@
 
 pub mod aws_names;
 pub mod cloud;
+pub mod codes;
 pub mod commands;
 pub mod deploy;
 pub mod diagnostic;

@@ -47,8 +47,8 @@ pub enum Command {
     ForceUnlock(force_unlock::Args),
     /// Print the JSON Schema of stack files (for editor completion and validation).
     Schema,
-    /// List the rules `validate` runs.
-    Rules,
+    /// List every diagnostic code, or explain one (`dekit rules E101`).
+    Rules(rules::Args),
     /// Run the local cloud (LocalStack + moto) that `local` environments target.
     Local(local::Args),
 }
@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Graph(a) => graph::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Schema => schema::run(),
-        Command::Rules => rules::run(),
+        Command::Rules(a) => rules::run(a),
         Command::Local(a) => local::run(a),
         Command::Apply(a) => apply::run(a),
         Command::Destroy(a) => destroy::run(a),

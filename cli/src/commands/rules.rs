@@ -1,11 +1,28 @@
-//! `dekit rules`: the checks `validate` runs.
+//! `dekit rules [CODE]`: every diagnostic code dekit can emit, or one explained (like `ruff rule`).
 
-use crate::validate::rules::ALL;
+use crate::codes;
 use std::process::ExitCode;
 
-pub fn run() -> ExitCode {
-    for r in ALL {
-        println!("{}  {:22} {}", r.code, r.name, r.summary);
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A code to explain (e.g. E101): what it checks, why, an example and the fix.
+    pub code: Option<String>,
+}
+
+pub fn run(a: Args) -> ExitCode {
+    match a.code {
+        None => {
+            for c in codes::all() {
+                println!("{}  {:24} {}", c.code, c.name, c.summary);
+            }
+            ExitCode::SUCCESS
+        }
+        Some(code) => match codes::find(&code) {
+            Some(c) => {
+                print!("{}", codes::explain(&c));
+                ExitCode::SUCCESS
+            }
+            None => super::fail(&format!("no code `{code}`; `dekit rules` lists them all")),
+        },
     }
-    ExitCode::SUCCESS
 }

@@ -83,26 +83,10 @@ impl<'a> Cx<'a> {
 
 /// A hint for findings whose rule had nothing more specific to say: every error carries one.
 fn default_hint(code: &str) -> &'static str {
-    match code {
-        "E011" => "check the value's type: `dekit schema` prints what every key accepts",
-        "E014" => "use a value inside the range",
-        "E101" => {
-            "bucket names are 3-63 lowercase letters, digits and `-`, globally unique, e.g. `acme-retail-prod-lake`"
-        }
-        "E102" => {
-            "stream names are `<stack>-<environment>-<name>` unless `name:` is set; use letters, digits, `_`, `-` and `.`"
-        }
-        "E110" => "check the spelling against the names this stack declares",
-        "E150" => {
-            "types: boolean, int, bigint, double, decimal(p,s), string, varchar(n), date, timestamp, array<T>, map<K,V>, struct<...>"
-        }
-        "E160" => {
-            "AWS rejects out-of-range values only when it creates the resource; pick a value inside the range"
-        }
-        "E180" => "see \"The local cloud\" in the README for how environments are written",
-        "E200" => "check the column against the table's `columns:`",
-        _ => "`dekit rules` lists what each check expects",
-    }
+    crate::codes::find(code).map_or(
+        "`dekit rules` lists every check; `dekit rules CODE` explains one",
+        |c| c.hint,
+    )
 }
 
 /// Run every rule. Returns the checked stack when there is no error.

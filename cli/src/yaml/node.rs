@@ -176,8 +176,11 @@ impl Builder<'_, '_> {
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(n) => n.clone(),
                 None => {
-                    return Err(Diagnostic::error("E004", "alias to an unknown anchor")
-                        .at(self.src, span(self.src, &mark, 1)));
+                    return Err(Diagnostic::error(
+                        "E001",
+                        "invalid YAML: alias to an unknown anchor",
+                    )
+                    .at(self.src, span(self.src, &mark, 1)));
                 }
             },
             Event::SequenceStart(anchor, _) => {

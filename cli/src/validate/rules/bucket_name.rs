@@ -14,6 +14,9 @@ pub const RULE: Rule = Rule {
     code: "E101",
     name: "bucket-name",
     summary: "S3 bucket names are valid",
+    hint: "bucket names are 3-63 lowercase letters, digits and `-`, globally unique, e.g. `acme-retail-prod-lake`",
+    source: include_str!("bucket_name.rs"),
+    also: &[],
     check,
 };
 

@@ -13,6 +13,9 @@ pub const RULE: Rule = Rule {
     code: "E150",
     name: "column-type",
     summary: "column types are valid Glue/Hive types",
+    hint: "types: boolean, int, bigint, double, decimal(p,s), string, varchar(n), date, timestamp, array<T>, map<K,V>, struct<...>",
+    source: include_str!("column_type.rs"),
+    also: &[],
     check,
 };
 

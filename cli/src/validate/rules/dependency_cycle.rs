@@ -13,6 +13,9 @@ pub const RULE: Rule = Rule {
     code: "E111",
     name: "dependency-cycle",
     summary: "models and views form a DAG",
+    hint: "break the cycle: a model cannot read, directly or through others, what it produces",
+    source: include_str!("dependency_cycle.rs"),
+    also: &[],
     check,
 };
 

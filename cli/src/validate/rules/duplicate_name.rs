@@ -14,6 +14,9 @@ pub const RULE: Rule = Rule {
     code: "E112",
     name: "duplicate-name",
     summary: "tables, models and views have distinct names",
+    hint: "give each table, model and view its own name: they share the Glue catalog",
+    source: include_str!("duplicate_name.rs"),
+    also: &[],
     check,
 };
 

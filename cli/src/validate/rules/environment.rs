@@ -15,6 +15,14 @@ pub const RULE: Rule = Rule {
     code: "E180",
     name: "environment",
     summary: "environments name their account, region and endpoints correctly",
+    hint: "see \"The local cloud\" in the README for how environments are written",
+    source: include_str!("environment.rs"),
+    also: &[(
+        "W181",
+        "profile-on-local",
+        "`profile` has no effect on a local environment",
+        "remove `profile`, or make the environment `target: aws`",
+    )],
     check,
 };
 

@@ -15,6 +15,9 @@ pub const RULE: Rule = Rule {
     code: "E103",
     name: "glue-name",
     summary: "catalog names use lowercase letters, digits and `_`",
+    hint: "Glue and Athena names are lowercase letters, digits and `_`, e.g. `order_items`",
+    source: include_str!("glue_name.rs"),
+    also: &[],
     check,
 };
 

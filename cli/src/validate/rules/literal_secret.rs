@@ -15,6 +15,9 @@ pub const RULE: Rule = Rule {
     code: "E140",
     name: "literal-secret",
     summary: "secrets come from `${env.NAME}`, never literals",
+    hint: "write the secret as `${env.NAME}` and set NAME in the environment where dekit runs",
+    source: include_str!("literal_secret.rs"),
+    also: &[],
     check,
 };
 

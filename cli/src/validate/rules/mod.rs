@@ -24,6 +24,12 @@ pub struct Rule {
     pub code: &'static str,
     pub name: &'static str,
     pub summary: &'static str,
+    /// The fix, shown under every diagnostic of this code that carries no hint of its own.
+    pub hint: &'static str,
+    /// The rule's own file: its opening `//!` comment is what `dekit rules CODE` explains.
+    pub source: &'static str,
+    /// Further codes this rule emits: (code, name, summary, hint).
+    pub also: &'static [(&'static str, &'static str, &'static str, &'static str)],
     pub check: fn(&Cx, &mut Vec<Diagnostic>),
 }
 

@@ -15,6 +15,14 @@ pub const RULE: Rule = Rule {
     code: "E190",
     name: "public-access",
     summary: "no public data; KMS settings complete; readers are IAM roles or users",
+    hint: "keep lake data private: grant IAM roles read access with `security.readers`",
+    source: include_str!("public_access.rs"),
+    also: &[(
+        "W191",
+        "kms-key-ignored",
+        "`kms_key` only applies with `encryption: kms`",
+        "set `encryption: kms`, or remove `kms_key`",
+    )],
     check,
 };
 

@@ -14,6 +14,9 @@ pub const RULE: Rule = Rule {
     code: "E200",
     name: "quality-columns",
     summary: "quality checks name existing columns and complete arguments",
+    hint: "check the column against the table's `columns:`",
+    source: include_str!("quality_columns.rs"),
+    also: &[],
     check,
 };
 

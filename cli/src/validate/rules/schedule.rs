@@ -14,6 +14,9 @@ pub const RULE: Rule = Rule {
     code: "E120",
     name: "schedule",
     summary: "schedules parse as AWS cron or rate expressions",
+    hint: "AWS schedules look like `cron(0 2 * * ? *)` (six fields, one of day-of-month/day-of-week is `?`) or `rate(1 hour)`",
+    source: include_str!("schedule.rs"),
+    also: &[],
     check,
 };
 

@@ -14,6 +14,14 @@ pub const RULE: Rule = Rule {
     code: "E170",
     name: "source-fields",
     summary: "sources have the fields their kind needs",
+    hint: "see `dekit schema` for the fields each source kind needs",
+    source: include_str!("source_fields.rs"),
+    also: &[(
+        "W171",
+        "database-without-tables",
+        "a database source lists the tables to load",
+        "list the tables to load under `tables:`",
+    )],
     check,
 };
 

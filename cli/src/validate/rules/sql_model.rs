@@ -14,6 +14,14 @@ pub const RULE: Rule = Rule {
     code: "E130",
     name: "sql-file",
     summary: "model SQL files exist and parse as one SELECT",
+    hint: "the path is relative to the stack file; the file holds one SELECT (or WITH ... SELECT)",
+    source: include_str!("sql_model.rs"),
+    also: &[(
+        "E131",
+        "sql-syntax",
+        "model SQL parses",
+        "fix the SQL at the line and column shown",
+    )],
     check,
 };
 

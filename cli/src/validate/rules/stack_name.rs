@@ -13,6 +13,9 @@ pub const RULE: Rule = Rule {
     code: "E100",
     name: "stack-name",
     summary: "stack names are lowercase letters, digits and `-`, at most 24 characters",
+    hint: "stack names are lowercase letters, digits and `-`, starting with a letter, at most 24 characters",
+    source: include_str!("stack_name.rs"),
+    also: &[],
     check,
 };
 

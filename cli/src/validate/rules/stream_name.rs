@@ -16,6 +16,9 @@ pub const RULE: Rule = Rule {
     code: "E102",
     name: "stream-name",
     summary: "stream, delivery stream and derived role names fit AWS limits",
+    hint: "stream names are `<stack>-<environment>-<name>` unless `name:` is set; use letters, digits, `_`, `-` and `.`",
+    source: include_str!("stream_name.rs"),
+    also: &[],
     check,
 };
 

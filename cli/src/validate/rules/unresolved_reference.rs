@@ -15,6 +15,9 @@ pub const RULE: Rule = Rule {
     code: "E110",
     name: "unresolved-reference",
     summary: "references to sources, zones, ingests, tables, models, views and streams resolve",
+    hint: "check the spelling against the names this stack declares",
+    source: include_str!("unresolved_reference.rs"),
+    also: &[],
     check,
 };
 

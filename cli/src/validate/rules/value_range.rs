@@ -15,6 +15,9 @@ pub const RULE: Rule = Rule {
     code: "E160",
     name: "value-range",
     summary: "numbers are within AWS limits",
+    hint: "AWS rejects out-of-range values only when it creates the resource; pick a value inside the range",
+    source: include_str!("value_range.rs"),
+    also: &[],
     check,
 };
 
