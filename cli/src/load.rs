@@ -16,6 +16,8 @@ pub struct Loaded {
     pub env_name: String,
     pub env: Environment,
     pub vars: Vars,
+    /// Names whose own error was already reported while decoding (see `yaml::Ctx::broken`).
+    pub broken: std::collections::BTreeSet<String>,
 }
 
 impl Loaded {
@@ -128,6 +130,7 @@ pub fn load(
     let ctx = Ctx::new(&src, Some(&vars.1));
     let stack: Option<Stack> = from_node(&root, &ctx);
     report.diags.extend(ctx.diags.into_inner());
+    let broken = ctx.broken.into_inner();
     let Some(stack) = stack else {
         return Err((Some(src), report));
     };
@@ -147,6 +150,7 @@ pub fn load(
             env_name,
             env,
             vars: vars.1,
+            broken,
         },
         report,
     ))

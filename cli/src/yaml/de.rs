@@ -29,6 +29,10 @@ pub struct Ctx<'s> {
     pub src: &'s SourceFile,
     pub vars: Option<&'s Vars>,
     pub diags: RefCell<Vec<Diagnostic>>,
+    /// Names already reported as broken: entries that failed to decode, and the sections a
+    /// misspelt key stands for. References to them are not reported again (one root cause, one
+    /// diagnostic).
+    pub broken: RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'s> Ctx<'s> {
@@ -37,6 +41,7 @@ impl<'s> Ctx<'s> {
             src,
             vars,
             diags: RefCell::new(vec![]),
+            broken: RefCell::new(Default::default()),
         }
     }
 
@@ -229,6 +234,7 @@ impl<'a> De<'a> {
         };
         visitor.visit_map(MapDe {
             entries: entries.into_iter(),
+            key: None,
             value: None,
             ctx: self.ctx,
             recover,
@@ -277,6 +283,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
             }),
             NodeKind::Map(entries) => visitor.visit_map(MapDe {
                 entries: entries.iter().collect::<Vec<_>>().into_iter(),
+                key: None,
                 value: None,
                 ctx: self.ctx,
                 recover: false,
@@ -407,7 +414,10 @@ impl<'de> de::Deserializer<'de> for De<'_> {
                     let mut d = Diagnostic::error("E010", format!("unknown key `{key}`"))
                         .at(self.ctx.src, k.span);
                     d = match did_you_mean(key, fields.iter().copied()) {
-                        Some(s) => d.hint(format!("did you mean `{s}`?")),
+                        Some(s) => {
+                            self.ctx.broken.borrow_mut().insert(s.to_string());
+                            d.hint(format!("did you mean `{s}`?"))
+                        }
                         None => d.hint(format!("expected one of: {}", fields.join(", "))),
                     };
                     self.ctx.push(d);
@@ -425,6 +435,7 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         visitor
             .visit_map(MapDe {
                 entries: entries.into_iter(),
+                key: None,
                 value: None,
                 ctx: self.ctx,
                 recover: false,
@@ -521,6 +532,7 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
 
 struct MapDe<'a> {
     entries: std::vec::IntoIter<&'a (Node, Node)>,
+    key: Option<&'a Node>,
     value: Option<&'a Node>,
     ctx: &'a Ctx<'a>,
     /// Record a failed value and report it as skipped, so the next entries are still checked.
@@ -536,6 +548,7 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
     ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((k, v)) => {
+                self.key = Some(k);
                 self.value = Some(v);
                 seed.deserialize(De::new(k, self.ctx)).map(Some)
             }
@@ -550,6 +563,9 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
             .expect("next_value called before next_key");
         match seed.deserialize(De::new(v, self.ctx)) {
             Err(e) if self.recover => {
+                if let Some(name) = self.key.and_then(|k| k.as_str()) {
+                    self.ctx.broken.borrow_mut().insert(name.to_string());
+                }
                 let span = v.span;
                 let mut e = e;
                 e.span.get_or_insert(span);

@@ -21,12 +21,35 @@ pub const RULE: Rule = Rule {
     check,
 };
 
+/// The stack section each kind of reference points into.
+const SECTIONS: &[(&str, &str)] = &[
+    ("source", "sources"),
+    ("zone", "zones"),
+    ("ingest", "ingest"),
+    ("stream", "streams"),
+    ("batch", "batch"),
+    ("table", "tables"),
+];
+
+/// A reference to something whose own error was already reported (it failed to decode, or its
+/// section's key is misspelt): one root cause, one diagnostic.
+fn already_reported(cx: &Cx, what: &str, name: &str) -> bool {
+    let broken = &cx.loaded.broken;
+    broken.contains(name)
+        || SECTIONS
+            .iter()
+            .any(|(w, section)| what.ends_with(w) && broken.contains(*section))
+}
+
 fn missing<'a>(
     cx: &Cx,
     r: &Spanned<String>,
     what: &str,
     candidates: impl Iterator<Item = &'a str> + Clone,
-) -> Diagnostic {
+) -> Option<Diagnostic> {
+    if already_reported(cx, what, &r.value) {
+        return None;
+    }
     let mut d = cx.error("E110", format!("unknown {what} `{}`", r.value), r.span);
     d = match did_you_mean(r, candidates.clone()) {
         Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -39,7 +62,7 @@ fn missing<'a>(
             }
         }
     };
-    d
+    Some(d)
 }
 
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
@@ -47,14 +70,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let zones = || s.storage.lake.zones.keys();
     let zone = |r: &Spanned<String>, out: &mut Vec<Diagnostic>| {
         if s.storage.lake.zones.get(r).is_none() {
-            out.push(missing(cx, r, "zone", zones()));
+            out.extend(missing(cx, r, "zone", zones()));
         }
     };
     for (_, stream) in s.ingest.streams.iter() {
         if let Some(src) = &stream.source
             && s.sources.get(src).is_none()
         {
-            out.push(missing(cx, src, "source", s.sources.keys()));
+            out.extend(missing(cx, src, "source", s.sources.keys()));
         }
         if let Some(d) = &stream.delivery {
             zone(&d.zone, out);
@@ -62,11 +85,11 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     }
     for (_, batch) in s.ingest.batch.iter() {
         match s.sources.get(&batch.source) {
-            None => out.push(missing(cx, &batch.source, "source", s.sources.keys())),
+            None => out.extend(missing(cx, &batch.source, "source", s.sources.keys())),
             Some(src) if src.kind.value.is_database() && !src.tables.is_empty() => {
                 for t in &batch.tables {
                     if !src.tables.iter().any(|x| x.value == t.value) {
-                        out.push(missing(
+                        out.extend(missing(
                             cx,
                             t,
                             "source table",
@@ -85,7 +108,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         if let Some(from) = &t.from
             && !ingests().any(|i| i == from.value)
         {
-            out.push(missing(cx, from, "ingest", ingests()));
+            out.extend(missing(cx, from, "ingest", ingests()));
         }
     }
     let relations = || cx.relations.keys().map(String::as_str);
@@ -93,7 +116,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         zone(&t.zone, out);
         for dep in &t.depends_on {
             if !cx.relations.contains_key(&dep.value) && !ingests().any(|i| i == dep.value) {
-                out.push(missing(
+                out.extend(missing(
                     cx,
                     dep,
                     "table, model or ingest",
@@ -109,12 +132,12 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     for (_, e) in s.serving.exports.iter() {
         zone(&e.zone, out);
         if !cx.relations.contains_key(&e.from.value) {
-            out.push(missing(cx, &e.from, "table, model or view", relations()));
+            out.extend(missing(cx, &e.from, "table, model or view", relations()));
         }
     }
     for (key, checks) in s.quality.iter() {
         if !cx.relations.contains_key(&key.value) {
-            out.push(missing(cx, key, "table, model or view", relations()));
+            out.extend(missing(cx, key, "table, model or view", relations()));
         }
         for c in checks {
             if let crate::model::Check::Relationships(r) = c {
@@ -139,7 +162,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     }
     for (_, a) in s.observe.alarms.iter() {
         if s.ingest.streams.get(&a.stream).is_none() {
-            out.push(missing(cx, &a.stream, "stream", s.ingest.streams.keys()));
+            out.extend(missing(cx, &a.stream, "stream", s.ingest.streams.keys()));
         }
     }
     for r in &s.security.readers {
@@ -148,7 +171,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     if let Some(d) = &s.default_environment
         && s.environments.get(d).is_none()
     {
-        out.push(missing(cx, d, "environment", s.environments.keys()));
+        out.extend(missing(cx, d, "environment", s.environments.keys()));
     }
     // Sources used by the wrong kind of ingest.
     for (_, stream) in s.ingest.streams.iter() {
@@ -194,7 +217,7 @@ fn sql_reads(cx: &Cx, name: &str, out: &mut Vec<Diagnostic>) {
     };
     let file = cx.files.iter().find(|f| f.path == model.path);
     for r in &model.reads {
-        if cx.relations.contains_key(r) {
+        if cx.relations.contains_key(r) || already_reported(cx, "table", r) {
             continue;
         }
         let mut d = Diagnostic::error(
