@@ -209,7 +209,7 @@ fn retail_generated_glue_scripts() {
         snapshot_dir("retail").bind(|| insta::assert_snapshot!(name, content));
         assert_eq!(
             n["attributes"]["content_sha256"],
-            dekit::graph::compile::sha256(content)
+            dekit::hash::sha256(content)
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod diagnostic;
 pub mod engine;
 pub mod graph;
+pub mod hash;
 pub mod interpolate;
 pub mod load;
 pub mod model;

@@ -79,7 +79,7 @@ impl State {
         State {
             version: VERSION,
             serial: 0,
-            lineage: crate::graph::compile::sha256(&seed)[..32].to_string(),
+            lineage: crate::hash::sha256(&seed)[..32].to_string(),
             stack: stack.into(),
             environment: environment.into(),
             git: None,
@@ -201,8 +201,7 @@ impl LockInfo {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         LockInfo {
-            id: crate::graph::compile::sha256(&format!("{host}/{}/{now:?}", std::process::id()))
-                [..16]
+            id: crate::hash::sha256(&format!("{host}/{}/{now:?}", std::process::id()))[..16]
                 .to_string(),
             who: format!("{user}@{host}"),
             host,

@@ -4,7 +4,6 @@ use super::StackArgs;
 use super::reporters::Lines;
 use crate::deploy::{self, Deployment};
 use crate::engine;
-use crate::graph::compile;
 use crate::plan::saved::SavedPlan;
 use crate::plan::{Action, render};
 use crate::state::git_info;
@@ -36,7 +35,7 @@ pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    let stack_hash = compile::sha256(&checked.loaded.src.text);
+    let stack_hash = crate::hash::sha256(&checked.loaded.src.text);
     let result = super::block_on(async move {
         let mut d = deploy::open(checked, a.start_local).await?;
         d.check_targets(&a.target)?;

@@ -41,7 +41,7 @@ pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    let stack_hash = compile::sha256(&checked.loaded.src.text);
+    let stack_hash = crate::hash::sha256(&checked.loaded.src.text);
     let (p, header, saved) = if a.offline {
         let graph = match compile::compile(&checked) {
             Ok(g) => g,

@@ -8,7 +8,7 @@
 use super::{Attrs, Fut, Provider, absent, s};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
-use crate::graph::compile::sha256;
+use crate::hash::sha256;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use serde_json::json;

@@ -16,13 +16,13 @@ mod tables;
 
 use super::refs::reference;
 use super::{Graph, Node, NodeKind, ResourceKind as R, StepKind as S};
+use crate::hash::sha256;
 use crate::load::Loaded;
 use crate::model::{Encryption, Stack};
 use crate::names::{Names, with_slash};
 use crate::policy::{Arns, Policy, trust};
 use crate::validate::Checked;
 use serde_json::{Map, Value, json};
-use sha2::Digest;
 
 /// Glue version of every generated job (Glue 4.0: Spark 3.3, Python 3.10).
 pub const GLUE_VERSION: &str = "4.0";
@@ -77,10 +77,6 @@ fn obj(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => unreachable!("attributes are always objects"),
     }
-}
-
-pub fn sha256(s: &str) -> String {
-    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
 impl<'a> Builder<'a> {
