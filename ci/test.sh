@@ -1,36 +1,56 @@
 #!/usr/bin/env bash
-# The test suite: formatting, lints, unit, snapshot, property and integration tests, the
-# integration tests against the local cloud (LocalStack + moto), which this script starts.
+# The test suite: formatting, lints, unit, snapshot, property and integration tests. The whole
+# suite runs on the local cloud's default engine (MiniStack); then the engine tests (converge,
+# drift, random kills, locks) run again on LocalStack + moto, on their own ports, so neither engine
+# silently rots. This script starts both and stops what it started.
 # Reuses a target directory and venvs outside the clone when present; a cold machine builds all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}"
 export INSTA_UPDATE=no   # a snapshot that differs or is missing fails the run
 export CARGO_TERM_COLOR=never
+t0=$SECONDS
+stamp() { echo "   ($((SECONDS - t0)) s)"; }
 
-# Install the local cloud's venvs while Rust compiles (both take minutes on a cold machine).
+# Install both engines' venvs while Rust compiles (minutes on a cold machine).
 install_log="$(mktemp)"
-./localstack/local.sh install >"$install_log" 2>&1 &
+./localstack/local.sh install --engine all >"$install_log" 2>&1 &
 install_pid=$!
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+stamp
 echo "== cargo test --no-run"
 cargo test --locked --no-run
+stamp
 
-echo "== local cloud"
+echo "== local cloud (MiniStack)"
 if ! wait "$install_pid"; then cat "$install_log"; exit 1; fi
 started=""
+ls_dir="$(mktemp -d)"
+stop_all() {
+  [ -n "$started" ] && ./localstack/local.sh stop
+  DEKIT_LOCAL_DIR="$ls_dir" ./localstack/local.sh stop >/dev/null 2>&1 || true
+  rm -rf "$ls_dir"
+}
+# Stop only what this run started, whatever happens.
+trap stop_all EXIT
 if ! ./localstack/local.sh status >/dev/null 2>&1; then
-  ./localstack/local.sh start
+  ./localstack/local.sh start --engine ministack
   started=1
 fi
-# Stop only what this run started, whatever happens.
-trap '[ -n "$started" ] && ./localstack/local.sh stop' EXIT
-# One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
 "$CARGO_TARGET_DIR/debug/dekit" local status
 
-echo "== cargo test"
+echo "== cargo test (MiniStack)"
 cargo test --locked
+stamp
+
+echo "== engine tests on LocalStack + moto (ports 4610/5010)"
+export DEKIT_LOCAL_DIR="$ls_dir" DEKIT_LOCAL_PORT=4610 DEKIT_MOTO_PORT=5010 DEKIT_LOCAL_ENGINE=localstack
+./localstack/local.sh start --engine localstack
+# One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
+"$CARGO_TARGET_DIR/debug/dekit" local status
+cargo test --locked --test engine --test local_cloud --test local_engines
+stamp

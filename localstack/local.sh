@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The local cloud without Docker: LocalStack (S3, Kinesis, Firehose, IAM, STS, CloudWatch, Logs)
-# and moto's server (Glue, Athena), each in its own venv and process group on 127.0.0.1.
+# The local cloud without Docker, on 127.0.0.1, one per machine, with one of two engines:
+#   ministack   (default) MiniStack: every service dekit uses on one port, Glue and Athena included
+#   localstack  LocalStack (S3, Kinesis, Firehose, IAM, STS, CloudWatch, Logs) and moto's server
+#               (Glue, Athena), each in its own venv and process group
 #
-#   localstack/local.sh start | stop | restart | status | logs [-f] | install
+#   localstack/local.sh start [--engine E] | stop | restart [--engine E] | status | logs [-f]
+#                       | install [--engine E|all]
 #
 # Settings (environment):
+#   DEKIT_LOCAL_ENGINE         the engine when --engine is not given (default ministack)
 #   DEKIT_CACHE                venvs and LocalStack's downloads (default ~/.cache/dekit)
 #   DEKIT_LOCAL_DIR            pid files and logs (default $DEKIT_CACHE/run: one local cloud per machine)
-#   DEKIT_LOCALSTACK_PORT      default 4566
+#   DEKIT_LOCAL_PORT           the engine's port, default 4566 (DEKIT_LOCALSTACK_PORT also works)
 #   DEKIT_MOTO_PORT            default 5000
 #   DEKIT_LOCALSTACK_VOLUME    LocalStack's volume dir (default $DEKIT_CACHE/localstack-volume)
 #   DEKIT_START_TIMEOUT        seconds to wait for health (default 180)
@@ -19,9 +23,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${DEKIT_CACHE:-$HOME/.cache/dekit}"
 run_dir="${DEKIT_LOCAL_DIR:-$cache/run}"
-ls_port="${DEKIT_LOCALSTACK_PORT:-4566}"
+ls_port="${DEKIT_LOCAL_PORT:-${DEKIT_LOCALSTACK_PORT:-4566}}"
 moto_port="${DEKIT_MOTO_PORT:-5000}"
 start_timeout="${DEKIT_START_TIMEOUT:-180}"
+engine="${DEKIT_LOCAL_ENGINE:-ministack}"
 stop_timeout="${DEKIT_STOP_TIMEOUT:-5}"
 
 say() { printf '%s\n' "$*"; }
@@ -79,6 +84,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 healthy() {
   case "$1" in
+    ministack) curl -sf -m 2 "http://127.0.0.1:$ls_port/_ministack/health" >/dev/null ;;
     localstack) curl -sf -m 2 "http://127.0.0.1:$ls_port/_localstack/health" >/dev/null ;;
     moto) curl -sf -m 2 "http://127.0.0.1:$moto_port/moto-api/data.json" >/dev/null ;;
   esac
@@ -104,7 +110,7 @@ check_port() {
   alive "$(pid_of "$name")" && return 0
   if port_busy "$port"; then
     die "port $port is already in use by another process, so $name cannot start.
-  Find it with \`ss -ltnp 'sport = :$port'\`, stop it, or choose another port with DEKIT_$(echo "$name" | tr a-z A-Z)_PORT."
+  Find it with \`ss -ltnp 'sport = :$port'\`, stop it, or choose another port with $( [ "$name" = moto ] && echo DEKIT_MOTO_PORT || echo DEKIT_LOCAL_PORT)."
   fi
 }
 
@@ -151,12 +157,72 @@ pgrp_alive() { [ -n "$(ps -o pid= -g "$1" 2>/dev/null)" ]; }
 
 # --- commands ----------------------------------------------------------------------------------
 
+# The processes of each engine.
+services_of() {
+  case "$1" in
+    ministack) echo ministack ;;
+    localstack) echo "localstack moto" ;;
+    *) die "unknown engine \`$1\`: use ministack or localstack" ;;
+  esac
+}
+
+# The engine whose processes are running, if any.
+running_engine() {
+  local e name
+  for e in ministack localstack; do
+    for name in $(services_of "$e"); do
+      if alive "$(pid_of "$name")"; then echo "$e"; return; fi
+    done
+  done
+}
+
 install() {
-  venv_for "$here/requirements-localstack.txt" localstack >/dev/null
-  venv_for "$here/requirements-moto.txt" moto >/dev/null
+  case "$engine" in
+    ministack) venv_for "$here/requirements-ministack.txt" ministack >/dev/null ;;
+    localstack)
+      venv_for "$here/requirements-localstack.txt" localstack >/dev/null
+      venv_for "$here/requirements-moto.txt" moto >/dev/null ;;
+    all) engine=ministack install; engine=localstack install ;;
+    *) die "unknown engine \`$engine\`: use ministack, localstack or all" ;;
+  esac
 }
 
 start() {
+  local running; running="$(running_engine)"
+  if [ -n "$running" ] && [ "$running" != "$engine" ]; then
+    die "the local cloud already runs $running; stop it first, or \`restart --engine $engine\`"
+  fi
+  case "$engine" in
+    ministack) start_ministack ;;
+    localstack) start_localstack ;;
+    *) die "unknown engine \`$engine\`: use ministack or localstack" ;;
+  esac
+  echo "$engine" >"$run_dir/engine"
+}
+
+start_ministack() {
+  command -v curl >/dev/null || die "curl is needed to check the local cloud's health"
+  local venv state="$run_dir/ministack-state"
+  venv="$(venv_for "$here/requirements-ministack.txt" ministack)"
+  check_port ministack "$ls_port"
+  # A fresh account on every start (like LocalStack without persistence); its files stay in the
+  # cache, never in /tmp, where other users could read them. BIND_HOST: it binds 0.0.0.0 otherwise.
+  rm -rf "$state"; mkdir -p "$state/s3"
+  start_one ministack "$ls_port" env \
+    GATEWAY_PORT="$ls_port" \
+    BIND_HOST=127.0.0.1 \
+    MINISTACK_HOST=127.0.0.1 \
+    STATE_DIR="$state" \
+    S3_DATA_DIR="$state/s3" \
+    PERSIST_STATE=0 \
+    "$venv/bin/ministack"
+  if ! wait_healthy ministack; then
+    stop >&2
+    exit 1
+  fi
+}
+
+start_localstack() {
   command -v curl >/dev/null || die "curl is needed to check the local cloud's health"
   command -v node >/dev/null || die "LocalStack serves Kinesis with node (kinesis-local); install Node.js 18 or newer"
   local ls_venv moto_venv
@@ -167,8 +233,12 @@ start() {
   # Refuse before starting anything, so a taken port never leaves half a local cloud behind.
   check_port localstack "$ls_port"
   check_port moto "$moto_port"
+  # GATEWAY_SERVER=hypercorn: LocalStack's default (twisted) server ignores GATEWAY_LISTEN's host
+  # for IPv4 and listens on 0.0.0.0 (localstack/runtime/server/twisted.py: "TODO: interface =
+  # host?"); hypercorn binds exactly 127.0.0.1.
   start_one localstack "$ls_port" env \
     GATEWAY_LISTEN="127.0.0.1:$ls_port" \
+    GATEWAY_SERVER=hypercorn \
     LOCALSTACK_VOLUME_DIR="$volume" \
     KINESIS_SHARD_LIMIT="${KINESIS_SHARD_LIMIT:-1000}" \
     KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT="${KINESIS_ON_DEMAND_STREAM_COUNT_LIMIT:-100}" \
@@ -184,13 +254,19 @@ start() {
 }
 
 stop() {
-  stop_one moto
-  stop_one localstack
+  local e; e="$(running_engine)"
+  e="${e:-$(cat "$run_dir/engine" 2>/dev/null || echo "$engine")}"
+  local name
+  for name in $(services_of "$e" | tr ' ' '\n' | tac); do stop_one "$name"; done
+  rm -f "$run_dir/engine"
 }
 
 status() {
-  local rc=0 name pid
-  for name in localstack moto; do
+  local rc=0 name pid e
+  e="$(running_engine)"
+  e="${e:-$engine}"
+  say "engine: $e"
+  for name in $(services_of "$e"); do
     pid="$(pid_of "$name")"
     if alive "$pid" && healthy "$name"; then
       say "$name: running (pid $pid)"
@@ -200,7 +276,7 @@ status() {
       say "$name: stopped"; rc=1
     fi
   done
-  if healthy localstack; then
+  if [ "$e" = localstack ] && healthy localstack; then
     curl -s "http://127.0.0.1:$ls_port/_localstack/health" | "$(venv_for "$here/requirements-localstack.txt" localstack)/bin/python" -c '
 import json, sys
 s = json.load(sys.stdin)["services"]
@@ -211,17 +287,29 @@ for k in ["s3", "kinesis", "firehose", "iam", "sts", "cloudwatch", "logs"]:
 }
 
 logs() {
-  local follow=""
+  local follow="" e files=() name
   [ "${1:-}" = "-f" ] && follow="-f"
-  tail -n 50 $follow "$run_dir/localstack.log" "$run_dir/moto.log"
+  e="$(running_engine)"
+  e="${e:-$(cat "$run_dir/engine" 2>/dev/null || echo "$engine")}"
+  for name in $(services_of "$e"); do files+=("$run_dir/$name.log"); done
+  tail -n 50 $follow "${files[@]}"
 }
 
-case "${1:-}" in
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --engine) engine="${2:-}"; shift 2 ;;
+    --engine=*) engine="${1#--engine=}"; shift ;;
+    *) break ;;
+  esac
+done
+case "$cmd" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
   status) status ;;
-  logs) shift; logs "$@" ;;
+  logs) logs "$@" ;;
   install) install ;;
-  *) echo "usage: $0 start|stop|restart|status|logs [-f]|install" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--engine ministack|localstack]|stop|restart [--engine E]|status|logs [-f]|install [--engine E|all]" >&2; exit 2 ;;
 esac

@@ -359,6 +359,8 @@ fn connection_failure_names_the_fix() {
         region: "us-east-1".into(),
         endpoint: "http://127.0.0.1:9".into(),
         overrides: Default::default(),
+        engine: dekit::model::LocalEngine::Ministack,
+        pinned: false,
     };
     let err =
         c.rt.block_on(dekit::cloud::local::ensure_up(&target, false))

@@ -1,5 +1,6 @@
-//! The local cloud's scripts on their own ports: starting twice is harmless, stopping when nothing
-//! runs is harmless, a taken port is a clear error, and stop leaves no process behind.
+//! The local cloud's scripts on their own ports, for each engine: starting twice is harmless,
+//! stopping when nothing runs is harmless, a taken port is a clear error, stop leaves no process
+//! behind, the engine listens on loopback only, and one engine refuses to start beside the other.
 
 mod common;
 
@@ -35,8 +36,13 @@ impl Env {
     }
 
     fn local(&self, cmd: &str) -> Output {
+        self.local_args(&[cmd])
+    }
+
+    fn local_args(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_dekit"))
-            .args(["local", cmd])
+            .arg("local")
+            .args(args)
             .env("DEKIT_LOCAL_DIR", &self.run_dir)
             .env("DEKIT_LOCALSTACK_VOLUME", &self.volume)
             .env("DEKIT_LOCALSTACK_PORT", self.ls_port.to_string())
@@ -83,9 +89,20 @@ fn text(o: &Output) -> String {
     )
 }
 
-#[test]
-fn start_twice_stop_twice_and_nothing_left_behind() {
-    let env = Env::new("cycle");
+/// Addresses a TCP listener on `port` is bound to (from `ss`).
+fn listening_on(port: u16) -> Vec<String> {
+    let out = Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("ss runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .collect()
+}
+
+fn cycle(engine: &str, services: &[&str]) {
+    let env = Env::new(&format!("cycle-{engine}"));
     let o = env.local("stop");
     assert!(
         o.status.success(),
@@ -93,38 +110,54 @@ fn start_twice_stop_twice_and_nothing_left_behind() {
         text(&o)
     );
 
-    let o = env.local("start");
+    let o = env.local_args(&["start", "--engine", engine]);
     assert!(o.status.success(), "{}", text(&o));
+    for s in services {
+        assert!(text(&o).contains(&format!("{s} healthy")), "{}", text(&o));
+    }
+    let pids: Vec<u32> = services.iter().map(|s| env.pid(s).unwrap()).collect();
+    assert!(pids.iter().all(|p| !group_members(*p).is_empty()));
+    // Loopback only: MiniStack binds 0.0.0.0 unless told otherwise.
+    let bound = listening_on(env.ls_port);
+    assert!(!bound.is_empty(), "nothing listens on {}", env.ls_port);
     assert!(
-        text(&o).contains("localstack healthy") && text(&o).contains("moto healthy"),
-        "{}",
-        text(&o)
+        bound.iter().all(|a| a.starts_with("127.0.0.1:")),
+        "{engine} listens beyond loopback: {bound:?}"
     );
-    let (ls, moto) = (env.pid("localstack").unwrap(), env.pid("moto").unwrap());
-    assert!(!group_members(ls).is_empty() && !group_members(moto).is_empty());
 
-    let o = env.local("start");
+    let o = env.local_args(&["start", "--engine", engine]);
     assert!(o.status.success(), "second start is harmless: {}", text(&o));
     assert!(text(&o).contains("already running"), "{}", text(&o));
     assert_eq!(
-        env.pid("localstack"),
-        Some(ls),
+        env.pid(services[0]),
+        Some(pids[0]),
         "the second start reuses the first"
+    );
+    // The other engine refuses to start beside it, and says how to switch.
+    let other = if engine == "ministack" {
+        "localstack"
+    } else {
+        "ministack"
+    };
+    let o = env.local_args(&["start", "--engine", other]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("already runs {engine}"))
+            && text(&o).contains("restart --engine"),
+        "{}",
+        text(&o)
     );
 
     let o = env.local("stop");
     assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        group_members(ls).is_empty(),
-        "localstack's group is gone: {:?}",
-        group_members(ls)
-    );
-    assert!(
-        group_members(moto).is_empty(),
-        "moto's group is gone: {:?}",
-        group_members(moto)
-    );
-    assert!(!Path::new(&env.run_dir.join("localstack.pid")).exists());
+    for (s, p) in services.iter().zip(&pids) {
+        assert!(
+            group_members(*p).is_empty(),
+            "{s}'s group is gone: {:?}",
+            group_members(*p)
+        );
+        assert!(!Path::new(&env.run_dir.join(format!("{s}.pid"))).exists());
+    }
 
     let o = env.local("stop");
     assert!(o.status.success(), "second stop is harmless: {}", text(&o));
@@ -132,23 +165,37 @@ fn start_twice_stop_twice_and_nothing_left_behind() {
 }
 
 #[test]
+fn ministack_start_twice_stop_twice_and_nothing_left_behind() {
+    cycle("ministack", &["ministack"]);
+}
+
+#[test]
+fn localstack_start_twice_stop_twice_and_nothing_left_behind() {
+    cycle("localstack", &["localstack", "moto"]);
+}
+
+#[test]
 fn taken_port_is_a_clear_error_and_starts_nothing() {
-    let env = Env::new("port");
-    let squatter = TcpListener::bind(("127.0.0.1", env.moto_port)).unwrap();
-    let o = env.local("start");
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let t = text(&o);
-    assert!(
-        t.contains(&format!("port {} is already in use", env.moto_port)),
-        "{t}"
-    );
-    assert!(
-        t.contains("DEKIT_MOTO_PORT"),
-        "the error names the way out: {t}"
-    );
-    assert!(
-        env.pid("localstack").is_none(),
-        "no half-started local cloud"
-    );
-    drop(squatter);
+    for (engine, port_var) in [
+        ("ministack", "DEKIT_LOCAL_PORT"),
+        ("localstack", "DEKIT_MOTO_PORT"),
+    ] {
+        let env = Env::new(&format!("port-{engine}"));
+        let port = if engine == "ministack" {
+            env.ls_port
+        } else {
+            env.moto_port
+        };
+        let squatter = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let o = env.local_args(&["start", "--engine", engine]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let t = text(&o);
+        assert!(t.contains(&format!("port {port} is already in use")), "{t}");
+        assert!(t.contains(port_var), "the error names the way out: {t}");
+        assert!(
+            env.pid("localstack").is_none() && env.pid("ministack").is_none(),
+            "no half-started local cloud"
+        );
+        drop(squatter);
+    }
 }

@@ -44,10 +44,15 @@ pub fn backend(checked: &Checked, clients: &Clients) -> Backend {
 /// The one way every command that touches a deployed stack opens it: the stack compiles, the
 /// local cloud is up (for `local` environments), the credentials are for the declared account
 /// (for `aws` ones), and the state is loaded.
-pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, String> {
-    let graph = compile::compile(&checked).map_err(|e| e.to_string())?;
+pub async fn open(mut checked: Checked, start_local: bool) -> Result<Deployment, String> {
     let target = Target::from_env(&checked.loaded);
-    local::ensure_up(&target, start_local || checked.loaded.env.start_local).await?;
+    let start = start_local || checked.loaded.env.start_local;
+    if let Some(engine) = local::ensure_up(&target, start).await? {
+        // The graph is compiled for the engine that runs (what its Firehose can read, say).
+        checked.loaded.engine = engine;
+    }
+    let target = Target::from_env(&checked.loaded);
+    let graph = compile::compile(&checked).map_err(|e| e.to_string())?;
     let clients = Clients::connect(&target).await;
     if let Target::Aws {
         account: Some(want),
@@ -83,6 +88,22 @@ pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, Str
         backend,
         state,
     })
+}
+
+/// Why a refresh failed. When the cloud cannot be reached at all, that is one cause: say it once.
+fn refresh_failed(errs: Vec<(String, crate::cloud::CloudError)>) -> String {
+    let unreachable = errs.iter().all(|(_, e)| e.code == "ConnectionFailed");
+    match errs.first() {
+        Some((_, first)) if unreachable && errs.len() > 1 => format!(
+            "cannot reach the cloud: {} resources could not be read; the first: {first}",
+            errs.len()
+        ),
+        _ => errs
+            .iter()
+            .map(|(a, e)| format!("refreshing {a}: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 impl Deployment {
@@ -167,12 +188,7 @@ impl Deployment {
         let refreshed =
             crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism)
                 .await
-                .map_err(|errs| {
-                    errs.iter()
-                        .map(|(a, e)| format!("refreshing {a}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })?;
+                .map_err(refresh_failed)?;
         let mut p = plan::diff(&self.graph, &refreshed.existing).map_err(|e| e.to_string())?;
         p.drift = refreshed.drift;
         self.annotate(&mut p).await;
@@ -186,12 +202,7 @@ impl Deployment {
         let refreshed =
             crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism)
                 .await
-                .map_err(|errs| {
-                    errs.iter()
-                        .map(|(a, e)| format!("refreshing {a}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })?;
+                .map_err(refresh_failed)?;
         let mut p = Plan {
             stack: self.graph.stack.clone(),
             environment: self.graph.environment.clone(),

@@ -18,6 +18,9 @@ pub struct Loaded {
     pub vars: Vars,
     /// Names whose own error was already reported while decoding (see `yaml::Ctx::broken`).
     pub broken: std::collections::BTreeSet<String>,
+    /// The local cloud's engine the graph is compiled for: the environment's pin, else MiniStack;
+    /// commands that reach the local cloud set it to the engine that runs.
+    pub engine: crate::model::LocalEngine,
 }
 
 impl Loaded {
@@ -135,6 +138,12 @@ pub fn load(
         return Err((Some(src), report));
     };
     let env_name = vars.0;
+    let env_engine = stack
+        .environments
+        .get(&env_name)
+        .and_then(|e| e.engine.as_ref())
+        .map(|e| e.value)
+        .unwrap_or_default();
     let env = match stack.environments.get(&env_name) {
         Some(e) => e.clone(),
         None => {
@@ -151,6 +160,7 @@ pub fn load(
             env,
             vars: vars.1,
             broken,
+            engine: env_engine,
         },
         report,
     ))

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use dekit::cloud::{Clients, Target, local};
+use dekit::model::LocalEngine;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::runtime::Runtime;
@@ -15,6 +16,8 @@ use tokio::runtime::Runtime;
 pub struct Cloud {
     pub rt: Runtime,
     pub clients: Clients,
+    /// The engine that runs: the suite runs on both (CI runs the engine tests on each).
+    pub engine: LocalEngine,
 }
 
 static CLOUD: OnceLock<Cloud> = OnceLock::new();
@@ -33,17 +36,29 @@ pub fn cloud() -> &'static Cloud {
             .enable_all()
             .build()
             .expect("runtime");
-        let target = Target::local_default();
-        let up = rt.block_on(local::ensure_up(&target, false)).is_ok();
-        if !up {
-            let code = local::run("start", &[]).expect("local cloud script runs");
-            assert_eq!(code, 0, "the local cloud must start for integration tests");
-            // This run started it, so this run stops it. The test harness exits through exit(3),
-            // which runs atexit handlers.
-            unsafe { atexit(stop_local_cloud) };
+        // Whichever engine runs; else start the one DEKIT_LOCAL_ENGINE names (default MiniStack).
+        let wanted = Target::local_default();
+        let engine = match rt.block_on(local::ensure_up(&wanted, false)) {
+            Ok(Some(running)) => running,
+            _ => {
+                let Target::Local { engine, .. } = wanted else {
+                    unreachable!()
+                };
+                let code = local::run("start", &["--engine", engine.as_str()])
+                    .expect("local cloud script runs");
+                assert_eq!(code, 0, "the local cloud must start for integration tests");
+                // This run started it, so this run stops it. The test harness exits through
+                // exit(3), which runs atexit handlers.
+                unsafe { atexit(stop_local_cloud) };
+                engine
+            }
+        };
+        let clients = rt.block_on(Clients::connect(&Target::local(engine)));
+        Cloud {
+            rt,
+            clients,
+            engine,
         }
-        let clients = rt.block_on(Clients::connect(&target));
-        Cloud { rt, clients }
     })
 }
 

@@ -63,7 +63,8 @@ where
                 "ConnectionFailed"
             }
             .to_string(),
-            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            e.as_connector_error()
+                .map_or_else(|| "dispatch failure".to_string(), |c| causes(c)),
         ),
         SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into()),
         other => (
@@ -72,4 +73,19 @@ where
         ),
     };
     CloudError::new(operation, resource, &code, message)
+}
+
+/// The chain of causes, outermost first, each once: "dispatch failure: io error: tcp connect error:
+/// Connection refused (os error 111)", without the Debug dumps of the whole chain.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !out.iter().any(|o| o.contains(&text)) {
+            out.push(text);
+        }
+        next = e.source();
+    }
+    out.join(": ")
 }

@@ -4,6 +4,7 @@
 use super::clients::Clients;
 use super::error::from_sdk;
 use super::target::Target;
+use crate::model::LocalEngine;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -17,6 +18,10 @@ const ASSETS: &[(&str, &str)] = &[
     (
         "requirements-moto.txt",
         include_str!("../../../localstack/requirements-moto.txt"),
+    ),
+    (
+        "requirements-ministack.txt",
+        include_str!("../../../localstack/requirements-ministack.txt"),
     ),
 ];
 
@@ -80,30 +85,63 @@ pub async fn answers(endpoint: &str, path: &str) -> bool {
     )
 }
 
-/// Check the local cloud answers for a local target. The error says how to start it.
-pub async fn ensure_up(target: &Target, start: bool) -> Result<(), String> {
-    let Target::Local { endpoint, .. } = target else {
-        return Ok(());
+/// The engine answering at `endpoint`, if one does. MiniStack also answers LocalStack's health
+/// path, so it is asked first; LocalStack counts only with moto answering beside it.
+pub async fn detect(endpoint: &str, moto: &str) -> Option<LocalEngine> {
+    if answers(endpoint, LocalEngine::Ministack.health_path()).await {
+        return Some(LocalEngine::Ministack);
+    }
+    if answers(endpoint, LocalEngine::Localstack.health_path()).await
+        && answers(moto, "/moto-api/data.json").await
+    {
+        return Some(LocalEngine::Localstack);
+    }
+    None
+}
+
+/// Check the local cloud answers for a local target, starting it when asked to, and return the
+/// engine that runs (`None` for AWS targets). An environment that pins one engine refuses the other.
+pub async fn ensure_up(target: &Target, start: bool) -> Result<Option<LocalEngine>, String> {
+    let Target::Local {
+        endpoint,
+        engine,
+        pinned,
+        ..
+    } = target
+    else {
+        return Ok(None);
     };
-    let glue = target.endpoint("glue").unwrap_or(endpoint).to_string();
-    let up = answers(endpoint, "/_localstack/health").await
-        && answers(&glue, "/moto-api/data.json").await;
-    if up {
-        return Ok(());
+    let moto = Target::local(LocalEngine::Localstack)
+        .endpoint("glue")
+        .unwrap_or_default()
+        .to_string();
+    let moto = target
+        .endpoint("glue")
+        .filter(|g| g != endpoint)
+        .map_or(moto, str::to_string);
+    match detect(endpoint, &moto).await {
+        Some(running) if *pinned && running != *engine => Err(format!(
+            "the environment pins the local cloud's engine to {}, but {} runs at {endpoint}.\n  Switch with `dekit local restart --engine {}`.",
+            engine.as_str(),
+            running.as_str(),
+            engine.as_str()
+        )),
+        Some(running) => Ok(Some(running)),
+        None if start => {
+            let e = engine.as_str();
+            let code = tokio::task::spawn_blocking(move || run("start", &["--engine", e]))
+                .await
+                .map_err(|e| e.to_string())?;
+            match code {
+                Ok(0) => Ok(Some(*engine)),
+                Ok(c) => Err(format!("starting the local cloud failed (exit {c})")),
+                Err(e) => Err(format!("cannot run the local cloud script: {e}")),
+            }
+        }
+        None => Err(format!(
+            "the local cloud is not running (nothing answers at {endpoint}).\n  Start it with `dekit local start`, or pass `--start-local` (or set `start_local: true` on the environment)."
+        )),
     }
-    if start {
-        let code = tokio::task::spawn_blocking(|| run("start", &[]))
-            .await
-            .map_err(|e| e.to_string())?;
-        return match code {
-            Ok(0) => Ok(()),
-            Ok(c) => Err(format!("starting the local cloud failed (exit {c})")),
-            Err(e) => Err(format!("cannot run the local cloud script: {e}")),
-        };
-    }
-    Err(format!(
-        "the local cloud is not running ({endpoint} and {glue} do not answer).\n  Start it with `dekit local start`, or pass `--start-local` (or set `start_local: true` on the environment)."
-    ))
 }
 
 /// One probe per service through the client factory: (service, endpoint, result).

@@ -2,17 +2,21 @@
 //! Only this module and `clients` know about endpoints.
 
 use crate::load::Loaded;
-use crate::model::Target as Kind;
+use crate::model::{LocalEngine, Target as Kind};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
-    /// LocalStack (and moto for the services it lacks), with fixed test credentials.
+    /// The local cloud (MiniStack, or LocalStack and moto for the services it lacks), with fixed
+    /// test credentials.
     Local {
         region: String,
         endpoint: String,
         /// Per-service endpoints, e.g. `glue` → moto.
         overrides: BTreeMap<String, String>,
+        engine: LocalEngine,
+        /// Whether the environment pins the engine (else whichever runs is used).
+        pinned: bool,
     },
     /// AWS: credentials from env vars, profiles, SSO or instance roles; optional VPC endpoints.
     Aws {
@@ -23,9 +27,6 @@ pub enum Target {
     },
 }
 
-/// Services LocalStack's free edition does not serve; moto does.
-pub const MOTO_SERVICES: &[&str] = &["glue", "athena"];
-
 fn port(var: &str, default: u16) -> u16 {
     std::env::var(var)
         .ok()
@@ -34,18 +35,35 @@ fn port(var: &str, default: u16) -> u16 {
 }
 
 impl Target {
-    /// The default local cloud on loopback (ports from `DEKIT_LOCALSTACK_PORT` / `DEKIT_MOTO_PORT`).
-    pub fn local_default() -> Target {
-        let endpoint = format!("http://127.0.0.1:{}", port("DEKIT_LOCALSTACK_PORT", 4566));
+    /// The default local cloud on loopback for `engine` (ports from `DEKIT_LOCAL_PORT` /
+    /// `DEKIT_MOTO_PORT`).
+    pub fn local(engine: LocalEngine) -> Target {
+        let main = std::env::var("DEKIT_LOCAL_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| port("DEKIT_LOCALSTACK_PORT", 4566));
         let moto = format!("http://127.0.0.1:{}", port("DEKIT_MOTO_PORT", 5000));
         Target::Local {
             region: "us-east-1".into(),
-            endpoint,
-            overrides: MOTO_SERVICES
+            endpoint: format!("http://127.0.0.1:{main}"),
+            overrides: engine
+                .moto_services()
                 .iter()
                 .map(|s| (s.to_string(), moto.clone()))
                 .collect(),
+            engine,
+            pinned: false,
         }
+    }
+
+    /// The local cloud with the engine `DEKIT_LOCAL_ENGINE` names (default MiniStack); see
+    /// `local::detect` for the one that runs.
+    pub fn local_default() -> Target {
+        let engine = match std::env::var("DEKIT_LOCAL_ENGINE").as_deref() {
+            Ok("localstack") => LocalEngine::Localstack,
+            _ => LocalEngine::Ministack,
+        };
+        Target::local(engine)
     }
 
     pub fn from_env(loaded: &Loaded) -> Target {
@@ -61,7 +79,7 @@ impl Target {
                     endpoint,
                     overrides: defaults,
                     ..
-                } = Target::local_default()
+                } = Target::local(loaded.engine)
                 else {
                     unreachable!()
                 };
@@ -71,6 +89,8 @@ impl Target {
                     region: loaded.region().to_string(),
                     endpoint: env.endpoint.as_ref().map_or(endpoint, |e| e.value.clone()),
                     overrides: all,
+                    engine: loaded.engine,
+                    pinned: env.engine.is_some(),
                 }
             }
             Kind::Aws => Target::Aws {

@@ -1,16 +1,30 @@
-//! `dekit local start|stop|restart|status|logs`: the local cloud (LocalStack + moto) on loopback.
+//! `dekit local start|stop|restart|status|logs`: the local cloud on loopback, MiniStack (default)
+//! or LocalStack + moto.
 
 use crate::cloud::{Clients, Target, local};
 use std::process::ExitCode;
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Engine {
+    Ministack,
+    Localstack,
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum Action {
-    /// Install (first time) and start LocalStack and moto; waits until both are healthy.
-    Start,
-    /// Stop both, their child processes too (SIGTERM, then SIGKILL after a timeout).
+    /// Install (first time) and start the local cloud; waits until it is healthy.
+    Start {
+        /// The engine (default: `DEKIT_LOCAL_ENGINE`, else ministack).
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
+    },
+    /// Stop it, child processes too (SIGTERM, then SIGKILL after a timeout).
     Stop,
     /// Stop, then start: a fresh local cloud (e.g. before benchmarks).
-    Restart,
+    Restart {
+        #[arg(long, value_enum)]
+        engine: Option<Engine>,
+    },
     /// Process state, and one API call per service through dekit's client factory.
     Status,
     /// The last lines of both logs.
@@ -28,10 +42,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ExitCode {
+    let engine_args = |e: Option<Engine>| match e {
+        Some(Engine::Ministack) => vec!["--engine", "ministack"],
+        Some(Engine::Localstack) => vec!["--engine", "localstack"],
+        None => vec![],
+    };
     let result = match a.action {
-        Action::Start => local::run("start", &[]),
+        Action::Start { engine } => local::run("start", &engine_args(engine)),
         Action::Stop => local::run("stop", &[]),
-        Action::Restart => local::run("restart", &[]),
+        Action::Restart { engine } => local::run("restart", &engine_args(engine)),
         Action::Logs { follow } => local::run("logs", if follow { &["-f"] } else { &[] }),
         Action::Status => {
             let procs = local::run("status", &[]);
@@ -57,7 +76,16 @@ pub fn run(a: Args) -> ExitCode {
 }
 
 async fn status() -> bool {
-    let clients = Clients::connect(&Target::local_default()).await;
+    let wanted = Target::local_default();
+    let engine = match local::ensure_up(&wanted, false).await {
+        Ok(Some(e)) => e,
+        _ => {
+            println!("services: the local cloud does not answer");
+            return false;
+        }
+    };
+    println!("engine: {}", engine.as_str());
+    let clients = Clients::connect(&Target::local(engine)).await;
     let mut ok = true;
     println!("services (one API call each):");
     for (service, endpoint, result) in local::probe(&clients).await {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
-    /// LocalStack (+ moto for Glue and Athena) on this machine.
+    /// The local cloud on this machine (MiniStack, or LocalStack + moto).
     Local,
     /// A real AWS account, through the standard credential chain.
     Aws,
@@ -40,6 +40,52 @@ pub struct Environment {
     /// Start the local cloud when it is not running (`local` only).
     #[serde(default)]
     pub start_local: bool,
+    /// Pin the local cloud's engine (`local` only). Unpinned, dekit uses whichever runs, and
+    /// starts MiniStack.
+    #[serde(default)]
+    pub engine: Option<Spanned<LocalEngine>>,
+}
+
+/// The engines of the local cloud, each with what it can do (SQLMesh-style capability flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalEngine {
+    /// MiniStack: every service on one port, Firehose reading Kinesis, Athena SELECT on DuckDB.
+    #[default]
+    Ministack,
+    /// LocalStack 2026.3 (free edition) with moto's server for Glue and Athena.
+    Localstack,
+}
+
+impl LocalEngine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalEngine::Ministack => "ministack",
+            LocalEngine::Localstack => "localstack",
+        }
+    }
+
+    /// The path that answers 200 when the engine is up.
+    pub fn health_path(self) -> &'static str {
+        match self {
+            LocalEngine::Ministack => "/_ministack/health",
+            LocalEngine::Localstack => "/_localstack/health",
+        }
+    }
+
+    /// Whether Firehose can read from a Kinesis stream (LocalStack needs a Java download for it
+    /// and the delivery stream ends in CREATING_FAILED).
+    pub fn firehose_reads_kinesis(self) -> bool {
+        self == LocalEngine::Ministack
+    }
+
+    /// Services served by moto's server beside the engine rather than by the engine itself.
+    pub fn moto_services(self) -> &'static [&'static str] {
+        match self {
+            LocalEngine::Ministack => &[],
+            LocalEngine::Localstack => &["glue", "athena"],
+        }
+    }
 }
 
 pub const SERVICES: &[&str] = &[

@@ -109,13 +109,13 @@ pub fn add(b: &mut Builder) {
     }
 }
 
-/// LocalStack cannot run Kinesis-sourced Firehose offline (it downloads Java 11 and the stream ends
-/// in CREATING_FAILED), so local targets deliver with DirectPut and `dekit run` forwards records.
+/// Firehose reads the stream, as on AWS, wherever the engine can: LocalStack cannot (it downloads
+/// Java 11 and the delivery stream ends in CREATING_FAILED), so there it delivers with DirectPut
+/// and `dekit run` forwards the records.
 fn firehose_source(loaded: &Loaded, stream_addr: &str) -> Value {
-    match loaded.env.target.value {
-        crate::model::Target::Local => json!({ "type": "DirectPut" }),
-        crate::model::Target::Aws => {
-            json!({ "type": "KinesisStreamAsSource", "stream_arn": reference(stream_addr, "arn") })
-        }
+    let local = loaded.env.target.value == crate::model::Target::Local;
+    if local && !loaded.engine.firehose_reads_kinesis() {
+        return json!({ "type": "DirectPut" });
     }
+    json!({ "type": "KinesisStreamAsSource", "stream_arn": reference(stream_addr, "arn") })
 }
