@@ -21,7 +21,8 @@ async fn wait_active(c: &dekit::cloud::Clients, stream: &str) {
             .send()
             .await;
         if let Ok(d) = d
-            && d.stream_description_summary().map(|s| s.stream_status()) == Some(&StreamStatus::Active)
+            && d.stream_description_summary().map(|s| s.stream_status())
+                == Some(&StreamStatus::Active)
         {
             return;
         }
@@ -96,7 +97,12 @@ fn glue_crawler_tags() {
     c.rt.block_on(async {
         let g = &c.clients.glue;
         g.create_database()
-            .database_input(aws_sdk_glue::types::DatabaseInput::builder().name(&db).build().unwrap())
+            .database_input(
+                aws_sdk_glue::types::DatabaseInput::builder()
+                    .name(&db)
+                    .build()
+                    .unwrap(),
+            )
             .send()
             .await
             .expect("database");
@@ -106,7 +112,11 @@ fn glue_crawler_tags() {
             .database_name(&db)
             .targets(
                 aws_sdk_glue::types::CrawlerTargets::builder()
-                    .s3_targets(aws_sdk_glue::types::S3Target::builder().path("s3://b/p/").build())
+                    .s3_targets(
+                        aws_sdk_glue::types::S3Target::builder()
+                            .path("s3://b/p/")
+                            .build(),
+                    )
                     .build(),
             )
             .tags("dekit:stack", "t")
@@ -114,7 +124,12 @@ fn glue_crawler_tags() {
             .await
             .expect("crawler");
         let arn = format!("arn:aws:glue:us-east-1:000000000000:crawler/{crawler}");
-        let tags = g.get_tags().resource_arn(&arn).send().await.expect("get tags");
+        let tags = g
+            .get_tags()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .expect("get tags");
         assert!(
             tags.tags().map(|t| t.is_empty()).unwrap_or(true),
             "MiniStack now returns crawler tags ({:?}): read them back in glue_crawler.rs",
