@@ -39,8 +39,15 @@ pub fn add(b: &mut Builder) {
             }),
         );
         let secret = format!("{}/{}", b.names.prefix(), batch.source.value);
+        // The catalog tables this load writes are the ones declared `from:` it (their source
+        // table may be named differently), not the source's own table names.
         let mut glue_resources = vec![b.arns.glue_catalog(), b.arns.glue_database(&db)];
-        glue_resources.extend(tables.iter().map(|t| b.arns.glue_table(&db, t)));
+        glue_resources.extend(
+            s.tables
+                .iter()
+                .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name.value))
+                .map(|(t, _)| b.arns.glue_table(&db, t)),
+        );
         let policy = Policy::default()
             .allow(
                 "WriteLake",
