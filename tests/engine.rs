@@ -176,6 +176,8 @@ fn apply_edit_apply_destroy_converges() {
                 "delete".to_string()
             ),
             ("glue_table.returns".to_string(), "create".to_string()),
+            // The batch load that writes `returns` is granted the new table.
+            ("iam_role.shop_tables_job".to_string(), "update".to_string()),
             (
                 "kinesis_stream.clickstream".to_string(),
                 "update".to_string()
@@ -191,7 +193,7 @@ fn apply_edit_apply_destroy_converges() {
 
     let out = stack.ok(&["apply"]);
     assert!(
-        out.contains("1 added, 2 changed, 0 replaced, 1 destroyed"),
+        out.contains("1 added, 3 changed, 0 replaced, 1 destroyed"),
         "{out}"
     );
     stack.assert_converged();
@@ -797,4 +799,56 @@ fn renaming_a_bucket_replaces_it() {
         c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn timings_trace_every_resource_call() {
+    cloud();
+    let scope = Scope::new("timings");
+    let stack = Stack::new(&scope);
+    let trace_file = stack.dir.join("trace.json");
+    let tf = trace_file.to_string_lossy().to_string();
+    stack.ok(&["apply", "--timings", &tf]);
+    let trace: Value =
+        serde_json::from_slice(&std::fs::read(&trace_file).unwrap()).expect("the trace is JSON");
+    let events = trace["traceEvents"]
+        .as_array()
+        .expect("Chrome-trace traceEvents");
+    // Complete events ("X") carry a start and a duration in microseconds.
+    let spans: Vec<&Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+    assert!(!spans.is_empty());
+    for e in &spans {
+        assert!(e["ts"].as_f64().is_some_and(|t| t >= 0.0), "{e}");
+        assert!(e["dur"].as_f64().is_some_and(|d| d >= 0.0), "{e}");
+        assert!(
+            e["name"].as_str().is_some() && e["tid"].as_u64().is_some(),
+            "{e}"
+        );
+    }
+    // Every resource of the stack shows its own API calls.
+    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
+    for n in graph["nodes"].as_array().unwrap() {
+        if n["category"] != "resource" {
+            continue;
+        }
+        let addr = n["address"].as_str().unwrap();
+        let calls: Vec<&&Value> = spans
+            .iter()
+            .filter(|e| e["cat"] == "api" && e["args"]["resource"] == addr)
+            .collect();
+        assert!(!calls.is_empty(), "no API call traced for {addr}");
+        assert!(
+            calls
+                .iter()
+                .all(|e| e["name"].as_str().unwrap().contains('.')),
+            "calls are named Service.Operation: {calls:?}"
+        );
+    }
+    // Rows are named after resources.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "M" && e["args"]["name"] == "kinesis_stream.clickstream")
+    );
+    stack.ok(&["destroy", "--force-delete-data"]);
 }

@@ -57,11 +57,13 @@ pub async fn refresh(
     let mut set = JoinSet::new();
     for (addr, (kind, attrs)) in wanted {
         let (c, sem) = (clients.clone(), sem.clone());
-        set.spawn(async move {
+        set.spawn(crate::timings::RESOURCE.scope(addr.clone(), async move {
             let _permit = sem.acquire_owned().await;
+            let began = std::time::Instant::now();
             let live = retry(|| provider(kind).read(&c, &attrs)).await;
+            crate::timings::span("resource", "refresh", began, serde_json::json!({}));
             (addr, kind, live)
-        });
+        }));
     }
     let mut existing = BTreeMap::new();
     let mut errors = vec![];
@@ -112,7 +114,10 @@ where
                 let jitter = Duration::from_millis(
                     u64::from(nanos % 1000) * delay.as_millis() as u64 / 1000,
                 );
+                let began = std::time::Instant::now();
                 tokio::time::sleep(delay / 2 + jitter).await;
+                let args = serde_json::json!({ "code": e.code, "attempt": attempt });
+                crate::timings::span("wait", "backoff", began, args);
                 delay = (delay * 2).min(Duration::from_secs(8));
             }
             other => return other,
@@ -355,7 +360,14 @@ pub async fn apply(
                 refs::resolve_attrs(after, &recorded);
             }
             let c = clients.clone();
-            set.spawn(async move { (addr, execute(c, change, walk).await) });
+            set.spawn(crate::timings::RESOURCE.scope(addr.clone(), async move {
+                let began = std::time::Instant::now();
+                let action = format!("{:?}", change.action).to_lowercase();
+                let result = execute(c, change, walk).await;
+                let args = serde_json::json!({ "ok": result.is_ok() });
+                crate::timings::span("resource", &action, began, args);
+                (addr, result)
+            }));
         }
         if !walker.is_running() {
             break;

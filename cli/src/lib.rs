@@ -25,5 +25,6 @@ pub mod source;
 pub mod sql;
 pub mod state;
 pub mod templates;
+pub mod timings;
 pub mod validate;
 pub mod yaml;

@@ -21,7 +21,7 @@ pub struct Clients {
 
 macro_rules! client {
     ($krate:ident, $conf:expr, $target:expr, $service:literal) => {{
-        let mut b = $krate::config::Builder::from($conf);
+        let mut b = $krate::config::Builder::from($conf).interceptor(crate::timings::ApiCalls);
         if let Some(e) = $target.endpoint($service) {
             b = b.endpoint_url(e);
         }
@@ -51,7 +51,7 @@ impl Clients {
             }
         }
         let conf = loader.load().await;
-        let mut s3 = aws_sdk_s3::config::Builder::from(&conf);
+        let mut s3 = aws_sdk_s3::config::Builder::from(&conf).interceptor(crate::timings::ApiCalls);
         if let Some(e) = target.endpoint("s3") {
             s3 = s3.endpoint_url(e);
         }

@@ -6,12 +6,17 @@ use super::reporters::Lines;
 use crate::deploy::{self, Deployment};
 use crate::engine;
 use crate::plan::render;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Write a Chrome-trace JSON of every API call and wait to FILE (open it in Perfetto or
+    /// chrome://tracing) to see where the time goes.
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
     /// Also delete buckets and tables that still hold data.
     #[arg(long)]
     pub force_delete_data: bool,
@@ -25,6 +30,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ExitCode {
+    let timings = a.timings.clone();
+    super::traced(timings, || execute(a))
+}
+
+fn execute(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };

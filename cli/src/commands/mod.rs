@@ -109,6 +109,24 @@ pub fn print_failures(outcome: &crate::engine::Outcome) {
     }
 }
 
+/// Run a command, recording a Chrome trace of its API calls and waits to `path` when given.
+pub fn traced(path: Option<PathBuf>, work: impl FnOnce() -> ExitCode) -> ExitCode {
+    if path.is_some() {
+        crate::timings::enable();
+    }
+    let code = work();
+    if let Some(p) = path {
+        if let Err(e) = crate::timings::write(&p) {
+            return fail(&e);
+        }
+        eprintln!(
+            "timings: {} (open in https://ui.perfetto.dev or chrome://tracing)",
+            p.display()
+        );
+    }
+    code
+}
+
 /// Print an error and return exit code 1.
 pub fn fail(msg: &str) -> ExitCode {
     eprintln!("error: {msg}");

@@ -14,6 +14,10 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Write a Chrome-trace JSON of every API call and wait to FILE (open it in Perfetto or
+    /// chrome://tracing) to see where the time goes.
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
     /// Plan against an empty account, without any network access.
     #[arg(long)]
     pub offline: bool,
@@ -38,6 +42,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ExitCode {
+    let timings = a.timings.clone();
+    super::traced(timings, || execute(a))
+}
+
+fn execute(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };

@@ -88,8 +88,10 @@ where
     Fu: Future<Output = Result<bool, CloudError>>,
 {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let began = std::time::Instant::now();
     loop {
         if done().await? {
+            crate::timings::span("wait", operation, began, serde_json::json!({}));
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
