@@ -246,6 +246,17 @@ pub trait Reporter: Sync {
     fn on_interrupt(&self) {}
 }
 
+/// Rough relative duration of writing one resource of a kind: streams and delivery streams wait
+/// for ACTIVE, the rest are single calls. Used to start the critical path first.
+fn cost(kind: ResourceKind) -> u64 {
+    match kind {
+        ResourceKind::KinesisStream => 20,
+        ResourceKind::FirehoseDeliveryStream => 15,
+        ResourceKind::IamRole => 3,
+        _ => 1,
+    }
+}
+
 /// A reporter that says nothing (unit tests, library callers).
 pub struct Silent;
 impl Reporter for Silent {}
@@ -345,7 +356,11 @@ pub async fn apply(
         backend.save(state).await?;
     }
     let mut outcome = Outcome::default();
-    let mut walker = Walker::new(waits, walk.parallelism).stop_on_ctrl_c();
+    let kinds: BTreeMap<String, ResourceKind> =
+        changes.iter().map(|(a, c)| (a.clone(), c.kind)).collect();
+    let mut walker = Walker::new(waits, walk.parallelism)
+        .prioritize(|a| kinds.get(a).map_or(1, |k| cost(*k)))
+        .stop_on_ctrl_c();
     let mut set: JoinSet<(String, Result<Option<Attrs>, CloudError>)> = JoinSet::new();
     loop {
         for addr in walker.ready() {

@@ -1,187 +1,197 @@
-//! Benchmark: plan / apply / no-op plan / destroy of `stacks/retail` and of scaled variants (10× and
-//! 50× the resources) against the local cloud, beside a baseline measured in the same run: the same
-//! resources created by a plain sequential loop of SDK calls (each kind's create, in dependency
-//! order, no state, no verification). Prints one JSON object per size.
+//! Benchmark: dekit against the script a user would write instead. For 1, 10 and 50 groups (per
+//! group: a KMS-encrypted Kinesis stream, a Firehose delivery with its IAM role, a Glue table, a
+//! CloudWatch alarm), dekit's `apply`, no-op `plan` and `destroy` run alternately with
+//! `shared/peers/boto3_stack.py` (10 worker threads, waits for ACTIVE, verifies nothing) deploying,
+//! re-running and destroying the same groups, on a freshly restarted local cloud. Medians of 3
+//! runs at 1 and 10 groups, 1 run at 50 (1 shard per stream there). Prints one JSON object per
+//! size with the ratios and whether each target holds:
+//! apply ≤ 0.8× the script's deploy, destroy ≤ 0.8× the script's destroy, no-op plan ≤ 0.2 s
+//! (1 group) / ≤ 1 s (50 groups).
 //!
-//! Run with `cargo bench -p dekit --bench engine` (release profile). `DEKIT_BENCH_SCALES=1,10,50`
-//! picks sizes. Start from a fresh local cloud (`dekit local restart`): LocalStack's Kinesis slows
-//! down after heavy use.
+//! `cargo bench -p dekit --bench engine` (release). `DEKIT_LOCAL_ENGINE=localstack` runs it on
+//! LocalStack + moto instead of MiniStack; `DEKIT_BENCH_GROUPS=1,10` picks sizes; `DEKIT_PEERS`
+//! points at the peers directory (default `../shared/peers` beside the checkout). The script's
+//! Python venv (boto3) is made under `~/.cache/dekit/venv-bench` on first use.
 
-use dekit::cloud::{Target, local};
-use dekit::engine::{self, Walk};
-use dekit::graph::NodeKind;
-use dekit::resources::provider;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() == ".dekit" {
-            continue;
-        }
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
+fn dekit() -> &'static str {
+    env!("CARGO_BIN_EXE_dekit")
 }
 
-/// The retail stack, renamed, with extra stream → delivery → table → alarm units so it has about
-/// `scale` times the resources (each unit is 5 resources: stream, role, delivery, table, alarm).
-fn stack(root: &Path, scale: usize, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dekit-bench-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&root.join("stacks/retail"), &dir);
-    let mut text = std::fs::read_to_string(dir.join("stack.yaml"))
-        .unwrap()
-        .replace("stack: retail\n", &format!("stack: {name}\n"))
-        .replace(
-            "database: retail_${environment}",
-            "database: ${stack}_${environment}",
-        )
-        .replace("    state: .dekit/local.state.json\n", "");
-    let units = (22 * (scale - 1)).div_ceil(5);
-    let (mut streams, mut tables, mut alarms) = (String::new(), String::new(), String::new());
-    for i in 0..units {
-        streams.push_str(&format!("    clicks_{i}:\n      source: shop_app\n      shards: 1\n      delivery:\n        zone: raw\n        prefix: clicks_{i}/\n"));
-        tables.push_str(&format!("  events_{i}:\n    zone: raw\n    from: clicks_{i}\n    columns:\n      event_id: string\n"));
-        alarms.push_str(&format!("    lag_{i}:\n      stream: clicks_{i}\n      metric: iterator_age_ms\n      threshold: 60000\n"));
-    }
-    text = text.replace("  batch:\n", &format!("{streams}  batch:\n"));
-    text = text.replace("\ntransforms:\n", &format!("{tables}\ntransforms:\n"));
-    text = text.replace(
-        "observe:\n  alarms:\n",
-        &format!("observe:\n  alarms:\n{alarms}"),
+fn engine() -> String {
+    std::env::var("DEKIT_LOCAL_ENGINE").unwrap_or_else(|_| "ministack".into())
+}
+
+fn endpoint() -> String {
+    let port = std::env::var("DEKIT_LOCAL_PORT").unwrap_or_else(|_| "4566".into());
+    format!("http://127.0.0.1:{port}")
+}
+
+fn run(cmd: &mut Command, what: &str) -> f64 {
+    let t = Instant::now();
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let secs = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(dir.join("stack.yaml"), text).unwrap();
-    dir.join("stack.yaml")
+    (secs * 1000.0).round() / 1000.0
 }
 
-fn secs(t: Instant) -> f64 {
-    (t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0
+/// A venv with boto3 for the script (made once).
+fn python() -> PathBuf {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    let venv = home.join(".cache/dekit/venv-bench");
+    let py = venv.join("bin/python");
+    if !py.exists() {
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        );
+        run(
+            Command::new(venv.join("bin/pip")).args(["install", "--quiet", "boto3"]),
+            "pip install boto3",
+        );
+    }
+    py
 }
 
-async fn run(root: &Path, scale: usize) -> serde_json::Value {
-    let name = format!("bench{scale}x{}", std::process::id() % 1000);
-    let file = stack(root, scale, &name);
-    let (loaded, report) = dekit::load::load_file(&file, None).expect("bench stack loads");
-    let (checked, report) = dekit::validate::check(loaded, report);
-    let checked =
-        checked.unwrap_or_else(|| panic!("bench stack invalid:\n{}", report.render(None)));
-    local::ensure_up(&Target::local_default(), true)
-        .await
-        .expect("local cloud");
-    let mut d = dekit::deploy::open(checked, false)
-        .await
-        .expect("deployment");
-    let resources = d.graph.resources().count();
-    let order: Vec<_> = d
-        .graph
-        .topo_order()
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.is_resource())
-        .cloned()
-        .collect();
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
-    // Baseline: a plain sequential loop of SDK calls.
-    let t = Instant::now();
-    for n in &order {
-        let NodeKind::Resource(kind) = n.kind else {
-            continue;
-        };
-        engine::retry(|| provider(kind).create(&d.clients, &n.attrs))
-            .await
-            .unwrap_or_else(|e| panic!("baseline {}: {e}", n.address));
-    }
-    let baseline = secs(t);
-    for n in order.iter().rev() {
-        let NodeKind::Resource(kind) = n.kind else {
-            continue;
-        };
-        engine::retry(|| provider(kind).delete(&d.clients, &n.attrs, true))
-            .await
-            .unwrap_or_else(|e| panic!("baseline delete {}: {e}", n.address));
-    }
-    // Deleted streams linger in DELETING for a moment; creating the same names too soon fails.
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+fn ratio(a: f64, b: f64) -> f64 {
+    (a / b * 100.0).round() / 100.0
+}
 
-    let walk = Walk::new(10, true);
-    let quiet = engine::Silent;
-    let t = Instant::now();
-    let plan = d.plan(10).await.expect("plan");
-    let plan_s = secs(t);
-    let t = Instant::now();
-    let out = engine::apply(
-        &d.clients,
-        &d.graph,
-        &plan,
-        &mut d.state,
-        &d.backend,
-        walk,
-        &quiet,
-    )
-    .await
-    .unwrap();
-    let apply_s = secs(t);
-    assert!(out.failed.is_empty(), "apply failed: {:?}", out.failed);
-    let t = Instant::now();
-    let noop = d.plan(10).await.expect("no-op plan");
-    let noop_s = secs(t);
-    assert!(!noop.has_changes(), "second plan is not empty");
-    let t = Instant::now();
-    let destroy = d.destroy_plan(10).await.expect("destroy plan");
-    let out = engine::apply(
-        &d.clients,
-        &d.graph,
-        &destroy,
-        &mut d.state,
-        &d.backend,
-        walk,
-        &quiet,
-    )
-    .await
-    .unwrap();
-    let destroy_s = secs(t);
-    assert!(out.failed.is_empty(), "destroy failed: {:?}", out.failed);
-    let _ = std::fs::remove_dir_all(file.parent().unwrap());
-    let speedup = (baseline / apply_s * 100.0).round() / 100.0;
+fn bench(peers: &Path, groups: usize) -> serde_json::Value {
+    // A fresh local cloud per size: LocalStack's Kinesis slows as streams fill.
+    run(
+        Command::new(dekit()).args(["local", "restart", "--engine", &engine()]),
+        "dekit local restart",
+    );
+    let shards = if groups >= 50 { "1" } else { "2" };
+    let runs = if groups >= 50 { 1 } else { 3 };
+    let py = python();
+    let dir = std::env::temp_dir().join(format!("dekit-bench-{groups}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut apply, mut noop, mut destroy) = (vec![], vec![], vec![]);
+    let (mut deploy, mut rerun, mut teardown) = (vec![], vec![], vec![]);
+    for r in 0..runs {
+        let name = format!("b{groups}r{r}x{}", std::process::id() % 1000);
+        let yaml = Command::new(&py)
+            .arg(peers.join("dekit_stack.py"))
+            .args([&name, &groups.to_string(), shards])
+            .output()
+            .expect("dekit_stack.py runs");
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, &yaml.stdout).unwrap();
+        let f = file.to_string_lossy().to_string();
+        let script = |action: &str| {
+            let mut c = Command::new(&py);
+            c.arg(peers.join("boto3_stack.py"))
+                .args([
+                    action,
+                    &format!("s{name}"),
+                    &groups.to_string(),
+                    "--workers",
+                    "10",
+                ])
+                .env("AWS_ENDPOINT_URL", endpoint())
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .env("PEER_SHARDS", shards);
+            c
+        };
+        // Alternate who goes first, so neither always meets a busier local cloud.
+        let mut tool = || {
+            apply.push(run(
+                Command::new(dekit()).args(["apply", &f, "--auto-approve"]),
+                "dekit apply",
+            ));
+            noop.push(run(
+                Command::new(dekit()).args(["plan", &f, "--detailed-exitcode"]),
+                "dekit plan (must be empty)",
+            ));
+            destroy.push(run(
+                Command::new(dekit()).args([
+                    "destroy",
+                    &f,
+                    "--auto-approve",
+                    "--force-delete-data",
+                ]),
+                "dekit destroy",
+            ));
+        };
+        let mut peer = || {
+            deploy.push(run(&mut script("deploy"), "script deploy"));
+            rerun.push(run(&mut script("deploy"), "script re-run"));
+            teardown.push(run(&mut script("destroy"), "script destroy"));
+        };
+        if r % 2 == 0 {
+            tool();
+            peer();
+        } else {
+            peer();
+            tool();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (apply, noop, destroy) = (median(apply), median(noop), median(destroy));
+    let (deploy, rerun, teardown) = (median(deploy), median(rerun), median(teardown));
+    let noop_target = if groups >= 50 {
+        1.0
+    } else if groups <= 1 {
+        0.2
+    } else {
+        f64::INFINITY
+    };
     serde_json::json!({
-        "benchmark": "engine",
+        "benchmark": "engine_vs_script",
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
-        "scale": scale,
-        "resources": resources,
-        "baseline_sequential_create_s": baseline,
-        "plan_s": plan_s,
-        "apply_s": apply_s,
-        "noop_plan_s": noop_s,
-        "destroy_s": destroy_s,
-        "apply_speedup_vs_sequential": speedup,
+        "engine": engine(),
+        "groups": groups,
+        "runs": runs,
+        "dekit": { "apply_s": apply, "noop_plan_s": noop, "destroy_s": destroy },
+        "script": { "deploy_s": deploy, "rerun_s": rerun, "destroy_s": teardown },
+        "ratios": {
+            "apply_to_deploy": ratio(apply, deploy),
+            "noop_plan_to_rerun": ratio(noop, rerun),
+            "destroy_to_destroy": ratio(destroy, teardown),
+        },
         "targets": {
-            "noop_plan_s": if scale >= 50 { 1.0 } else { 0.2 },
-            "noop_plan_met": noop_s <= if scale >= 50 { 1.0 } else { 0.2 },
-            "apply_speedup_min": if scale >= 50 { Some(4.0) } else { None },
-            "apply_speedup_met": if scale >= 50 { Some(speedup >= 4.0) } else { None },
+            "apply_le_0_8_script": apply <= 0.8 * deploy,
+            "destroy_le_0_8_script": destroy <= 0.8 * teardown,
+            "noop_plan_s": if noop_target.is_finite() { Some(noop_target) } else { None },
+            "noop_plan_met": noop <= noop_target,
         },
     })
 }
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let scales: Vec<usize> = std::env::var("DEKIT_BENCH_SCALES")
+    let peers = std::env::var_os("DEKIT_PEERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/peers"));
+    assert!(
+        peers.join("boto3_stack.py").exists(),
+        "the peers directory {} has no boto3_stack.py; set DEKIT_PEERS",
+        peers.display()
+    );
+    let groups: Vec<usize> = std::env::var("DEKIT_BENCH_GROUPS")
         .unwrap_or_else(|_| "1,10,50".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    for scale in scales {
-        println!("{}", rt.block_on(run(&root, scale)));
+    for g in groups {
+        println!("{}", bench(&peers, g));
     }
 }

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Walker {
     waits: BTreeMap<String, BTreeSet<String>>,
+    /// Higher goes first among the ready ones (the slow and the critical path first).
+    priority: BTreeMap<String, u64>,
     parallelism: usize,
     pending: BTreeSet<String>,
     running: BTreeSet<String>,
@@ -32,6 +34,7 @@ impl Walker {
             .collect();
         Walker {
             waits,
+            priority: BTreeMap::new(),
             parallelism: parallelism.max(1),
             pending,
             running: BTreeSet::new(),
@@ -54,19 +57,59 @@ impl Walker {
         self
     }
 
+    /// Launch order among ready nodes: `cost` of each node (how long its own work takes, e.g. a
+    /// stream that must become ACTIVE) plus the costliest chain of nodes waiting on it, so the
+    /// critical path starts first.
+    pub fn prioritize(mut self, cost: impl Fn(&str) -> u64) -> Walker {
+        let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (a, ws) in &self.waits {
+            for w in ws {
+                dependents.entry(w.as_str()).or_default().push(a.as_str());
+            }
+        }
+        fn chain<'a>(
+            a: &'a str,
+            deps: &BTreeMap<&'a str, Vec<&'a str>>,
+            cost: &dyn Fn(&str) -> u64,
+            memo: &mut BTreeMap<&'a str, u64>,
+        ) -> u64 {
+            if let Some(v) = memo.get(a) {
+                return *v;
+            }
+            let below = deps
+                .get(a)
+                .into_iter()
+                .flatten()
+                .map(|d| chain(d, deps, cost, memo))
+                .max()
+                .unwrap_or(0);
+            let v = cost(a) + below;
+            memo.insert(a, v);
+            v
+        }
+        let mut memo = BTreeMap::new();
+        let keys: Vec<String> = self.waits.keys().cloned().collect();
+        for a in &keys {
+            let p = chain(a, &dependents, &cost, &mut memo);
+            self.priority.insert(a.clone(), p);
+        }
+        self
+    }
+
     /// Nodes to launch now (moved to running); none once stopping.
     pub fn ready(&mut self) -> Vec<String> {
         if self.stopping {
             return vec![];
         }
         let room = self.parallelism.saturating_sub(self.running.len());
-        let ready: Vec<String> = self
+        let mut candidates: Vec<&String> = self
             .pending
             .iter()
             .filter(|a| self.waits[*a].iter().all(|d| self.done.contains(d)))
-            .take(room)
-            .cloned()
             .collect();
+        let prio = |a: &String| self.priority.get(a).copied().unwrap_or(0);
+        candidates.sort_by(|a, b| prio(b).cmp(&prio(a)).then(a.cmp(b)));
+        let ready: Vec<String> = candidates.into_iter().take(room).cloned().collect();
         for a in &ready {
             self.pending.remove(a);
             self.running.insert(a.clone());
@@ -165,5 +208,22 @@ mod tests {
         assert!(w.finish("e", true).is_empty());
         assert!(!w.is_running());
         assert!(w.not_started().is_empty());
+    }
+
+    #[test]
+    fn the_critical_path_starts_first() {
+        // `slow` (cost 10) heads a chain to `tail` (5); `a` and `b` are cheap and independent.
+        let mut w = Walker::new(
+            waits(&[("a", &[]), ("b", &[]), ("slow", &[]), ("tail", &["slow"])]),
+            1,
+        )
+        .prioritize(|n| match n {
+            "slow" => 10,
+            "tail" => 5,
+            _ => 1,
+        });
+        assert_eq!(w.ready(), ["slow"]);
+        assert!(w.finish("slow", true).is_empty());
+        assert_eq!(w.ready(), ["tail"], "its chain is still the longest");
     }
 }

@@ -75,12 +75,18 @@ pub fn add(b: &mut Builder) {
                     ],
                 );
             let role_addr = b.role(name, "delivery", "firehose.amazonaws.com", policy);
+            let source = firehose_source(b.loaded, &stream_addr);
+            // A DirectPut delivery does not read the stream: it need not wait for it.
+            let mut deps = vec![role_addr.clone(), lake_addr.clone()];
+            if source.get("stream_arn").is_some() {
+                deps.push(stream_addr.clone());
+            }
             let fh = b.resource(
                 R::FirehoseDeliveryStream,
                 name,
                 json!({
                     "name": delivery_name,
-                    "source": firehose_source(b.loaded, &stream_addr),
+                    "source": source,
                     "role_arn": reference(&role_addr, "arn"),
                     "destination": {
                         "bucket_arn": b.arns.bucket(&lake),
@@ -97,7 +103,7 @@ pub fn add(b: &mut Builder) {
                         "format": d.format.value.as_str(),
                     },
                 }),
-                [stream_addr.clone(), role_addr, lake_addr.clone()],
+                deps,
             );
             step["delivers_to"] = json!(url);
             ingest_deps.push(fh);
