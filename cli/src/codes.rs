@@ -47,6 +47,13 @@ const LOADER: &[(&str, &str, &str, &str, &str)] = &[
         "Why: unbounded nesting would exhaust the stack of any recursive reader. Example: `deep: [[[[...]]]]` 200 levels deep.",
     ),
     (
+        "E007",
+        "alias-expansion",
+        "aliases expand to at most 200,000 nodes",
+        "a stack never needs this; write the values out or use fewer nested aliases",
+        "Why: each alias copies its anchor, so nine nested levels of ten aliases (\"billion laughs\") grow a few lines into billions of nodes and exhaust memory. Example: `a: &a [x, x, x]`, `b: &b [*a, *a, *a]`, ... nested ten deep.",
+    ),
+    (
         "E005",
         "plain-keys",
         "mapping keys are plain strings",

@@ -92,7 +92,18 @@ impl Diagnostic {
                 let gutter = span.line.to_string().len();
                 let pad = " ".repeat(gutter);
                 let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{} | {}", span.line, line);
+                // Control characters (a NUL, an escape sequence) are shown as their pictures, never
+                // sent to the terminal.
+                let shown: String = line
+                    .chars()
+                    .map(|c| match c {
+                        '\t' => c,
+                        c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('?'),
+                        '\u{7f}' => '\u{2421}',
+                        c => c,
+                    })
+                    .collect();
+                let _ = writeln!(out, "{} | {}", span.line, shown);
                 let prefix: String = line
                     .chars()
                     .take(span.col.saturating_sub(1) as usize)

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Vars {
     pub builtins: BTreeMap<String, String>,
     pub vars: BTreeMap<String, String>,
+    /// Variables whose own value failed to interpolate (reported where they are defined).
+    pub broken: std::collections::BTreeSet<String>,
 }
 
 /// An interpolation problem at byte `offset` (length `len`) inside the scalar.
@@ -23,9 +25,15 @@ pub struct InterpError {
     pub len: usize,
     pub message: String,
     pub hint: Option<String>,
+    /// The cause was already reported elsewhere (a broken variable): one root cause, one error.
+    pub reported: bool,
 }
 
 pub const BUILTINS: &[&str] = &["stack", "environment", "region", "account_id"];
+
+/// Longest value interpolation may produce: variables that each use the previous one twice would
+/// otherwise double the text at every step (40 steps: a terabyte from a 2 KB file).
+pub const MAX_VALUE: usize = 64 * 1024;
 
 impl Vars {
     /// Resolve every `${...}` in `raw`; `${env.X}` is kept as written.
@@ -49,6 +57,7 @@ impl Vars {
                     len: rest.len() - i,
                     message: "unterminated `${`".into(),
                     hint: Some("close it with `}`, or write `$${` for a literal `${`".into()),
+                    reported: false,
                 });
             };
             let expr = after[..end].trim();
@@ -57,6 +66,7 @@ impl Vars {
                 len: end + 3,
                 message,
                 hint,
+                reported: false,
             };
             if let Some(name) = expr.strip_prefix("env.") {
                 if !is_env_name(name) {
@@ -67,6 +77,12 @@ impl Vars {
                 }
                 out.push_str(&rest[i..i + 3 + end]);
             } else if let Some(name) = expr.strip_prefix("var.") {
+                if self.broken.contains(name) {
+                    return Err(InterpError {
+                        reported: true,
+                        ..err(format!("variable `{name}` cannot be resolved"), None)
+                    });
+                }
                 match self.vars.get(name) {
                     Some(v) => out.push_str(v),
                     None => {
@@ -89,6 +105,18 @@ impl Vars {
                     None => "use `${var.NAME}` for variables, `${env.NAME}` for environment variables, or one of `${stack}`, `${environment}`, `${region}`, `${account_id}`".into(),
                 };
                 return Err(err(format!("unknown reference `${{{expr}}}`"), Some(hint)));
+            }
+            if out.len() > MAX_VALUE {
+                return Err(err(
+                    format!(
+                        "interpolation makes this value longer than {} KiB",
+                        MAX_VALUE / 1024
+                    ),
+                    Some(
+                        "variables that repeat other variables grow with every level; shorten them"
+                            .into(),
+                    ),
+                ));
             }
             rest = &after[end + 1..];
             pos += i + 3 + end;

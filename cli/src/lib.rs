@@ -23,6 +23,7 @@ pub mod resources;
 pub mod schedule;
 pub mod source;
 pub mod sql;
+pub mod stack_files;
 pub mod state;
 pub mod templates;
 pub mod timings;

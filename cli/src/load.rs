@@ -21,6 +21,8 @@ pub struct Loaded {
     /// The local cloud's engine the graph is compiled for: the environment's pin, else MiniStack;
     /// commands that reach the local cloud set it to the engine that runs.
     pub engine: crate::model::LocalEngine,
+    /// Values whose cause was reported elsewhere (they use a broken variable).
+    pub suppressed: Vec<crate::source::Span>,
 }
 
 impl Loaded {
@@ -108,6 +110,15 @@ pub fn load(
     env: Option<&str>,
 ) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
     let mut report = Report::default();
+    // YAML parsers stop at a NUL byte: the rest of the file would silently vanish.
+    if let Some(at) = src.text.find('\0') {
+        report.diags.push(
+            Diagnostic::error("E001", "invalid YAML: a NUL byte")
+                .at(&src, src.span_at(at, 1))
+                .hint("stack files are text; remove the NUL byte (and whatever binary data came with it)"),
+        );
+        return Err((Some(src), report));
+    }
     let root = match yaml::parse(&src) {
         Ok(n) => n,
         Err(d) => {
@@ -134,6 +145,7 @@ pub fn load(
     let stack: Option<Stack> = from_node(&root, &ctx);
     report.diags.extend(ctx.diags.into_inner());
     let broken = ctx.broken.into_inner();
+    let suppressed = ctx.suppressed.into_inner();
     let Some(stack) = stack else {
         return Err((Some(src), report));
     };
@@ -160,6 +172,7 @@ pub fn load(
             env,
             vars: vars.1,
             broken,
+            suppressed,
             engine: env_engine,
         },
         report,
@@ -233,9 +246,18 @@ fn build_vars(
                 let (Some(name), Some(raw)) = (k.as_str(), v.as_str()) else {
                     continue;
                 };
-                // Errors inside a variable's value are reported when the value itself is decoded.
-                let value = vars.interpolate(raw).unwrap_or_else(|_| raw.to_string());
-                vars.vars.insert(name.to_string(), value);
+                // Errors inside a variable's value are reported when the value itself is decoded;
+                // uses of a broken variable are not reported again.
+                match vars.interpolate(raw) {
+                    Ok(value) => {
+                        vars.broken.remove(name);
+                        vars.vars.insert(name.to_string(), value);
+                    }
+                    Err(_) => {
+                        vars.vars.remove(name);
+                        vars.broken.insert(name.to_string());
+                    }
+                }
             }
         }
     }

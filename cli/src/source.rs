@@ -41,13 +41,37 @@ impl SourceFile {
     }
 
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        let bytes = std::fs::read(path)?;
+        use std::io::Read;
+        // Only regular files, and not without end: `dekit validate /dev/zero` or a FIFO must not hang.
+        let meta = std::fs::metadata(path)?;
+        if !meta.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        const MAX: u64 = 64 * 1024 * 1024;
+        let mut bytes = vec![];
+        std::fs::File::open(path)?
+            .take(MAX + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "larger than 64 MiB",
+            ));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
             )
         })?;
+        // A UTF-8 byte-order mark is not part of the first key.
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text);
         Ok(Self::new(path, text))
     }
 

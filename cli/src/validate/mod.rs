@@ -110,6 +110,12 @@ pub fn check(loaded: Loaded, mut report: Report) -> (Option<Checked>, Report) {
             d.span
                 .map(|s| (d.file.clone(), s.start..s.start + s.len.max(1)))
         })
+        .chain(
+            loaded
+                .suppressed
+                .iter()
+                .map(|s| (loaded.src.path.clone(), s.start..s.start + s.len.max(1))),
+        )
         .collect();
     diags.retain(|d| {
         d.span.is_none_or(|s| {

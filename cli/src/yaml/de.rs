@@ -33,6 +33,8 @@ pub struct Ctx<'s> {
     /// misspelt key stands for. References to them are not reported again (one root cause, one
     /// diagnostic).
     pub broken: RefCell<std::collections::BTreeSet<String>>,
+    /// Values that use a broken variable: rules do not report them again.
+    pub suppressed: RefCell<Vec<crate::source::Span>>,
 }
 
 impl<'s> Ctx<'s> {
@@ -42,6 +44,7 @@ impl<'s> Ctx<'s> {
             vars,
             diags: RefCell::new(vec![]),
             broken: RefCell::new(Default::default()),
+            suppressed: RefCell::new(vec![]),
         }
     }
 
@@ -150,6 +153,10 @@ impl<'a> De<'a> {
         };
         match vars.interpolate(raw) {
             Ok(s) => Some(s),
+            Err(e) if e.reported => {
+                self.ctx.suppressed.borrow_mut().push(self.node.span);
+                Some(raw.clone())
+            }
             Err(e) => {
                 // Quoted scalars start one byte after their quote.
                 let shift = usize::from(*style == ScalarStyle::Quoted);

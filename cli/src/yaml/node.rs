@@ -90,6 +90,7 @@ pub fn parse(src: &SourceFile) -> Result<Node, Diagnostic> {
         parser: &mut parser,
         anchors: HashMap::new(),
         depth: 0,
+        nodes: 0,
     };
     b.document()
 }
@@ -99,9 +100,36 @@ struct Builder<'a, 'p> {
     parser: &'p mut Parser<std::str::Chars<'a>>,
     anchors: HashMap<usize, Node>,
     depth: usize,
+    /// Nodes built so far, alias copies included.
+    nodes: usize,
 }
 
 const MAX_DEPTH: usize = 128;
+/// Nodes a document may have once its aliases are expanded (retail has about 1,500).
+const MAX_NODES: usize = 200_000;
+
+/// The node count of `n`'s tree, counting no further than just past `limit`.
+fn size_within(n: &Node, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        count += 1;
+        if count > limit {
+            return count;
+        }
+        match &n.kind {
+            NodeKind::Scalar(..) => {}
+            NodeKind::Seq(items) => stack.extend(items),
+            NodeKind::Map(entries) => {
+                for (k, v) in entries {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+        }
+    }
+    count
+}
 
 impl Builder<'_, '_> {
     fn next(&mut self) -> Result<(Event, Marker), Diagnostic> {
@@ -152,6 +180,7 @@ impl Builder<'_, '_> {
     }
 
     fn node(&mut self, ev: Event, mark: Marker) -> Result<Node, Diagnostic> {
+        self.nodes += 1;
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(Diagnostic::error("E003", "YAML nested too deeply")
@@ -174,7 +203,22 @@ impl Builder<'_, '_> {
                 n
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(n) => n.clone(),
+                Some(n) => {
+                    // Each alias copies its anchor's tree: bound the total, or nested aliases
+                    // ("billion laughs") grow memory exponentially from a few lines.
+                    let room = MAX_NODES.saturating_sub(self.nodes);
+                    let size = size_within(n, room);
+                    if size > room {
+                        return Err(Diagnostic::error(
+                            "E007",
+                            format!("aliases expand this document past {MAX_NODES} nodes"),
+                        )
+                        .at(self.src, span(self.src, &mark, 1))
+                        .hint("a stack never needs this; write the values out or use fewer nested aliases"));
+                    }
+                    self.nodes += size;
+                    n.clone()
+                }
                 None => {
                     return Err(Diagnostic::error(
                         "E001",

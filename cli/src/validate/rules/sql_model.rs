@@ -47,16 +47,18 @@ pub fn load(cx: &mut Cx, out: &mut Vec<Diagnostic>) {
     for (name, sql, kind) in models {
         cx.relations.entry(name.value.clone()).or_insert(kind);
         let path = dir.join(&sql.value);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let (path, text) = match crate::stack_files::read(&dir, &sql.value) {
+            Ok((_, t)) => (path, t),
             Err(e) => {
                 let mut d = cx.error(
                     "E130",
-                    format!("cannot read SQL file `{}`: {}", sql.value, reason(&e)),
+                    format!("cannot read SQL file `{}`: {e}", sql.value),
                     sql.span,
                 );
+                // Suggestions come only from inside the stack's directory.
                 let siblings = path
                     .parent()
+                    .filter(|_| e == crate::stack_files::Refused::Missing)
                     .and_then(|p| std::fs::read_dir(p).ok())
                     .map(|rd| {
                         rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -102,13 +104,6 @@ pub fn load(cx: &mut Cx, out: &mut Vec<Diagnostic>) {
                 reads,
             },
         );
-    }
-}
-
-fn reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        _ => e.to_string(),
     }
 }
 
