@@ -104,3 +104,151 @@ fn arbitrary_bytes_as_files() {
     assert!(err.1.diags[0].message.contains("not valid UTF-8"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The classes of hostile input, generated: alias bombs, deep nesting, huge key counts, odd bytes,
+/// paths out of the stack, YAML tags. Each is refused (or accepted) without a panic, well under
+/// a second on a debug build, with its errors located in the stack file or its SQL, and nothing
+/// of a file outside the stack's directory appears in the output.
+#[test]
+fn hostile_inputs_are_refused_quickly_and_precisely() {
+    let base = std::env::temp_dir().join(format!("dekit-hostile-{}", std::process::id()));
+    let dir = base.join("stack");
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    let secret = "TOP-SECRET-OUTSIDE-THE-STACK";
+    std::fs::write(base.join("outside.sql"), format!("select '{secret}'")).unwrap();
+    std::os::unix::fs::symlink(base.join("outside.sql"), dir.join("models/link.sql")).unwrap();
+    let _ = std::process::Command::new("mkfifo")
+        .arg(dir.join("models/fifo.sql"))
+        .status();
+    let valid_head = "stack: shop\nenvironments:\n  local:\n    target: local\nstorage:\n  lake:\n    bucket: shop-lake-test\n    zones:\n      raw: {}\n      curated: {}\n  catalog:\n    database: shop\n";
+    let model =
+        |path: &str| format!("{valid_head}transforms:\n  m:\n    sql: {path}\n    zone: curated\n");
+    let mut cases: Vec<(String, Vec<u8>)> = vec![];
+    for (depth, width) in [(4, 10), (6, 8), (9, 10), (12, 4), (30, 2)] {
+        let mut t = String::from("stack: shop\nvariables:\n  l0: &l0 [a, b]\n");
+        for i in 1..depth {
+            let refs = vec![format!("*l{}", i - 1); width].join(", ");
+            t.push_str(&format!("  l{i}: &l{i} [{refs}]\n"));
+        }
+        cases.push((format!("alias bomb {depth}x{width}"), t.into_bytes()));
+    }
+    for n in [200, 6_000, 100_000] {
+        cases.push((
+            format!("nesting {n}"),
+            format!(
+                "stack: shop\nvariables:\n  x: {}{}\n",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+            .into_bytes(),
+        ));
+        cases.push((
+            format!("type nesting {n}"),
+            format!(
+                "{valid_head}tables:\n  t:\n    zone: raw\n    columns:\n      c: {}int{}\n",
+                "array<".repeat(n),
+                ">".repeat(n)
+            )
+            .into_bytes(),
+        ));
+    }
+    for n in [10_000, 40_000] {
+        let mut t = String::from("stack: shop\nvariables:\n");
+        for i in 0..n {
+            t.push_str(&format!("  v{i}: x\n"));
+        }
+        cases.push((format!("{n} variables"), t.into_bytes()));
+    }
+    let mut nul = valid_head.as_bytes().to_vec();
+    nul.insert(30, 0);
+    cases.push(("NUL byte".into(), nul));
+    cases.push((
+        "CR-only lines".into(),
+        valid_head.replace('\n', "\r").into_bytes(),
+    ));
+    cases.push((
+        "invalid UTF-8".into(),
+        [valid_head.as_bytes(), &[0xff, 0xfe]].concat(),
+    ));
+    for p in [
+        "../outside.sql",
+        "/etc/passwd",
+        "models/link.sql",
+        "models/fifo.sql",
+        "/proc/self/environ",
+        "../../../../../../dev/zero",
+    ] {
+        cases.push((format!("sql: {p}"), model(p).into_bytes()));
+    }
+    cases.push(("SQL of 20,000 ORs".into(), {
+        let ors = vec!["a = 1"; 20_000].join(" OR ");
+        std::fs::write(
+            dir.join("models/ors.sql"),
+            format!("select * from t where {ors}"),
+        )
+        .unwrap();
+        model("models/ors.sql").into_bytes()
+    }));
+    for tag in [
+        "!!binary c2VjcmV0",
+        "!!python/object:os.system x",
+        "!custom x",
+    ] {
+        cases.push((
+            format!("tag {tag}"),
+            format!("stack: shop\nvariables:\n  v: {tag}\n").into_bytes(),
+        ));
+    }
+    for (name, bytes) in cases {
+        let file = dir.join("stack.yaml");
+        std::fs::write(&file, &bytes).unwrap();
+        let t = std::time::Instant::now();
+        let (errors, rendered) = match dekit::load::load_file(&file, None) {
+            Ok((loaded, report)) => {
+                let src = loaded.src.clone();
+                let (checked, report) = dekit::validate::check(loaded, report);
+                if let Some(c) = checked {
+                    let g = dekit::graph::compile::compile(&c).expect("references resolve");
+                    dekit::plan::diff(&g, &Default::default()).expect("no cycle");
+                }
+                (
+                    report.errors().cloned().collect::<Vec<_>>(),
+                    report.render(Some(&src)),
+                )
+            }
+            Err((src, report)) => (
+                report.errors().cloned().collect(),
+                report.render(src.as_ref()),
+            ),
+        };
+        let took = t.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{name}: took {took:?}"
+        );
+        assert!(
+            !rendered.contains(secret),
+            "{name}: a file outside the stack was shown:\n{rendered}"
+        );
+        assert!(
+            !rendered.contains("root:x:0:0"),
+            "{name}: /etc/passwd was shown"
+        );
+        if name.starts_with("sql: ")
+            || name.starts_with("tag ")
+            || name.starts_with("alias bomb 9")
+            || name == "NUL byte"
+        {
+            assert!(!errors.is_empty(), "{name}: accepted");
+        }
+        for e in &errors {
+            let located = e.span.is_some() || name == "invalid UTF-8";
+            assert!(
+                located,
+                "{name}: an error without line and column: {}",
+                e.message
+            );
+        }
+    }
+    std::fs::remove_dir_all(&base).unwrap();
+}

@@ -54,6 +54,13 @@ const LOADER: &[(&str, &str, &str, &str, &str)] = &[
         "Why: each alias copies its anchor, so nine nested levels of ten aliases (\"billion laughs\") grow a few lines into billions of nodes and exhaust memory. Example: `a: &a [x, x, x]`, `b: &b [*a, *a, *a]`, ... nested ten deep.",
     ),
     (
+        "E008",
+        "yaml-tag",
+        "no YAML tags",
+        "remove the tag; values are plain strings, numbers, booleans, lists and mappings",
+        "Why: a tag changes what a value means (`!!binary` decodes base64, `!!python/object` asks some loaders to build objects); dekit would ignore it, so what the author meant and what dekit does would differ. Example: `password: !!binary c2VjcmV0`.",
+    ),
+    (
         "E005",
         "plain-keys",
         "mapping keys are plain strings",

@@ -61,6 +61,10 @@ impl Report {
         self.diags.iter().any(Diagnostic::is_error)
     }
 
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diags.iter().filter(|d| d.is_error())
+    }
+
     pub fn render(&self, stack: Option<&SourceFile>) -> String {
         let mut out = String::new();
         for d in &self.diags {

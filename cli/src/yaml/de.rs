@@ -220,7 +220,7 @@ impl<'a> De<'a> {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub fn truncate(s: &str) -> String {
     if s.chars().count() > 40 {
         format!("{}…", s.chars().take(40).collect::<String>())
     } else {

@@ -186,6 +186,33 @@ impl Builder<'_, '_> {
             return Err(Diagnostic::error("E003", "YAML nested too deeply")
                 .at(self.src, span(self.src, &mark, 1)));
         }
+        // Tags (`!!binary`, `!!python/object:...`) would change what a value means; the stack
+        // language has none, so one is an error rather than silently ignored.
+        let tag = match &ev {
+            Event::Scalar(_, _, _, t) | Event::SequenceStart(_, t) | Event::MappingStart(_, t) => {
+                t.clone()
+            }
+            _ => None,
+        };
+        if let Some(t) = tag {
+            // Show it as written: `!!binary`, not `tag:yaml.org,2002:binary`.
+            let handle = if t.handle == "tag:yaml.org,2002:" {
+                "!!"
+            } else {
+                t.handle.as_str()
+            };
+            return Err(Diagnostic::error(
+                "E008",
+                format!(
+                    "YAML tag `{handle}{}` is not part of the stack language",
+                    t.suffix
+                ),
+            )
+            .at(self.src, span(self.src, &mark, 1))
+            .hint(
+                "remove the tag; values are plain strings, numbers, booleans, lists and mappings",
+            ));
+        }
         let node = match ev {
             Event::Scalar(value, style, anchor, _tag) => {
                 let (style, len) = match style {
@@ -245,6 +272,8 @@ impl Builder<'_, '_> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(Node, Node)> = vec![];
+                // Key → index of its entry: duplicate detection stays linear in the key count.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (ev, m) = self.next()?;
                     if ev == Event::MappingEnd {
@@ -260,9 +289,8 @@ impl Builder<'_, '_> {
                         )
                         .at(self.src, key.span));
                     }
-                    if let Some((first, _)) =
-                        entries.iter().find(|(k, _)| k.as_str() == key.as_str())
-                    {
+                    let name = key.as_str().unwrap_or_default().to_string();
+                    if let Some(first) = seen.get(&name).map(|i| &entries[*i].0) {
                         return Err(Diagnostic::error(
                             "E006",
                             format!("duplicate key `{}`", key.as_str().unwrap_or_default()),
@@ -274,6 +302,7 @@ impl Builder<'_, '_> {
                             first.span.line
                         )));
                     }
+                    seen.insert(name, entries.len());
                     entries.push((key, value));
                 }
                 // Block mappings are reported where their first key starts.

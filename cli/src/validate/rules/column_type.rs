@@ -58,7 +58,10 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 Err(why) => cx
                     .error(
                         "E150",
-                        format!("invalid column type `{}`", ty.value),
+                        format!(
+                            "invalid column type `{}`",
+                            crate::yaml::de::truncate(&ty.value)
+                        ),
                         ty.span,
                     )
                     .label(why),
@@ -81,8 +84,20 @@ fn is_primitive(ty: &str) -> bool {
         || t.starts_with("varchar")
 }
 
+/// How deep `array<map<struct<...>>>` may nest (Glue's own limit is far below what would
+/// exhaust the stack of this recursive parser).
+const MAX_NESTING: usize = 32;
+
 /// Parse one type at the start of `s`; return what follows it.
 pub fn parse(s: &str) -> Result<&str, String> {
+    parse_nested(s, 0)
+}
+
+fn parse_nested(s: &str, depth: usize) -> Result<&str, String> {
+    if depth > MAX_NESTING {
+        return Err(format!("types nest deeper than {MAX_NESTING} levels"));
+    }
+    let parse = |s| parse_nested(s, depth + 1);
     let s = s.trim_start();
     let word_end = s
         .find(|c: char| !c.is_ascii_alphanumeric())
