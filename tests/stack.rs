@@ -369,3 +369,36 @@ fn every_code_is_registered_explained_and_has_a_fixture() {
     }
     assert!(!dekit(&["rules", "E999"]).status.success());
 }
+
+/// Tools asking for JSON get JSON, also when the stack is invalid: the diagnostics, as
+/// `validate --json` prints them, with exit code 1.
+#[test]
+fn json_commands_print_diagnostics_as_json_for_an_invalid_stack() {
+    for args in [
+        &[
+            "plan",
+            "--offline",
+            "--json",
+            "tests/corpus/unknown_top_key.yaml",
+        ][..],
+        &[
+            "graph",
+            "--format",
+            "json",
+            "tests/corpus/unknown_top_key.yaml",
+        ][..],
+        &["validate", "--json", "tests/corpus/unknown_top_key.yaml"][..],
+    ] {
+        let o = dekit(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let v: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON: {e}"));
+        let diags = v.as_array().expect("a list of diagnostics");
+        assert_eq!(
+            diags.len(),
+            1,
+            "{args:?}: one root cause, one diagnostic: {v}"
+        );
+        assert_eq!(diags[0]["code"], "E010");
+    }
+}

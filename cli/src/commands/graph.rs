@@ -20,7 +20,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
+    let json = matches!(a.format, Format::Json);
+    let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), json) else {
         return ExitCode::FAILURE;
     };
     let g = match compile::compile(&checked) {

@@ -146,6 +146,25 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// Like `checked`, but for commands asked for JSON: the diagnostics of an invalid stack go to
+/// stdout as the JSON document `validate --json` prints, so tools always get JSON.
+pub fn checked_or_json(file: &Path, env: Option<&str>, json: bool) -> Option<Checked> {
+    if !json {
+        return checked(file, env);
+    }
+    let (result, report) = match load::load_file(file, env) {
+        Ok((loaded, report)) => checks::check(loaded, report),
+        Err((_, report)) => (None, report),
+    };
+    if result.is_none() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.diags).expect("diagnostics serialize")
+        );
+    }
+    result
+}
+
 /// Load and check a stack, printing diagnostics to stderr. `None` means it had errors.
 pub fn checked(file: &Path, env: Option<&str>) -> Option<Checked> {
     let (result, report, src) = match load::load_file(file, env) {

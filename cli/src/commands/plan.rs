@@ -47,7 +47,8 @@ pub fn run(a: Args) -> ExitCode {
 }
 
 fn execute(a: Args) -> ExitCode {
-    let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
+    let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), a.json)
+    else {
         return ExitCode::FAILURE;
     };
     let stack_hash = crate::hash::sha256(&checked.loaded.src.text);

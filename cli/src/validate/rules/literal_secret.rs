@@ -81,26 +81,103 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             literal(&format!("variables.{}", k.value), env_name(k), v, out);
         }
     }
-    // AWS access key ids anywhere in the file.
-    let text = &cx.loaded.src.text;
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    while let Some(i) = text[from..].find("AKIA").map(|i| i + from) {
-        let key = &bytes[i..bytes.len().min(i + 20)];
-        if key.len() == 20
-            && key
-                .iter()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
+    // AWS access key ids anywhere in the file (escaped forms too) and in the model SQL.
+    for (at, len) in key_ids(&cx.loaded.src.text) {
+        out.push(
+            cx.error(
+                "E140",
+                "AWS access key id in the stack file",
+                cx.loaded.src.span_at(at, len),
+            )
+            .hint("remove it and rotate the key; dekit uses the standard AWS credential chain"),
+        );
+    }
+    for f in &cx.files {
+        for (at, len) in key_ids(&f.text) {
             out.push(
-                cx.error(
-                    "E140",
-                    "AWS access key id in the stack file",
-                    cx.loaded.src.span_at(i, 20),
-                )
-                .hint("remove it and rotate the key; dekit uses the standard AWS credential chain"),
+                Diagnostic::error("E140", "AWS access key id in a SQL file")
+                    .at(f, f.span_at(at, len))
+                    .hint("remove it and rotate the key; SQL files live in git like the stack"),
             );
         }
-        from = i + 4;
+    }
+}
+
+/// Prefixes of AWS access key ids: long-term (AKIA), temporary (ASIA) and the other unique-id
+/// kinds that appear in credentials.
+const KEY_PREFIXES: &[&str] = &[
+    "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA", "ASCA",
+];
+
+/// Byte ranges of access key ids in `text`: a prefix and 16 more of `A-Z`/`2-7`/`0-9`, whether
+/// written plainly or with YAML escapes (`\x41KIA...`, `\u0041KIA...`).
+pub fn key_ids(text: &str) -> Vec<(usize, usize)> {
+    // The text with escapes decoded, each character keeping the offset where it starts.
+    let mut chars: Vec<(char, usize)> = Vec::with_capacity(text.len());
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |from: usize, n: usize| {
+            text.get(from..from + n)
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+        };
+        let escaped = if b[i] == b'\\' && i + 1 < b.len() {
+            match b[i + 1] {
+                b'x' => hex(i + 2, 2).map(|c| (c, 4)),
+                b'u' => hex(i + 2, 4).map(|c| (c, 6)),
+                b'U' => hex(i + 2, 8).map(|c| (c, 10)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        match escaped {
+            Some((c, n)) => {
+                chars.push((c, i));
+                i += n;
+            }
+            None => {
+                let c = text[i..].chars().next().unwrap_or('\0');
+                chars.push((c, i));
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    let mut found = vec![];
+    let mut k = 0;
+    while k + 20 <= chars.len() {
+        let head: String = chars[k..k + 4].iter().map(|(c, _)| *c).collect();
+        let body_ok = chars[k + 4..k + 20]
+            .iter()
+            .all(|(c, _)| c.is_ascii_uppercase() || c.is_ascii_digit());
+        let boundary = k == 0 || !chars[k - 1].0.is_ascii_alphanumeric();
+        let after_ok = chars
+            .get(k + 20)
+            .is_none_or(|(c, _)| !c.is_ascii_alphanumeric());
+        if KEY_PREFIXES.contains(&head.as_str()) && body_ok && boundary && after_ok {
+            let start = chars[k].1;
+            let end = chars.get(k + 20).map_or(text.len(), |(_, o)| *o);
+            found.push((start, end - start));
+            k += 20;
+        } else {
+            k += 1;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_key_ids_plain_escaped_and_temporary() {
+        let plain = "key: AKIAIOSFODNN7EXAMPLE";
+        assert_eq!(super::key_ids(plain), [(5, 20)]);
+        assert_eq!(super::key_ids("k: ASIAIOSFODNN7EXAMPLE\n").len(), 1);
+        let escaped = "k: \"\\x41KIAIOSFODNN7EXAMPLE\"";
+        assert_eq!(super::key_ids(escaped), [(4, 23)]);
+        assert_eq!(super::key_ids("k: \"\\u0041SIAIOSFODNN7EXAMPLE\"").len(), 1);
+        assert!(super::key_ids("not a key: AKIAIOSFODNN7EXAMPLEX").is_empty());
+        assert!(super::key_ids("bucket: akiaiosfodnn7example").is_empty());
     }
 }
