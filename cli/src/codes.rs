@@ -110,6 +110,13 @@ const LOADER: &[(&str, &str, &str, &str, &str)] = &[
         "Why: a port of 70000 or a negative shard count cannot be represented. Example: `port: -1`.",
     ),
     (
+        "E015",
+        "invalid-name",
+        "names of sources, streams, tables, models and the like are ASCII identifiers",
+        "names start with an ASCII letter, then ASCII letters, digits, `_` or `-`",
+        "Why: a name becomes part of AWS resource names and SQL identifiers, which accept only ASCII; an empty or non-ASCII name fails late, with a confusing error, at apply time. Example: `tables: {\"\": ...}` or `streams: {clïcks: ...}`.",
+    ),
+    (
         "E020",
         "interpolation",
         "`${...}` interpolations name known variables, builtins and environment variables",

@@ -90,6 +90,36 @@ impl<'a> Names<'a> {
     }
 }
 
+impl Names<'_> {
+    /// Key prefix of a table's data inside its zone: its own `prefix:`, else where the batch load
+    /// or stream delivery it comes `from` writes it, else `<table>/`.
+    pub fn table_prefix(&self, name: &str, t: &crate::model::Table) -> String {
+        let s = &self.loaded.stack;
+        let from_batch = t.from.as_ref().and_then(|f| s.ingest.batch.get(f));
+        let from_stream = t
+            .from
+            .as_ref()
+            .and_then(|f| s.ingest.streams.get(f).map(|st| (f, st)));
+        match (&t.prefix, from_batch, from_stream) {
+            (Some(p), _, _) => p.value.clone(),
+            (None, Some(batch), _) => {
+                let base = batch
+                    .prefix
+                    .as_ref()
+                    .map_or_else(|| format!("{}/", batch.source.value), |p| p.value.clone());
+                let table = t.source_table.as_ref().map_or(name, |s| s.value.as_str());
+                format!("{}{table}/", with_slash(&base))
+            }
+            (None, None, Some((f, st))) => st
+                .delivery
+                .as_ref()
+                .and_then(|d| d.prefix.as_ref())
+                .map_or_else(|| format!("{}/", f.value), |p| p.value.clone()),
+            _ => format!("{name}/"),
+        }
+    }
+}
+
 pub fn with_slash(p: &str) -> String {
     let p = p.trim_start_matches('/');
     if p.is_empty() || p.ends_with('/') {

@@ -220,6 +220,13 @@ impl<'a> De<'a> {
     }
 }
 
+/// `^[A-Za-z][A-Za-z0-9_-]*$`, the `propertyNames` pattern of the published schema.
+fn is_component_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 pub fn truncate(s: &str) -> String {
     if s.chars().count() > 40 {
         format!("{}…", s.chars().take(40).collect::<String>())
@@ -557,6 +564,19 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
             Some((k, v)) => {
                 self.key = Some(k);
                 self.value = Some(v);
+                // Names of a stack's components become parts of AWS names and SQL identifiers:
+                // the same pattern the JSON Schema publishes.
+                if self.recover
+                    && let Some(name) = k.as_str()
+                    && !is_component_name(name)
+                {
+                    let shown = truncate(name);
+                    self.ctx.push(
+                        Diagnostic::error("E015", format!("invalid name `{shown}`"))
+                            .at(self.ctx.src, k.span)
+                            .hint("names start with an ASCII letter, then ASCII letters, digits, `_` or `-`"),
+                    );
+                }
                 seed.deserialize(De::new(k, self.ctx)).map(Some)
             }
             None => Ok(None),

@@ -3,7 +3,6 @@
 
 use super::{Builder, R, reference, resource_address};
 use crate::model::DataFormat;
-use crate::names::with_slash;
 use crate::policy::{Policy, list_prefixes};
 use serde_json::{Value, json};
 
@@ -22,26 +21,7 @@ pub fn add(b: &mut Builder) {
             .from
             .as_ref()
             .and_then(|f| s.ingest.streams.get(f).map(|s| (f, s)));
-        let prefix = match (&t.prefix, from_batch, from_stream) {
-            (Some(p), _, _) => p.value.clone(),
-            (None, Some((_, batch)), _) => {
-                let base = batch
-                    .prefix
-                    .as_ref()
-                    .map_or_else(|| format!("{}/", batch.source.value), |p| p.value.clone());
-                let table = t
-                    .source_table
-                    .as_ref()
-                    .map_or(name.value.as_str(), |s| s.value.as_str());
-                format!("{}{table}/", with_slash(&base))
-            }
-            (None, None, Some((f, st))) => st
-                .delivery
-                .as_ref()
-                .and_then(|d| d.prefix.as_ref())
-                .map_or_else(|| format!("{}/", f.value), |p| p.value.clone()),
-            _ => format!("{}/", name.value),
-        };
+        let prefix = b.names.table_prefix(name, t);
         let format = t
             .format
             .as_ref()

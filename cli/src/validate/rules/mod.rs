@@ -13,6 +13,7 @@ pub mod literal_secret;
 pub mod public_access;
 pub mod quality_columns;
 pub mod schedule;
+pub mod shared_location;
 pub mod source_fields;
 pub mod sql_model;
 pub mod stack_name;
@@ -39,6 +40,7 @@ pub const ALL: &[Rule] = &[
     stream_name::RULE,
     glue_name::RULE,
     duplicate_name::RULE,
+    shared_location::RULE,
     unresolved_reference::RULE,
     dependency_cycle::RULE,
     schedule::RULE,

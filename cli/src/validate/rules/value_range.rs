@@ -79,6 +79,29 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         if let Some(e) = &z.noncurrent_expire_days {
             range(e, 1, 36_500, "noncurrent_expire_days", out);
         }
+        for pair in z.transitions.windows(2) {
+            // S3 applies transitions in order of days; a later one must come later and go
+            // elsewhere, or the rule is refused (or one step never happens).
+            if pair[1].days.value <= pair[0].days.value {
+                out.push(cx.error(
+                    "E160",
+                    format!(
+                        "transitions must be in order of days: {} after {}",
+                        pair[1].days.value, pair[0].days.value
+                    ),
+                    pair[1].days.span,
+                ));
+            } else if pair[1].storage_class.value == pair[0].storage_class.value {
+                out.push(cx.error(
+                    "E160",
+                    format!(
+                        "two transitions to {}",
+                        pair[1].storage_class.value.as_str()
+                    ),
+                    pair[1].storage_class.span,
+                ));
+            }
+        }
         for t in &z.transitions {
             let min = t.storage_class.min_days();
             if t.days.value < min {
@@ -140,6 +163,17 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 }
                 crate::model::Check::Freshness(f) => {
                     range(&f.max_age_hours, 1, 8760, "max_age_hours", out)
+                }
+                crate::model::Check::Range(r) => {
+                    if let (Some(lo), Some(hi)) = (r.min, r.max)
+                        && lo > hi
+                    {
+                        out.push(cx.error(
+                            "E160",
+                            format!("range min {lo} is larger than max {hi}: every row would fail"),
+                            r.column.span,
+                        ));
+                    }
                 }
                 _ => {}
             }
