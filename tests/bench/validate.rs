@@ -2,6 +2,10 @@
 //! the same run: `dekit --version` (process start-up, no stack work). Prints one JSON object.
 //!
 //! Run with `cargo bench -p dekit --bench validate` (release profile). Target: median < 50 ms.
+//!
+//! Then the same in process for generated stacks of about 5, 10 and 20 MB (many tables with
+//! columns, variables and quality checks): the time per MB must stay flat (linear decoding), so
+//! the 20 MB stack takes at most 5× the 5 MB one (4× is linear).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -30,6 +34,63 @@ fn time(args: &[&str], root: &PathBuf, runs: usize) -> Duration {
         );
     }
     median(samples)
+}
+
+/// A valid stack of about `mb` megabytes: `n` tables with ten columns and a check each.
+fn generated(dir: &std::path::Path, mb: usize) -> PathBuf {
+    let mut t = String::from(
+        "stack: big\nenvironments:\n  local:\n    target: local\nvariables:\n  owner: me\nstorage:\n  lake:\n    bucket: big-lake-test\n    zones:\n      raw: {}\n  catalog:\n    database: big\ntables:\n",
+    );
+    let mut quality = String::from("quality:\n");
+    let mut i = 0;
+    while t.len() + quality.len() < mb * 1024 * 1024 {
+        t.push_str(&format!(
+            "  t{i}:\n    zone: raw\n    description: table ${{var.owner}} {i}\n    columns:\n"
+        ));
+        for c in 0..10 {
+            t.push_str(&format!(
+                "      c{c}: {}\n",
+                if c % 2 == 0 { "bigint" } else { "string" }
+            ));
+        }
+        quality.push_str(&format!("  t{i}:\n    - not_null: [c0]\n"));
+        i += 1;
+    }
+    let path = dir.join(format!("big-{mb}.yaml"));
+    std::fs::write(&path, t + &quality).unwrap();
+    path
+}
+
+fn scaling() -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("dekit-bench-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rows = vec![];
+    for mb in [5, 10, 20] {
+        let path = generated(&dir, mb);
+        let bytes = std::fs::metadata(&path).unwrap().len() as f64 / 1024.0 / 1024.0;
+        let mut samples = vec![];
+        for _ in 0..3 {
+            let t = Instant::now();
+            let (loaded, report) = dekit::load::load_file(&path, None).expect("loads");
+            let (checked, report) = dekit::validate::check(loaded, report);
+            assert!(checked.is_some(), "{}", report.render(None));
+            samples.push(t.elapsed());
+        }
+        let secs = median(samples).as_secs_f64();
+        rows.push((mb, bytes, secs));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let ratio = rows[2].2 / rows[0].2;
+    serde_json::json!({
+        "benchmark": "validate_scaling",
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "sizes": rows.iter().map(|(mb, bytes, s)| serde_json::json!({
+            "target_mb": mb, "mb": (bytes * 100.0).round() / 100.0, "seconds": (s * 1000.0).round() / 1000.0,
+            "ms_per_mb": (s * 1000.0 / bytes * 10.0).round() / 10.0,
+        })).collect::<Vec<_>>(),
+        "time_20mb_over_5mb": (ratio * 100.0).round() / 100.0,
+        "linear": ratio <= 5.0,
+    })
 }
 
 fn main() {
@@ -65,4 +126,5 @@ fn main() {
             "meets_target": validate < Duration::from_millis(50),
         })
     );
+    println!("{}", scaling());
 }

@@ -799,19 +799,34 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
     }
 }
 
-/// A mapping of user-chosen names to values, in file order, each name with its position.
+/// A mapping of user-chosen names to values, in file order, each name with its position, with an
+/// index so lookups by name stay constant-time (rules look names up once per reference: a linear
+/// search made validation quadratic in the stack's size).
 #[derive(Debug, Clone)]
-pub struct Named<T>(pub Vec<(Spanned<String>, T)>);
+pub struct Named<T>(
+    pub Vec<(Spanned<String>, T)>,
+    std::collections::HashMap<String, usize>,
+);
 
 impl<T> Default for Named<T> {
     fn default() -> Self {
-        Named(vec![])
+        Named(vec![], Default::default())
     }
 }
 
 impl<T> Named<T> {
+    /// From entries in file order (the first of two equal names wins, as YAML duplicates are
+    /// refused earlier anyway).
+    pub fn from_entries(entries: Vec<(Spanned<String>, T)>) -> Named<T> {
+        let mut index = std::collections::HashMap::with_capacity(entries.len());
+        for (i, (k, _)) in entries.iter().enumerate() {
+            index.entry(k.value.clone()).or_insert(i);
+        }
+        Named(entries, index)
+    }
+
     pub fn get(&self, name: &str) -> Option<&T> {
-        self.0.iter().find(|(k, _)| k.value == name).map(|(_, v)| v)
+        self.1.get(name).map(|i| &self.0[*i].1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Spanned<String>, &T)> {
@@ -849,7 +864,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(Named(out))
+                Ok(Named::from_entries(out))
             }
         }
         d.deserialize_struct(NAMED, &[], V(std::marker::PhantomData))
