@@ -52,10 +52,46 @@ pub async fn refresh(
             }
         }
     }
+    // One list (or batch read) per kind first: what does not exist needs no read of its own.
+    let mut by_kind: BTreeMap<ResourceKind, Vec<String>> = BTreeMap::new();
+    for (kind, attrs) in wanted.values() {
+        if let Some(n) = attrs.get("name").and_then(Value::as_str) {
+            by_kind.entry(*kind).or_default().push(n.to_string());
+        }
+    }
+    let mut listed: BTreeMap<ResourceKind, BTreeSet<String>> = BTreeMap::new();
+    let mut lists = JoinSet::new();
+    for (kind, names) in by_kind {
+        let c = clients.clone();
+        lists.spawn(async move {
+            let found = retry(|| provider(kind).existing(&c, &names)).await;
+            (kind, found)
+        });
+    }
+    let mut errors = vec![];
+    while let Some(r) = lists.join_next().await {
+        match r.expect("list task") {
+            (kind, Ok(Some(found))) => {
+                listed.insert(kind, found);
+            }
+            (_, Ok(None)) => {}
+            (kind, Err(e)) => errors.push((kind.as_str().to_string(), e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let absent = |kind: &ResourceKind, attrs: &Attrs| {
+        let name = attrs.get("name").and_then(Value::as_str);
+        matches!((listed.get(kind), name), (Some(found), Some(n)) if !found.contains(n))
+    };
     // Reads are cheap and idempotent: overlap more of them than writes.
     let sem = Arc::new(Semaphore::new(parallelism.max(1) * 3));
     let mut set = JoinSet::new();
     for (addr, (kind, attrs)) in wanted {
+        if absent(&kind, &attrs) {
+            continue;
+        }
         let (c, sem) = (clients.clone(), sem.clone());
         set.spawn(crate::timings::RESOURCE.scope(addr.clone(), async move {
             let _permit = sem.acquire_owned().await;
@@ -66,7 +102,6 @@ pub async fn refresh(
         }));
     }
     let mut existing = BTreeMap::new();
-    let mut errors = vec![];
     while let Some(r) = set.join_next().await {
         let (addr, kind, live) = r.expect("refresh task");
         match live {

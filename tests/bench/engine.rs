@@ -91,7 +91,9 @@ fn bench(peers: &Path, groups: usize) -> serde_json::Value {
             .args([&name, &groups.to_string(), shards])
             .output()
             .expect("dekit_stack.py runs");
-        let file = dir.join(format!("{name}.yaml"));
+        // Each stack in its own directory: the state lives beside the stack file.
+        std::fs::create_dir_all(dir.join(&name)).unwrap();
+        let file = dir.join(&name).join("stack.yaml");
         std::fs::write(&file, &yaml.stdout).unwrap();
         let f = file.to_string_lossy().to_string();
         let script = |action: &str| {

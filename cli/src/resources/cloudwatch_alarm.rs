@@ -59,6 +59,32 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
 }
 
 impl Provider for CloudwatchAlarm {
+    fn existing<'a>(
+        &'a self,
+        c: &'a Clients,
+        names: &'a [String],
+    ) -> Fut<'a, Option<std::collections::BTreeSet<String>>> {
+        Box::pin(async move {
+            let mut out = std::collections::BTreeSet::new();
+            // DescribeAlarms takes up to 100 names per call.
+            for chunk in names.chunks(100) {
+                let page = c
+                    .cloudwatch
+                    .describe_alarms()
+                    .set_alarm_names(Some(chunk.to_vec()))
+                    .max_records(100)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeAlarms", "", e))?;
+                out.extend(
+                    page.metric_alarms()
+                        .iter()
+                        .filter_map(|a| a.alarm_name().map(str::to_string)),
+                );
+            }
+            Ok(Some(out))
+        })
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");

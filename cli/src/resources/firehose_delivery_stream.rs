@@ -73,6 +73,31 @@ async fn status(c: &Clients, name: &str) -> Result<Option<DeliveryStreamStatus>,
 }
 
 impl Provider for FirehoseDeliveryStream {
+    fn existing<'a>(
+        &'a self,
+        c: &'a Clients,
+        _names: &'a [String],
+    ) -> Fut<'a, Option<std::collections::BTreeSet<String>>> {
+        Box::pin(async move {
+            let mut out = std::collections::BTreeSet::new();
+            let mut start: Option<String> = None;
+            loop {
+                let page = c
+                    .firehose
+                    .list_delivery_streams()
+                    .limit(1000)
+                    .set_exclusive_start_delivery_stream_name(start.clone())
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("ListDeliveryStreams", "", e))?;
+                out.extend(page.delivery_stream_names().iter().cloned());
+                start = page.delivery_stream_names().last().cloned();
+                if !page.has_more_delivery_streams() || start.is_none() {
+                    return Ok(Some(out));
+                }
+            }
+        })
+    }
     fn replace_on(&self) -> &'static [&'static str] {
         &["name", "source"]
     }

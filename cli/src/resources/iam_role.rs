@@ -44,6 +44,21 @@ fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
 }
 
 impl Provider for IamRole {
+    fn existing<'a>(
+        &'a self,
+        c: &'a Clients,
+        _names: &'a [String],
+    ) -> Fut<'a, Option<std::collections::BTreeSet<String>>> {
+        Box::pin(async move {
+            let mut out = std::collections::BTreeSet::new();
+            let mut pages = c.iam.list_roles().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| from_sdk("ListRoles", "", e))?;
+                out.extend(page.roles().iter().map(|r| r.role_name().to_string()));
+            }
+            Ok(Some(out))
+        })
+    }
     fn outputs(&self) -> &'static [&'static str] {
         &["arn"]
     }

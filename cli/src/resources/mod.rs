@@ -52,6 +52,15 @@ pub trait Provider: Send + Sync {
         attrs: &'a Attrs,
         force_delete_data: bool,
     ) -> Fut<'a, ()>;
+    /// Which of `names` exist, in as few calls as the API allows (a list or a batch read), so a
+    /// refresh reads in full only what exists. `None`: no cheaper way than reading each.
+    fn existing<'a>(
+        &'a self,
+        _c: &'a Clients,
+        _names: &'a [String],
+    ) -> Fut<'a, Option<std::collections::BTreeSet<String>>> {
+        Box::pin(async { Ok(None) })
+    }
     /// What deleting it would destroy (e.g. "bucket has 1,204 objects"), for plans.
     fn data_note<'a>(&'a self, _c: &'a Clients, _attrs: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async { Ok(None) })
@@ -76,8 +85,9 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
 }
 
 /// Call `done` until it says yes, for at most `secs` seconds (waiting for ACTIVE, or for an
-/// asynchronous delete to free the name): first after 50 ms, then less often, up to every 250 ms,
-/// since most waits on a local cloud end within a few hundred milliseconds.
+/// asynchronous delete to free the name): first after 100 ms, then less often, up to every
+/// 500 ms. Most waits end within a few hundred milliseconds; polling harder only loads a service
+/// that is busy creating (LocalStack's Kinesis answers a describe in ~200 ms under load).
 pub async fn poll_until<F, Fu>(
     operation: &str,
     resource: &str,
@@ -90,7 +100,7 @@ where
 {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
     let began = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(50);
+    let mut pause = std::time::Duration::from_millis(100);
     loop {
         if done().await? {
             crate::timings::span("wait", operation, began, serde_json::json!({}));
@@ -105,7 +115,7 @@ where
             ));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 3 / 2).min(std::time::Duration::from_millis(250));
+        pause = (pause * 3 / 2).min(std::time::Duration::from_millis(500));
     }
 }
 
