@@ -81,6 +81,18 @@ impl Stack {
         String::from_utf8(o.stdout).unwrap()
     }
 
+    /// The nodes of the stack's graph that are AWS resources (from `dekit graph --format json`).
+    fn resources(&self) -> Vec<Value> {
+        let graph: Value = serde_json::from_str(&self.ok(&["graph", "--format", "json"])).unwrap();
+        graph["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["category"] == "resource")
+            .cloned()
+            .collect()
+    }
+
     fn plan_json(&self) -> Value {
         serde_json::from_str(&self.ok(&["plan", "--json"])).unwrap()
     }
@@ -137,13 +149,7 @@ fn apply_edit_apply_destroy_converges() {
     let stack = Stack::new(&scope);
 
     let out = stack.ok(&["apply"]);
-    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
-    let resources = graph["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|n| n["category"] == "resource")
-        .count();
+    let resources = stack.resources().len();
     assert!(
         out.contains(&format!("Apply complete! Resources: {resources} added")),
         "{out}"
@@ -373,13 +379,7 @@ fn random_kills_of_apply_and_destroy_converge() {
             "trial {trial} (killed after {delay:?}): {out}"
         );
         stack.assert_converged();
-        let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
-        let resources = graph["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["category"] == "resource")
-            .count();
+        let resources = stack.resources().len();
         let recorded = stack.ok(&["state", "list"]);
         assert_eq!(
             recorded.lines().count(),
@@ -470,10 +470,8 @@ fn references_are_the_arns_aws_returned() {
         );
         checked += 1;
     }
-    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
-    let runners = graph["nodes"]
-        .as_array()
-        .unwrap()
+    let runners = stack
+        .resources()
         .iter()
         .filter(|n| {
             let k = n["kind"].as_str().unwrap_or_default();
@@ -714,13 +712,7 @@ fn ctrl_c_finishes_in_flight_calls_and_saves_state() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let recorded = v["resources"].as_object().unwrap().len();
     assert!(recorded >= 3, "what finished is recorded");
-    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
-    let total = graph["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|n| n["category"] == "resource")
-        .count();
+    let total = stack.resources().len();
     assert!(
         recorded < total,
         "the apply was not interrupted: {recorded} of {total} recorded"
@@ -826,11 +818,7 @@ fn timings_trace_every_resource_call() {
         );
     }
     // Every resource of the stack shows its own API calls.
-    let graph: Value = serde_json::from_str(&stack.ok(&["graph", "--format", "json"])).unwrap();
-    for n in graph["nodes"].as_array().unwrap() {
-        if n["category"] != "resource" {
-            continue;
-        }
+    for n in stack.resources() {
         let addr = n["address"].as_str().unwrap();
         let calls: Vec<&&Value> = spans
             .iter()
