@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: build dekit, start the local cloud (LocalStack + moto, installed
-# on first use), validate and apply the retail stack, then show that a second plan is empty.
+# The main job on a fresh machine: build dekit, start the local cloud (MiniStack, installed on first
+# use; `DEKIT_LOCAL_ENGINE=localstack` for LocalStack + moto), validate and apply the retail stack,
+# then show that a second plan is empty.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}"
