@@ -62,7 +62,7 @@ pub fn run(command: &str, args: &[&str]) -> std::io::Result<i32> {
 }
 
 /// Whether something answers HTTP on the endpoint's health path within a short timeout.
-pub async fn answers(endpoint: &str, path: &str) -> bool {
+pub async fn answers(endpoint: &str, path: &str, timeout: Duration) -> bool {
     let Some(hostport) = endpoint
         .strip_prefix("http://")
         .map(|h| h.trim_end_matches('/'))
@@ -79,24 +79,49 @@ pub async fn answers(endpoint: &str, path: &str) -> bool {
         let n = s.read(&mut buf).await.ok()?;
         Some(buf[..n].starts_with(b"HTTP/1.") && buf[..n].windows(3).any(|w| w == b"200"))
     };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), probe).await,
-        Ok(Some(true))
-    )
+    matches!(tokio::time::timeout(timeout, probe).await, Ok(Some(true)))
 }
 
 /// The engine answering at `endpoint`, if one does. MiniStack also answers LocalStack's health
 /// path, so it is asked first; LocalStack counts only with moto answering beside it.
+///
+/// A busy local cloud (LocalStack's single process under a test suite) can take seconds to answer
+/// a health check, so a silent one is asked again with a longer timeout before it counts as down;
+/// nothing listening is known at once (the connection is refused).
 pub async fn detect(endpoint: &str, moto: &str) -> Option<LocalEngine> {
-    if answers(endpoint, LocalEngine::Ministack.health_path()).await {
-        return Some(LocalEngine::Ministack);
-    }
-    if answers(endpoint, LocalEngine::Localstack.health_path()).await
-        && answers(moto, "/moto-api/data.json").await
-    {
-        return Some(LocalEngine::Localstack);
+    for secs in [2, 5, 10] {
+        let t = Duration::from_secs(secs);
+        if answers(endpoint, LocalEngine::Ministack.health_path(), t).await {
+            return Some(LocalEngine::Ministack);
+        }
+        if answers(endpoint, LocalEngine::Localstack.health_path(), t).await
+            && answers(moto, "/moto-api/data.json", t).await
+        {
+            return Some(LocalEngine::Localstack);
+        }
+        if !listening(endpoint).await {
+            return None;
+        }
     }
     None
+}
+
+/// Whether anything accepts connections at the endpoint.
+async fn listening(endpoint: &str) -> bool {
+    let Some(hostport) = endpoint
+        .strip_prefix("http://")
+        .map(|h| h.trim_end_matches('/'))
+    else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::net::TcpStream::connect(hostport)
+        )
+        .await,
+        Ok(Ok(_))
+    )
 }
 
 /// Check the local cloud answers for a local target, starting it when asked to, and return the
