@@ -31,8 +31,14 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
         let text = text.into();
+        // Lines end at `\n`, `\r\n`, or a lone `\r` (old Mac files), as YAML counts them.
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let b = text.as_bytes();
+        for (i, c) in b.iter().enumerate() {
+            if *c == b'\n' || (*c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                line_starts.push(i + 1);
+            }
+        }
         SourceFile {
             path: path.into(),
             text,
@@ -130,6 +136,23 @@ impl SourceFile {
             col: col as u32,
             start: offset,
             len,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceFile;
+
+    #[test]
+    fn lines_end_at_lf_crlf_and_lone_cr() {
+        for text in ["a\nb\nc: x", "a\r\nb\r\nc: x", "a\rb\rc: x"] {
+            let f = SourceFile::new("s.yaml", text);
+            let at = text.find("x").unwrap();
+            let sp = f.span_at(at, 1);
+            assert_eq!((sp.line, sp.col), (3, 4), "{text:?}");
+            assert_eq!(f.line_text(3), "c: x");
+            assert_eq!(f.line_text(1), "a");
         }
     }
 }
