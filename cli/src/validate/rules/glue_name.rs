@@ -45,7 +45,12 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                     name.span,
                 )
                 .label(why)
-                .hint(format!("try `{fixed}`")),
+                // Suggest only a name that is itself valid (never the bad value again).
+                .hint(if aws_names::glue(&fixed).is_ok() && fixed != name.value {
+                    format!("try `{fixed}`")
+                } else {
+                    "use lowercase letters, digits and `_`, starting with a letter".to_string()
+                }),
             );
         }
     }

@@ -19,14 +19,17 @@ pub const RULE: Rule = Rule {
     check,
 };
 
-fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
-    let name = &cx.loaded.stack.stack;
-    let ok = (1..=24).contains(&name.len())
+fn valid(name: &str) -> bool {
+    (1..=24).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !ok {
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
+    let name = &cx.loaded.stack.stack;
+    if !valid(name) {
         let suggestion: String = name
             .to_lowercase()
             .chars()
@@ -42,7 +45,12 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             .label(
                 "lowercase letters, digits and `-`, starting with a letter, at most 24 characters",
             )
-            .hint(format!("try `{suggestion}`")),
+            // Suggest only a name that is itself valid (never the bad value again).
+            .hint(if valid(&suggestion) && suggestion != name.value {
+                format!("try `{suggestion}`")
+            } else {
+                "start with a lowercase letter, e.g. `shop-2`".to_string()
+            }),
         );
     }
 }
