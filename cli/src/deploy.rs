@@ -199,10 +199,16 @@ impl Deployment {
     /// killed apply created before recording it (found by reading every resource of the graph).
     /// A recorded resource that is already gone is simply dropped from state.
     pub async fn destroy_plan(&self, parallelism: usize) -> Result<Plan, String> {
-        let refreshed =
-            crate::engine::refresh(&self.clients, &self.graph, &self.state, parallelism)
-                .await
-                .map_err(refresh_failed)?;
+        let depth = crate::engine::Depth::Existence;
+        let refreshed = crate::engine::refresh_with(
+            &self.clients,
+            &self.graph,
+            &self.state,
+            parallelism,
+            depth,
+        )
+        .await
+        .map_err(refresh_failed)?;
         let mut p = Plan {
             stack: self.graph.stack.clone(),
             environment: self.graph.environment.clone(),

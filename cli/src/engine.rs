@@ -30,6 +30,26 @@ pub async fn refresh(
     state: &State,
     parallelism: usize,
 ) -> Result<Refreshed, Vec<(String, CloudError)>> {
+    refresh_with(clients, graph, state, parallelism, Depth::Full).await
+}
+
+/// How much a refresh reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Every attribute of every resource that exists (plan, apply: drift and diffs need them).
+    Full,
+    /// Only whether it exists, where a list answers that: a destroy needs no more, and takes
+    /// the recorded (or desired) attributes for the delete.
+    Existence,
+}
+
+pub async fn refresh_with(
+    clients: &Clients,
+    graph: &Graph,
+    state: &State,
+    parallelism: usize,
+    depth: Depth,
+) -> Result<Refreshed, Vec<(String, CloudError)>> {
     let mut wanted: BTreeMap<String, (ResourceKind, Attrs)> = BTreeMap::new();
     for (addr, r) in &state.resources {
         wanted.insert(addr.clone(), (r.kind, r.attrs.clone()));
@@ -88,8 +108,13 @@ pub async fn refresh(
     // Reads are cheap and idempotent: overlap more of them than writes.
     let sem = Arc::new(Semaphore::new(parallelism.max(1) * 3));
     let mut set = JoinSet::new();
+    let mut existing = BTreeMap::new();
     for (addr, (kind, attrs)) in wanted {
         if absent(&kind, &attrs) {
+            continue;
+        }
+        if depth == Depth::Existence && listed.contains_key(&kind) {
+            existing.insert(addr, Existing { kind, attrs });
             continue;
         }
         let (c, sem) = (clients.clone(), sem.clone());
@@ -101,7 +126,6 @@ pub async fn refresh(
             (addr, kind, live)
         }));
     }
-    let mut existing = BTreeMap::new();
     while let Some(r) = set.join_next().await {
         let (addr, kind, live) = r.expect("refresh task");
         match live {
