@@ -129,3 +129,55 @@ mod tests {
         );
     }
 }
+
+/// The names of the columns a model's query outputs, lowercased, when every one is known: plain
+/// and qualified column references and aliased expressions. `None` when the SQL does not parse or
+/// an output has no name dekit can tell (`*`, an unaliased expression), so callers check nothing
+/// rather than guess.
+pub fn output_columns(sql: &str) -> Option<Vec<String>> {
+    use sqlparser::ast::{Expr, SelectItem, SetExpr};
+    let statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
+    let [Statement::Query(q)] = statements.as_slice() else {
+        return None;
+    };
+    let mut body = q.body.as_ref();
+    // A UNION's columns are named by its first branch.
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(select) = body else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_lowercase()),
+            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.to_lowercase()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                parts.last().map(|i| i.value.to_lowercase())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::output_columns;
+
+    #[test]
+    fn names_of_the_outputs_when_all_are_known() {
+        assert_eq!(
+            output_columns("select o.order_id, sum(i.qty) as units, Status from orders o join items i on true group by 1, 3").unwrap(),
+            ["order_id", "units", "status"]
+        );
+        assert_eq!(
+            output_columns("select a from x union all select b from y").unwrap(),
+            ["a"]
+        );
+        assert!(output_columns("select * from x").is_none());
+        assert!(output_columns("select count(*) from x").is_none());
+        assert!(output_columns("not sql").is_none());
+    }
+}

@@ -1,6 +1,10 @@
-//! E200 quality-columns: quality checks name columns the table has, with complete arguments.
+//! E200 quality-columns: quality checks name columns the table or model has, with complete
+//! arguments; a model's `partition_by` names columns its query outputs.
 //!
-//! Why: a check on a misspelled column would fail every run (or, worse, be skipped).
+//! Why: a check on a misspelled column would fail every run (or, worse, be skipped), and a
+//! partition column the query does not output fails the CTAS only when it runs. A table's columns
+//! are its `columns:`; a model's are read from its SQL's select list (when every output is named;
+//! `select *` is not checked).
 //!
 //! Example: `not_null: [custmer_id]` → did you mean `customer_id`?
 
@@ -13,25 +17,63 @@ use crate::yaml::Spanned;
 pub const RULE: Rule = Rule {
     code: "E200",
     name: "quality-columns",
-    summary: "quality checks name existing columns and complete arguments",
+    summary: "quality checks and partition_by name existing columns, with complete arguments",
     hint: "check the column against the table's `columns:`",
     source: include_str!("quality_columns.rs"),
     also: &[],
     check,
 };
 
+/// The columns of a table (declared) or model (its SQL's outputs, when all are named).
+fn columns_of(cx: &Cx, name: &str) -> Option<(&'static str, Vec<String>)> {
+    let s = &cx.loaded.stack;
+    if let Some(t) = s.tables.get(name) {
+        let cols = t.columns.keys().chain(t.partitions.keys());
+        return Some(("table", cols.map(str::to_string).collect()));
+    }
+    let model = cx.models.get(name)?;
+    crate::sql::output_columns(&model.sql).map(|c| ("model", c))
+}
+
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
-    for (key, checks) in s.quality.iter() {
-        // Columns are known for declared tables; models' columns come from their SQL at run time.
-        let table = s.tables.get(key);
-        let col = |c: &Spanned<String>, out: &mut Vec<Diagnostic>| {
-            let Some(t) = table else { return };
-            let known = t.columns.keys().chain(t.partitions.keys());
-            if !known.clone().any(|k| k == c.value) {
+    for (name, t) in s.transforms.iter() {
+        let Some(cols) = cx
+            .models
+            .get(&name.value)
+            .and_then(|m| crate::sql::output_columns(&m.sql))
+        else {
+            continue;
+        };
+        for p in &t.partition_by {
+            if !cols.iter().any(|c| c.eq_ignore_ascii_case(&p.value)) {
                 let mut d = cx.error(
                     "E200",
-                    format!("table `{}` has no column `{}`", key.value, c.value),
+                    format!(
+                        "model `{}` does not output a column `{}` to partition by",
+                        name.value, p.value
+                    ),
+                    p.span,
+                );
+                d = match did_you_mean(p, cols.iter().map(String::as_str)) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None => d.hint(format!("its query outputs: {}", cols.join(", "))),
+                };
+                out.push(d);
+            }
+        }
+    }
+    for (key, checks) in s.quality.iter() {
+        let known_cols = columns_of(cx, key);
+        let col = |c: &Spanned<String>, out: &mut Vec<Diagnostic>| {
+            let Some((what, cols)) = &known_cols else {
+                return;
+            };
+            let known = cols.iter().map(String::as_str);
+            if !known.clone().any(|k| k.eq_ignore_ascii_case(&c.value)) {
+                let mut d = cx.error(
+                    "E200",
+                    format!("{what} `{}` has no column `{}`", key.value, c.value),
                     c.span,
                 );
                 if let Some(s) = did_you_mean(c, known) {
