@@ -130,10 +130,6 @@ impl Walker {
         false
     }
 
-    pub fn interrupted(&self) -> bool {
-        self.stopping
-    }
-
     /// Record a finished node; returns the nodes skipped because of it (when it failed).
     pub fn finish(&mut self, address: &str, ok: bool) -> Vec<String> {
         self.running.remove(address);
