@@ -32,7 +32,8 @@ started=""
 ls_dir="$(mktemp -d)"
 stop_all() {
   [ -n "$started" ] && ./localstack/local.sh stop
-  DEKIT_LOCAL_DIR="$ls_dir" ./localstack/local.sh stop >/dev/null 2>&1 || true
+  DEKIT_LOCAL_DIR="$ls_dir" DEKIT_LOCAL_PORT=4610 DEKIT_MOTO_PORT=5010 \
+    ./localstack/local.sh stop >/dev/null
   rm -rf "$ls_dir"
 }
 # Stop only what this run started, whatever happens.
@@ -48,9 +49,13 @@ cargo test --locked
 stamp
 
 echo "== engine tests on LocalStack + moto (ports 4610/5010)"
-export DEKIT_LOCAL_DIR="$ls_dir" DEKIT_LOCAL_PORT=4610 DEKIT_MOTO_PORT=5010 DEKIT_LOCAL_ENGINE=localstack
-./localstack/local.sh start --engine localstack
-# One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
-"$CARGO_TARGET_DIR/debug/dekit" local status
-cargo test --locked --test engine --test local_cloud --test local_engines
+# In a subshell: these settings must not reach the trap, which stops MiniStack in the default
+# run directory (exported here, they made it stop LocalStack twice and leave MiniStack running).
+(
+  export DEKIT_LOCAL_DIR="$ls_dir" DEKIT_LOCAL_PORT=4610 DEKIT_MOTO_PORT=5010 DEKIT_LOCAL_ENGINE=localstack
+  ./localstack/local.sh start --engine localstack
+  # One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
+  "$CARGO_TARGET_DIR/debug/dekit" local status
+  cargo test --locked --test engine --test local_cloud --test local_engines
+)
 stamp
