@@ -172,6 +172,25 @@ pub fn all() -> Vec<Code> {
     out
 }
 
+/// The hint of `code`, without building the explanations (this runs for every diagnostic).
+pub fn hint(code: &str) -> Option<&'static str> {
+    LOADER
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .map(|(_, _, _, hint, _)| *hint)
+        .or_else(|| {
+            ALL.iter().find_map(|r| {
+                if r.code == code {
+                    return Some(r.hint);
+                }
+                r.also
+                    .iter()
+                    .find(|(c, ..)| *c == code)
+                    .map(|(_, _, _, h)| *h)
+            })
+        })
+}
+
 pub fn find(code: &str) -> Option<Code> {
     all()
         .into_iter()
@@ -181,4 +200,15 @@ pub fn find(code: &str) -> Option<Code> {
 /// What `dekit rules CODE` prints.
 pub fn explain(code: &Code) -> String {
     format!("{}\n\nFix: {}\n", code.doc.trim_end(), code.hint)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_quick_hint_lookup_agrees_with_the_registry() {
+        for c in super::all() {
+            assert_eq!(super::hint(c.code), Some(c.hint), "{}", c.code);
+        }
+        assert_eq!(super::hint("E999"), None);
+    }
 }

@@ -83,10 +83,8 @@ impl<'a> Cx<'a> {
 
 /// A hint for findings whose rule had nothing more specific to say: every error carries one.
 fn default_hint(code: &str) -> &'static str {
-    crate::codes::find(code).map_or(
-        "`dekit rules` lists every check; `dekit rules CODE` explains one",
-        |c| c.hint,
-    )
+    crate::codes::hint(code)
+        .unwrap_or("`dekit rules` lists every check; `dekit rules CODE` explains one")
 }
 
 /// Run every rule. Returns the checked stack when there is no error.

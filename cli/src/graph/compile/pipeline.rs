@@ -52,6 +52,15 @@ fn upstream(b: &Builder, rel: &str, reader: &str) -> Vec<String> {
     deps
 }
 
+/// What a model waits for: the producers (and quality steps) of everything its SQL reads.
+fn reads_upstream(b: &Builder, model: &crate::validate::SqlModel, name: &str) -> Vec<String> {
+    model
+        .reads
+        .iter()
+        .flat_map(|r| upstream(b, r, name))
+        .collect()
+}
+
 fn sql_path(b: &Builder, path: &std::path::Path) -> String {
     path.strip_prefix(b.loaded.src.dir())
         .unwrap_or(path)
@@ -66,11 +75,7 @@ fn transforms(b: &mut Builder, workgroup: &Option<String>) {
     let db_addr = resource_address(R::GlueDatabase, "catalog");
     for (name, t) in s.transforms.iter() {
         let model = &b.checked.models[&name.value];
-        let mut deps: Vec<String> = model
-            .reads
-            .iter()
-            .flat_map(|r| upstream(b, r, name))
-            .collect();
+        let mut deps = reads_upstream(b, model, name);
         deps.extend(t.depends_on.iter().flat_map(|d| {
             if s.ingest.streams.get(d).is_some() || s.ingest.batch.get(d).is_some() {
                 vec![format!("ingest.{}", d.value)]
@@ -158,11 +163,7 @@ fn views(b: &mut Builder, workgroup: &Option<String>) {
     let db = b.database();
     for (name, _) in b.s.serving.views.iter() {
         let model = &b.checked.models[&name.value];
-        let mut deps: Vec<String> = model
-            .reads
-            .iter()
-            .flat_map(|r| upstream(b, r, name))
-            .collect();
+        let mut deps = reads_upstream(b, model, name);
         deps.extend(workgroup.clone());
         let attrs = json!({
             "engine": "athena",
