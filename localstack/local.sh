@@ -5,7 +5,7 @@
 #               (Glue, Athena), each in its own venv and process group
 #
 #   localstack/local.sh start [--engine E] | stop | restart [--engine E] | status | logs [-f]
-#                       | install [--engine E|all]
+#                       | install [--engine E|all] | databases start|stop|status
 #
 # Settings (environment):
 #   DEKIT_LOCAL_ENGINE         the engine when --engine is not given (default ministack)
@@ -198,6 +198,9 @@ start() {
     *) die "unknown engine \`$engine\`: use ministack or localstack" ;;
   esac
   echo "$engine" >"$run_dir/engine"
+  # The database servers local sources run on (PostgreSQL when installed); a cloud without them
+  # still serves every stack without database sources.
+  bash "$here/databases.sh" start || say "warning: local database servers did not start (see above)"
 }
 
 start_ministack() {
@@ -259,6 +262,7 @@ stop() {
   local name
   for name in $(services_of "$e" | tr ' ' '\n' | tac); do stop_one "$name"; done
   rm -f "$run_dir/engine"
+  bash "$here/databases.sh" stop || true
 }
 
 status() {
@@ -283,6 +287,7 @@ s = json.load(sys.stdin)["services"]
 for k in ["s3", "kinesis", "firehose", "iam", "sts", "cloudwatch", "logs"]:
     print("  %s: %s" % (k, s.get(k, "missing")))'
   fi
+  bash "$here/databases.sh" status || true
   return $rc
 }
 
@@ -311,5 +316,6 @@ case "$cmd" in
   status) status ;;
   logs) logs "$@" ;;
   install) install ;;
+  databases) bash "$here/databases.sh" "$@" ;;
   *) echo "usage: $0 start [--engine ministack|localstack]|stop|restart [--engine E]|status|logs [-f]|install [--engine E|all]" >&2; exit 2 ;;
 esac

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod policy;
 pub mod quality;
 pub mod resources;
+pub mod run;
 pub mod schedule;
 pub mod source;
 pub mod sql;

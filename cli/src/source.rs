@@ -82,11 +82,13 @@ impl SourceFile {
     }
 
     /// Directory the file lives in: SQL and sample paths in a stack are relative to it.
+    /// The stack file's directory; `.` for a bare file name (`dekit plan stack.yaml`), since an
+    /// empty path resolves to nothing.
     pub fn dir(&self) -> PathBuf {
-        self.path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     }
 
     /// Text of 1-based line `line`, without its newline.

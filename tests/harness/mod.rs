@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod stack;
+
 use dekit::cloud::{Clients, Target, local};
 use dekit::model::LocalEngine;
 use std::sync::OnceLock;
@@ -20,7 +22,7 @@ pub struct Cloud {
     pub engine: LocalEngine,
 }
 
-static CLOUD: OnceLock<Cloud> = OnceLock::new();
+pub static CLOUD: OnceLock<Cloud> = OnceLock::new();
 
 unsafe extern "C" {
     fn atexit(cb: extern "C" fn()) -> std::ffi::c_int;
@@ -53,6 +55,9 @@ pub fn cloud() -> &'static Cloud {
                 engine
             }
         };
+        // The local database servers that `local` sources run on (a no-op when they run).
+        let code = local::run("databases", &["start"]).expect("databases script runs");
+        assert_eq!(code, 0, "the local database servers must start for integration tests");
         let clients = rt.block_on(Clients::connect(&Target::local(engine)));
         Cloud {
             rt,

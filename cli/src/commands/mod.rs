@@ -6,8 +6,10 @@ pub mod force_unlock;
 pub mod graph;
 pub mod local;
 pub mod plan;
+pub mod produce;
 pub mod reporters;
 pub mod rules;
+pub mod run;
 pub mod schema;
 pub mod state;
 pub mod validate;
@@ -41,6 +43,10 @@ pub enum Command {
     Apply(apply::Args),
     /// Delete every resource the state records, dependents first.
     Destroy(destroy::Args),
+    /// Run the pipeline: check sources, load batches and land streams into the lake.
+    Run(run::Args),
+    /// Send JSON lines to a stream of the stack (PutRecords batches, failed entries retried).
+    Produce(produce::Args),
     /// Inspect or edit the recorded state.
     State(state::Args),
     /// Release a state lock left by a run that is gone.
@@ -74,6 +80,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(a) => apply::run(a),
         Command::Destroy(a) => destroy::run(a),
         Command::State(a) => state::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Produce(a) => produce::run(a),
         Command::ForceUnlock(a) => force_unlock::run(a),
     }
 }

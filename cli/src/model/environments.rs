@@ -44,6 +44,10 @@ pub struct Environment {
     /// starts MiniStack.
     #[serde(default)]
     pub engine: Option<Spanned<LocalEngine>>,
+    /// Serve database sources that have `sample:` data from the local database servers
+    /// (`dekit local start` runs them), seeded from the sample (`local` only).
+    #[serde(default)]
+    pub local_sources: bool,
 }
 
 /// The engines of the local cloud, each with what it can do (SQLMesh-style capability flags).

@@ -42,6 +42,9 @@ pub struct Stream {
     pub retention_hours: Option<Spanned<u32>>,
     #[serde(default)]
     pub delivery: Option<Delivery>,
+    /// The record field `dekit produce` uses as the partition key (default: a random key).
+    #[serde(default)]
+    pub partition_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
@@ -119,6 +122,8 @@ pub struct Batch {
     pub format: DataFormat,
     #[serde(default)]
     pub partition_by: Vec<Spanned<String>>,
-    /// `cron(m h dom mon dow year)` or `rate(N unit)`, AWS syntax.
-    pub schedule: Spanned<String>,
+    /// `cron(m h dom mon dow year)` or `rate(N unit)`, AWS syntax. Without one, the load runs only
+    /// when `dekit run` runs it (and no Glue trigger is made).
+    #[serde(default)]
+    pub schedule: Option<Spanned<String>>,
 }

@@ -26,6 +26,10 @@ pub struct Table {
     pub columns: Named<Spanned<String>>,
     #[serde(default)]
     pub partitions: Named<Spanned<String>>,
+    /// A column that only grows (an id, an update time): batch loads take only rows above the
+    /// highest value loaded before, kept in the lake (like a Glue job bookmark).
+    #[serde(default)]
+    pub watermark: Option<Spanned<String>>,
     /// Let a Glue crawler keep partitions up to date.
     #[serde(default)]
     pub crawler: Option<Crawler>,

@@ -86,17 +86,24 @@ pub fn add(b: &mut Builder) {
             json!({ "--source_secret_id": secret }),
             vec![db_addr.clone()],
         );
-        let trigger = b.resource(
-            R::GlueTrigger,
-            name,
-            json!({ "name": b.name_of(&job), "type": "SCHEDULED", "schedule": batch.schedule.value, "job": b.name_of(&job) }),
-            [job.clone()],
+        let mut deps = vec![job.clone(), format!("source.{}", batch.source.value)];
+        let mut step = json!({ "mode": "batch", "writes": url, "tables": tables });
+        if let Some(schedule) = &batch.schedule {
+            deps.push(b.resource(
+                R::GlueTrigger,
+                name,
+                json!({ "name": b.name_of(&job), "type": "SCHEDULED", "schedule": schedule.value, "job": b.name_of(&job) }),
+                [job.clone()],
+            ));
+            step["schedule"] = json!(schedule.value);
+        }
+        // The catalog tables it fills: lineage shows the load as their producer.
+        deps.extend(
+            s.tables
+                .iter()
+                .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name.value))
+                .map(|(t, _)| resource_address(R::GlueTable, t)),
         );
-        b.step(
-            S::Ingest,
-            name,
-            json!({ "mode": "batch", "schedule": batch.schedule.value, "writes": url, "tables": tables }),
-            [job, trigger, format!("source.{}", batch.source.value)],
-        );
+        b.step(S::Ingest, name, step, deps);
     }
 }

@@ -28,6 +28,8 @@ pub fn add(b: &mut Builder) {
             .map(|f| f.value)
             .or(from_batch.map(|(_, b)| b.format))
             .or(from_stream.and_then(|(_, s)| s.delivery.as_ref().map(|d| d.format.value)))
+            // A stream without delivery is landed by `dekit run` as JSON lines.
+            .or(from_stream.map(|_| DataFormat::Json))
             .unwrap_or_default();
         let (url, key) = b.zone_location(&t.zone, &prefix);
         let cols = |m: &crate::yaml::Named<crate::yaml::Spanned<String>>| -> Vec<Value> {

@@ -22,7 +22,12 @@ pub const RULE: Rule = Rule {
 
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
-    let mut all: Vec<&Spanned<String>> = s.ingest.batch.iter().map(|(_, b)| &b.schedule).collect();
+    let mut all: Vec<&Spanned<String>> = s
+        .ingest
+        .batch
+        .iter()
+        .filter_map(|(_, b)| b.schedule.as_ref())
+        .collect();
     all.extend(
         s.tables
             .iter()

@@ -1,0 +1,101 @@
+//! `dekit produce FILE STREAM`: send JSON lines (a file, or `-` for stdin; default the stream's
+//! source's sample) to a stream of the stack.
+
+use super::StackArgs;
+use crate::deploy;
+use crate::run::produce::Producer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The stream, by its name in `ingest.streams`.
+    pub stream: String,
+    /// JSON lines to send (`-`: standard input). Default: the sample of the stream's source.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// At most this many records per second.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    #[arg(long)]
+    pub start_local: bool,
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
+        return ExitCode::FAILURE;
+    };
+    let s = &checked.loaded.stack;
+    let Some(st) = s.ingest.streams.get(&a.stream) else {
+        let names: Vec<&str> = s.ingest.streams.iter().map(|(n, _)| n.value.as_str()).collect();
+        return super::fail(&format!(
+            "no stream `{}` in the stack; streams: {}",
+            a.stream,
+            names.join(", ")
+        ));
+    };
+    let partition_key = st.partition_key.as_ref().map(|p| p.value.clone());
+    let from = match &a.from {
+        Some(p) => p.clone(),
+        None => {
+            let sample = st
+                .source
+                .as_ref()
+                .and_then(|src| s.sources.get(src))
+                .and_then(|src| src.sample.as_ref());
+            match sample {
+                Some(p) => checked.loaded.src.dir().join(&p.value),
+                None => {
+                    return super::fail(&format!(
+                        "stream `{}` has no source with `sample:` data; give --from FILE (or - for stdin)",
+                        a.stream
+                    ));
+                }
+            }
+        }
+    };
+    let input: Box<dyn std::io::BufRead + Send> = if from.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        match std::fs::File::open(&from) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return super::fail(&format!("{}: {e}", from.display())),
+        }
+    };
+    let stream = a.stream.clone();
+    let result = super::block_on(async move {
+        let d = deploy::open(checked, a.start_local).await?;
+        let physical = crate::names::Names::new(&d.checked.loaded).stream(&stream);
+        let p = Producer {
+            clients: &d.clients,
+            stream: physical.clone(),
+            partition_key,
+            rate: a.rate,
+        };
+        p.send(input).await.map(|s| (s, physical))
+    });
+    match result {
+        Ok((sent, physical)) => {
+            for r in &sent.refused {
+                eprintln!("error: {r}");
+            }
+            println!(
+                "Sent {} records ({} bytes) to {physical} in {:.2}s ({:.0} records/s); {} failed, {} refused.",
+                sent.records,
+                sent.bytes,
+                sent.seconds,
+                sent.records as f64 / sent.seconds.max(0.001),
+                sent.failed,
+                sent.refused.len()
+            );
+            if sent.failed > 0 || !sent.refused.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => super::fail(&e),
+    }
+}

@@ -1,0 +1,186 @@
+//! `dekit run FILE`: execute the pipeline steps (sources, ingestion) in dependency order, print a
+//! summary, and leave a run manifest in the lake.
+
+use super::StackArgs;
+use crate::deploy;
+use crate::run::{self, Ctx, Manifest, Options, Reporter, StepRecord, Status};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Steps to run, like dbt: `NAME`, `NAME+` (and downstream), `+NAME` (and upstream).
+    /// Repeatable; default every step.
+    #[arg(long, short)]
+    pub select: Vec<String>,
+    /// Steps running at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallelism: usize,
+    /// Rows a load may send to the error prefix before its step fails.
+    #[arg(long, default_value_t = 0)]
+    pub max_bad_rows: u64,
+    /// Run again only the steps that did not succeed in run RUN.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
+    /// Print the run manifest as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub start_local: bool,
+}
+
+struct Lines;
+
+impl Reporter for Lines {
+    fn started(&self, step: &str) {
+        eprintln!("{step}: started");
+    }
+    fn progress(&self, step: &str, rows: u64, bytes: u64, secs: f64) {
+        eprintln!(
+            "{step}: {rows} rows, {}, {}/s",
+            size(bytes),
+            size((bytes as f64 / secs.max(0.001)) as u64)
+        );
+    }
+    fn finished(&self, r: &StepRecord) {
+        match r.status {
+            Status::Failed => eprintln!(
+                "{}: failed: {}",
+                r.step,
+                r.error.as_deref().unwrap_or_default()
+            ),
+            Status::Skipped => eprintln!(
+                "{}: skipped: {}",
+                r.step,
+                r.error.as_deref().unwrap_or_default()
+            ),
+            Status::NotRun => {}
+            Status::Succeeded => {
+                for n in &r.stats.notes {
+                    eprintln!("{}: note: {n}", r.step);
+                }
+                eprintln!(
+                    "{}: done: {} rows, {} objects in {:.1}s",
+                    r.step,
+                    r.stats.rows,
+                    r.stats.objects,
+                    r.duration_ms as f64 / 1000.0
+                );
+            }
+        }
+    }
+}
+
+fn size(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    } else if b >= 1 << 10 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{b} B")
+    }
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), a.json)
+    else {
+        return ExitCode::FAILURE;
+    };
+    let result = super::block_on(async move {
+        let d = deploy::open(checked, a.start_local).await?;
+        if !d.state.resources.contains_key("s3_bucket.lake") {
+            return Err(format!(
+                "environment `{}` has no lake yet: run `dekit apply` first",
+                d.checked.loaded.env_name
+            ));
+        }
+        let local = d.checked.loaded.env.target.value == crate::model::Target::Local;
+        let ctx = Ctx {
+            lake: run::lake::Lake {
+                clients: d.clients.clone(),
+                bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
+            },
+            local,
+            local_sources: local && d.checked.loaded.env.local_sources,
+            engine: d.checked.loaded.engine,
+            max_bad_rows: a.max_bad_rows,
+            clients: d.clients,
+            graph: d.graph,
+            checked: d.checked,
+        };
+        run::run(
+            ctx,
+            Options {
+                select: a.select.clone(),
+                parallelism: a.parallelism,
+                resume: a.resume.clone(),
+            },
+            &Lines,
+        )
+        .await
+    });
+    match result {
+        Ok(m) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&m).expect("manifest serializes")
+                );
+            } else {
+                print!("{}", summary(&m));
+            }
+            if m.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => super::fail(&e),
+    }
+}
+
+/// The table printed at the end of a run.
+pub fn summary(m: &Manifest) -> String {
+    let mut out = format!("\nRun {} ({} / {})\n", m.run_id, m.stack, m.environment);
+    let w = m.steps.iter().map(|s| s.step.len()).max().unwrap_or(4).max(4);
+    out.push_str(&format!(
+        "  {:<w$}  {:<9}  {:>10}  {:>10}  {:>7}  {:>5}  {:>7}\n",
+        "step", "status", "rows", "bytes", "objects", "bad", "time"
+    ));
+    for s in &m.steps {
+        let status = match s.status {
+            Status::Succeeded => "ok",
+            Status::Failed => "FAILED",
+            Status::Skipped => "skipped",
+            Status::NotRun => "not run",
+        };
+        out.push_str(&format!(
+            "  {:<w$}  {:<9}  {:>10}  {:>10}  {:>7}  {:>5}  {:>6.1}s\n",
+            s.step,
+            status,
+            s.stats.rows,
+            size(s.stats.bytes),
+            s.stats.objects,
+            s.stats.bad,
+            s.duration_ms as f64 / 1000.0
+        ));
+    }
+    let failed = m.steps.iter().filter(|s| s.status == Status::Failed).count();
+    let not_run = m.steps.iter().filter(|s| s.status == Status::NotRun).count();
+    out.push_str(&format!(
+        "Manifest: _dekit/runs/{}.json in the lake. {}{}\n",
+        m.run_id,
+        if failed > 0 {
+            format!("{failed} step(s) failed; `dekit run --resume {}` reruns what did not succeed. ", m.run_id)
+        } else {
+            String::new()
+        },
+        if not_run > 0 {
+            format!("{not_run} transform, quality and serving step(s) are not run by this version.")
+        } else {
+            String::new()
+        }
+    ));
+    out
+}

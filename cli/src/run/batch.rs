@@ -1,0 +1,673 @@
+//! A batch load (`ingest.batch`): each table declared `from:` it, read from its source, written to
+//! the raw zone as Parquet under `ingest_date=YYYY-MM-DD/`, its partition registered in Glue.
+//!
+//! Exactly one copy, whatever happens:
+//! - object keys derive from the data: `<load id>-<part>.parquet`, the load id a hash of table,
+//!   partition and watermark range (or the file's content), so a re-run of the same load writes
+//!   the same keys;
+//! - before writing, the load is recorded as pending in `_dekit/state/ingest/...`; a run that
+//!   finds a pending load (a crash, a failed step) deletes its objects first;
+//! - the watermark advances only after every object is written.
+
+use super::columns::{Column, Kind};
+use super::convert::{self, Mark, Part, Spec, Summary};
+use super::lake::Lake;
+use super::sources;
+use super::{Ctx, Progress, StepStats};
+use crate::model::{DataFormat, SourceKind, Table};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LoadState {
+    /// The highest watermark loaded, as the source wrote it.
+    watermark: Option<String>,
+    /// For file sources: the content hash of the file last loaded.
+    fingerprint: Option<String>,
+    pending: Option<Pending>,
+    last: Option<Last>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    load_id: String,
+    /// Every object of the load starts with this.
+    objects: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Last {
+    load_id: String,
+    ingest_date: Option<String>,
+    rows: u64,
+    parts: usize,
+    /// Each part's content hash: a full reload that finds the same bytes writes nothing.
+    #[serde(default)]
+    hashes: Vec<String>,
+}
+
+/// One table of the load, resolved from the stack and the graph.
+struct TableLoad<'a> {
+    batch: &'a str,
+    name: &'a str,
+    table: &'a Table,
+    source_table: String,
+    cols: Vec<Column>,
+    /// The table's location key, ending in `/`.
+    location: String,
+    partitioned: bool,
+    error_prefix: String,
+}
+
+pub async fn run(ctx: &Ctx, name: &str, progress: &Progress) -> Result<StepStats, String> {
+    let s = &ctx.checked.loaded.stack;
+    let batch = s
+        .ingest
+        .batch
+        .get(name)
+        .ok_or_else(|| format!("no batch `{name}`"))?;
+    if batch.format != DataFormat::Parquet {
+        return Err(format!(
+            "batch `{name}`: `dekit run` writes Parquet; format `{}` is not supported yet",
+            batch.format.as_str()
+        ));
+    }
+    let src_name = batch.source.value.as_str();
+    let src = s
+        .sources
+        .get(src_name)
+        .ok_or_else(|| format!("no source `{src_name}`"))?;
+    let zone_prefix = ctx.names().zone_prefix(&batch.zone);
+    let mut stats = StepStats::default();
+    for (tname, table) in s
+        .tables
+        .iter()
+        .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name))
+    {
+        let load = table_load(ctx, name, tname, table, &zone_prefix)?;
+        let t = load_table(ctx, &load, src_name, src, progress).await?;
+        stats.add(&t);
+    }
+    Ok(stats)
+}
+
+fn table_load<'a>(
+    ctx: &Ctx,
+    batch: &'a str,
+    name: &'a str,
+    table: &'a Table,
+    zone_prefix: &str,
+) -> Result<TableLoad<'a>, String> {
+    let cols = table
+        .columns
+        .iter()
+        .map(|(c, t)| {
+            Kind::parse(&t.value)
+                .map(|kind| Column {
+                    name: c.value.to_ascii_lowercase(),
+                    kind,
+                })
+                .map_err(|e| format!("table `{name}` column `{}`: {e}", c.value))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut partitioned = false;
+    for (p, _) in table.partitions.iter() {
+        if p.value == "ingest_date" {
+            partitioned = true;
+        } else {
+            return Err(format!(
+                "table `{name}`: batch loads fill the partition `ingest_date` only, not `{}`",
+                p.value
+            ));
+        }
+    }
+    let node = ctx
+        .graph
+        .get(&format!("glue_table.{name}"))
+        .ok_or_else(|| format!("table `{name}` is not in the graph"))?;
+    let url = node.attrs["location"].as_str().unwrap_or_default();
+    let location = url
+        .strip_prefix(&format!("s3://{}/", ctx.lake.bucket))
+        .ok_or_else(|| format!("table `{name}` is not in the lake: {url}"))?
+        .to_string();
+    Ok(TableLoad {
+        batch,
+        name,
+        table,
+        source_table: table
+            .source_table
+            .as_ref()
+            .map_or_else(|| name.to_string(), |t| t.value.clone()),
+        cols,
+        location,
+        partitioned,
+        error_prefix: format!("{zone_prefix}errors/{batch}/{name}/"),
+    })
+}
+
+fn state_key(l: &TableLoad) -> String {
+    format!("_dekit/state/ingest/{}/{}.json", l.batch, l.name)
+}
+
+/// Where the rows come from, opened: a reader of CSV or JSON lines, fed by a file or a database.
+enum Input {
+    File {
+        path: std::path::PathBuf,
+        json: bool,
+        fingerprint: String,
+    },
+    Postgres {
+        client: tokio_postgres::Client,
+        sql: String,
+        /// The range's upper end, fixed before reading so a re-run reads the same rows.
+        high: Option<String>,
+    },
+}
+
+async fn load_table(
+    ctx: &Ctx,
+    l: &TableLoad<'_>,
+    src_name: &str,
+    src: &crate::model::Source,
+    progress: &Progress,
+) -> Result<StepStats, String> {
+    let lake = &ctx.lake;
+    let mut state: LoadState = lake
+        .get_json(&state_key(l))
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    // A load that did not finish: its objects go before anything else is written.
+    let unfinished = state.pending.is_some();
+    if let Some(p) = state.pending.take() {
+        for key in lake.list(&p.objects).await.map_err(|e| e.to_string())? {
+            lake.delete(&key).await.map_err(|e| e.to_string())?;
+        }
+        lake.put_json(&state_key(l), &state)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let wm = match &l.table.watermark {
+        Some(w) => {
+            let i = l
+                .cols
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(&w.value))
+                .ok_or_else(|| {
+                    format!("table `{}`: watermark `{}` is not a column", l.name, w.value)
+                })?;
+            let lo = state
+                .watermark
+                .as_deref()
+                .and_then(|t| Mark::parse(l.cols[i].kind, t));
+            Some((i, lo))
+        }
+        None => None,
+    };
+    let source_label = format!("{src_name}.{}", l.source_table);
+    let input = open(ctx, l, src_name, src, &wm, &state).await?;
+    let Some(input) = input else {
+        // Nothing new: no object is written.
+        return Ok(StepStats {
+            notes: vec![format!("{}: no new rows", l.name)],
+            ..StepStats::default()
+        });
+    };
+    let ingest_date = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let partition = if l.partitioned {
+        format!("ingest_date={ingest_date}/")
+    } else {
+        String::new()
+    };
+    let range = match &input {
+        Input::File { fingerprint, .. } => format!("file:{fingerprint}"),
+        Input::Postgres { high, .. } => format!(
+            "{}..{}",
+            state.watermark.as_deref().unwrap_or(""),
+            high.as_deref().unwrap_or("full")
+        ),
+    };
+    let load_id = crate::hash::sha256(&format!(
+        "{}/{}/{partition}/{range}",
+        l.batch, l.name
+    ))[..16]
+        .to_string();
+    let objects = format!("{}{partition}{load_id}-", l.location);
+    state.pending = Some(Pending {
+        load_id: load_id.clone(),
+        objects: objects.clone(),
+    });
+    lake.put_json(&state_key(l), &state)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let spec = Spec {
+        source: source_label.clone(),
+        cols: l.cols.clone(),
+        watermark: wm,
+    };
+    // Parts already in the lake, unchanged, of this same load (a full reload of the same day).
+    let same: Vec<String> = match &state.last {
+        Some(last) if last.load_id == load_id && !unfinished => last.hashes.clone(),
+        _ => vec![],
+    };
+    let (summary, written, hashes, fingerprint, high) =
+        convert_and_upload(lake, input, spec, &objects, &same, l.name, progress).await?;
+    let new_objects = written
+        .iter()
+        .zip(&hashes)
+        .enumerate()
+        .filter(|(i, _)| same.get(*i) != Some(&hashes[*i]))
+        .count();
+
+    // Parts a previous attempt of this same load wrote beyond this one's count.
+    for key in lake.list(&objects).await.map_err(|e| e.to_string())? {
+        if !written.contains(&key) {
+            lake.delete(&key).await.map_err(|e| e.to_string())?;
+        }
+    }
+    let bad = summary.bad.len() as u64;
+    let error_key = format!("{}{partition}{load_id}.jsonl", l.error_prefix);
+    if bad > 0 {
+        let mut body = vec![];
+        for b in &summary.bad {
+            serde_json::to_writer(&mut body, b).expect("bad rows serialize");
+            body.push(b'\n');
+        }
+        lake.put(&error_key, body).await.map_err(|e| e.to_string())?;
+    }
+    if bad > ctx.max_bad_rows {
+        let first = &summary.bad[0];
+        return Err(format!(
+            "table `{}`: {bad} bad row{} from {} (first: {}: {}); all are in {}; nothing was committed (allow some with --max-bad-rows)",
+            l.name,
+            if bad == 1 { "" } else { "s" },
+            first.source,
+            first.at,
+            first.error,
+            lake.url(&error_key)
+        ));
+    }
+    if l.partitioned && !written.is_empty() {
+        register_partition(ctx, l, &ingest_date, &partition).await?;
+    }
+    state.pending = None;
+    if let Some(h) = high.or(summary.high.as_ref().map(|(_, t)| t.clone())) {
+        state.watermark = Some(h);
+    }
+    if fingerprint.is_some() {
+        state.fingerprint = fingerprint;
+    }
+    state.last = Some(Last {
+        load_id,
+        ingest_date: l.partitioned.then_some(ingest_date),
+        rows: summary.rows,
+        parts: written.len(),
+        hashes,
+    });
+    lake.put_json(&state_key(l), &state)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut notes = summary.notes.clone();
+    if bad > 0 {
+        notes.push(format!(
+            "{}: {bad} bad rows in {}",
+            l.name,
+            lake.url(&error_key)
+        ));
+    }
+    Ok(StepStats {
+        rows: summary.rows,
+        bytes: summary.bytes_in,
+        objects: new_objects as u64,
+        bad,
+        notes,
+    })
+}
+
+/// Open the table's input, or `None` when it holds nothing new since the last load.
+async fn open(
+    ctx: &Ctx,
+    l: &TableLoad<'_>,
+    src_name: &str,
+    src: &crate::model::Source,
+    wm: &Option<(usize, Option<Mark>)>,
+    state: &LoadState,
+) -> Result<Option<Input>, String> {
+    match src.kind.value {
+        SourceKind::Files => {
+            let path = sources::table_file(
+                &ctx.checked.loaded.src.dir(),
+                src_name,
+                src,
+                &l.source_table,
+                ctx.local,
+            )?;
+            let json = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
+            if path.extension().is_some_and(|e| e == "parquet") {
+                return Err(format!(
+                    "source `{src_name}`: Parquet files are not loaded yet ({})",
+                    path.display()
+                ));
+            }
+            let fingerprint = file_hash(&path)?;
+            if state.fingerprint.as_deref() == Some(&fingerprint) {
+                return Ok(None);
+            }
+            Ok(Some(Input::File {
+                path,
+                json,
+                fingerprint,
+            }))
+        }
+        SourceKind::Postgres => {
+            let conn = sources::conn(src_name, src, ctx.local_sources)?;
+            let client = sources::connect(&conn, None).await?;
+            let real = client
+                .query(
+                    "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND lower(table_name) = lower($1) ORDER BY ordinal_position",
+                    &[&l.source_table],
+                )
+                .await
+                .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?;
+            let real: Vec<String> = real.iter().map(|r| r.get::<_, String>(0)).collect();
+            if real.is_empty() {
+                return Err(format!(
+                    "{}: table `{}` does not exist (or this user cannot see it)",
+                    conn.describe(),
+                    l.source_table
+                ));
+            }
+            let table_name: String = client
+                .query_one(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND lower(table_name) = lower($1)",
+                    &[&l.source_table],
+                )
+                .await
+                .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?
+                .get(0);
+            // Declared columns by their real (maybe camelCase) names; a missing one is named
+            // by the converter, which sees the header.
+            let select: Vec<String> = l
+                .cols
+                .iter()
+                .map(|c| {
+                    real.iter()
+                        .find(|r| r.eq_ignore_ascii_case(&c.name))
+                        .map_or_else(|| sources::ident(&c.name), |r| sources::ident(r))
+                })
+                .collect();
+            let missing: Vec<&str> = l
+                .cols
+                .iter()
+                .filter(|c| !real.iter().any(|r| r.eq_ignore_ascii_case(&c.name)))
+                .map(|c| c.name.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "{}: table `{table_name}` has no column {} (it has: {})",
+                    conn.describe(),
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    real.join(", ")
+                ));
+            }
+            let from = sources::ident(&table_name);
+            let (filter, high, order) = match wm {
+                Some((i, _)) => {
+                    let col = &select[*i];
+                    let lo = state
+                        .watermark
+                        .as_deref()
+                        .map(|w| format!(" WHERE {col} > {}", sources::literal(w)))
+                        .unwrap_or_default();
+                    let high: Option<String> = client
+                        .query_one(&format!("SELECT max({col})::text FROM {from}{lo}"), &[])
+                        .await
+                        .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?
+                        .get(0);
+                    let Some(high) = high else { return Ok(None) };
+                    let and = if lo.is_empty() { " WHERE" } else { " AND" };
+                    (
+                        format!("{lo}{and} {col} <= {}", sources::literal(&high)),
+                        Some(high),
+                        format!(" ORDER BY {col}"),
+                    )
+                }
+                None => (String::new(), None, String::new()),
+            };
+            let sql = format!(
+                "COPY (SELECT {} FROM {from}{filter}{order}) TO STDOUT WITH (FORMAT csv, HEADER true)",
+                select.join(", ")
+            );
+            Ok(Some(Input::Postgres { client, sql, high }))
+        }
+        other => Err(format!(
+            "source `{src_name}`: batch loads from `{}` sources are not supported yet",
+            sources::kind_name(other)
+        )),
+    }
+}
+
+fn file_hash(path: &std::path::Path) -> Result<String, String> {
+    use sha2::Digest;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Read, convert and upload at once: the converter runs on a blocking thread, parts go to the
+/// lake as they are cut, at most one queued, so memory stays bounded.
+async fn convert_and_upload(
+    lake: &Lake,
+    input: Input,
+    spec: Spec,
+    objects: &str,
+    same: &[String],
+    table: &str,
+    progress: &Progress,
+) -> Result<(Summary, Vec<String>, Vec<String>, Option<String>, Option<String>), String> {
+    let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<Part>(1);
+    let mut is_json = false;
+    let (fingerprint, high, feeder, reader): (
+        Option<String>,
+        Option<String>,
+        Option<tokio::task::JoinHandle<Result<(), String>>>,
+        Box<dyn Read + Send>,
+    ) = match input {
+        Input::File {
+            path,
+            json,
+            fingerprint,
+        } => {
+            let f = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            is_json = json;
+            (Some(fingerprint), None, None, Box::new(f))
+        }
+        Input::Postgres { client, sql, high } => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
+            let feeder = tokio::spawn(async move {
+                use futures_util::StreamExt;
+                let stream = client
+                    .copy_out(&sql)
+                    .await
+                    .map_err(|e| sources::pg_error(&e))?;
+                let mut stream = Box::pin(stream);
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| sources::pg_error(&e));
+                    let failed = chunk.is_err();
+                    if tx.send(chunk).await.is_err() || failed {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            (None, high, Some(feeder), Box::new(ChannelReader::new(rx)))
+        }
+    };
+    let convert = tokio::task::spawn_blocking(move || {
+        let mut emit = |p: Part| {
+            part_tx
+                .blocking_send(p)
+                .map_err(|_| "the upload stopped".to_string())
+        };
+        if is_json {
+            convert::json_lines(reader, &spec, &mut emit)
+        } else {
+            convert::csv(reader, &spec, &mut emit)
+        }
+    });
+    let mut written = vec![];
+    let mut hashes = vec![];
+    let mut upload_err = None;
+    while let Some(part) = part_rx.recv().await {
+        let key = format!("{objects}{:05}.parquet", part.index);
+        progress.add(part.rows as u64, part.bytes.len() as u64);
+        let hash = crate::hash::sha256_bytes(&part.bytes);
+        if same.get(part.index) != Some(&hash)
+            && let Err(e) = lake.put(&key, part.bytes).await
+        {
+            upload_err = Some(e.to_string());
+            break;
+        }
+        written.push(key);
+        hashes.push(hash);
+        super::failpoint(&format!("batch.after_part@{table}"));
+    }
+    drop(part_rx);
+    let summary = convert
+        .await
+        .map_err(|e| format!("the converter stopped: {e}"))?;
+    if let Some(e) = upload_err {
+        return Err(e);
+    }
+    if let Some(f) = feeder {
+        f.await
+            .map_err(|e| format!("the reader stopped: {e}"))?
+            .map_err(|e| format!("{}: {e}", spec_source_of(&summary)))?;
+    }
+    Ok((summary?, written, hashes, fingerprint, high))
+}
+
+fn spec_source_of(s: &Result<Summary, String>) -> String {
+    match s {
+        Ok(_) => "reading the source".into(),
+        Err(e) => e.clone(),
+    }
+}
+
+/// `Read` over chunks arriving from an async task (PostgreSQL's COPY stream).
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>,
+    buf: bytes::Bytes,
+}
+
+impl ChannelReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, String>>) -> Self {
+        ChannelReader {
+            rx,
+            buf: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.buf = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        let _ = self.buf.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Add the load's `ingest_date` partition to the Glue table (an existing one is fine).
+async fn register_partition(
+    ctx: &Ctx,
+    l: &TableLoad<'_>,
+    date: &str,
+    partition: &str,
+) -> Result<(), String> {
+    use aws_sdk_glue::types::{PartitionInput, SerDeInfo, StorageDescriptor};
+    let node = ctx
+        .graph
+        .get(&format!("glue_table.{}", l.name))
+        .ok_or_else(|| format!("table `{}` is not in the graph", l.name))?;
+    let a = &node.attrs;
+    let st = &a["storage"];
+    let columns = a["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            aws_sdk_glue::types::Column::builder()
+                .name(c["name"].as_str().unwrap_or_default())
+                .r#type(c["type"].as_str().unwrap_or_default())
+                .build()
+                .expect("name is set")
+        })
+        .collect::<Vec<_>>();
+    let sd = StorageDescriptor::builder()
+        .set_columns(Some(columns))
+        .location(ctx.lake.url(&format!("{}{partition}", l.location)))
+        .input_format(st["input_format"].as_str().unwrap_or_default())
+        .output_format(st["output_format"].as_str().unwrap_or_default())
+        .serde_info(
+            SerDeInfo::builder()
+                .serialization_library(st["serde"].as_str().unwrap_or_default())
+                .build(),
+        )
+        .build();
+    let input = PartitionInput::builder()
+        .values(date)
+        .storage_descriptor(sd)
+        .build();
+    let db = a["database"].as_str().unwrap_or_default();
+    let out = ctx
+        .clients
+        .glue
+        .batch_create_partition()
+        .database_name(db)
+        .table_name(l.name)
+        .partition_input_list(input)
+        .send()
+        .await
+        .map_err(|e| {
+            crate::cloud::error::from_sdk("BatchCreatePartition", &format!("{db}.{}", l.name), e)
+                .to_string()
+        })?;
+    for e in out.errors() {
+        let code = e
+            .error_detail()
+            .and_then(|d| d.error_code())
+            .unwrap_or_default();
+        if code != "AlreadyExistsException" {
+            return Err(format!(
+                "BatchCreatePartition {db}.{} ingest_date={date}: {code}: {}",
+                l.name,
+                e.error_detail()
+                    .and_then(|d| d.error_message())
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,506 @@
+//! Rows from a reader (CSV with a header, or JSON lines) to Parquet parts of declared columns, with
+//! bounded memory: rows become Arrow batches, batches fill a Parquet writer, and a part is cut and
+//! handed on once it reaches `PART_BYTES`. Rows that do not fit go to `bad` with where they were.
+
+use super::columns::{Column, Kind, Rows, Value};
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use std::io::Read;
+
+/// A part is cut at this much encoded Parquet: with one part being uploaded and one queued, memory
+/// stays far below the 200 MB a load may use, whatever the input's size.
+pub const PART_BYTES: usize = 32 << 20;
+/// And at this many rows (`DEKIT_PART_ROWS` overrides), so one object stays a size engines split
+/// work by.
+pub fn part_rows() -> usize {
+    std::env::var("DEKIT_PART_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1_000_000)
+}
+const BATCH_ROWS: usize = 8192;
+
+/// One row that could not be loaded: where it was, why, and the row itself.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Bad {
+    pub source: String,
+    /// `line N` (CSV, JSON lines) or a sequence number (streams).
+    pub at: String,
+    pub error: String,
+    pub row: serde_json::Value,
+}
+
+pub struct Part {
+    pub index: usize,
+    pub rows: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// A watermark value, compared in its column's type (numbers and times as numbers).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mark {
+    N(i128),
+    S(String),
+}
+
+impl Mark {
+    pub fn parse(kind: Kind, text: &str) -> Option<Mark> {
+        let t = text.trim();
+        if t.is_empty() {
+            return None;
+        }
+        Some(match kind {
+            Kind::TinyInt | Kind::SmallInt | Kind::Int | Kind::BigInt => {
+                Mark::N(t.parse::<i64>().ok()? as i128)
+            }
+            Kind::Decimal(p, s) => Mark::N(super::columns::decimal(t, p, s).ok()?),
+            Kind::Timestamp => Mark::N(super::columns::timestamp(t).ok()? as i128),
+            Kind::Date => Mark::N(super::columns::timestamp(t).ok()? as i128),
+            _ => Mark::S(t.to_string()),
+        })
+    }
+}
+
+/// What a load reads and keeps.
+pub struct Spec {
+    /// For messages: `shop_db.customers`, a file path.
+    pub source: String,
+    pub cols: Vec<Column>,
+    /// The watermark column's index, and the mark rows must be above to load.
+    pub watermark: Option<(usize, Option<Mark>)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub rows: u64,
+    pub bytes_in: u64,
+    pub parts: usize,
+    pub bad: Vec<Bad>,
+    /// The highest watermark loaded, as the source wrote it.
+    pub high: Option<(Mark, String)>,
+    /// Once per load: source columns matched to declared ones by case only.
+    pub notes: Vec<String>,
+}
+
+struct Writer<'a> {
+    props: WriterProperties,
+    schema: arrow_schema::SchemaRef,
+    current: Option<ArrowWriter<Vec<u8>>>,
+    rows_in_part: usize,
+    max_rows: usize,
+    parts: usize,
+    emit: &'a mut dyn FnMut(Part) -> Result<(), String>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, batch: RecordBatch) -> Result<(), String> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.current.is_none() {
+            self.current = Some(
+                ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(self.props.clone()))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let w = self.current.as_mut().expect("just made");
+        self.rows_in_part += batch.num_rows();
+        w.write(&batch).map_err(|e| e.to_string())?;
+        if w.bytes_written() + w.in_progress_size() >= PART_BYTES || self.rows_in_part >= self.max_rows
+        {
+            self.cut()?;
+        }
+        Ok(())
+    }
+
+    fn cut(&mut self) -> Result<(), String> {
+        if let Some(w) = self.current.take() {
+            let bytes = w.into_inner().map_err(|e| e.to_string())?;
+            let part = Part {
+                index: self.parts,
+                rows: self.rows_in_part,
+                bytes,
+            };
+            self.parts += 1;
+            self.rows_in_part = 0;
+            (self.emit)(part)?;
+        }
+        Ok(())
+    }
+}
+
+fn writer<'a>(
+    cols: &[Column],
+    emit: &'a mut dyn FnMut(Part) -> Result<(), String>,
+) -> Writer<'a> {
+    Writer {
+        // Snappy, as Glue and Athena write by default; row groups small enough to stream.
+        props: WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(128 * 1024))
+            .set_created_by("dekit".into())
+            .build(),
+        schema: super::columns::schema(cols),
+        current: None,
+        rows_in_part: 0,
+        max_rows: part_rows(),
+        parts: 0,
+        emit,
+    }
+}
+
+/// Load CSV with a header row. Declared columns are found among the header's names
+/// case-insensitively; a declared column the source lacks fails the load before any row.
+pub fn csv(
+    input: impl Read,
+    spec: &Spec,
+    emit: &mut dyn FnMut(Part) -> Result<(), String>,
+) -> Result<Summary, String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("{}: cannot read the header row: {e}", spec.source))?
+        .clone();
+    let names: Vec<&str> = headers.iter().collect();
+    let (index, notes) = match_columns(&spec.source, &spec.cols, &names)?;
+    let mut sum = Summary {
+        notes,
+        ..Summary::default()
+    };
+    let mut rows = Rows::new(&spec.cols);
+    let mut w = writer(&spec.cols, emit);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A broken record (say, invalid UTF-8): kept with its position, reading goes on.
+                let line = e.position().map_or(0, |p| p.line());
+                sum.bad.push(Bad {
+                    source: spec.source.clone(),
+                    at: format!("line {line}"),
+                    error: e.to_string(),
+                    row: serde_json::Value::Null,
+                });
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(format!("{}: {e}", spec.source));
+                }
+                continue;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        sum.bytes_in = record.position().map_or(0, |p| p.byte());
+        let raw = || {
+            serde_json::Value::Object(
+                names
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.into())))
+                    .collect(),
+            )
+        };
+        if record.len() != names.len() {
+            sum.bad.push(Bad {
+                source: spec.source.clone(),
+                at: format!("line {line}"),
+                error: format!("{} fields, the header has {}", record.len(), names.len()),
+                row: serde_json::Value::Array(
+                    record
+                        .iter()
+                        .map(|v| serde_json::Value::String(v.into()))
+                        .collect(),
+                ),
+            });
+            continue;
+        }
+        let values: Vec<Option<Value>> = index
+            .iter()
+            .map(|i| i.map(|i| Value::Text(&record[i])))
+            .collect();
+        if let Some((wi, lo)) = &spec.watermark
+            && !above(spec, *wi, lo, index[*wi].map(|i| &record[i]), &mut sum)
+        {
+            continue;
+        }
+        match rows.push(&values) {
+            Ok(()) => sum.rows += 1,
+            Err(e) => sum.bad.push(Bad {
+                source: spec.source.clone(),
+                at: format!("line {line}"),
+                error: e,
+                row: raw(),
+            }),
+        }
+        if rows.len() >= BATCH_ROWS {
+            w.write(rows.finish())?;
+        }
+    }
+    w.write(rows.finish())?;
+    w.cut()?;
+    sum.parts = w.parts;
+    Ok(sum)
+}
+
+/// Load JSON lines: each line one object; fields matched to declared columns case-insensitively,
+/// missing fields null. A line that is not an object is a bad row.
+pub fn json_lines(
+    input: impl Read,
+    spec: &Spec,
+    emit: &mut dyn FnMut(Part) -> Result<(), String>,
+) -> Result<Summary, String> {
+    use std::io::BufRead;
+    let mut sum = Summary::default();
+    let mut rows = Rows::new(&spec.cols);
+    let mut w = writer(&spec.cols, emit);
+    let reader = std::io::BufReader::new(input);
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", spec.source))?;
+        sum.bytes_in += line.len() as u64 + 1;
+        let at = format!("line {}", n + 1);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match record(&line) {
+            Err((error, row)) => sum.bad.push(Bad {
+                source: spec.source.clone(),
+                at,
+                error,
+                row,
+            }),
+            Ok(obj) => {
+                let values: Vec<Option<Value>> = spec
+                    .cols
+                    .iter()
+                    .map(|c| field(&obj, &c.name).map(Value::Json))
+                    .collect();
+                if let Some((wi, lo)) = &spec.watermark {
+                    let text = field(&obj, &spec.cols[*wi].name).map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                    if !above(spec, *wi, lo, text.as_deref(), &mut sum) {
+                        continue;
+                    }
+                }
+                match rows.push(&values) {
+                    Ok(()) => sum.rows += 1,
+                    Err(error) => sum.bad.push(Bad {
+                        source: spec.source.clone(),
+                        at,
+                        error,
+                        row: serde_json::Value::Object(obj),
+                    }),
+                }
+            }
+        }
+        if rows.len() >= BATCH_ROWS {
+            w.write(rows.finish())?;
+        }
+    }
+    w.write(rows.finish())?;
+    w.cut()?;
+    sum.parts = w.parts;
+    Ok(sum)
+}
+
+type Obj = serde_json::Map<String, serde_json::Value>;
+
+/// One JSON line as an object. Fields the table does not declare are allowed (events grow);
+/// what is refused is a line that is not JSON, or not an object.
+pub fn record(line: &[u8]) -> Result<Obj, (String, serde_json::Value)> {
+    match serde_json::from_slice::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(o)) => Ok(o),
+        Ok(other) => Err((
+            "not a JSON object".into(),
+            serde_json::Value::String(other.to_string()),
+        )),
+        Err(e) => Err((
+            format!("not JSON: {e}"),
+            serde_json::Value::String(String::from_utf8_lossy(line).into_owned()),
+        )),
+    }
+}
+
+/// A field by its declared (lowercase) name, matched case-insensitively.
+pub fn field<'a>(obj: &'a Obj, name: &str) -> Option<&'a serde_json::Value> {
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+/// Whether a row's watermark is above the last load's; tracks the highest seen.
+fn above(spec: &Spec, wi: usize, lo: &Option<Mark>, text: Option<&str>, sum: &mut Summary) -> bool {
+    let Some(text) = text else { return false };
+    let Some(m) = Mark::parse(spec.cols[wi].kind, text) else {
+        // Unparseable watermarks are bad rows, reported by the push that follows.
+        return true;
+    };
+    if lo.as_ref().is_some_and(|lo| &m <= lo) {
+        return false;
+    }
+    if sum.high.as_ref().is_none_or(|(h, _)| &m > h) {
+        sum.high = Some((m, text.trim().to_string()));
+    }
+    true
+}
+
+/// Each declared column's index in the source's columns (case-insensitive). Names that match only
+/// by case are said once, as a note: Glue and Athena store column names in lowercase.
+fn match_columns(
+    source: &str,
+    cols: &[Column],
+    names: &[&str],
+) -> Result<(Vec<Option<usize>>, Vec<String>), String> {
+    let mut index = vec![];
+    let mut by_case = vec![];
+    let mut missing = vec![];
+    for c in cols {
+        match names.iter().position(|n| n.eq_ignore_ascii_case(&c.name)) {
+            Some(i) => {
+                if names[i] != c.name {
+                    by_case.push(format!("{} → {}", names[i], c.name));
+                }
+                index.push(Some(i));
+            }
+            None => {
+                missing.push(c.name.clone());
+                index.push(None);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "{source} has no column{} {} (it has: {})",
+            if missing.len() > 1 { "s" } else { "" },
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            names.join(", ")
+        ));
+    }
+    let notes = if by_case.is_empty() {
+        vec![]
+    } else {
+        vec![format!(
+            "{source}: columns matched by name ignoring case (Glue and Athena store them in lowercase): {}",
+            by_case.join(", ")
+        )]
+    };
+    Ok((index, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn spec(watermark: Option<(usize, Option<Mark>)>) -> Spec {
+        Spec {
+            source: "db.t".into(),
+            cols: vec![
+                Column {
+                    name: "id".into(),
+                    kind: Kind::BigInt,
+                },
+                Column {
+                    name: "price".into(),
+                    kind: Kind::Decimal(6, 2),
+                },
+            ],
+            watermark,
+        }
+    }
+
+    fn rows_of(parts: &[Part]) -> usize {
+        parts
+            .iter()
+            .map(|p| {
+                ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(p.bytes.clone()))
+                    .unwrap()
+                    .build()
+                    .unwrap()
+                    .map(|b| b.unwrap().num_rows())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn csv_rows_load_and_bad_ones_are_kept_with_their_line() {
+        let input = "ID,Price\n1,9.99\n2,oops\n3\n4,1.5\n";
+        let mut parts = vec![];
+        let sum = csv(input.as_bytes(), &spec(None), &mut |p| {
+            parts.push(p);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(sum.rows, 2);
+        assert_eq!(rows_of(&parts), 2);
+        let at: Vec<&str> = sum.bad.iter().map(|b| b.at.as_str()).collect();
+        assert_eq!(at, ["line 3", "line 4"]);
+        assert!(sum.bad[0].error.contains("column `price`"));
+        assert_eq!(sum.notes.len(), 1, "{:?}", sum.notes);
+        assert!(sum.notes[0].contains("ID → id"));
+    }
+
+    #[test]
+    fn a_missing_column_fails_before_any_row() {
+        let err = csv("id,cost\n1,2\n".as_bytes(), &spec(None), &mut |_| Ok(())).unwrap_err();
+        assert!(err.contains("no column `price`"), "{err}");
+    }
+
+    #[test]
+    fn the_watermark_skips_what_was_loaded_and_finds_the_new_high() {
+        let input = "id,price\n1,1\n5,1\n3,1\n";
+        let mut n = 0;
+        let sum = csv(
+            input.as_bytes(),
+            &spec(Some((0, Some(Mark::N(2))))),
+            &mut |p| {
+                n += p.rows;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!((sum.rows, n), (2, 2));
+        assert_eq!(sum.high.unwrap().1, "5");
+    }
+
+    #[test]
+    fn the_same_rows_make_the_same_bytes() {
+        let input = "id,price\n1,1.10\n2,2.20\n";
+        let mut a = vec![];
+        let mut b = vec![];
+        csv(input.as_bytes(), &spec(None), &mut |p| {
+            a.push(p.bytes);
+            Ok(())
+        })
+        .unwrap();
+        csv(input.as_bytes(), &spec(None), &mut |p| {
+            b.push(p.bytes);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn json_lines_that_are_not_objects_or_do_not_fit_are_bad() {
+        let input = "{\"id\": 1, \"price\": \"2.5\"}\nnot json\n[1]\n{\"ID\": \"x\"}\n";
+        let sum = json_lines(input.as_bytes(), &spec(None), &mut |_| Ok(())).unwrap();
+        assert_eq!(sum.rows, 1);
+        let at: Vec<&str> = sum.bad.iter().map(|b| b.at.as_str()).collect();
+        assert_eq!(at, ["line 2", "line 3", "line 4"]);
+    }
+}

@@ -1,0 +1,146 @@
+//! The lake as `run` uses it: objects written under keys that derive from their data, small JSON
+//! state documents (watermarks, checkpoints, run manifests) under `_dekit/`, listings that fail
+//! loudly.
+
+use crate::cloud::{Clients, CloudError, error::from_sdk};
+use aws_sdk_s3::primitives::ByteStream;
+use serde::{Serialize, de::DeserializeOwned};
+
+#[derive(Clone)]
+pub struct Lake {
+    pub clients: Clients,
+    pub bucket: String,
+}
+
+/// What a conditional write found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Put {
+    Written,
+    /// The key already held an object: `If-None-Match: *` answered 412, so nothing was written.
+    Existed,
+}
+
+impl Lake {
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), CloudError> {
+        self.clients
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| from_sdk("PutObject", &self.url(key), e))?;
+        Ok(())
+    }
+
+    /// Write only if nothing is at `key` (`If-None-Match: *`): a retried or re-run write of the
+    /// same data never makes a second copy.
+    pub async fn put_new(&self, key: &str, body: Vec<u8>) -> Result<Put, CloudError> {
+        let r = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Put::Written),
+            Err(e) => {
+                let err = from_sdk("PutObject", &self.url(key), e);
+                if err.code == "PreconditionFailed" || err.message.contains("412") {
+                    Ok(Put::Existed)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CloudError> {
+        let r = self
+            .clients
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match r {
+            Ok(o) => {
+                let bytes = o.body.collect().await.map_err(|e| {
+                    CloudError::new("GetObject", &self.url(key), "ReadFailed", e.to_string())
+                })?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) => {
+                let err = from_sdk("GetObject", &self.url(key), e);
+                if err.code == "NoSuchKey" || err.code == "NotFound" {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CloudError> {
+        match self.get(key).await? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+                CloudError::new("GetObject", &self.url(key), "CorruptState", e.to_string())
+            }),
+        }
+    }
+
+    pub async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), CloudError> {
+        let body = serde_json::to_vec_pretty(value).expect("state serializes");
+        self.put(key, body).await
+    }
+
+    /// Every key under `prefix`, all pages; a failed page is an error, never a short list.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, CloudError> {
+        let mut keys = vec![];
+        let mut token = None;
+        loop {
+            let page = self
+                .clients
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListObjectsV2", &self.url(prefix), e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                return Ok(keys);
+            }
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), CloudError> {
+        self.clients
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DeleteObject", &self.url(key), e))?;
+        Ok(())
+    }
+}

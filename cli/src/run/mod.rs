@@ -1,0 +1,405 @@
+//! `dekit run`: the pipeline steps of the graph, walked in dependency order with bounded
+//! parallelism. Source steps check (and locally seed) their source; ingest steps move data into the
+//! lake (`batch`, `stream`). Each run leaves a manifest in the lake under `_dekit/runs/`.
+//!
+//! Steps of other kinds (transforms, quality, serving) are in the graph and selectable, and are
+//! reported as not run: executing them is the next part of `run`.
+
+pub mod batch;
+pub mod columns;
+pub mod convert;
+pub mod lake;
+pub mod produce;
+pub mod select;
+pub mod sources;
+pub mod stream;
+
+use crate::cloud::Clients;
+use crate::graph::{Graph, NodeKind, StepKind};
+use crate::model::LocalEngine;
+use crate::validate::Checked;
+use lake::Lake;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Crash tests stop the process at a named point (`DEKIT_FAILPOINT=landing.after_object`), the
+/// way a SIGKILL would, to prove a re-run neither loses nor duplicates data from exactly there.
+pub fn failpoint(name: &str) {
+    if std::env::var("DEKIT_FAILPOINT").is_ok_and(|f| f == name) {
+        eprintln!("failpoint `{name}`: exiting as if killed");
+        std::process::exit(137);
+    }
+}
+
+/// Everything a step needs, shared by the steps running at once.
+pub struct Ctx {
+    pub checked: Checked,
+    pub graph: Graph,
+    pub clients: Clients,
+    pub lake: Lake,
+    /// A `local` environment (samples stand in for undeclared paths).
+    pub local: bool,
+    pub local_sources: bool,
+    pub engine: LocalEngine,
+    pub max_bad_rows: u64,
+}
+
+impl Ctx {
+    pub fn names(&self) -> crate::names::Names<'_> {
+        crate::names::Names::new(&self.checked.loaded)
+    }
+}
+
+/// Rows and bytes a running step has moved so far, for progress lines.
+#[derive(Default)]
+pub struct Progress {
+    rows: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Progress {
+    pub fn add(&self, rows: u64, bytes: u64) {
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct StepStats {
+    pub rows: u64,
+    /// Bytes read from the source.
+    pub bytes: u64,
+    /// Objects written to the lake.
+    pub objects: u64,
+    /// Rows or records sent to the error prefix.
+    pub bad: u64,
+    pub notes: Vec<String>,
+}
+
+impl StepStats {
+    pub fn add(&mut self, o: &StepStats) {
+        self.rows += o.rows;
+        self.bytes += o.bytes;
+        self.objects += o.objects;
+        self.bad += o.bad;
+        self.notes.extend(o.notes.iter().cloned());
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Succeeded,
+    Failed,
+    /// Not run because a step it depends on failed.
+    Skipped,
+    /// Selected, but this version of `dekit run` does not execute its kind.
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub kind: String,
+    pub status: Status,
+    #[serde(flatten)]
+    pub stats: StepStats,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The run manifest, written to `_dekit/runs/<run id>.json` in the lake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub stack: String,
+    pub environment: String,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub selectors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
+    pub steps: Vec<StepRecord>,
+}
+
+impl Manifest {
+    pub fn ok(&self) -> bool {
+        self.steps
+            .iter()
+            .all(|s| matches!(s.status, Status::Succeeded | Status::NotRun))
+    }
+}
+
+pub fn manifest_key(run_id: &str) -> String {
+    format!("_dekit/runs/{run_id}.json")
+}
+
+pub struct Options {
+    pub select: Vec<String>,
+    pub parallelism: usize,
+    pub resume: Option<String>,
+}
+
+/// Report of a step's start and end, for the terminal.
+pub trait Reporter: Send + Sync {
+    fn started(&self, step: &str);
+    fn progress(&self, step: &str, rows: u64, bytes: u64, secs: f64);
+    fn finished(&self, r: &StepRecord);
+}
+
+/// Walk the selected steps. Returns the manifest (also written to the lake).
+pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Manifest, String> {
+    let ctx = Arc::new(ctx);
+    let steps = select::step_graph(&ctx.graph);
+    let mut chosen = select::select(&steps, &opts.select)?;
+    if let Some(prev) = &opts.resume {
+        let m: Manifest = ctx
+            .lake
+            .get_json(&manifest_key(prev))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no run `{prev}` in {}", ctx.lake.url("_dekit/runs/")))?;
+        let done: BTreeSet<String> = m
+            .steps
+            .iter()
+            .filter(|s| s.status == Status::Succeeded)
+            .map(|s| s.step.clone())
+            .collect();
+        chosen.retain(|s| !done.contains(s));
+    }
+    let started = chrono::Utc::now();
+    let run_id = format!(
+        "{}-{:04x}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u16>()
+    );
+    let git = crate::state::git_info(&ctx.checked.loaded.src.dir());
+
+    let mut records: BTreeMap<String, StepRecord> = BTreeMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut in_flight: BTreeMap<String, (Instant, Arc<Progress>)> = BTreeMap::new();
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+    ticker.tick().await;
+    loop {
+        // Start what is ready: its selected dependencies all finished, none failed.
+        let ready: Vec<String> = chosen
+            .iter()
+            .filter(|s| !records.contains_key(*s) && !in_flight.contains_key(*s))
+            .filter(|s| {
+                steps[*s]
+                    .iter()
+                    .filter(|d| chosen.contains(*d))
+                    .all(|d| records.contains_key(d))
+            })
+            .cloned()
+            .collect();
+        for s in ready {
+            let blocked = steps[&s]
+                .iter()
+                .filter(|d| chosen.contains(*d))
+                .find(|d| matches!(records[*d].status, Status::Failed | Status::Skipped));
+            if let Some(d) = blocked {
+                let r = StepRecord {
+                    step: s.clone(),
+                    kind: kind_of(&ctx.graph, &s),
+                    status: Status::Skipped,
+                    stats: StepStats::default(),
+                    duration_ms: 0,
+                    error: Some(format!("`{d}` did not succeed")),
+                };
+                reporter.finished(&r);
+                records.insert(s, r);
+                continue;
+            }
+            if running.len() >= opts.parallelism.max(1) {
+                break;
+            }
+            let progress = Arc::new(Progress::default());
+            in_flight.insert(s.clone(), (Instant::now(), progress.clone()));
+            if matches!(
+                ctx.graph.get(&s).map(|n| n.kind),
+                Some(NodeKind::Step(StepKind::Source | StepKind::Ingest))
+            ) {
+                reporter.started(&s);
+            }
+            let c = ctx.clone();
+            running.spawn(async move {
+                let t = Instant::now();
+                let result = execute(&c, &s, &progress).await;
+                (s, t.elapsed(), result)
+            });
+        }
+        if running.is_empty() {
+            if chosen.iter().all(|s| records.contains_key(s)) {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            done = running.join_next() => {
+                let Some(done) = done else { continue };
+                let (s, took, result) = done.map_err(|e| format!("a step panicked: {e}"))?;
+                in_flight.remove(&s);
+                let (status, stats, error) = match result {
+                    Ok(Some(stats)) => (Status::Succeeded, stats, None),
+                    Ok(None) => (Status::NotRun, StepStats::default(), None),
+                    Err(e) => (Status::Failed, StepStats::default(), Some(e)),
+                };
+                let r = StepRecord {
+                    kind: kind_of(&ctx.graph, &s),
+                    step: s.clone(),
+                    status,
+                    stats,
+                    duration_ms: took.as_millis() as u64,
+                    error,
+                };
+                reporter.finished(&r);
+                records.insert(s, r);
+            }
+            _ = ticker.tick() => {
+                for (s, (t, p)) in &in_flight {
+                    reporter.progress(
+                        s,
+                        p.rows.load(Ordering::Relaxed),
+                        p.bytes.load(Ordering::Relaxed),
+                        t.elapsed().as_secs_f64(),
+                    );
+                }
+            }
+        }
+    }
+    let order = select::ordered(&steps, &chosen);
+    let manifest = Manifest {
+        run_id: run_id.clone(),
+        stack: ctx.checked.loaded.stack.stack.value.clone(),
+        environment: ctx.checked.loaded.env_name.clone(),
+        git_commit: git.as_ref().map(|g| g.commit.clone()),
+        git_dirty: git.as_ref().map(|g| g.dirty),
+        started_at: started.to_rfc3339(),
+        finished_at: chrono::Utc::now().to_rfc3339(),
+        selectors: opts.select.clone(),
+        resumed_from: opts.resume.clone(),
+        steps: order
+            .iter()
+            .filter_map(|s| records.remove(s))
+            .collect(),
+    };
+    ctx.lake
+        .put_json(&manifest_key(&run_id), &manifest)
+        .await
+        .map_err(|e| format!("writing the run manifest: {e}"))?;
+    Ok(manifest)
+}
+
+fn kind_of(g: &Graph, step: &str) -> String {
+    match g.get(step).map(|n| n.kind) {
+        Some(NodeKind::Step(k)) => k.as_str().to_string(),
+        _ => "step".into(),
+    }
+}
+
+/// One step: `Ok(None)` for kinds this version does not execute.
+async fn execute(ctx: &Ctx, step: &str, progress: &Progress) -> Result<Option<StepStats>, String> {
+    let node = ctx
+        .graph
+        .get(step)
+        .ok_or_else(|| format!("no step `{step}`"))?;
+    match node.kind {
+        NodeKind::Step(StepKind::Source) => source_step(ctx, &node.name).await.map(Some),
+        NodeKind::Step(StepKind::Ingest) => {
+            let s = &ctx.checked.loaded.stack;
+            if s.ingest.batch.get(&node.name).is_some() {
+                batch::run(ctx, &node.name, progress).await.map(Some)
+            } else {
+                stream::run(ctx, &node.name, progress).await.map(Some)
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A source step: the source answers (a database accepts the connection; files exist). A local
+/// database source is seeded from its sample first.
+async fn source_step(ctx: &Ctx, name: &str) -> Result<StepStats, String> {
+    let s = &ctx.checked.loaded.stack;
+    let src = s
+        .sources
+        .get(name)
+        .ok_or_else(|| format!("no source `{name}`"))?;
+    let mut stats = StepStats::default();
+    match src.kind.value {
+        crate::model::SourceKind::Postgres => {
+            let conn = sources::conn(name, src, ctx.local_sources)?;
+            if sources::served_locally(ctx.local_sources, src) {
+                let sample = ctx
+                    .checked
+                    .loaded
+                    .src
+                    .dir()
+                    .join(&src.sample.as_ref().expect("served locally").value);
+                let tables = source_tables(ctx, name)?;
+                let seeded = sources::seed(&conn, &sample, &tables).await?;
+                if !seeded.is_empty() {
+                    stats.notes.push(format!(
+                        "{name}: seeded {} on the local PostgreSQL from {}",
+                        seeded.join(", "),
+                        sample.display()
+                    ));
+                }
+            }
+            let client = sources::connect(&conn, None).await?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?;
+        }
+        crate::model::SourceKind::Mysql => {
+            return Err(format!(
+                "source `{name}`: mysql sources are not supported by `dekit run` yet"
+            ));
+        }
+        _ => {}
+    }
+    Ok(stats)
+}
+
+/// The source tables loads read from `name`, with the columns of the catalog tables they fill.
+fn source_tables(ctx: &Ctx, name: &str) -> Result<Vec<(String, Vec<columns::Column>)>, String> {
+    let s = &ctx.checked.loaded.stack;
+    let mut out = vec![];
+    for (bname, b) in s.ingest.batch.iter() {
+        if b.source.value != name {
+            continue;
+        }
+        for (tname, t) in s
+            .tables
+            .iter()
+            .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == bname.value))
+        {
+            let cols = t
+                .columns
+                .iter()
+                .map(|(c, ty)| {
+                    columns::Kind::parse(&ty.value)
+                        .map(|kind| columns::Column {
+                            name: c.value.to_ascii_lowercase(),
+                            kind,
+                        })
+                        .map_err(|e| format!("table `{}` column `{}`: {e}", tname.value, c.value))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let source_table = t
+                .source_table
+                .as_ref()
+                .map_or_else(|| tname.value.clone(), |x| x.value.clone());
+            out.push((source_table, cols));
+        }
+    }
+    Ok(out)
+}
