@@ -56,6 +56,6 @@ echo "== engine tests on LocalStack + moto (ports 4610/5010)"
   ./localstack/local.sh start --engine localstack
   # One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
   "$CARGO_TARGET_DIR/debug/dekit" local status
-  cargo test --locked --test engine --test local_cloud --test local_engines
+  cargo test --locked --test engine --test local_cloud --test local_engines --test run
 )
 stamp

@@ -97,9 +97,7 @@ fn json_lines(bucket: &str, prefix: &str) -> Vec<Value> {
             String::from_utf8(body).unwrap()
         };
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            out.push(
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("{key}: {e}: {line}")),
-            );
+            out.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{key}: {e}: {line}")));
         }
     }
     out
@@ -149,7 +147,12 @@ fn sample_events() -> Vec<String> {
             .unwrap();
     let mut ids: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event_id"].as_str().unwrap().into())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .into()
+        })
         .collect();
     ids.sort();
     ids
@@ -191,7 +194,10 @@ fn retail_end_to_end_loads_exactly_the_sample_and_reruns_write_nothing() {
     );
     let customers = parquet_rows(&lake, "raw/shop/customers/");
     assert!(matches!(
-        customers[0].column_by_name("created_at").unwrap().data_type(),
+        customers[0]
+            .column_by_name("created_at")
+            .unwrap()
+            .data_type(),
         arrow_schema::DataType::Timestamp(_, None)
     ));
     // Hive-style partition, registered in the catalog.
@@ -305,16 +311,20 @@ fn bad_rows_and_records_go_to_the_error_prefix_and_fail_the_step() {
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = out(&o);
     assert!(
-        text.contains("partner_files.partners") && text.contains("line 3") && text.contains("column `share`"),
+        text.contains("partner_files.partners")
+            && text.contains("line 3")
+            && text.contains("column `share`"),
         "{text}"
     );
     let errors = json_lines(&lake, "raw/errors/partner_load/partners/");
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["at"], "line 3");
     assert_eq!(errors[0]["row"]["Share"], "abc");
-    assert!(objects(&lake, "_dekit/state/ingest/partner_load/partners.json")
-        .values()
-        .all(|b| String::from_utf8_lossy(b).contains("\"pending\"")));
+    assert!(
+        objects(&lake, "_dekit/state/ingest/partner_load/partners.json")
+            .values()
+            .all(|b| String::from_utf8_lossy(b).contains("\"pending\""))
+    );
 
     // Allowed: the good rows load, the bad one stays in the error prefix; the leftover parts of
     // the failed attempt are gone (one copy of each row).
@@ -322,7 +332,10 @@ fn bad_rows_and_records_go_to_the_error_prefix_and_fail_the_step() {
     assert!(ok, "{m}");
     assert_eq!(step(&m, "ingest.partner_load")["bad"], 1);
     assert_eq!(count(&parquet_rows(&lake, "raw/partners/partners/")), 2);
-    assert_eq!(json_lines(&lake, "raw/errors/partner_load/partners/").len(), 1);
+    assert_eq!(
+        json_lines(&lake, "raw/errors/partner_load/partners/").len(),
+        1
+    );
     // The case-only column match is said once, as a note.
     let notes = step(&m, "ingest.partner_load")["notes"].to_string();
     assert!(notes.contains("Partner_ID → partner_id"), "{notes}");
@@ -343,8 +356,14 @@ fn bad_rows_and_records_go_to_the_error_prefix_and_fail_the_step() {
     assert_eq!(ids, [1, 4]);
     let bad = json_lines(&lake, "raw/errors/audit/");
     assert_eq!(bad.len(), 2, "{bad:?}");
-    assert!(bad.iter().all(|b| b["at"].as_str().unwrap().starts_with("sequence ")));
-    assert!(bad.iter().any(|b| b["error"].as_str().unwrap().contains("column `id`")));
+    assert!(
+        bad.iter()
+            .all(|b| b["at"].as_str().unwrap().starts_with("sequence "))
+    );
+    assert!(
+        bad.iter()
+            .any(|b| b["error"].as_str().unwrap().contains("column `id`"))
+    );
     s.ok(&["destroy", "--force-delete-data"]);
 }
 
@@ -380,7 +399,8 @@ fn unreachable_database_and_wrong_password_fail_clearly() {
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = out(&o);
     assert!(
-        text.contains("source `shop_db` (postgres at 127.0.0.1:1/") && text.contains("cannot connect"),
+        text.contains("source `shop_db` (postgres at 127.0.0.1:1/")
+            && text.contains("cannot connect"),
         "{text}"
     );
     // The batch that reads it is skipped, not run against a source that is not there.
@@ -404,7 +424,10 @@ fn produce_refuses_an_oversized_record_by_its_line_and_sends_the_rest() {
     let s = Stack::new(&scope);
     s.ok(&["apply"]);
     let input = s.dir.join("big.jsonl");
-    let big = format!("{{\"event_id\": \"big\", \"pad\": \"{}\"}}", "x".repeat(1 << 20));
+    let big = format!(
+        "{{\"event_id\": \"big\", \"pad\": \"{}\"}}",
+        "x".repeat(1 << 20)
+    );
     std::fs::write(
         &input,
         format!("{{\"event_id\": \"a\"}}\n{big}\n{{\"event_id\": \"b\"}}\n"),
@@ -456,7 +479,10 @@ fn crashes_mid_load_and_mid_landing_neither_lose_nor_duplicate() {
     run_until(&s, "batch.after_part@orders", &["--select", "shop_tables"]);
     let (m, ok) = run(&s, &["--select", "shop_tables"]);
     assert!(ok, "{m}");
-    assert_eq!(count(&parquet_rows(&lake, "raw/shop/orders/")), expected_orders);
+    assert_eq!(
+        count(&parquet_rows(&lake, "raw/shop/orders/")),
+        expected_orders
+    );
     let ids = parquet_rows(&lake, "raw/shop/orders/");
     let mut seen = std::collections::BTreeSet::new();
     for b in &ids {

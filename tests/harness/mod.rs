@@ -57,7 +57,10 @@ pub fn cloud() -> &'static Cloud {
         };
         // The local database servers that `local` sources run on (a no-op when they run).
         let code = local::run("databases", &["start"]).expect("databases script runs");
-        assert_eq!(code, 0, "the local database servers must start for integration tests");
+        assert_eq!(
+            code, 0,
+            "the local database servers must start for integration tests"
+        );
         let clients = rt.block_on(Clients::connect(&Target::local(engine)));
         Cloud {
             rt,

@@ -31,7 +31,10 @@ impl Stack {
                     "database: retail_${environment}",
                     "database: ${stack}_${environment}",
                 )
-                .replace("    database: shop\n", &format!("    database: {}\n", s.db()))
+                .replace(
+                    "    database: shop\n",
+                    &format!("    database: {}\n", s.db()),
+                )
         });
         s
     }
@@ -168,4 +171,3 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
-

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 const ASSETS: &[(&str, &str)] = &[
     ("local.sh", include_str!("../../../localstack/local.sh")),
-    ("databases.sh", include_str!("../../../localstack/databases.sh")),
+    (
+        "databases.sh",
+        include_str!("../../../localstack/databases.sh"),
+    ),
     (
         "requirements-localstack.txt",
         include_str!("../../../localstack/requirements-localstack.txt"),

@@ -29,7 +29,12 @@ pub fn run(a: Args) -> ExitCode {
     };
     let s = &checked.loaded.stack;
     let Some(st) = s.ingest.streams.get(&a.stream) else {
-        let names: Vec<&str> = s.ingest.streams.iter().map(|(n, _)| n.value.as_str()).collect();
+        let names: Vec<&str> = s
+            .ingest
+            .streams
+            .iter()
+            .map(|(n, _)| n.value.as_str())
+            .collect();
         return super::fail(&format!(
             "no stream `{}` in the stack; streams: {}",
             a.stream,

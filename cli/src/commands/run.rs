@@ -3,7 +3,7 @@
 
 use super::StackArgs;
 use crate::deploy;
-use crate::run::{self, Ctx, Manifest, Options, Reporter, StepRecord, Status};
+use crate::run::{self, Ctx, Manifest, Options, Reporter, Status, StepRecord};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -143,7 +143,13 @@ pub fn run(a: Args) -> ExitCode {
 /// The table printed at the end of a run.
 pub fn summary(m: &Manifest) -> String {
     let mut out = format!("\nRun {} ({} / {})\n", m.run_id, m.stack, m.environment);
-    let w = m.steps.iter().map(|s| s.step.len()).max().unwrap_or(4).max(4);
+    let w = m
+        .steps
+        .iter()
+        .map(|s| s.step.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     out.push_str(&format!(
         "  {:<w$}  {:<9}  {:>10}  {:>10}  {:>7}  {:>5}  {:>7}\n",
         "step", "status", "rows", "bytes", "objects", "bad", "time"
@@ -166,13 +172,24 @@ pub fn summary(m: &Manifest) -> String {
             s.duration_ms as f64 / 1000.0
         ));
     }
-    let failed = m.steps.iter().filter(|s| s.status == Status::Failed).count();
-    let not_run = m.steps.iter().filter(|s| s.status == Status::NotRun).count();
+    let failed = m
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .count();
+    let not_run = m
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::NotRun)
+        .count();
     out.push_str(&format!(
         "Manifest: _dekit/runs/{}.json in the lake. {}{}\n",
         m.run_id,
         if failed > 0 {
-            format!("{failed} step(s) failed; `dekit run --resume {}` reruns what did not succeed. ", m.run_id)
+            format!(
+                "{failed} step(s) failed; `dekit run --resume {}` reruns what did not succeed. ",
+                m.run_id
+            )
         } else {
             String::new()
         },

@@ -9,11 +9,18 @@ fn is_data_edge(g: &Graph, from: &str, to: &str) -> bool {
     step(from) && step(to) || from.starts_with("glue_table.") && step(to)
 }
 
+/// Every edge as (from, to, carries data). An ingest step waits for the tables it fills, but data
+/// flows the other way: those edges are drawn from the step to the table it produces.
 fn edges(g: &Graph) -> Vec<(String, String, bool)> {
     let mut out = vec![];
     for n in &g.nodes {
+        let produces = n.attrs.get("produces").and_then(|p| p.as_array());
         for d in &n.depends_on {
-            out.push((d.clone(), n.address.clone(), is_data_edge(g, d, &n.address)));
+            if produces.is_some_and(|p| p.iter().any(|t| t == d.as_str())) {
+                out.push((n.address.clone(), d.clone(), true));
+            } else {
+                out.push((d.clone(), n.address.clone(), is_data_edge(g, d, &n.address)));
+            }
         }
     }
     out

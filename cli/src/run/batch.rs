@@ -194,7 +194,10 @@ async fn load_table(
                 .iter()
                 .position(|c| c.name.eq_ignore_ascii_case(&w.value))
                 .ok_or_else(|| {
-                    format!("table `{}`: watermark `{}` is not a column", l.name, w.value)
+                    format!(
+                        "table `{}`: watermark `{}` is not a column",
+                        l.name, w.value
+                    )
                 })?;
             let lo = state
                 .watermark
@@ -227,10 +230,7 @@ async fn load_table(
             high.as_deref().unwrap_or("full")
         ),
     };
-    let load_id = crate::hash::sha256(&format!(
-        "{}/{}/{partition}/{range}",
-        l.batch, l.name
-    ))[..16]
+    let load_id = crate::hash::sha256(&format!("{}/{}/{partition}/{range}", l.batch, l.name))[..16]
         .to_string();
     let objects = format!("{}{partition}{load_id}-", l.location);
     state.pending = Some(Pending {
@@ -251,8 +251,13 @@ async fn load_table(
         Some(last) if last.load_id == load_id && !unfinished => last.hashes.clone(),
         _ => vec![],
     };
-    let (summary, written, hashes, fingerprint, high) =
-        convert_and_upload(lake, input, spec, &objects, &same, l.name, progress).await?;
+    let Uploaded {
+        summary,
+        written,
+        hashes,
+        fingerprint,
+        high,
+    } = convert_and_upload(lake, input, spec, &objects, &same, l.name, progress).await?;
     let new_objects = written
         .iter()
         .zip(&hashes)
@@ -274,7 +279,9 @@ async fn load_table(
             serde_json::to_writer(&mut body, b).expect("bad rows serialize");
             body.push(b'\n');
         }
-        lake.put(&error_key, body).await.map_err(|e| e.to_string())?;
+        lake.put(&error_key, body)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     if bad > ctx.max_bad_rows {
         let first = &summary.bad[0];
@@ -343,7 +350,9 @@ async fn open(
                 &l.source_table,
                 ctx.local,
             )?;
-            let json = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
+            let json = path
+                .extension()
+                .is_some_and(|e| e == "jsonl" || e == "json");
             if path.extension().is_some_and(|e| e == "parquet") {
                 return Err(format!(
                     "source `{src_name}`: Parquet files are not loaded yet ({})",
@@ -454,12 +463,13 @@ async fn open(
 
 fn file_hash(path: &std::path::Path) -> Result<String, String> {
     use sha2::Digest;
-    let mut f =
-        std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -468,33 +478,31 @@ fn file_hash(path: &std::path::Path) -> Result<String, String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Read, convert and upload at once: the converter runs on a blocking thread, parts go to the
-/// lake as they are cut, at most one queued, so memory stays bounded.
-async fn convert_and_upload(
-    lake: &Lake,
-    input: Input,
-    spec: Spec,
-    objects: &str,
-    same: &[String],
-    table: &str,
-    progress: &Progress,
-) -> Result<(Summary, Vec<String>, Vec<String>, Option<String>, Option<String>), String> {
-    let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<Part>(1);
-    let mut is_json = false;
-    let (fingerprint, high, feeder, reader): (
-        Option<String>,
-        Option<String>,
-        Option<tokio::task::JoinHandle<Result<(), String>>>,
-        Box<dyn Read + Send>,
-    ) = match input {
+/// The rows of an opened input as a byte stream, and what the load records about it.
+struct Opened {
+    reader: Box<dyn Read + Send>,
+    json: bool,
+    fingerprint: Option<String>,
+    high: Option<String>,
+    /// The task feeding `reader` from a database, whose error explains an early end.
+    feeder: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+fn open_reader(input: Input) -> Result<Opened, String> {
+    match input {
         Input::File {
             path,
             json,
             fingerprint,
         } => {
             let f = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            is_json = json;
-            (Some(fingerprint), None, None, Box::new(f))
+            Ok(Opened {
+                reader: Box::new(f),
+                json,
+                fingerprint: Some(fingerprint),
+                high: None,
+                feeder: None,
+            })
         }
         Input::Postgres { client, sql, high } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
@@ -514,9 +522,46 @@ async fn convert_and_upload(
                 }
                 Ok(())
             });
-            (None, high, Some(feeder), Box::new(ChannelReader::new(rx)))
+            Ok(Opened {
+                reader: Box::new(ChannelReader::new(rx)),
+                json: false,
+                fingerprint: None,
+                high,
+                feeder: Some(feeder),
+            })
         }
-    };
+    }
+}
+
+/// What a load wrote: its summary, each part's key and content hash.
+struct Uploaded {
+    summary: Summary,
+    written: Vec<String>,
+    hashes: Vec<String>,
+    fingerprint: Option<String>,
+    high: Option<String>,
+}
+
+/// Read, convert and upload at once: the converter runs on a blocking thread, parts go to the
+/// lake as they are cut, at most one queued, so memory stays bounded.
+async fn convert_and_upload(
+    lake: &Lake,
+    input: Input,
+    spec: Spec,
+    objects: &str,
+    same: &[String],
+    table: &str,
+    progress: &Progress,
+) -> Result<Uploaded, String> {
+    let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<Part>(1);
+    let Opened {
+        reader,
+        json: is_json,
+        fingerprint,
+        high,
+        feeder,
+    } = open_reader(input)?;
+    let source = spec.source.clone();
     let convert = tokio::task::spawn_blocking(move || {
         let mut emit = |p: Part| {
             part_tx
@@ -556,16 +601,15 @@ async fn convert_and_upload(
     if let Some(f) = feeder {
         f.await
             .map_err(|e| format!("the reader stopped: {e}"))?
-            .map_err(|e| format!("{}: {e}", spec_source_of(&summary)))?;
+            .map_err(|e| format!("{source}: {e}"))?;
     }
-    Ok((summary?, written, hashes, fingerprint, high))
-}
-
-fn spec_source_of(s: &Result<Summary, String>) -> String {
-    match s {
-        Ok(_) => "reading the source".into(),
-        Err(e) => e.clone(),
-    }
+    Ok(Uploaded {
+        summary: summary?,
+        written,
+        hashes,
+        fingerprint,
+        high,
+    })
 }
 
 /// `Read` over chunks arriving from an async task (PostgreSQL's COPY stream).

@@ -5,9 +5,8 @@
 //! way everywhere, naming the column and why.
 
 use arrow_array::builder::{
-    BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
-    Int8Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int8Builder,
+    Int16Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -285,7 +284,11 @@ fn parse(kind: Kind, v: &Value) -> Result<Parsed, String> {
             return match kind {
                 // Nested JSON kept as its text when the column is declared `string`.
                 Kind::String => Ok(Parsed::S(other.to_string())),
-                _ => Err(format!("a JSON {} is not a {}", json_kind(other), name(kind))),
+                _ => Err(format!(
+                    "a JSON {} is not a {}",
+                    json_kind(other),
+                    name(kind)
+                )),
             };
         }
         Value::Text(s) => s,
@@ -371,8 +374,7 @@ pub fn decimal(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
     if int_part.is_empty() && frac.is_empty() {
         return Err(bad());
     }
-    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     let scale = scale as usize;
@@ -460,7 +462,11 @@ mod tests {
         assert_eq!(decimal("-0.5", 10, 2), Ok(-50));
         assert_eq!(decimal("12", 4, 2), Ok(1200));
         assert_eq!(decimal("1.230", 10, 2), Ok(123));
-        assert!(decimal("1.234", 10, 2).unwrap_err().contains("decimal places"));
+        assert!(
+            decimal("1.234", 10, 2)
+                .unwrap_err()
+                .contains("decimal places")
+        );
         assert!(decimal("123", 4, 2).unwrap_err().contains("does not fit"));
         assert!(decimal("1e3", 10, 2).is_err());
         assert!(decimal(".", 10, 2).is_err());

@@ -109,7 +109,8 @@ impl Writer<'_> {
         let w = self.current.as_mut().expect("just made");
         self.rows_in_part += batch.num_rows();
         w.write(&batch).map_err(|e| e.to_string())?;
-        if w.bytes_written() + w.in_progress_size() >= PART_BYTES || self.rows_in_part >= self.max_rows
+        if w.bytes_written() + w.in_progress_size() >= PART_BYTES
+            || self.rows_in_part >= self.max_rows
         {
             self.cut()?;
         }
@@ -132,10 +133,7 @@ impl Writer<'_> {
     }
 }
 
-fn writer<'a>(
-    cols: &[Column],
-    emit: &'a mut dyn FnMut(Part) -> Result<(), String>,
-) -> Writer<'a> {
+fn writer<'a>(cols: &[Column], emit: &'a mut dyn FnMut(Part) -> Result<(), String>) -> Writer<'a> {
     Writer {
         // Snappy, as Glue and Athena write by default; row groups small enough to stream.
         props: WriterProperties::builder()

@@ -285,10 +285,7 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
         finished_at: chrono::Utc::now().to_rfc3339(),
         selectors: opts.select.clone(),
         resumed_from: opts.resume.clone(),
-        steps: order
-            .iter()
-            .filter_map(|s| records.remove(s))
-            .collect(),
+        steps: order.iter().filter_map(|s| records.remove(s)).collect(),
     };
     ctx.lake
         .put_json(&manifest_key(&run_id), &manifest)

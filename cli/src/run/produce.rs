@@ -101,7 +101,11 @@ impl Producer<'_> {
 
     /// One PutRecords call, then again with only the entries that failed, until none fail or the
     /// attempts run out (those count as failed).
-    async fn put(&self, mut entries: Vec<PutRecordsRequestEntry>, sent: &mut Sent) -> Result<(), String> {
+    async fn put(
+        &self,
+        mut entries: Vec<PutRecordsRequestEntry>,
+        sent: &mut Sent,
+    ) -> Result<(), String> {
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=ATTEMPTS {
             let out = self

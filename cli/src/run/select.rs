@@ -99,7 +99,11 @@ pub fn ordered(steps: &Steps, chosen: &BTreeSet<String>) -> Vec<String> {
     while out.len() < chosen.len() {
         let before = out.len();
         for s in chosen {
-            if !done.contains(s) && steps[s].iter().all(|d| !chosen.contains(d) || done.contains(d)) {
+            if !done.contains(s)
+                && steps[s]
+                    .iter()
+                    .all(|d| !chosen.contains(d) || done.contains(d))
+            {
                 out.push(s.clone());
             }
         }
@@ -144,7 +148,10 @@ mod tests {
             pick(&["load+"]),
             ["ingest.load", "transform.dim", "transform.fact"]
         );
-        assert_eq!(pick(&["+dim"]), ["ingest.load", "source.db", "transform.dim"]);
+        assert_eq!(
+            pick(&["+dim"]),
+            ["ingest.load", "source.db", "transform.dim"]
+        );
         assert_eq!(pick(&[]).len(), 5);
         let err = select(&s, &["lod".into()]).unwrap_err();
         assert!(err.contains("did you mean `load`"), "{err}");

@@ -76,7 +76,14 @@ pub fn local_conn(source: &str, database: &str) -> Result<Conn, String> {
 }
 
 /// Connection settings given in full (tests, tools).
-pub fn conn_to(source: &str, host: &str, port: u16, database: &str, user: &str, password: &str) -> Conn {
+pub fn conn_to(
+    source: &str,
+    host: &str,
+    port: u16,
+    database: &str,
+    user: &str,
+    password: &str,
+) -> Conn {
     Conn {
         source: source.into(),
         host: host.into(),
@@ -217,11 +224,7 @@ pub async fn seed(
             .iter()
             .map(|c| format!("{} {}", ident(&c.name), pg_type(c.kind)))
             .collect();
-        let tx_sql = format!(
-            "CREATE TABLE {} ({})",
-            ident(table),
-            columns.join(", ")
-        );
+        let tx_sql = format!("CREATE TABLE {} ({})", ident(table), columns.join(", "));
         db.batch_execute(&tx_sql)
             .await
             .map_err(|e| format!("{}: creating `{table}`: {}", c.describe(), pg_error(&e)))?;
@@ -244,10 +247,14 @@ pub async fn seed(
         sink.send(bytes::Bytes::from(data))
             .await
             .map_err(|e| format!("{}: loading `{table}`: {}", c.describe(), pg_error(&e)))?;
-        sink.as_mut()
-            .finish()
-            .await
-            .map_err(|e| format!("{}: loading `{table}` from {}: {}", c.describe(), file.display(), pg_error(&e)))?;
+        sink.as_mut().finish().await.map_err(|e| {
+            format!(
+                "{}: loading `{table}` from {}: {}",
+                c.describe(),
+                file.display(),
+                pg_error(&e)
+            )
+        })?;
         seeded.push(table.clone());
     }
     Ok(seeded)

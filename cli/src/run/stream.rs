@@ -54,7 +54,10 @@ pub async fn run(ctx: &Ctx, name: &str, progress: &Progress) -> Result<StepStats
         .graph
         .get(&format!("ingest.{name}"))
         .ok_or_else(|| format!("no step `ingest.{name}`"))?;
-    let physical = node.attrs["stream"].as_str().unwrap_or_default().to_string();
+    let physical = node.attrs["stream"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let delivers_to = node.attrs.get("delivers_to").and_then(|v| v.as_str());
     let firehose_reads = !ctx.local || ctx.engine.firehose_reads_kinesis();
     if let (Some(url), true) = (delivers_to, firehose_reads) {
@@ -108,10 +111,7 @@ pub async fn run(ctx: &Ctx, name: &str, progress: &Progress) -> Result<StepStats
                 .next()
                 .map(|(z, _)| z.value.clone())
                 .unwrap_or_else(|| "raw".into());
-            (
-                format!("{}{name}/", ctx.names().zone_prefix(&zone)),
-                zone,
-            )
+            (format!("{}{name}/", ctx.names().zone_prefix(&zone)), zone)
         }
     };
     let cols = match table {
@@ -385,7 +385,10 @@ async fn save(
         cp.sequence = Some(seq.clone());
     }
     cp.finished = finished;
-    ctx.lake.put_json(&key, &cp).await.map_err(|e| e.to_string())
+    ctx.lake
+        .put_json(&key, &cp)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Kinesis sequence numbers are decimal strings of up to 128 bits: compare as numbers.
@@ -482,11 +485,7 @@ async fn write_batch(
 }
 
 /// Why a record cannot land (not JSON, not an object, a field not of its declared type).
-fn check(
-    l: &Landing,
-    rows: Option<&mut Rows>,
-    line: &[u8],
-) -> Option<(String, serde_json::Value)> {
+fn check(l: &Landing, rows: Option<&mut Rows>, line: &[u8]) -> Option<(String, serde_json::Value)> {
     let cols = l.cols.as_ref()?;
     let rows = rows?;
     let obj = match convert::record(line) {

@@ -97,13 +97,15 @@ pub fn add(b: &mut Builder) {
             ));
             step["schedule"] = json!(schedule.value);
         }
-        // The catalog tables it fills: lineage shows the load as their producer.
-        deps.extend(
-            s.tables
-                .iter()
-                .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name.value))
-                .map(|(t, _)| resource_address(R::GlueTable, t)),
-        );
+        // The catalog tables it fills: it waits for them, and lineage shows it as their producer.
+        let produces: Vec<String> = s
+            .tables
+            .iter()
+            .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name.value))
+            .map(|(t, _)| resource_address(R::GlueTable, t))
+            .collect();
+        step["produces"] = json!(produces);
+        deps.extend(produces);
         b.step(S::Ingest, name, step, deps);
     }
 }

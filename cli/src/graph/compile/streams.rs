@@ -111,13 +111,15 @@ pub fn add(b: &mut Builder) {
         if let Some(src) = &st.source {
             ingest_deps.push(format!("source.{}", src.value));
         }
-        // The catalog tables it fills: lineage shows the stream as their producer.
-        ingest_deps.extend(
+        // The catalog tables it fills: it waits for them, and lineage shows it as their producer.
+        let produces: Vec<String> =
             b.s.tables
                 .iter()
                 .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name.value))
-                .map(|(t, _)| resource_address(R::GlueTable, t)),
-        );
+                .map(|(t, _)| resource_address(R::GlueTable, t))
+                .collect();
+        step["produces"] = json!(produces);
+        ingest_deps.extend(produces);
         b.step(S::Ingest, name, step, ingest_deps);
     }
 }
