@@ -4,6 +4,10 @@
 //! catalog name queryable as written.
 //!
 //! Example: a table `Order-Items` → `order_items`.
+//!
+//! W104 column-case: a column declared in mixed case (`customerNumber`, as a MySQL schema has it)
+//! is not an error: Glue and Athena store it in lowercase, and `dekit run` matches source columns
+//! ignoring case. It is said once per table, as a warning listing the columns.
 
 use super::Rule;
 use crate::aws_names;
@@ -17,7 +21,12 @@ pub const RULE: Rule = Rule {
     summary: "catalog names use lowercase letters, digits and `_`",
     hint: "Glue and Athena names are lowercase letters, digits and `_`, e.g. `order_items`",
     source: include_str!("glue_name.rs"),
-    also: &[],
+    also: &[(
+        "W104",
+        "column-case",
+        "mixed-case column names are stored in lowercase by Glue and Athena",
+        "write them in lowercase to match what queries see; sources are matched ignoring case",
+    )],
     check,
 };
 
@@ -26,7 +35,36 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let mut names: Vec<(&str, &Spanned<String>)> = vec![("database", &s.storage.catalog.database)];
     for (k, t) in s.tables.iter() {
         names.push(("table", k));
-        names.extend(t.columns.iter().map(|(c, _)| ("column", c)));
+        // Columns valid once lowercased: one warning for the table, not an error each.
+        let (cased, other): (Vec<_>, Vec<_>) = t.columns.iter().map(|(c, _)| c).partition(|c| {
+            aws_names::glue(c).is_err() && aws_names::glue(&c.to_ascii_lowercase()).is_ok()
+        });
+        if let Some(first) = cased.first() {
+            out.push(
+                cx.warning(
+                    "W104",
+                    format!(
+                        "table `{}`: column{} {} {} stored in lowercase by Glue and Athena ({})",
+                        k.value,
+                        if cased.len() > 1 { "s" } else { "" },
+                        cased
+                            .iter()
+                            .map(|c| format!("`{}`", c.value))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if cased.len() > 1 { "are" } else { "is" },
+                        cased
+                            .iter()
+                            .map(|c| c.to_ascii_lowercase())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    first.span,
+                )
+                .hint("`dekit run` matches source columns ignoring case; queries use the lowercase names"),
+            );
+        }
+        names.extend(other.into_iter().map(|c| ("column", c)));
         names.extend(t.partitions.iter().map(|(c, _)| ("partition", c)));
     }
     names.extend(s.transforms.iter().map(|(k, _)| ("model", k)));
