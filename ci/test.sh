@@ -16,6 +16,10 @@ stamp() { echo "   ($((SECONDS - t0)) s)"; }
 install_log="$(mktemp)"
 ./localstack/local.sh install --engine all >"$install_log" 2>&1 &
 install_pid=$!
+# The database servers local sources run on (MariaDB from Debian's packages, as root).
+db_log="$(mktemp)"
+./localstack/databases.sh install >"$db_log" 2>&1 &
+db_pid=$!
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -28,6 +32,8 @@ stamp
 
 echo "== local cloud (MiniStack)"
 if ! wait "$install_pid"; then cat "$install_log"; exit 1; fi
+if ! wait "$db_pid"; then cat "$db_log"; exit 1; fi
+cat "$db_log"
 started=""
 ls_dir="$(mktemp -d)"
 stop_all() {

@@ -546,3 +546,192 @@ fn crashes_mid_load_and_mid_landing_neither_lose_nor_duplicate() {
     assert_eq!(step(&m, "ingest.audit")["objects"], 0);
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// A MariaDB database of its own for a test, dropped at the end (also when the test fails).
+struct MariaDb {
+    conn: dekit::run::sources::Conn,
+}
+
+impl MariaDb {
+    fn new(name: &str) -> MariaDb {
+        use dekit::run::sources::{Db, local_conn_to};
+        let admin = local_conn_to(Db::Mysql, "test", "mysql").unwrap();
+        let db = format!("{}_crm", name.replace('-', "_"));
+        cloud().rt.block_on(async {
+            use mysql_async::prelude::Queryable;
+            let mut c = admin.mysql().await.unwrap();
+            c.query_drop(format!("CREATE DATABASE `{db}`"))
+                .await
+                .unwrap();
+        });
+        MariaDb {
+            conn: local_conn_to(Db::Mysql, "test", &db).unwrap(),
+        }
+    }
+
+    fn sql(&self, sql: &str) {
+        cloud().rt.block_on(async {
+            use mysql_async::prelude::Queryable;
+            let mut c = self.conn.mysql().await.unwrap();
+            c.query_drop(sql).await.unwrap();
+        });
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let db = self.conn.database.clone();
+        let dropped = cloud().rt.block_on(async {
+            use mysql_async::prelude::Queryable;
+            let mut c = self.conn.mysql().await?;
+            c.query_drop(format!("DROP DATABASE `{db}`"))
+                .await
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = dropped
+            && !std::thread::panicking()
+        {
+            panic!("dropping {db}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_mysql_source_with_its_own_schema_loads_declared_types() {
+    let _c = cloud();
+    let scope = Scope::new("runmysql");
+    let s = Stack::new(&scope);
+    let my = MariaDb::new(&s.name);
+    // classicmodels-style: camelCase columns, DECIMAL money, DATE, a NULL, quotes and UTF-8.
+    my.sql(
+        "CREATE TABLE customers (customerNumber INT PRIMARY KEY, customerName VARCHAR(50), \
+         creditLimit DECIMAL(10,2) NULL, country VARCHAR(50)); \
+         INSERT INTO customers VALUES (103, 'Atelier graphique', 21000.00, 'France'), \
+         (112, 'Signal Gift Stores', NULL, 'USA'), (114, 'Australian Collectors, Co.', 117300.00, 'Australia'), \
+         (119, 'La Rochelle Gifts ''n'' Co', 118200.00, 'Frânce'); \
+         CREATE TABLE payments (customerNumber INT, checkNumber VARCHAR(50), paymentDate DATE, amount DECIMAL(12,2)); \
+         INSERT INTO payments VALUES (103, 'HQ336336', '2004-10-19', 6066.78), (103, 'JM555205', '2003-06-05', 14571.44), \
+         (112, 'BO864823', '2004-12-17', 14191.12), (114, 'GG31455', '2003-05-20', 123456789.00)",
+    );
+    let (port, password) =
+        dekit::run::sources::local_server_info(dekit::run::sources::Db::Mysql).unwrap();
+    let db = my.conn.database.clone();
+    s.edit(|t| {
+        t.replacen(
+            "sources:\n",
+            &format!(
+                "sources:\n  crm:\n    kind: mysql\n    host: ${{env.CRM_HOST}}\n    port: {port}\n    database: {db}\n    user: dekit\n    password: ${{env.CRM_PASSWORD}}\n    tables: [customers, payments]\n"
+            ),
+            1,
+        )
+        .replacen(
+            "  batch:\n",
+            "  batch:\n    crm_load:\n      source: crm\n      zone: raw\n      prefix: crm/\n      format: parquet\n",
+            1,
+        )
+        .replacen(
+            "\ntables:\n",
+            "\ntables:\n  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    watermark: customerNumber\n    columns:\n      customerNumber: int\n      customerName: string\n      creditLimit: decimal(10,2)\n      country: string\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      checknumber: string\n      customernumber: int\n      paymentdate: date\n      amount: decimal(10,2)\n",
+            1,
+        )
+    });
+    s.ok(&["apply"]);
+    let env = [
+        ("CRM_HOST", "127.0.0.1"),
+        ("CRM_PASSWORD", password.as_str()),
+        SMALL_PARTS,
+    ];
+    // A payment of 123,456,789.00 does not fit decimal(10,2): the step fails naming table, row
+    // key and column.
+    let o = s.raw_env(&["run", "--select", "crm_load"], &env);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(
+        text.contains("crm.payments")
+            && text.contains("checknumber = GG31455")
+            && text.contains("column `amount`"),
+        "{text}"
+    );
+    assert!(!text.contains(&password), "the password was printed");
+
+    let o = s.raw_env(
+        &[
+            "run",
+            "--json",
+            "--select",
+            "crm_load",
+            "--max-bad-rows",
+            "1",
+        ],
+        &env,
+    );
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    assert!(o.status.success(), "{m}");
+    let notes = step(&m, "ingest.crm_load")["notes"].to_string();
+    assert!(notes.contains("customerNumber → customernumber"), "{notes}");
+    let lake = bucket(&s);
+
+    let customers = parquet_rows(&lake, "raw/crm/customers/");
+    assert_eq!(count(&customers), 4);
+    let b = &customers[0];
+    let ids = b
+        .column_by_name("customernumber")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .expect("int is Int32");
+    assert_eq!(ids.values().to_vec(), [103, 112, 114, 119]);
+    let credit = b
+        .column_by_name("creditlimit")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Decimal128Array>()
+        .expect("decimal(10,2) is Decimal128");
+    assert_eq!(credit.value(0), 2_100_000);
+    assert!(arrow_array::Array::is_null(credit, 1), "NULL stays NULL");
+    let names = b
+        .column_by_name("customername")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert_eq!(names.value(3), "La Rochelle Gifts 'n' Co");
+    let country = b
+        .column_by_name("country")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert_eq!(country.value(3), "Frânce");
+
+    let payments = parquet_rows(&lake, "raw/crm/payments/");
+    assert_eq!(count(&payments), 3);
+    let dates = payments[0]
+        .column_by_name("paymentdate")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Date32Array>()
+        .expect("date is Date32");
+    assert_eq!(dates.value_as_date(0).unwrap().to_string(), "2004-10-19");
+    let bad = json_lines(&lake, "raw/errors/crm_load/crm_payments/");
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["row"]["checkNumber"], "GG31455");
+
+    // Incremental: a new customer loads alone.
+    my.sql("INSERT INTO customers VALUES (121, 'Baane Mini Imports', 81700.00, 'Norway')");
+    let o = s.raw_env(
+        &[
+            "run",
+            "--json",
+            "--select",
+            "crm_load",
+            "--max-bad-rows",
+            "1",
+        ],
+        &env,
+    );
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(o.status.success(), "{m}");
+    assert_eq!(count(&parquet_rows(&lake, "raw/crm/customers/")), 5);
+    s.ok(&["destroy", "--force-delete-data"]);
+}

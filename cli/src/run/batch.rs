@@ -162,6 +162,13 @@ enum Input {
         /// The range's upper end, fixed before reading so a re-run reads the same rows.
         high: Option<String>,
     },
+    Mysql {
+        conn: mysql_async::Conn,
+        sql: String,
+        /// Declared columns by their real names: the header of the CSV the rows become.
+        header: Vec<String>,
+        high: Option<String>,
+    },
 }
 
 async fn load_table(
@@ -224,7 +231,7 @@ async fn load_table(
     };
     let range = match &input {
         Input::File { fingerprint, .. } => format!("file:{fingerprint}"),
-        Input::Postgres { high, .. } => format!(
+        Input::Postgres { high, .. } | Input::Mysql { high, .. } => format!(
             "{}..{}",
             state.watermark.as_deref().unwrap_or(""),
             high.as_deref().unwrap_or("full")
@@ -241,10 +248,13 @@ async fn load_table(
         .await
         .map_err(|e| e.to_string())?;
 
+    let from_db = !matches!(input, Input::File { .. });
     let spec = Spec {
         source: source_label.clone(),
         cols: l.cols.clone(),
         watermark: wm,
+        null: from_db.then_some("\\N"),
+        by_key: from_db,
     };
     // Parts already in the lake, unchanged, of this same load (a full reload of the same day).
     let same: Vec<String> = match &state.last {
@@ -406,24 +416,7 @@ async fn open(
                         .map_or_else(|| sources::ident(&c.name), |r| sources::ident(r))
                 })
                 .collect();
-            let missing: Vec<&str> = l
-                .cols
-                .iter()
-                .filter(|c| !real.iter().any(|r| r.eq_ignore_ascii_case(&c.name)))
-                .map(|c| c.name.as_str())
-                .collect();
-            if !missing.is_empty() {
-                return Err(format!(
-                    "{}: table `{table_name}` has no column {} (it has: {})",
-                    conn.describe(),
-                    missing
-                        .iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    real.join(", ")
-                ));
-            }
+            missing_columns(&conn, &table_name, &l.cols, &real)?;
             let from = sources::ident(&table_name);
             let (filter, high, order) = match wm {
                 Some((i, _)) => {
@@ -449,16 +442,113 @@ async fn open(
                 None => (String::new(), None, String::new()),
             };
             let sql = format!(
-                "COPY (SELECT {} FROM {from}{filter}{order}) TO STDOUT WITH (FORMAT csv, HEADER true)",
+                "COPY (SELECT {} FROM {from}{filter}{order}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')",
                 select.join(", ")
             );
             Ok(Some(Input::Postgres { client, sql, high }))
+        }
+        SourceKind::Mysql => {
+            use mysql_async::prelude::Queryable;
+            let conn = sources::conn(src_name, src, ctx.local_sources)?;
+            let mut my = conn.mysql().await?;
+            let err = |e: mysql_async::Error| {
+                format!("{}: {}", conn.describe(), sources::mysql_error(&e))
+            };
+            let table_name: Option<String> = my
+                .exec_first(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) = LOWER(?)",
+                    (&l.source_table,),
+                )
+                .await
+                .map_err(err)?;
+            let Some(table_name) = table_name else {
+                return Err(format!(
+                    "{}: table `{}` does not exist (or this user cannot see it)",
+                    conn.describe(),
+                    l.source_table
+                ));
+            };
+            let real: Vec<String> = my
+                .exec(
+                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                    (&table_name,),
+                )
+                .await
+                .map_err(err)?;
+            missing_columns(&conn, &table_name, &l.cols, &real)?;
+            let header: Vec<String> = l
+                .cols
+                .iter()
+                .map(|c| {
+                    real.iter()
+                        .find(|r| r.eq_ignore_ascii_case(&c.name))
+                        .cloned()
+                        .expect("checked above")
+                })
+                .collect();
+            let select: Vec<String> = header.iter().map(|h| sources::my_ident(h)).collect();
+            let from = sources::my_ident(&table_name);
+            let (filter, high, order) = match wm {
+                Some((i, _)) => {
+                    let col = &select[*i];
+                    let lo = state
+                        .watermark
+                        .as_deref()
+                        .map(|w| format!(" WHERE {col} > {}", sources::my_literal(w)))
+                        .unwrap_or_default();
+                    let high: Option<Option<String>> = my
+                        .query_first(format!("SELECT CAST(MAX({col}) AS CHAR) FROM {from}{lo}"))
+                        .await
+                        .map_err(err)?;
+                    let Some(high) = high.flatten() else {
+                        return Ok(None);
+                    };
+                    let and = if lo.is_empty() { " WHERE" } else { " AND" };
+                    (
+                        format!("{lo}{and} {col} <= {}", sources::my_literal(&high)),
+                        Some(high),
+                        format!(" ORDER BY {col}"),
+                    )
+                }
+                None => (String::new(), None, String::new()),
+            };
+            let sql = format!("SELECT {} FROM {from}{filter}{order}", select.join(", "));
+            Ok(Some(Input::Mysql {
+                conn: my,
+                sql,
+                header,
+                high,
+            }))
         }
         other => Err(format!(
             "source `{src_name}`: batch loads from `{}` sources are not supported yet",
             sources::kind_name(other)
         )),
     }
+}
+
+/// A declared column the source table lacks fails the load, naming what the table has.
+fn missing_columns(
+    conn: &sources::Conn,
+    table: &str,
+    cols: &[Column],
+    real: &[String],
+) -> Result<(), String> {
+    let missing: Vec<String> = cols
+        .iter()
+        .filter(|c| !real.iter().any(|r| r.eq_ignore_ascii_case(&c.name)))
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: table `{table}` has no column{} {} (it has: {})",
+        conn.describe(),
+        if missing.len() > 1 { "s" } else { "" },
+        missing.join(", "),
+        real.join(", ")
+    ))
 }
 
 fn file_hash(path: &std::path::Path) -> Result<String, String> {
@@ -530,7 +620,72 @@ fn open_reader(input: Input) -> Result<Opened, String> {
                 feeder: Some(feeder),
             })
         }
+        Input::Mysql {
+            conn,
+            sql,
+            header,
+            high,
+        } => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
+            let feeder = tokio::spawn(mysql_rows(conn, sql, header, tx));
+            Ok(Opened {
+                reader: Box::new(ChannelReader::new(rx)),
+                json: false,
+                fingerprint: None,
+                high,
+                feeder: Some(feeder),
+            })
+        }
     }
+}
+
+/// MySQL rows (text protocol) as CSV with a header, in chunks, so they take the path every other
+/// source takes.
+async fn mysql_rows(
+    mut conn: mysql_async::Conn,
+    sql: String,
+    header: Vec<String>,
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
+) -> Result<(), String> {
+    use mysql_async::prelude::Queryable;
+    let writer = || {
+        csv::WriterBuilder::new()
+            .buffer_capacity(64 << 10)
+            .from_writer(vec![])
+    };
+    let mut w = writer();
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    let mut result = conn
+        .query_iter(sql)
+        .await
+        .map_err(|e| sources::mysql_error(&e))?;
+    let mut fields: Vec<Vec<u8>> = vec![];
+    let mut n = 0usize;
+    while let Some(row) = result.next().await.map_err(|e| sources::mysql_error(&e))? {
+        fields.clear();
+        for i in 0..row.len() {
+            fields.push(match row.as_ref(i) {
+                Some(mysql_async::Value::Bytes(b)) => b.clone(),
+                // NULL as PostgreSQL's COPY writes it, so it differs from an empty string.
+                _ => b"\\N".to_vec(),
+            });
+        }
+        w.write_record(&fields).map_err(|e| e.to_string())?;
+        n += 1;
+        if n.is_multiple_of(4096) {
+            let chunk = std::mem::replace(&mut w, writer())
+                .into_inner()
+                .map_err(|e| e.to_string())?;
+            if tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    let rest = w.into_inner().map_err(|e| e.to_string())?;
+    let _ = tx.send(Ok(bytes::Bytes::from(rest))).await;
+    drop(result);
+    let _ = conn.disconnect().await;
+    Ok(())
 }
 
 /// What a load wrote: its summary, each part's key and content hash.

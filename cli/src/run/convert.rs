@@ -71,6 +71,12 @@ pub struct Spec {
     pub cols: Vec<Column>,
     /// The watermark column's index, and the mark rows must be above to load.
     pub watermark: Option<(usize, Option<Mark>)>,
+    /// The CSV field that means NULL (`\N` from databases, so NULL and an empty string differ);
+    /// without one, an empty field is NULL for every type but `string`.
+    pub null: Option<&'static str>,
+    /// Name bad rows by their key (the first declared column) rather than by line: a database
+    /// has rows, not lines.
+    pub by_key: bool,
 }
 
 #[derive(Debug, Default)]
@@ -220,7 +226,11 @@ pub fn csv(
         }
         let values: Vec<Option<Value>> = index
             .iter()
-            .map(|i| i.map(|i| Value::Text(&record[i])))
+            .map(|i| {
+                i.map(|i| &record[i])
+                    .filter(|v| spec.null != Some(*v))
+                    .map(Value::Text)
+            })
             .collect();
         if let Some((wi, lo)) = &spec.watermark
             && !above(spec, *wi, lo, index[*wi].map(|i| &record[i]), &mut sum)
@@ -231,7 +241,12 @@ pub fn csv(
             Ok(()) => sum.rows += 1,
             Err(e) => sum.bad.push(Bad {
                 source: spec.source.clone(),
-                at: format!("line {line}"),
+                at: if spec.by_key {
+                    let key = index[0].map_or("", |i| &record[i]);
+                    format!("row {} ({} = {key})", line - 1, spec.cols[0].name)
+                } else {
+                    format!("line {line}")
+                },
                 error: e,
                 row: raw(),
             }),
@@ -417,6 +432,8 @@ mod tests {
                 },
             ],
             watermark,
+            null: None,
+            by_key: false,
         }
     }
 

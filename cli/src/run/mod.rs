@@ -357,9 +357,30 @@ async fn source_step(ctx: &Ctx, name: &str) -> Result<StepStats, String> {
                 .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?;
         }
         crate::model::SourceKind::Mysql => {
-            return Err(format!(
-                "source `{name}`: mysql sources are not supported by `dekit run` yet"
-            ));
+            use mysql_async::prelude::Queryable;
+            let conn = sources::conn(name, src, ctx.local_sources)?;
+            if sources::served_locally(ctx.local_sources, src) {
+                let sample = ctx
+                    .checked
+                    .loaded
+                    .src
+                    .dir()
+                    .join(&src.sample.as_ref().expect("served locally").value);
+                let tables = source_tables(ctx, name)?;
+                let seeded = sources::seed_mysql(&conn, &sample, &tables).await?;
+                if !seeded.is_empty() {
+                    stats.notes.push(format!(
+                        "{name}: seeded {} on the local MariaDB from {}",
+                        seeded.join(", "),
+                        sample.display()
+                    ));
+                }
+            }
+            let mut my = conn.mysql().await?;
+            my.query_drop("SELECT 1")
+                .await
+                .map_err(|e| format!("{}: {}", conn.describe(), sources::mysql_error(&e)))?;
+            let _ = my.disconnect().await;
         }
         _ => {}
     }

@@ -8,8 +8,16 @@ use crate::model::{Source, SourceKind};
 use std::path::{Path, PathBuf};
 use tokio_postgres::{Client, NoTls};
 
+/// The database servers a source can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Postgres,
+    Mysql,
+}
+
 /// Connection settings, with the password kept out of every message and `Debug`.
 pub struct Conn {
+    pub db: Db,
     pub source: String,
     pub host: String,
     pub port: u16,
@@ -19,31 +27,91 @@ pub struct Conn {
 }
 
 impl Conn {
+    fn clone_settings(&self) -> Conn {
+        Conn {
+            db: self.db,
+            source: self.source.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            database: self.database.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+        }
+    }
+
     /// `postgres at 127.0.0.1:5433/shop as dekit`: what an error names, never the password.
     pub fn describe(&self) -> String {
         format!(
-            "source `{}` (postgres at {}:{}/{} as {})",
-            self.source, self.host, self.port, self.database, self.user
+            "source `{}` ({} at {}:{}/{} as {})",
+            self.source,
+            match self.db {
+                Db::Postgres => "postgres",
+                Db::Mysql => "mysql",
+            },
+            self.host,
+            self.port,
+            self.database,
+            self.user
         )
+    }
+
+    /// Connect to a MySQL or MariaDB server (the text protocol: values arrive as text, converted
+    /// by the same code as every other source's).
+    pub async fn mysql(&self) -> Result<mysql_async::Conn, String> {
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .db_name(Some(self.database.clone()))
+            .prefer_socket(false);
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            mysql_async::Conn::new(opts),
+        )
+        .await
+        .map_err(|_| format!("{}: cannot connect: timed out after 10 s", self.describe()))?
+        .map_err(|e| format!("{}: cannot connect: {}", self.describe(), mysql_error(&e)))
+    }
+}
+
+/// A MySQL error as one line, its server code when the server sent one.
+pub fn mysql_error(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Server(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
     }
 }
 
 /// The local PostgreSQL that `localstack/databases.sh` runs: its port and generated password.
 pub fn local_postgres() -> Result<(u16, String), String> {
-    let port: u16 = std::env::var("DEKIT_PG_PORT")
+    local_server(Db::Postgres)
+}
+
+/// A local database server's port and generated password.
+pub fn local_server_info(db: Db) -> Result<(u16, String), String> {
+    local_server(db)
+}
+
+fn local_server(db: Db) -> Result<(u16, String), String> {
+    let (port_var, data_var, default_port, name) = match db {
+        Db::Postgres => ("DEKIT_PG_PORT", "DEKIT_PG_DATA", 5433, "postgres"),
+        Db::Mysql => ("DEKIT_MYSQL_PORT", "DEKIT_MYSQL_DATA", 3307, "mariadb"),
+    };
+    let port: u16 = std::env::var(port_var)
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(5433);
-    let data = match std::env::var_os("DEKIT_PG_DATA") {
+        .unwrap_or(default_port);
+    let data = match std::env::var_os(data_var) {
         Some(d) => PathBuf::from(d),
-        // Root's server runs as `postgres`, which cannot enter root's home.
-        None if is_root() => PathBuf::from(format!("/var/lib/dekit/postgres-{port}")),
-        None => crate::cloud::local::cache_dir().join(format!("postgres-{port}")),
+        // Root's servers run as their own users, which cannot enter root's home.
+        None if is_root() => PathBuf::from(format!("/var/lib/dekit/{name}-{port}")),
+        None => crate::cloud::local::cache_dir().join(format!("{name}-{port}")),
     };
     let pw_file = PathBuf::from(format!("{}.password", data.display()));
     let password = std::fs::read_to_string(&pw_file).map_err(|e| {
         format!(
-            "the local PostgreSQL is not set up ({}: {e}); start it with `dekit local start`",
+            "the local {name} server is not set up ({}: {e}); start it with `dekit local start`",
             pw_file.display()
         )
     })?;
@@ -64,8 +132,14 @@ pub fn served_locally(local_sources: bool, src: &Source) -> bool {
 
 /// The local PostgreSQL's connection to `database`.
 pub fn local_conn(source: &str, database: &str) -> Result<Conn, String> {
-    let (port, password) = local_postgres()?;
+    local_conn_to(Db::Postgres, source, database)
+}
+
+/// A local database server's connection to `database`.
+pub fn local_conn_to(db: Db, source: &str, database: &str) -> Result<Conn, String> {
+    let (port, password) = local_server(db)?;
     Ok(Conn {
+        db,
         source: source.into(),
         host: "127.0.0.1".into(),
         port,
@@ -75,41 +149,30 @@ pub fn local_conn(source: &str, database: &str) -> Result<Conn, String> {
     })
 }
 
-/// Connection settings given in full (tests, tools).
-pub fn conn_to(
-    source: &str,
-    host: &str,
-    port: u16,
-    database: &str,
-    user: &str,
-    password: &str,
-) -> Conn {
-    Conn {
-        source: source.into(),
-        host: host.into(),
-        port,
-        database: database.into(),
-        user: user.into(),
-        password: password.into(),
-    }
-}
-
 pub fn conn(name: &str, src: &Source, local_sources: bool) -> Result<Conn, String> {
     let database = src
         .database
         .as_ref()
         .map_or_else(|| name.to_string(), |d| d.value.clone());
+    let db = match src.kind.value {
+        SourceKind::Mysql => Db::Mysql,
+        _ => Db::Postgres,
+    };
     if served_locally(local_sources, src) {
-        return local_conn(name, &database);
+        return local_conn_to(db, name, &database);
     }
     let get = |field: &str, v: Option<&crate::yaml::Spanned<String>>| -> Result<String, String> {
         let v = v.ok_or_else(|| format!("source `{name}` declares no `{field}`"))?;
         resolve_env(&v.value).map_err(|e| format!("source `{name}` `{field}`: {e}"))
     };
     Ok(Conn {
+        db,
         source: name.into(),
         host: get("host", src.host.as_ref())?,
-        port: src.port.as_ref().map_or(5432, |p| p.value),
+        port: src
+            .port
+            .as_ref()
+            .map_or(if db == Db::Mysql { 3306 } else { 5432 }, |p| p.value),
         database,
         user: get("user", src.user.as_ref())?,
         password: get("password", src.password.as_ref())?,
@@ -148,6 +211,121 @@ pub fn pg_error(e: &tokio_postgres::Error) -> String {
         cur = s.source();
     }
     msg
+}
+
+/// A backquoted MySQL identifier.
+pub fn my_ident(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+/// A single-quoted MySQL literal (backslashes are escapes there).
+pub fn my_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The MySQL type a declared Glue column is seeded as.
+fn my_type(kind: Kind) -> String {
+    match kind {
+        Kind::TinyInt => "tinyint".into(),
+        Kind::SmallInt => "smallint".into(),
+        Kind::Int => "int".into(),
+        Kind::BigInt => "bigint".into(),
+        Kind::Float => "float".into(),
+        Kind::Double => "double".into(),
+        Kind::Decimal(p, s) => format!("decimal({p},{s})"),
+        Kind::String => "text".into(),
+        Kind::Boolean => "boolean".into(),
+        Kind::Date => "date".into(),
+        Kind::Timestamp => "datetime(6)".into(),
+    }
+}
+
+/// Like `seed`, for a MySQL or MariaDB source: rows inserted from the sample CSV.
+pub async fn seed_mysql(
+    c: &Conn,
+    sample_dir: &Path,
+    tables: &[(String, Vec<Column>)],
+) -> Result<Vec<String>, String> {
+    use mysql_async::prelude::Queryable;
+    let err = |e: mysql_async::Error| format!("{}: {}", c.describe(), mysql_error(&e));
+    let admin = Conn {
+        database: "mysql".into(),
+        ..c.clone_settings()
+    };
+    let mut a = admin.mysql().await?;
+    a.query_drop(format!(
+        "CREATE DATABASE IF NOT EXISTS {}",
+        my_ident(&c.database)
+    ))
+    .await
+    .map_err(err)?;
+    drop(a);
+    let mut db = c.mysql().await?;
+    let mut seeded = vec![];
+    for (table, cols) in tables {
+        let present: Option<u8> = db
+            .exec_first(
+                "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (table,),
+            )
+            .await
+            .map_err(err)?;
+        if present.is_some() {
+            continue;
+        }
+        let file = sample_dir.join(format!("{table}.csv"));
+        let mut rdr = csv::Reader::from_path(&file).map_err(|e| {
+            format!(
+                "source `{}`: sample for table `{table}`: {}: {e}",
+                c.source,
+                file.display()
+            )
+        })?;
+        let columns: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{} {}", my_ident(&c.name), my_type(c.kind)))
+            .collect();
+        db.query_drop(format!(
+            "CREATE TABLE {} ({})",
+            my_ident(table),
+            columns.join(", ")
+        ))
+        .await
+        .map_err(err)?;
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| format!("{}: {e}", file.display()))?
+            .iter()
+            .map(my_ident)
+            .collect();
+        let mut rows = vec![];
+        for r in rdr.records() {
+            let r = r.map_err(|e| format!("{}: {e}", file.display()))?;
+            let vals: Vec<String> = r
+                .iter()
+                .map(|v| {
+                    if v.is_empty() {
+                        "NULL".into()
+                    } else {
+                        my_literal(v)
+                    }
+                })
+                .collect();
+            rows.push(format!("({})", vals.join(", ")));
+        }
+        for chunk in rows.chunks(500) {
+            db.query_drop(format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                my_ident(table),
+                header.join(", "),
+                chunk.join(", ")
+            ))
+            .await
+            .map_err(err)?;
+        }
+        seeded.push(table.clone());
+    }
+    Ok(seeded)
 }
 
 /// A double-quoted SQL identifier.
