@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: build dekit, start the local cloud (MiniStack, installed on first
-# use; `DEKIT_LOCAL_ENGINE=localstack` for LocalStack + moto), validate and apply the retail stack,
-# then show that a second plan is empty.
+# use; `DEKIT_LOCAL_ENGINE=localstack` for LocalStack + moto) with its PostgreSQL, validate and
+# apply the retail stack, show that a second plan is empty, then move data: produce the sample
+# clickstream into Kinesis and run the pipeline (the shop database, seeded from its sample, batch-
+# loaded to Parquet; the clickstream landed in the raw zone), printing the run's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}"
 cargo build --locked --bin dekit
 dekit="$CARGO_TARGET_DIR/debug/dekit"
+stack=stacks/retail/stack.yaml
+./localstack/databases.sh install
 "$dekit" local start
-"$dekit" validate stacks/retail/stack.yaml
-"$dekit" apply stacks/retail/stack.yaml --auto-approve
+"$dekit" validate "$stack"
+"$dekit" apply "$stack" --auto-approve
 echo
 echo "== a second plan must be empty:"
-"$dekit" plan stacks/retail/stack.yaml --detailed-exitcode
+"$dekit" plan "$stack" --detailed-exitcode
 echo
-echo "Done. Inspect with \`$dekit state list stacks/retail/stack.yaml\`;"
-echo "clean up with \`$dekit destroy stacks/retail/stack.yaml --force-delete-data\` and \`$dekit local stop\`."
+echo "== produce the sample clickstream, then run the pipeline:"
+"$dekit" produce "$stack" clickstream
+"$dekit" run "$stack"
+echo
+echo "Done. Run again: only new rows load (\`$dekit run $stack --select shop_tables\`)."
+echo "Inspect with \`$dekit state list $stack\`; clean up with"
+echo "\`$dekit destroy $stack --force-delete-data\` and \`$dekit local stop\`."
