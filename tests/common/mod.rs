@@ -28,3 +28,16 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
 }
+
+/// Run async work with clients for the local cloud that runs (benchmarks' raw-SDK baselines).
+pub fn block_on_local<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce(dekit::cloud::Clients) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let clients = dekit::cloud::Clients::connect(&dekit::cloud::Target::local_default()).await;
+        f(clients).await
+    })
+}
