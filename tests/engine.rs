@@ -723,3 +723,97 @@ fn timings_trace_every_resource_call() {
     );
     stack.ok(&["destroy", "--force-delete-data"]);
 }
+
+#[test]
+fn apply_writes_the_source_secret_from_the_environment_and_never_stores_it() {
+    let c = cloud();
+    let scope = Scope::new("secret");
+    let s = Stack::new(&scope);
+    // Not served by the local PostgreSQL: the load's Glue job reads its connection from a secret.
+    s.edit(|t| t.replace("    local_sources: true\n", ""));
+    let secret_name = format!("{}-local/shop_db", s.name);
+
+    let o = s.dekit(&["apply"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("SHOP_DB_") && err.contains("secret"),
+        "apply without the variables must say which is missing:\n{err}"
+    );
+
+    let password = "pw-7Yq2-not-in-state";
+    let env = [
+        ("SHOP_DB_HOST", "db.internal.example.com"),
+        ("SHOP_DB_PASSWORD", password),
+    ];
+    let o = s.raw_env(&["apply", "--auto-approve"], &env);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let value =
+        c.rt.block_on(
+            c.clients
+                .secretsmanager
+                .get_secret_value()
+                .secret_id(&secret_name)
+                .send(),
+        )
+        .expect("the secret exists");
+    let v: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    assert_eq!(v["password"], password);
+    assert_eq!(v["host"], "db.internal.example.com");
+    assert_eq!(v["engine"], "postgres");
+    assert_eq!(v["username"], "dekit_reader");
+    // The job is told which secret, and the secret's ARN is recorded; its value never is.
+    let state = std::fs::read_to_string(s.dir.join(".dekit/local.state.json")).unwrap();
+    assert!(!state.contains(password), "the password is in the state");
+    assert!(state.contains(value.arn().unwrap()), "the ARN is recorded");
+    let job =
+        c.rt.block_on(
+            c.clients
+                .glue
+                .get_job()
+                .job_name(format!("{}-local-shop-tables", s.name))
+                .send(),
+        )
+        .unwrap();
+    let args = job.job().unwrap().default_arguments().unwrap();
+    assert_eq!(args["--source_secret_id"], secret_name);
+
+    // Same environment: nothing to do. A rotated password: the secret (only) changes, and no
+    // plan shows either value.
+    let o = s.raw_env(&["plan", "--detailed-exitcode"], &env);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let rotated = [env[0], ("SHOP_DB_PASSWORD", "pw-rotated-88")];
+    let o = s.raw_env(&["plan", "--detailed-exitcode"], &rotated);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(text.contains("secretsmanager_secret.shop_db"), "{text}");
+    assert!(
+        !text.contains(password) && !text.contains("pw-rotated-88"),
+        "{text}"
+    );
+    let o = s.raw_env(&["apply", "--auto-approve"], &rotated);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let value =
+        c.rt.block_on(
+            c.clients
+                .secretsmanager
+                .get_secret_value()
+                .secret_id(&secret_name)
+                .send(),
+        )
+        .unwrap();
+    assert!(value.secret_string().unwrap().contains("pw-rotated-88"));
+    let o = s.raw_env(
+        &["destroy", "--auto-approve", "--force-delete-data"],
+        &rotated,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let left =
+        c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -373,9 +373,14 @@ fn unreachable_database_and_wrong_password_fail_clearly() {
     let scope = Scope::new("runconn");
     let s = Stack::new(&scope);
     s.edit(|t| t.replace("    local_sources: true\n", ""));
-    s.ok(&["apply"]);
-    let (port, _) = dekit::run::sources::local_postgres().unwrap();
     let secret = "not-the-password-4711";
+    // Apply writes the load job's connection secret from the environment.
+    let o = s.raw_env(
+        &["apply", "--auto-approve"],
+        &[("SHOP_DB_HOST", "127.0.0.1"), ("SHOP_DB_PASSWORD", secret)],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let (port, _) = dekit::run::sources::local_postgres().unwrap();
     let run_with = |host: &str| -> Output {
         Command::new(env!("CARGO_BIN_EXE_dekit"))
             .args(["run", &s.file(), "--select", "shop_db"])
@@ -414,7 +419,11 @@ fn unreachable_database_and_wrong_password_fail_clearly() {
     assert_eq!(step(&m, "source.shop_db")["status"], "failed");
     assert_eq!(step(&m, "ingest.shop_tables")["status"], "skipped");
     assert!(!out(&o).contains(secret));
-    s.ok(&["destroy", "--force-delete-data"]);
+    let o = s.raw_env(
+        &["destroy", "--auto-approve", "--force-delete-data"],
+        &[("SHOP_DB_HOST", "127.0.0.1"), ("SHOP_DB_PASSWORD", secret)],
+    );
+    assert!(o.status.success(), "{}", out(&o));
 }
 
 #[test]
@@ -635,12 +644,14 @@ fn a_mysql_source_with_its_own_schema_loads_declared_types() {
             1,
         )
     });
-    s.ok(&["apply"]);
     let env = [
         ("CRM_HOST", "127.0.0.1"),
         ("CRM_PASSWORD", password.as_str()),
         SMALL_PARTS,
     ];
+    // Apply writes the load job's connection secret from the same environment.
+    let o = s.raw_env(&["apply", "--auto-approve"], &env);
+    assert!(o.status.success(), "{}", out(&o));
     // A payment of 123,456,789.00 does not fit decimal(10,2): the step fails naming table, row
     // key and column.
     let o = s.raw_env(&["run", "--select", "crm_load"], &env);
@@ -733,5 +744,6 @@ fn a_mysql_source_with_its_own_schema_loads_declared_types() {
     let m: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(o.status.success(), "{m}");
     assert_eq!(count(&parquet_rows(&lake, "raw/crm/customers/")), 5);
-    s.ok(&["destroy", "--force-delete-data"]);
+    let o = s.raw_env(&["destroy", "--auto-approve", "--force-delete-data"], &env);
+    assert!(o.status.success(), "{}", out(&o));
 }

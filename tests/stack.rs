@@ -58,6 +58,7 @@ fn retail_offline_plan_snapshot_and_exit_codes() {
     snapshot_dir("retail").bind(|| insta::assert_snapshot!("plan_offline_local", text));
 
     let prod = dekit(&["plan", RETAIL, "--offline", "--env", "prod"]);
+    assert!(prod.status.success(), "prod plan failed: {}", stderr(&prod));
     snapshot_dir("retail").bind(|| insta::assert_snapshot!("plan_offline_prod", stdout(&prod)));
 
     let o = dekit(&["plan", RETAIL, "--offline", "--detailed-exitcode"]);

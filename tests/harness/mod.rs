@@ -220,6 +220,16 @@ pub async fn inventory(c: &Clients) -> Result<Vec<Item>, String> {
                 .map(|n| ("crawler", n.to_string())),
         );
     }
+    let mut p = c.secretsmanager.list_secrets().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("secrets", e))?;
+        out.extend(
+            page.secret_list()
+                .iter()
+                .filter_map(|x| x.name())
+                .map(|n| ("secret", n.to_string())),
+        );
+    }
     let mut p = c.athena.list_work_groups().into_paginator().send();
     while let Some(page) = p.next().await {
         let page = page.map_err(|e| err("Athena workgroups", e))?;
@@ -258,6 +268,7 @@ pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
         "alarm",
         "stream",
         "workgroup",
+        "secret",
         "bucket",
         "database",
         "role",
@@ -384,6 +395,15 @@ async fn delete(c: &Clients, kind: &str, name: &str) -> Result<(), String> {
                 .map(|_| ())
                 .map_err(|e| s(&e))
         }
+        "secret" => c
+            .secretsmanager
+            .delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
         other => Err(format!("unknown kind {other}")),
     }
 }
@@ -551,6 +571,24 @@ pub async fn tagged_with_stack(c: &Clients, stack: &str) -> Vec<String> {
                     Err(e) => Err(e),
                 }
             }
+            "secret" => c
+                .secretsmanager
+                .describe_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .map(|d| {
+                    d.tags()
+                        .iter()
+                        .map(|t| {
+                            (
+                                t.key().unwrap_or_default().to_string(),
+                                t.value().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .map_err(|e| format!("{e:?}")),
             _ => continue,
         };
         match tags {

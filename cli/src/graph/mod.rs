@@ -29,6 +29,7 @@ pub enum ResourceKind {
     IamRole,
     CloudwatchAlarm,
     AthenaWorkgroup,
+    SecretsmanagerSecret,
 }
 
 impl ResourceKind {
@@ -46,6 +47,7 @@ impl ResourceKind {
             ResourceKind::IamRole => "iam_role",
             ResourceKind::CloudwatchAlarm => "cloudwatch_alarm",
             ResourceKind::AthenaWorkgroup => "athena_workgroup",
+            ResourceKind::SecretsmanagerSecret => "secretsmanager_secret",
         }
     }
 }

@@ -140,6 +140,10 @@ pub fn check(graph: &Graph, loaded: &Loaded) -> Result<(), Dangling> {
             }
         }
         for (key, v) in &n.attrs {
+            // A source's connection settings name its own database and host, not AWS resources.
+            if n.kind == NodeKind::Resource(R::SecretsmanagerSecret) && key == "value_from" {
+                continue;
+            }
             walk(key, key, v, &mut |path, key, s| {
                 if let Some(why) = mention(&k, n, key, s, region, account) {
                     problems.push(format!("{}: `{path}` = `{s}`: {why}", n.address));

@@ -102,4 +102,5 @@ pub const SERVICES: &[&str] = &[
     "sts",
     "cloudwatch",
     "logs",
+    "secretsmanager",
 ];

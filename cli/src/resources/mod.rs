@@ -16,6 +16,7 @@ pub mod iam_role;
 pub mod kinesis_stream;
 pub mod s3_bucket;
 pub mod s3_object;
+pub mod secretsmanager_secret;
 
 use crate::cloud::{Clients, CloudError};
 use crate::graph::ResourceKind;
@@ -81,6 +82,7 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
         ResourceKind::IamRole => &iam_role::IamRole,
         ResourceKind::CloudwatchAlarm => &cloudwatch_alarm::CloudwatchAlarm,
         ResourceKind::AthenaWorkgroup => &athena_workgroup::AthenaWorkgroup,
+        ResourceKind::SecretsmanagerSecret => &secretsmanager_secret::SecretsmanagerSecret,
     }
 }
 

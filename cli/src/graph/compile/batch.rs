@@ -38,7 +38,7 @@ pub fn add(b: &mut Builder) {
                 "database": db,
             }),
         );
-        let secret = format!("{}/{}", b.names.prefix(), batch.source.value);
+        let secret = super::sources::secret_name(b, &batch.source.value);
         // The catalog tables this load writes are the ones declared `from:` it (their source
         // table may be named differently), not the source's own table names.
         let mut glue_resources = vec![b.arns.glue_catalog(), b.arns.glue_database(&db)];
@@ -79,12 +79,17 @@ pub fn add(b: &mut Builder) {
                     b.arns.region, b.arns.account
                 )],
             );
+        let mut job_deps = vec![db_addr.clone()];
+        let secret_addr = resource_address(R::SecretsmanagerSecret, &batch.source.value);
+        if b.node(&secret_addr).is_some() {
+            job_deps.push(secret_addr);
+        }
         let job = b.glue_job(
             name,
             script,
             policy,
             json!({ "--source_secret_id": secret }),
-            vec![db_addr.clone()],
+            job_deps,
         );
         let mut deps = vec![job.clone(), format!("source.{}", batch.source.value)];
         let mut step = json!({ "mode": "batch", "writes": url, "tables": tables });

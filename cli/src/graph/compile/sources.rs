@@ -1,6 +1,8 @@
-//! `sources:`: one pipeline step per source (what `dekit run` reads from).
+//! `sources:`: one pipeline step per source (what `dekit run` reads from), and for each database
+//! source a batch load reads, the Secrets Manager secret its Glue job takes the connection from.
 
-use super::{Builder, S};
+use super::{Builder, R, S};
+use crate::model::{SourceKind, Target};
 use serde_json::json;
 
 pub fn add(b: &mut Builder) {
@@ -10,6 +12,54 @@ pub fn add(b: &mut Builder) {
             let tables: Vec<String> = src.tables.iter().map(|t| t.value.clone()).collect();
             attrs["tables"] = json!(tables);
         }
-        b.step(S::Source, name, attrs, []);
+        let mut deps = vec![];
+        if let Some(secret) = secret(b, name) {
+            deps.push(secret);
+        }
+        b.step(S::Source, name, attrs, deps);
     }
+}
+
+/// The connection secret of database source `name`, when a batch load reads it and the source is
+/// not served by the local database servers (whose loads `dekit run` runs, not a Glue job).
+fn secret(b: &mut Builder, name: &str) -> Option<String> {
+    let src = b.s.sources.get(name)?;
+    if !src.kind.value.is_database()
+        || !b.s.ingest.batch.iter().any(|(_, l)| l.source.value == name)
+    {
+        return None;
+    }
+    let env = &b.loaded.env;
+    if env.target.value == Target::Local && env.local_sources && src.sample.is_some() {
+        return None;
+    }
+    let field = |v: &Option<crate::yaml::Spanned<String>>| {
+        v.as_ref().map_or(json!(null), |v| json!(v.value))
+    };
+    let (engine, port) = match src.kind.value {
+        SourceKind::Mysql => ("mysql", 3306),
+        _ => ("postgres", 5432),
+    };
+    let mut attrs = json!({
+        "name": secret_name(b, name),
+        "description": format!("Connection to source `{name}` for dekit's Glue load jobs"),
+        // The settings as written (`${env.NAME}` for secrets): apply resolves them.
+        "value_from": {
+            "engine": engine,
+            "host": field(&src.host),
+            "port": src.port.as_ref().map_or(port, |p| p.value),
+            "database": src.database.as_ref().map_or_else(|| name.to_string(), |d| d.value.clone()),
+            "username": field(&src.user),
+            "password": field(&src.password),
+        },
+    });
+    if let Some(k) = b.kms_key() {
+        attrs["kms_key"] = json!(k);
+    }
+    Some(b.resource(R::SecretsmanagerSecret, name, attrs, []))
+}
+
+/// `<stack>-<env>/<source>`: the name the load job's policy grants and its arguments pass.
+pub fn secret_name(b: &Builder, source: &str) -> String {
+    format!("{}/{source}", b.names.prefix())
 }
