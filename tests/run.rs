@@ -9,7 +9,7 @@ use harness::stack::Stack;
 use harness::{Scope, cloud};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Command, Output};
 
 fn bucket(s: &Stack) -> String {
@@ -746,4 +746,132 @@ fn a_mysql_source_with_its_own_schema_loads_declared_types() {
     assert_eq!(count(&parquet_rows(&lake, "raw/crm/customers/")), 5);
     let o = s.raw_env(&["destroy", "--auto-approve", "--force-delete-data"], &env);
     assert!(o.status.success(), "{}", out(&o));
+}
+
+/// A JSON API on loopback: `/orders` in three pages (a `next` path, then a `Link` header), for
+/// the bearer token `tok-123` only.
+fn serve_api() -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let origin = base.clone();
+    let handle = std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let mut auth = String::new();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if h.to_ascii_lowercase().starts_with("authorization:") {
+                    auth = h.trim().to_string();
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (status, link, body) = if !auth.ends_with("Bearer tok-123") {
+                ("401 Unauthorized", String::new(), "{}".to_string())
+            } else if path == "/orders" {
+                (
+                    "200 OK",
+                    String::new(),
+                    r#"{"data": [{"id": 1, "amount": "10.50", "placed_at": "2026-01-01T10:00:00Z"}, {"id": 2, "amount": 3, "placed_at": "2026-01-02 11:00:00"}], "next": "/orders?page=2"}"#.to_string(),
+                )
+            } else if path == "/orders?page=2" {
+                (
+                    "200 OK",
+                    format!("Link: <{origin}/orders?page=3>; rel=\"next\"\r\n"),
+                    r#"{"items": [{"ID": 3, "amount": "x", "placed_at": "2026-01-03 12:00:00"}, {"id": 4, "amount": "1.25", "placed_at": null}]}"#.to_string(),
+                )
+            } else if path == "/orders?page=3" {
+                (
+                    "200 OK",
+                    String::new(),
+                    r#"[{"id": 5, "amount": "99.99", "placed_at": "2026-01-05 00:00:00", "extra": true}]"#.to_string(),
+                )
+            } else {
+                ("404 Not Found", String::new(), "{}".to_string())
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{link}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(resp.as_bytes()).unwrap();
+        }
+    });
+    (base, handle)
+}
+
+#[test]
+fn an_http_api_source_is_followed_page_by_page() {
+    let _c = cloud();
+    let scope = Scope::new("runhttp");
+    let s = Stack::new(&scope);
+    s.edit(|t| {
+        t.replacen(
+            "sources:\n",
+            "sources:\n  api:\n    kind: http_api\n    url: ${env.API_URL}\n    token: ${env.API_TOKEN}\n    tables: [orders]\n",
+            1,
+        )
+        .replacen(
+            "  batch:\n",
+            "  batch:\n    api_load:\n      source: api\n      zone: raw\n      prefix: api/\n      format: parquet\n",
+            1,
+        )
+        .replacen(
+            "\ntables:\n",
+            "\ntables:\n  api_orders:\n    zone: raw\n    from: api_load\n    source_table: orders\n    columns:\n      id: bigint\n      amount: decimal(8,2)\n      placed_at: timestamp\n",
+            1,
+        )
+    });
+    s.ok(&["apply"]);
+    let (base, server) = serve_api();
+    let lake = bucket(&s);
+
+    // A wrong token: the step fails with the HTTP status, and the token is not printed.
+    let o = s.raw_env(
+        &["run", "--select", "api_load"],
+        &[("API_URL", &base), ("API_TOKEN", "wrong-tok-999")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(
+        text.contains("HTTP 401") && text.contains("source `api`"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-tok-999"), "{text}");
+
+    // Three pages, five records, one of which does not fit its column.
+    let o = s.raw_env(
+        &[
+            "run",
+            "--json",
+            "--select",
+            "api_load",
+            "--max-bad-rows",
+            "1",
+        ],
+        &[("API_URL", &base), ("API_TOKEN", "tok-123")],
+    );
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    assert!(o.status.success(), "{m}");
+    assert_eq!(step(&m, "ingest.api_load")["rows"], 4, "{m}");
+    assert_eq!(step(&m, "ingest.api_load")["bad"], 1, "{m}");
+    let rows = parquet_rows(&lake, "raw/api/orders/");
+    assert_eq!(count(&rows), 4);
+    let bad = json_lines(&lake, "raw/errors/api_load/api_orders/");
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["row"]["ID"], 3);
+    assert!(
+        bad[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("column `amount`")
+    );
+    drop(server);
+    s.ok(&["destroy", "--force-delete-data"]);
 }

@@ -162,6 +162,10 @@ enum Input {
         /// The range's upper end, fixed before reading so a re-run reads the same rows.
         high: Option<String>,
     },
+    Http {
+        api: super::http::Api,
+        table: String,
+    },
     Mysql {
         conn: mysql_async::Conn,
         sql: String,
@@ -231,6 +235,7 @@ async fn load_table(
     };
     let range = match &input {
         Input::File { fingerprint, .. } => format!("file:{fingerprint}"),
+        Input::Http { .. } => format!("{}..full", state.watermark.as_deref().unwrap_or("")),
         Input::Postgres { high, .. } | Input::Mysql { high, .. } => format!(
             "{}..{}",
             state.watermark.as_deref().unwrap_or(""),
@@ -248,7 +253,7 @@ async fn load_table(
         .await
         .map_err(|e| e.to_string())?;
 
-    let from_db = !matches!(input, Input::File { .. });
+    let from_db = matches!(input, Input::Postgres { .. } | Input::Mysql { .. });
     let spec = Spec {
         source: source_label.clone(),
         cols: l.cols.clone(),
@@ -520,6 +525,26 @@ async fn open(
                 high,
             }))
         }
+        SourceKind::HttpApi => {
+            let get = |v: &Option<crate::yaml::Spanned<String>>, field: &str| {
+                v.as_ref()
+                    .map(|v| {
+                        crate::interpolate::resolve_env(&v.value)
+                            .map_err(|e| format!("source `{src_name}` `{field}`: {e}"))
+                    })
+                    .transpose()
+            };
+            let base = get(&src.url, "url")?
+                .ok_or_else(|| format!("source `{src_name}` declares no `url`"))?;
+            Ok(Some(Input::Http {
+                api: super::http::Api {
+                    source: src_name.to_string(),
+                    base,
+                    token: get(&src.token, "token")?,
+                },
+                table: l.source_table.clone(),
+            }))
+        }
         other => Err(format!(
             "source `{src_name}`: batch loads from `{}` sources are not supported yet",
             sources::kind_name(other)
@@ -617,6 +642,17 @@ fn open_reader(input: Input) -> Result<Opened, String> {
                 json: false,
                 fingerprint: None,
                 high,
+                feeder: Some(feeder),
+            })
+        }
+        Input::Http { api, table } => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(4);
+            let feeder = tokio::spawn(async move { api.table(&table, tx).await });
+            Ok(Opened {
+                reader: Box::new(ChannelReader::new(rx)),
+                json: true,
+                fingerprint: None,
+                high: None,
                 feeder: Some(feeder),
             })
         }

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod columns;
 pub mod convert;
+pub mod http;
 pub mod lake;
 pub mod produce;
 pub mod select;

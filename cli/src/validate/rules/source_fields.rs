@@ -82,8 +82,10 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 _ => {}
             }
         }
+        // A URL from the environment (`${env.API_URL}`) is checked when the run reads it.
         if let Some(u) = &src.url
             && !(u.starts_with("https://") || u.starts_with("http://"))
+            && !crate::interpolate::is_env_reference(u)
         {
             out.push(cx.error(
                 "E170",
