@@ -3,7 +3,7 @@
 
 use super::StackArgs;
 use crate::deploy;
-use crate::run::{self, Ctx, Manifest, Options, Reporter, Status, StepRecord};
+use crate::run::{self, Ctx, Manifest, Options, Reporter, Running, Status, StepRecord};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -30,43 +30,94 @@ pub struct Args {
     pub start_local: bool,
 }
 
-struct Lines;
+/// Plain lines (CI, pipes): a line per start and end, progress every 5 s. On a terminal, the
+/// running steps are also drawn as live bars below the lines, redrawn twice a second.
+struct Lines {
+    terminal: bool,
+    /// Bar lines drawn last, to clear before anything else is printed.
+    drawn: std::sync::Mutex<usize>,
+}
+
+impl Lines {
+    fn new() -> Lines {
+        use std::io::IsTerminal;
+        Lines {
+            terminal: std::io::stderr().is_terminal(),
+            drawn: std::sync::Mutex::new(0),
+        }
+    }
+
+    /// Clear the bars (cursor up, erase down), then print `line`.
+    fn say(&self, line: &str) {
+        let mut drawn = self.drawn.lock().expect("not poisoned");
+        if *drawn > 0 {
+            eprint!("\x1b[{}A\x1b[J", *drawn);
+            *drawn = 0;
+        }
+        eprintln!("{line}");
+    }
+}
+
+fn rate(r: &Running) -> String {
+    format!(
+        "{} rows, {}, {}/s",
+        r.rows,
+        size(r.bytes),
+        size((r.bytes as f64 / r.secs.max(0.001)) as u64)
+    )
+}
 
 impl Reporter for Lines {
     fn started(&self, step: &str) {
-        eprintln!("{step}: started");
+        self.say(&format!("{step}: started"));
     }
-    fn progress(&self, step: &str, rows: u64, bytes: u64, secs: f64) {
-        eprintln!(
-            "{step}: {rows} rows, {}, {}/s",
-            size(bytes),
-            size((bytes as f64 / secs.max(0.001)) as u64)
-        );
+    fn tick(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(if self.terminal { 500 } else { 5000 })
+    }
+    fn progress(&self, running: &[Running]) {
+        if !self.terminal {
+            for r in running {
+                eprintln!("{}: {}", r.step, rate(r));
+            }
+            return;
+        }
+        let mut drawn = self.drawn.lock().expect("not poisoned");
+        if *drawn > 0 {
+            eprint!("\x1b[{}A\x1b[J", *drawn);
+        }
+        let w = running.iter().map(|r| r.step.len()).max().unwrap_or(0);
+        for r in running {
+            // No total is known up front: a bar that moves while data does.
+            let pos = (r.secs * 2.0) as usize % 20;
+            let bar: String = (0..20).map(|i| if i == pos { '█' } else { '·' }).collect();
+            eprintln!("{:<w$}  {bar}  {}  {:.0}s", r.step, rate(r), r.secs);
+        }
+        *drawn = running.len();
     }
     fn finished(&self, r: &StepRecord) {
         match r.status {
-            Status::Failed => eprintln!(
+            Status::Failed => self.say(&format!(
                 "{}: failed: {}",
                 r.step,
                 r.error.as_deref().unwrap_or_default()
-            ),
-            Status::Skipped => eprintln!(
+            )),
+            Status::Skipped => self.say(&format!(
                 "{}: skipped: {}",
                 r.step,
                 r.error.as_deref().unwrap_or_default()
-            ),
+            )),
             Status::NotRun => {}
             Status::Succeeded => {
                 for n in &r.stats.notes {
-                    eprintln!("{}: note: {n}", r.step);
+                    self.say(&format!("{}: note: {n}", r.step));
                 }
-                eprintln!(
+                self.say(&format!(
                     "{}: done: {} rows, {} objects in {:.1}s",
                     r.step,
                     r.stats.rows,
                     r.stats.objects,
                     r.duration_ms as f64 / 1000.0
-                );
+                ));
             }
         }
     }
@@ -116,7 +167,7 @@ pub fn run(a: Args) -> ExitCode {
                 parallelism: a.parallelism,
                 resume: a.resume.clone(),
             },
-            &Lines,
+            &Lines::new(),
         )
         .await
     });

@@ -147,11 +147,24 @@ pub struct Options {
     pub resume: Option<String>,
 }
 
-/// Report of a step's start and end, for the terminal.
+/// What a running step has done so far.
+pub struct Running<'a> {
+    pub step: &'a str,
+    pub rows: u64,
+    pub bytes: u64,
+    pub secs: f64,
+}
+
+/// Report of a step's start, progress and end, for the terminal.
 pub trait Reporter: Send + Sync {
     fn started(&self, step: &str);
-    fn progress(&self, step: &str, rows: u64, bytes: u64, secs: f64);
+    /// The steps running now, every `tick()`.
+    fn progress(&self, running: &[Running]);
     fn finished(&self, r: &StepRecord);
+    /// How often `progress` is called.
+    fn tick(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
 }
 
 /// Walk the selected steps. Returns the manifest (also written to the lake).
@@ -185,7 +198,7 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
     let mut records: BTreeMap<String, StepRecord> = BTreeMap::new();
     let mut running = tokio::task::JoinSet::new();
     let mut in_flight: BTreeMap<String, (Instant, Arc<Progress>)> = BTreeMap::new();
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+    let mut ticker = tokio::time::interval(reporter.tick());
     ticker.tick().await;
     loop {
         // Start what is ready: its selected dependencies all finished, none failed.
@@ -264,14 +277,16 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
                 records.insert(s, r);
             }
             _ = ticker.tick() => {
-                for (s, (t, p)) in &in_flight {
-                    reporter.progress(
-                        s,
-                        p.rows.load(Ordering::Relaxed),
-                        p.bytes.load(Ordering::Relaxed),
-                        t.elapsed().as_secs_f64(),
-                    );
-                }
+                let now: Vec<Running> = in_flight
+                    .iter()
+                    .map(|(s, (t, p))| Running {
+                        step: s,
+                        rows: p.rows.load(Ordering::Relaxed),
+                        bytes: p.bytes.load(Ordering::Relaxed),
+                        secs: t.elapsed().as_secs_f64(),
+                    })
+                    .collect();
+                reporter.progress(&now);
             }
         }
     }
