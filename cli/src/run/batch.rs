@@ -426,23 +426,15 @@ async fn open(
             let (filter, high, order) = match wm {
                 Some((i, _)) => {
                     let col = &select[*i];
-                    let lo = state
-                        .watermark
-                        .as_deref()
-                        .map(|w| format!(" WHERE {col} > {}", sources::literal(w)))
-                        .unwrap_or_default();
+                    let lo = above(col, state.watermark.as_deref(), sources::literal);
                     let high: Option<String> = client
                         .query_one(&format!("SELECT max({col})::text FROM {from}{lo}"), &[])
                         .await
                         .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?
                         .get(0);
                     let Some(high) = high else { return Ok(None) };
-                    let and = if lo.is_empty() { " WHERE" } else { " AND" };
-                    (
-                        format!("{lo}{and} {col} <= {}", sources::literal(&high)),
-                        Some(high),
-                        format!(" ORDER BY {col}"),
-                    )
+                    let (filter, order) = up_to(col, &lo, &high, sources::literal);
+                    (filter, Some(high), order)
                 }
                 None => (String::new(), None, String::new()),
             };
@@ -496,11 +488,7 @@ async fn open(
             let (filter, high, order) = match wm {
                 Some((i, _)) => {
                     let col = &select[*i];
-                    let lo = state
-                        .watermark
-                        .as_deref()
-                        .map(|w| format!(" WHERE {col} > {}", sources::my_literal(w)))
-                        .unwrap_or_default();
+                    let lo = above(col, state.watermark.as_deref(), sources::my_literal);
                     let high: Option<Option<String>> = my
                         .query_first(format!("SELECT CAST(MAX({col}) AS CHAR) FROM {from}{lo}"))
                         .await
@@ -508,12 +496,8 @@ async fn open(
                     let Some(high) = high.flatten() else {
                         return Ok(None);
                     };
-                    let and = if lo.is_empty() { " WHERE" } else { " AND" };
-                    (
-                        format!("{lo}{and} {col} <= {}", sources::my_literal(&high)),
-                        Some(high),
-                        format!(" ORDER BY {col}"),
-                    )
+                    let (filter, order) = up_to(col, &lo, &high, sources::my_literal);
+                    (filter, Some(high), order)
                 }
                 None => (String::new(), None, String::new()),
             };
@@ -550,6 +534,22 @@ async fn open(
             sources::kind_name(other)
         )),
     }
+}
+
+/// ` WHERE col > <last mark>`, or nothing on a first load.
+fn above(col: &str, last: Option<&str>, literal: fn(&str) -> String) -> String {
+    last.map(|w| format!(" WHERE {col} > {}", literal(w)))
+        .unwrap_or_default()
+}
+
+/// The rows of a watermark load: above the last mark (`above`), up to the source's maximum read
+/// before loading, in watermark order, so a re-run reads the same rows in the same order.
+fn up_to(col: &str, above: &str, high: &str, literal: fn(&str) -> String) -> (String, String) {
+    let and = if above.is_empty() { " WHERE" } else { " AND" };
+    (
+        format!("{above}{and} {col} <= {}", literal(high)),
+        format!(" ORDER BY {col}"),
+    )
 }
 
 /// A declared column the source table lacks fails the load, naming what the table has.

@@ -340,65 +340,57 @@ async fn execute(ctx: &Ctx, step: &str, progress: &Progress) -> Result<Option<St
 /// A source step: the source answers (a database accepts the connection; files exist). A local
 /// database source is seeded from its sample first.
 async fn source_step(ctx: &Ctx, name: &str) -> Result<StepStats, String> {
+    use sources::Db;
     let s = &ctx.checked.loaded.stack;
     let src = s
         .sources
         .get(name)
         .ok_or_else(|| format!("no source `{name}`"))?;
+    let db = match src.kind.value {
+        crate::model::SourceKind::Postgres => Db::Postgres,
+        crate::model::SourceKind::Mysql => Db::Mysql,
+        _ => return Ok(StepStats::default()),
+    };
     let mut stats = StepStats::default();
-    match src.kind.value {
-        crate::model::SourceKind::Postgres => {
-            let conn = sources::conn(name, src, ctx.local_sources)?;
-            if sources::served_locally(ctx.local_sources, src) {
-                let sample = ctx
-                    .checked
-                    .loaded
-                    .src
-                    .dir()
-                    .join(&src.sample.as_ref().expect("served locally").value);
-                let tables = source_tables(ctx, name)?;
-                let seeded = sources::seed(&conn, &sample, &tables).await?;
-                if !seeded.is_empty() {
-                    stats.notes.push(format!(
-                        "{name}: seeded {} on the local PostgreSQL from {}",
-                        seeded.join(", "),
-                        sample.display()
-                    ));
-                }
-            }
-            let client = sources::connect(&conn, None).await?;
-            client
+    let conn = sources::conn(name, src, ctx.local_sources)?;
+    if let Some(sample) = src
+        .sample
+        .as_ref()
+        .filter(|_| sources::served_locally(ctx.local_sources, src))
+    {
+        let sample = ctx.checked.loaded.src.dir().join(&sample.value);
+        let tables = source_tables(ctx, name)?;
+        let (seeded, server) = match db {
+            Db::Postgres => (sources::seed(&conn, &sample, &tables).await?, "PostgreSQL"),
+            Db::Mysql => (
+                sources::seed_mysql(&conn, &sample, &tables).await?,
+                "MariaDB",
+            ),
+        };
+        if !seeded.is_empty() {
+            stats.notes.push(format!(
+                "{name}: seeded {} on the local {server} from {}",
+                seeded.join(", "),
+                sample.display()
+            ));
+        }
+    }
+    match db {
+        Db::Postgres => {
+            sources::connect(&conn, None)
+                .await?
                 .simple_query("SELECT 1")
                 .await
                 .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?;
         }
-        crate::model::SourceKind::Mysql => {
+        Db::Mysql => {
             use mysql_async::prelude::Queryable;
-            let conn = sources::conn(name, src, ctx.local_sources)?;
-            if sources::served_locally(ctx.local_sources, src) {
-                let sample = ctx
-                    .checked
-                    .loaded
-                    .src
-                    .dir()
-                    .join(&src.sample.as_ref().expect("served locally").value);
-                let tables = source_tables(ctx, name)?;
-                let seeded = sources::seed_mysql(&conn, &sample, &tables).await?;
-                if !seeded.is_empty() {
-                    stats.notes.push(format!(
-                        "{name}: seeded {} on the local MariaDB from {}",
-                        seeded.join(", "),
-                        sample.display()
-                    ));
-                }
-            }
             let mut my = conn.mysql().await?;
             my.query_drop("SELECT 1")
                 .await
                 .map_err(|e| format!("{}: {}", conn.describe(), sources::mysql_error(&e)))?;
             let _ = my.disconnect().await;
         }
-        _ => {}
     }
     Ok(stats)
 }
