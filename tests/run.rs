@@ -875,3 +875,93 @@ fn an_http_api_source_is_followed_page_by_page() {
     drop(server);
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+#[test]
+fn files_sources_read_parquet_and_objects_in_s3() {
+    use arrow_array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let _c = cloud();
+    let scope = Scope::new("runfiles");
+    let s = Stack::new(&scope);
+    let lake = bucket(&s);
+    // A Parquet file as another tool writes it: typed columns, a null, mixed-case names.
+    std::fs::create_dir_all(s.dir.join("pq")).unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("Id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])) as ArrayRef,
+        ),
+        (
+            "since",
+            Arc::new(Date32Array::from(vec![20000, 20001, 20002])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(s.dir.join("pq/vendors.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    s.edit(|t| {
+        t.replacen(
+            "sources:\n",
+            &format!(
+                "sources:\n  pq_files:\n    kind: files\n    path: pq\n    format: parquet\n    tables: [vendors]\n  s3_files:\n    kind: files\n    path: s3://{lake}/incoming/\n    format: csv\n    tables: [rates]\n"
+            ),
+            1,
+        )
+        .replacen(
+            "  batch:\n",
+            "  batch:\n    vendor_load:\n      source: pq_files\n      zone: raw\n      prefix: vendors/\n    rate_load:\n      source: s3_files\n      zone: raw\n      prefix: rates/\n",
+            1,
+        )
+        .replacen(
+            "\ntables:\n",
+            "\ntables:\n  vendors:\n    zone: raw\n    from: vendor_load\n    columns:\n      id: bigint\n      name: string\n      since: date\n  rates:\n    zone: raw\n    from: rate_load\n    columns:\n      currency: string\n      rate: decimal(10,4)\n",
+            1,
+        )
+    });
+    s.ok(&["apply"]);
+    cloud()
+        .rt
+        .block_on(
+            cloud()
+                .clients
+                .s3
+                .put_object()
+                .bucket(&lake)
+                .key("incoming/rates.csv")
+                .body(
+                    b"currency,rate\nEUR,1.0000\nUSD,1.0842\nJPY,162.5\n"
+                        .to_vec()
+                        .into(),
+                )
+                .send(),
+        )
+        .expect("put the CSV");
+    let (m, ok) = run(&s, &["--select", "vendor_load", "--select", "rate_load"]);
+    assert!(ok, "{m}");
+    let vendors = parquet_rows(&lake, "raw/vendors/vendors/");
+    assert_eq!(count(&vendors), 3);
+    let names = vendors[0]
+        .column_by_name("name")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert!(arrow_array::Array::is_null(names, 1), "null stays null");
+    let since = vendors[0]
+        .column_by_name("since")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
+    assert_eq!(since.value(0), 20000);
+    assert_eq!(count(&parquet_rows(&lake, "raw/rates/rates/")), 3);
+    // Unchanged files (the local one by content, the object by ETag): nothing is loaded again.
+    let (m, ok) = run(&s, &["--select", "vendor_load", "--select", "rate_load"]);
+    assert!(ok, "{m}");
+    assert_eq!(step(&m, "ingest.vendor_load")["objects"], 0, "{m}");
+    assert_eq!(step(&m, "ingest.rate_load")["objects"], 0, "{m}");
+    s.ok(&["destroy", "--force-delete-data"]);
+}

@@ -149,11 +149,23 @@ fn state_key(l: &TableLoad) -> String {
     format!("_dekit/state/ingest/{}/{}.json", l.batch, l.name)
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum FileFormat {
+    Csv,
+    Json,
+    Parquet,
+}
+
+enum Opening {
+    Local(std::path::PathBuf),
+    S3 { bucket: String, key: String },
+}
+
 /// Where the rows come from, opened: a reader of CSV or JSON lines, fed by a file or a database.
 enum Input {
     File {
-        path: std::path::PathBuf,
-        json: bool,
+        at: Opening,
+        format: FileFormat,
         fingerprint: String,
     },
     Postgres {
@@ -358,29 +370,55 @@ async fn open(
 ) -> Result<Option<Input>, String> {
     match src.kind.value {
         SourceKind::Files => {
-            let path = sources::table_file(
+            let at = sources::table_file(
                 &ctx.checked.loaded.src.dir(),
                 src_name,
                 src,
                 &l.source_table,
                 ctx.local,
             )?;
-            let json = path
-                .extension()
-                .is_some_and(|e| e == "jsonl" || e == "json");
-            if path.extension().is_some_and(|e| e == "parquet") {
-                return Err(format!(
-                    "source `{src_name}`: Parquet files are not loaded yet ({})",
-                    path.display()
-                ));
-            }
-            let fingerprint = file_hash(&path)?;
+            let format = match at.ext() {
+                "jsonl" | "json" => FileFormat::Json,
+                "parquet" => FileFormat::Parquet,
+                _ => FileFormat::Csv,
+            };
+            let (fingerprint, at) = match at {
+                sources::FileAt::Local(path) => (file_hash(&path)?, Opening::Local(path)),
+                sources::FileAt::S3 { bucket, key } => {
+                    // S3's ETag and size stand for the content: no download to tell it changed.
+                    let url = format!("s3://{bucket}/{key}");
+                    let head = ctx
+                        .clients
+                        .s3
+                        .head_object()
+                        .bucket(&bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            let e = crate::cloud::error::from_sdk("HeadObject", &url, e);
+                            if crate::resources::is_not_found(&e) {
+                                format!("source `{src_name}`: no file for table `{}`: {url} does not exist", l.source_table)
+                            } else {
+                                e.to_string()
+                            }
+                        })?;
+                    (
+                        format!(
+                            "{}:{}",
+                            head.e_tag().unwrap_or_default(),
+                            head.content_length().unwrap_or_default()
+                        ),
+                        Opening::S3 { bucket, key },
+                    )
+                }
+            };
             if state.fingerprint.as_deref() == Some(&fingerprint) {
                 return Ok(None);
             }
             Ok(Some(Input::File {
-                path,
-                json,
+                at,
+                format,
                 fingerprint,
             }))
         }
@@ -603,20 +641,43 @@ struct Opened {
     feeder: Option<tokio::task::JoinHandle<Result<(), String>>>,
 }
 
-fn open_reader(input: Input) -> Result<Opened, String> {
+fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, String> {
     match input {
         Input::File {
-            path,
-            json,
+            at,
+            format,
             fingerprint,
         } => {
-            let f = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(8);
+            let feeder = match (at, format) {
+                (Opening::Local(path), FileFormat::Parquet) => {
+                    let f = std::fs::File::open(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let name = path.display().to_string();
+                    tokio::task::spawn_blocking(move || super::parquet_in::send(f, &name, tx))
+                }
+                (Opening::Local(path), _) => {
+                    let f = std::fs::File::open(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    return Ok(Opened {
+                        reader: Box::new(f),
+                        json: format == FileFormat::Json,
+                        fingerprint: Some(fingerprint),
+                        high: None,
+                        feeder: None,
+                    });
+                }
+                (Opening::S3 { bucket, key }, format) => {
+                    let s3 = clients.s3.clone();
+                    tokio::spawn(async move { s3_rows(s3, bucket, key, format, tx).await })
+                }
+            };
             Ok(Opened {
-                reader: Box::new(f),
-                json,
+                reader: Box::new(ChannelReader::new(rx)),
+                json: format != FileFormat::Csv,
                 fingerprint: Some(fingerprint),
                 high: None,
-                feeder: None,
+                feeder: Some(feeder),
             })
         }
         Input::Postgres { client, sql, high } => {
@@ -673,6 +734,59 @@ fn open_reader(input: Input) -> Result<Opened, String> {
             })
         }
     }
+}
+
+/// An S3 object's bytes as they arrive; a Parquet object is first saved to a temporary file (its
+/// footer is at the end), then read like a local one.
+async fn s3_rows(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    format: FileFormat,
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
+) -> Result<(), String> {
+    let url = format!("s3://{bucket}/{key}");
+    let obj = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| crate::cloud::error::from_sdk("GetObject", &url, e).to_string())?;
+    let mut body = obj.body;
+    if format == FileFormat::Parquet {
+        let tmp = std::env::temp_dir().join(format!(
+            "dekit-{}-{}.parquet",
+            std::process::id(),
+            crate::hash::sha256(&url)
+        ));
+        let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| format!("reading {url}: {e}"))?
+        {
+            std::io::Write::write_all(&mut f, &chunk)
+                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        }
+        drop(f);
+        let f = std::fs::File::open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        // Unlinked while open: nothing is left behind, whatever happens next.
+        let _ = std::fs::remove_file(&tmp);
+        return tokio::task::spawn_blocking(move || super::parquet_in::send(f, &url, tx))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| format!("reading {url}: {e}"))?
+    {
+        if tx.send(Ok(chunk)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// MySQL rows (text protocol) as CSV with a header, in chunks, so they take the path every other
@@ -751,7 +865,7 @@ async fn convert_and_upload(
         fingerprint,
         high,
         feeder,
-    } = open_reader(input)?;
+    } = open_reader(input, &lake.clients)?;
     let source = spec.source.clone();
     let convert = tokio::task::spawn_blocking(move || {
         let mut emit = |p: Part| {

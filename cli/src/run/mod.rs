@@ -10,6 +10,7 @@ pub mod columns;
 pub mod convert;
 pub mod http;
 pub mod lake;
+pub mod parquet_in;
 pub mod produce;
 pub mod select;
 pub mod sources;

@@ -446,33 +446,71 @@ fn first_line(data: &[u8]) -> String {
         .to_string()
 }
 
-/// A files source's file for `table`: `<path>/<table>.<ext>` (the path relative to the stack
-/// file; in a local environment the sample when no path is declared).
+/// Where a files source keeps a table's file.
+pub enum FileAt {
+    Local(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl FileAt {
+    pub fn name(&self) -> String {
+        match self {
+            FileAt::Local(p) => p.display().to_string(),
+            FileAt::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    /// The file's extension: what format it is read as.
+    pub fn ext(&self) -> &str {
+        let n = match self {
+            FileAt::Local(p) => p.to_str().unwrap_or_default(),
+            FileAt::S3 { key, .. } => key,
+        };
+        n.rsplit_once('.').map_or("", |(_, e)| e)
+    }
+}
+
+/// A files source's file for `table`: `<path>/<table>.<ext>` (`path` relative to the stack file,
+/// or `s3://bucket/prefix`; in a local environment the sample when no path is declared), or
+/// `path` itself when it names a file.
 pub fn table_file(
     stack_dir: &Path,
     name: &str,
     src: &Source,
     table: &str,
     local: bool,
-) -> Result<PathBuf, String> {
+) -> Result<FileAt, String> {
     let dir = match (&src.path, &src.sample) {
         (Some(p), _) => p.value.clone(),
         (None, Some(s)) if local => s.value.clone(),
         _ => return Err(format!("source `{name}` declares no `path`")),
     };
-    if dir.starts_with("s3://") {
-        return Err(format!(
-            "source `{name}`: reading files from S3 ({dir}) is not supported by `dekit run` yet; copy them to a local path"
-        ));
-    }
-    let base = stack_dir.join(&dir);
     let ext = match src.format.as_ref().map(|f| f.value) {
         Some(crate::model::DataFormat::Json) => "jsonl",
         Some(crate::model::DataFormat::Parquet) => "parquet",
         _ => "csv",
     };
+    if let Some(rest) = dir.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let key = if [".csv", ".jsonl", ".json", ".parquet"]
+            .iter()
+            .any(|e| prefix.ends_with(e))
+        {
+            prefix.to_string()
+        } else {
+            format!(
+                "{}{table}.{ext}",
+                crate::names::with_slash(prefix).trim_start_matches('/')
+            )
+        };
+        return Ok(FileAt::S3 {
+            bucket: bucket.to_string(),
+            key,
+        });
+    }
+    let base = stack_dir.join(&dir);
     if base.is_file() {
-        return Ok(base);
+        return Ok(FileAt::Local(base));
     }
     let file = base.join(format!("{table}.{ext}"));
     if !file.is_file() {
@@ -481,7 +519,7 @@ pub fn table_file(
             file.display()
         ));
     }
-    Ok(file)
+    Ok(FileAt::Local(file))
 }
 
 pub fn kind_name(k: SourceKind) -> &'static str {

@@ -1,0 +1,100 @@
+//! Parquet files as a source: each row becomes a JSON object (dates and timestamps as ISO text,
+//! decimals as exact text), so Parquet input takes the path every other source takes and its
+//! values are checked against the declared columns the same way.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// One value of a column as JSON; a type it cannot carry is an error naming the column.
+fn value(a: &dyn Array, i: usize, column: &str) -> Result<Value, String> {
+    if a.is_null(i) {
+        return Ok(Value::Null);
+    }
+    Ok(match a.data_type() {
+        DataType::Boolean => json!(a.as_boolean().value(i)),
+        DataType::Int8 => json!(a.as_primitive::<Int8Type>().value(i)),
+        DataType::Int16 => json!(a.as_primitive::<Int16Type>().value(i)),
+        DataType::Int32 => json!(a.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => json!(a.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => json!(a.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => json!(a.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => json!(a.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => json!(a.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float32 => json!(a.as_primitive::<Float32Type>().value(i)),
+        DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => json!(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => json!(a.as_string::<i64>().value(i)),
+        DataType::Decimal128(..) => json!(
+            a.as_primitive::<arrow_array::types::Decimal128Type>()
+                .value_as_string(i)
+        ),
+        DataType::Date32 => json!(
+            a.as_primitive::<Date32Type>()
+                .value_as_date(i)
+                .map(|d| d.to_string())
+        ),
+        DataType::Timestamp(unit, _) => {
+            let t = match unit {
+                TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value_as_datetime(i),
+                TimeUnit::Millisecond => a
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value_as_datetime(i),
+                TimeUnit::Microsecond => a
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value_as_datetime(i),
+                TimeUnit::Nanosecond => a
+                    .as_primitive::<TimestampNanosecondType>()
+                    .value_as_datetime(i),
+            };
+            json!(t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()))
+        }
+        other => {
+            return Err(format!(
+                "column `{column}` is Parquet type {other}, which dekit does not load yet"
+            ));
+        }
+    })
+}
+
+/// A batch's rows as JSON lines.
+pub fn lines(batch: &RecordBatch) -> Result<Bytes, String> {
+    let schema = batch.schema();
+    let mut out = vec![];
+    for i in 0..batch.num_rows() {
+        let mut o = serde_json::Map::new();
+        for (c, f) in batch.columns().iter().zip(schema.fields()) {
+            o.insert(f.name().clone(), value(c.as_ref(), i, f.name())?);
+        }
+        serde_json::to_writer(&mut out, &Value::Object(o)).expect("JSON serializes");
+        out.push(b'\n');
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Read a Parquet file batch by batch on this (blocking) thread, sending its rows as JSON lines.
+pub fn send(
+    file: std::fs::File,
+    name: &str,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+) -> Result<(), String> {
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| format!("{name} is not Parquet: {e}"))?
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| format!("{name}: {e}"))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("{name}: {e}"))?;
+        if tx.blocking_send(Ok(lines(&batch)?)).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
