@@ -221,9 +221,11 @@ fn hostile_inputs_are_refused_quickly_and_precisely() {
                 report.render(src.as_ref()),
             ),
         };
+        // A guard against hangs (a blow-up is minutes), not a speed measure: speed is the validate
+        // benchmark's, and a loaded CI machine must not fail this.
         let took = t.elapsed();
         assert!(
-            took < std::time::Duration::from_secs(1),
+            took < std::time::Duration::from_secs(20),
             "{name}: took {took:?}"
         );
         assert!(
