@@ -98,7 +98,7 @@ struct Writer<'a> {
     rows_in_part: usize,
     max_rows: usize,
     parts: usize,
-    emit: &'a mut dyn FnMut(Part) -> Result<(), String>,
+    emit: &'a mut (dyn FnMut(Part) -> Result<(), String> + Send),
 }
 
 impl Writer<'_> {
@@ -139,7 +139,10 @@ impl Writer<'_> {
     }
 }
 
-fn writer<'a>(cols: &[Column], emit: &'a mut dyn FnMut(Part) -> Result<(), String>) -> Writer<'a> {
+fn writer<'a>(
+    cols: &[Column],
+    emit: &'a mut (dyn FnMut(Part) -> Result<(), String> + Send),
+) -> Writer<'a> {
     Writer {
         // Snappy, as Glue and Athena write by default; row groups small enough to stream.
         props: WriterProperties::builder()
@@ -161,8 +164,50 @@ fn writer<'a>(cols: &[Column], emit: &'a mut dyn FnMut(Part) -> Result<(), Strin
 pub fn csv(
     input: impl Read,
     spec: &Spec,
-    emit: &mut dyn FnMut(Part) -> Result<(), String>,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
 ) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| csv_rows(input, spec, sink))
+}
+
+type Sink<'s> = dyn FnMut(RecordBatch) -> Result<(), String> + 's;
+
+/// Parse on this thread while another encodes Parquet: the two halves of a load take about the
+/// same time, and a machine has more than one core.
+fn pipelined(
+    cols: &[Column],
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
+    produce: impl FnOnce(&mut Sink) -> Result<Summary, String>,
+) -> Result<Summary, String> {
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let encoder = sc.spawn(move || -> Result<usize, String> {
+            let mut w = writer(cols, emit);
+            for b in rx {
+                w.write(b)?;
+            }
+            w.cut()?;
+            Ok(w.parts)
+        });
+        let produced = {
+            let mut sink = |b: RecordBatch| {
+                tx.send(b)
+                    .map_err(|_| "the Parquet encoder stopped".to_string())
+            };
+            produce(&mut sink)
+        };
+        drop(tx);
+        let parts = encoder
+            .join()
+            .map_err(|_| "the Parquet encoder panicked".to_string())?;
+        // The encoder's error (say, an upload that failed) is the cause of a stopped parser's.
+        let parts = parts?;
+        let mut sum = produced?;
+        sum.parts = parts;
+        Ok(sum)
+    })
+}
+
+fn csv_rows(input: impl Read, spec: &Spec, sink: &mut Sink) -> Result<Summary, String> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -178,7 +223,6 @@ pub fn csv(
         ..Summary::default()
     };
     let mut rows = Rows::new(&spec.cols);
-    let mut w = writer(&spec.cols, emit);
     let mut record = csv::StringRecord::new();
     loop {
         match rdr.read_record(&mut record) {
@@ -252,12 +296,12 @@ pub fn csv(
             }),
         }
         if rows.len() >= BATCH_ROWS {
-            w.write(rows.finish())?;
+            sink(rows.finish())?;
         }
     }
-    w.write(rows.finish())?;
-    w.cut()?;
-    sum.parts = w.parts;
+    if !rows.is_empty() {
+        sink(rows.finish())?;
+    }
     Ok(sum)
 }
 
@@ -266,12 +310,15 @@ pub fn csv(
 pub fn json_lines(
     input: impl Read,
     spec: &Spec,
-    emit: &mut dyn FnMut(Part) -> Result<(), String>,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
 ) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| json_rows(input, spec, sink))
+}
+
+fn json_rows(input: impl Read, spec: &Spec, sink: &mut Sink) -> Result<Summary, String> {
     use std::io::BufRead;
     let mut sum = Summary::default();
     let mut rows = Rows::new(&spec.cols);
-    let mut w = writer(&spec.cols, emit);
     let reader = std::io::BufReader::new(input);
     for (n, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| format!("{}: {e}", spec.source))?;
@@ -314,12 +361,12 @@ pub fn json_lines(
             }
         }
         if rows.len() >= BATCH_ROWS {
-            w.write(rows.finish())?;
+            sink(rows.finish())?;
         }
     }
-    w.write(rows.finish())?;
-    w.cut()?;
-    sum.parts = w.parts;
+    if !rows.is_empty() {
+        sink(rows.finish())?;
+    }
     Ok(sum)
 }
 
