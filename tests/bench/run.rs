@@ -373,7 +373,12 @@ tables:
       order_ts: timestamp
       total: decimal(10,2)"
     ));
-    ok(&mut b.dekit(&["apply", "--auto-approve"]), "apply");
+    // Apply writes the load job's connection secret from the environment.
+    ok(
+        b.dekit(&["apply", "--auto-approve"])
+            .env("BENCH_PG_PASSWORD", &password),
+        "apply",
+    );
     let (dekit_secs, rss) = timed(
         b.dekit(&["run", "--select", "load"])
             .env("BENCH_PG_PASSWORD", &password),
