@@ -518,10 +518,14 @@ fn crashes_mid_load_and_mid_landing_neither_lose_nor_duplicate() {
     let sent = s.ok(&["produce", "audit", "--from", input.to_str().unwrap()]);
     assert!(sent.contains(&format!("Sent {n} records")), "{sent}");
     run_until(&s, "landing.after_object", &["--select", "audit"]);
-    // The object is there, its checkpoint is not: the next run finds it and writes nothing.
+    // The object is there, its checkpoint is not: the next run finds it and lands only the
+    // records after it (all of them, when the first batch held everything).
+    let landed_before = json_lines(&lake, "raw/audit/").len() as i64;
+    assert!(landed_before > 0, "the crashed run wrote its object");
     let (m, ok) = run(&s, &["--select", "audit"]);
     assert!(ok, "{m}");
-    assert_eq!(step(&m, "ingest.audit")["objects"], 0, "{m}");
+    assert_eq!(step(&m, "ingest.audit")["rows"], n - landed_before, "{m}");
+    assert_eq!(json_lines(&lake, "raw/audit/").len() as i64, n);
     let s2 = s.dir.join("audit2.jsonl");
     let more: String = (n..2 * n)
         .map(|i| format!("{{\"id\": {i}, \"action\": \"a{i}\"}}\n"))
