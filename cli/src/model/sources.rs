@@ -16,6 +16,16 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Postgres => "postgres",
+            SourceKind::Mysql => "mysql",
+            SourceKind::Files => "files",
+            SourceKind::HttpApi => "http_api",
+            SourceKind::Events => "events",
+        }
+    }
+
     pub fn is_database(self) -> bool {
         matches!(self, SourceKind::Postgres | SourceKind::Mysql)
     }

@@ -9,7 +9,7 @@
 //!   finds a pending load (a crash, a failed step) deletes its objects first;
 //! - the watermark advances only after every object is written.
 
-use super::columns::{Column, Kind};
+use super::columns::Column;
 use super::convert::{self, Mark, Part, Spec, Summary};
 use super::lake::Lake;
 use super::sources;
@@ -98,18 +98,7 @@ fn table_load<'a>(
     table: &'a Table,
     zone_prefix: &str,
 ) -> Result<TableLoad<'a>, String> {
-    let cols = table
-        .columns
-        .iter()
-        .map(|(c, t)| {
-            Kind::parse(&t.value)
-                .map(|kind| Column {
-                    name: c.value.to_ascii_lowercase(),
-                    kind,
-                })
-                .map_err(|e| format!("table `{name}` column `{}`: {e}", c.value))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let cols = super::columns::of_table(name, table)?;
     let mut partitioned = false;
     for (p, _) in table.partitions.iter() {
         if p.value == "ingest_date" {
@@ -569,7 +558,7 @@ async fn open(
         }
         other => Err(format!(
             "source `{src_name}`: batch loads from `{}` sources are not supported yet",
-            sources::kind_name(other)
+            other.as_str()
         )),
     }
 }

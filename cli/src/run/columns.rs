@@ -93,6 +93,23 @@ impl Kind {
     }
 }
 
+/// A catalog table's declared columns (names lowercased, as Glue stores them), or the first type
+/// a load cannot write, naming table and column.
+pub fn of_table(name: &str, table: &crate::model::Table) -> Result<Vec<Column>, String> {
+    table
+        .columns
+        .iter()
+        .map(|(c, t)| {
+            Kind::parse(&t.value)
+                .map(|kind| Column {
+                    name: c.value.to_ascii_lowercase(),
+                    kind,
+                })
+                .map_err(|e| format!("table `{name}` column `{}`: {e}", c.value))
+        })
+        .collect()
+}
+
 pub fn schema(cols: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         cols.iter()

@@ -107,6 +107,15 @@ impl Lake {
 
     /// Every key under `prefix`, all pages; a failed page is an error, never a short list.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, CloudError> {
+        self.list_after(prefix, None).await
+    }
+
+    /// `list`, only the keys after `start_after` (in S3's key order).
+    pub async fn list_after(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<String>, CloudError> {
         let mut keys = vec![];
         let mut token = None;
         loop {
@@ -116,6 +125,7 @@ impl Lake {
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(prefix)
+                .set_start_after(start_after.map(str::to_string))
                 .set_continuation_token(token)
                 .send()
                 .await

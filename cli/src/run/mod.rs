@@ -409,18 +409,7 @@ fn source_tables(ctx: &Ctx, name: &str) -> Result<Vec<(String, Vec<columns::Colu
             .iter()
             .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == bname.value))
         {
-            let cols = t
-                .columns
-                .iter()
-                .map(|(c, ty)| {
-                    columns::Kind::parse(&ty.value)
-                        .map(|kind| columns::Column {
-                            name: c.value.to_ascii_lowercase(),
-                            kind,
-                        })
-                        .map_err(|e| format!("table `{}` column `{}`: {e}", tname.value, c.value))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let cols = columns::of_table(tname, t)?;
             let source_table = t
                 .source_table
                 .as_ref()

@@ -521,13 +521,3 @@ pub fn table_file(
     }
     Ok(FileAt::Local(file))
 }
-
-pub fn kind_name(k: SourceKind) -> &'static str {
-    match k {
-        SourceKind::Postgres => "postgres",
-        SourceKind::Mysql => "mysql",
-        SourceKind::Files => "files",
-        SourceKind::HttpApi => "http_api",
-        SourceKind::Events => "events",
-    }
-}

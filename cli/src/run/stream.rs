@@ -12,7 +12,7 @@
 //! - a run that died between object and checkpoint finds the objects past its checkpoint and
 //!   resumes after the last of them, so no record is written twice and none is lost.
 
-use super::columns::{Column, Kind, Rows, Value};
+use super::columns::{Column, Rows, Value};
 use super::convert::{self, Bad};
 use super::{Ctx, Progress, StepStats};
 use crate::cloud::error::from_sdk;
@@ -115,19 +115,7 @@ pub async fn run(ctx: &Ctx, name: &str, progress: &Progress) -> Result<StepStats
         }
     };
     let cols = match table {
-        Some((t, tb)) => Some(
-            tb.columns
-                .iter()
-                .map(|(c, ty)| {
-                    Kind::parse(&ty.value)
-                        .map(|kind| Column {
-                            name: c.value.to_ascii_lowercase(),
-                            kind,
-                        })
-                        .map_err(|e| format!("table `{}` column `{}`: {e}", t.value, c.value))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        Some((t, tb)) => Some(super::columns::of_table(t, tb)?),
         None => None,
     };
     let gzip = match st.delivery.as_ref().map(|d| d.compression) {
@@ -231,39 +219,24 @@ async fn land_shard(
     }
     // Objects written after the checkpoint (a run died before saving it) count as landed.
     let shard_prefix = format!("{}{shard}/", l.prefix);
-    let mut req = lake
-        .clients
-        .s3
-        .list_objects_v2()
-        .bucket(&lake.bucket)
-        .prefix(&shard_prefix);
-    if let Some(seq) = &cp.sequence {
-        req = req.start_after(format!("{shard_prefix}{seq}"));
-    }
+    let past = cp
+        .sequence
+        .as_ref()
+        .map(|seq| format!("{shard_prefix}{seq}"));
     let mut after = cp.sequence.clone();
-    let mut token = None;
-    loop {
-        let page = req
-            .clone()
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListObjectsV2", &lake.url(&shard_prefix), e).to_string())?;
-        for o in page.contents() {
-            if let Some(last) = o
-                .key()
-                .and_then(|k| k.strip_prefix(&shard_prefix))
-                .and_then(|n| n.split_once('.'))
-                .and_then(|(range, _)| range.split_once('-'))
-                .map(|(_, last)| last.to_string())
-                && after.as_ref().is_none_or(|a| seq_gt(&last, a))
-            {
-                after = Some(last);
-            }
-        }
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            break;
+    for key in lake
+        .list_after(&shard_prefix, past.as_deref())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        if let Some(last) = key
+            .strip_prefix(&shard_prefix)
+            .and_then(|n| n.split_once('.'))
+            .and_then(|(range, _)| range.split_once('-'))
+            .map(|(_, last)| last.to_string())
+            && after.as_ref().is_none_or(|a| seq_gt(&last, a))
+        {
+            after = Some(last);
         }
     }
     if after != cp.sequence {
@@ -310,7 +283,7 @@ async fn land_shard(
                 stats.add(&write_batch(ctx, l, shard, &batch).await?);
                 progress.add(batch.len() as u64, batch_bytes as u64);
                 super::failpoint("landing.after_object");
-                save(ctx, l, shard, &batch, false).await?;
+                save(ctx, l, shard, &mut cp, &batch, false).await?;
                 batch.clear();
                 batch_bytes = 0;
             }
@@ -331,7 +304,7 @@ async fn land_shard(
         super::failpoint("landing.after_object");
     }
     if !batch.is_empty() || closed {
-        save(ctx, l, shard, &batch, closed).await?;
+        save(ctx, l, shard, &mut cp, &batch, closed).await?;
     }
     Ok((stats, closed))
 }
@@ -367,26 +340,21 @@ async fn get_records(
     unreachable!("the loop returns")
 }
 
+/// Advance the shard's checkpoint (kept in memory; this run is its only writer) and save it.
 async fn save(
     ctx: &Ctx,
     l: &Landing,
     shard: &str,
+    cp: &mut Checkpoint,
     batch: &[(String, i64, Vec<u8>)],
     finished: bool,
 ) -> Result<(), String> {
-    let key = checkpoint_key(l, shard);
-    let mut cp: Checkpoint = ctx
-        .lake
-        .get_json(&key)
-        .await
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
     if let Some((seq, _, _)) = batch.last() {
         cp.sequence = Some(seq.clone());
     }
     cp.finished = finished;
     ctx.lake
-        .put_json(&key, &cp)
+        .put_json(&checkpoint_key(l, shard), cp)
         .await
         .map_err(|e| e.to_string())
 }

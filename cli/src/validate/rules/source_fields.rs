@@ -50,10 +50,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             SourceKind::HttpApi => (&["url"], &["url", "token"]),
             SourceKind::Events => (&[], &[]),
         };
-        let kind_name = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind_name = kind.as_str();
         for (field, span) in fields(src) {
             match span {
                 None if required.contains(&field) => out.push(
