@@ -28,5 +28,6 @@ pub mod stack_files;
 pub mod state;
 pub mod templates;
 pub mod timings;
+pub mod transform;
 pub mod validate;
 pub mod yaml;

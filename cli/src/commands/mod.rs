@@ -7,6 +7,7 @@ pub mod graph;
 pub mod local;
 pub mod plan;
 pub mod produce;
+pub mod query;
 pub mod reporters;
 pub mod rules;
 pub mod run;
@@ -43,10 +44,12 @@ pub enum Command {
     Apply(apply::Args),
     /// Delete every resource the state records, dependents first.
     Destroy(destroy::Args),
-    /// Run the pipeline: check sources, load batches and land streams into the lake.
+    /// Run the pipeline: sources, loads and streams into the lake, models, views and exports.
     Run(run::Args),
     /// Send JSON lines to a stream of the stack (PutRecords batches, failed entries retried).
     Produce(produce::Args),
+    /// Run a SELECT over the stack's tables, models and views with the local engine.
+    Query(query::Args),
     /// Inspect or edit the recorded state.
     State(state::Args),
     /// Release a state lock left by a run that is gone.
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::State(a) => state::run(a),
         Command::Run(a) => run::run(a),
         Command::Produce(a) => produce::run(a),
+        Command::Query(a) => query::run(a),
         Command::ForceUnlock(a) => force_unlock::run(a),
     }
 }

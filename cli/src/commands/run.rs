@@ -1,5 +1,5 @@
-//! `dekit run FILE`: execute the pipeline steps (sources, ingestion) in dependency order, print a
-//! summary, and leave a run manifest in the lake.
+//! `dekit run FILE`: execute the pipeline steps (sources, ingestion, transforms, serving) in
+//! dependency order, print a summary, and leave a run manifest in the lake.
 
 use super::StackArgs;
 use crate::deploy;
@@ -26,6 +26,9 @@ pub struct Args {
     /// Print the run manifest as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Rebuild the selected models even when their SQL and inputs are unchanged.
+    #[arg(long)]
+    pub full_refresh: bool,
     #[arg(long)]
     pub start_local: bool,
 }
@@ -156,6 +159,7 @@ pub fn run(a: Args) -> ExitCode {
             local_sources: local && d.checked.loaded.env.local_sources,
             engine: d.checked.loaded.engine,
             max_bad_rows: a.max_bad_rows,
+            full_refresh: a.full_refresh,
             clients: d.clients,
             graph: d.graph,
             checked: d.checked,
@@ -245,7 +249,7 @@ pub fn summary(m: &Manifest) -> String {
             String::new()
         },
         if not_run > 0 {
-            format!("{not_run} transform, quality and serving step(s) are not run by this version.")
+            format!("{not_run} quality step(s) not run: `dekit test` runs them.")
         } else {
             String::new()
         }

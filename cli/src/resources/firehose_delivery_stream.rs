@@ -13,7 +13,7 @@ use crate::cloud::{Clients, CloudError};
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType,
     ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
-    KinesisStreamSourceConfiguration, Tag,
+    KinesisStreamSourceConfiguration, ProcessingConfiguration, Processor, ProcessorType, Tag,
 };
 use serde_json::json;
 
@@ -21,6 +21,20 @@ pub struct FirehoseDeliveryStream;
 
 fn bad(name: &str) -> impl Fn(aws_sdk_firehose::error::BuildError) -> CloudError + '_ {
     move |e| CloudError::new("Build", name, "InvalidInput", e.to_string())
+}
+
+/// Firehose concatenates records as they come; a newline after each keeps the objects JSON lines,
+/// which Athena's JSON SerDe and every engine read as one record per line.
+fn newline_after_each_record(name: &str) -> Result<ProcessingConfiguration, CloudError> {
+    Ok(ProcessingConfiguration::builder()
+        .enabled(true)
+        .processors(
+            Processor::builder()
+                .r#type(ProcessorType::AppendDelimiterToRecord)
+                .build()
+                .map_err(bad(name))?,
+        )
+        .build())
 }
 
 fn hints(d: &Attrs) -> BufferingHints {
@@ -205,6 +219,7 @@ impl Provider for FirehoseDeliveryStream {
                 .compression_format(CompressionFormat::from(
                     dest["compression"].as_str().unwrap_or("UNCOMPRESSED"),
                 ))
+                .processing_configuration(newline_after_each_record(name)?)
                 .build()
                 .map_err(bad(name))?;
             let t: Vec<Tag> = tags(d)
@@ -252,6 +267,7 @@ impl Provider for FirehoseDeliveryStream {
                 .compression_format(CompressionFormat::from(
                     dest["compression"].as_str().unwrap_or("UNCOMPRESSED"),
                 ))
+                .processing_configuration(newline_after_each_record(name)?)
                 .build();
             c.firehose
                 .update_destination()

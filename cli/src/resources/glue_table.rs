@@ -28,7 +28,7 @@ fn columns(v: &Value) -> Result<Vec<Column>, CloudError> {
         .collect()
 }
 
-fn input(d: &Attrs) -> Result<TableInput, CloudError> {
+pub fn input(d: &Attrs) -> Result<TableInput, CloudError> {
     let st = &d["storage"];
     let sd = StorageDescriptor::builder()
         .location(s(d, "location"))

@@ -12,6 +12,14 @@ pub struct Lake {
     pub bucket: String,
 }
 
+/// A listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
 /// What a conditional write found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Put {
@@ -116,6 +124,20 @@ impl Lake {
         prefix: &str,
         start_after: Option<&str>,
     ) -> Result<Vec<String>, CloudError> {
+        Ok(self
+            .list_objects(prefix, start_after)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
+
+    /// Every object under `prefix` with its ETag and size: what a model's fingerprint hashes.
+    pub async fn list_objects(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<Object>, CloudError> {
         let mut keys = vec![];
         let mut token = None;
         loop {
@@ -130,11 +152,13 @@ impl Lake {
                 .send()
                 .await
                 .map_err(|e| from_sdk("ListObjectsV2", &self.url(prefix), e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            keys.extend(page.contents().iter().filter_map(|o| {
+                Some(Object {
+                    key: o.key()?.to_string(),
+                    etag: o.e_tag().unwrap_or_default().to_string(),
+                    size: o.size().unwrap_or_default() as u64,
+                })
+            }));
             token = page.next_continuation_token().map(str::to_string);
             if token.is_none() || page.is_truncated() != Some(true) {
                 return Ok(keys);

@@ -1,9 +1,10 @@
 //! `dekit run`: the pipeline steps of the graph, walked in dependency order with bounded
 //! parallelism. Source steps check (and locally seed) their source; ingest steps move data into the
-//! lake (`batch`, `stream`). Each run leaves a manifest in the lake under `_dekit/runs/`.
+//! lake (`batch`, `stream`); transform steps build models, serve steps views, export steps files
+//! (`crate::transform`). Each run leaves a manifest in the lake under `_dekit/runs/`.
 //!
-//! Steps of other kinds (transforms, quality, serving) are in the graph and selectable, and are
-//! reported as not run: executing them is the next part of `run`.
+//! Quality steps are in the graph and selectable, and are reported as not run: `dekit test` runs
+//! them.
 
 pub mod batch;
 pub mod columns;
@@ -47,11 +48,21 @@ pub struct Ctx {
     pub local_sources: bool,
     pub engine: LocalEngine,
     pub max_bad_rows: u64,
+    /// Rebuild every selected model, whatever its fingerprint says (dbt's `--full-refresh`).
+    pub full_refresh: bool,
 }
 
 impl Ctx {
     pub fn names(&self) -> crate::names::Names<'_> {
         crate::names::Names::new(&self.checked.loaded)
+    }
+
+    pub fn catalog(&self) -> crate::transform::session::Catalog<'_> {
+        crate::transform::session::Catalog {
+            checked: &self.checked,
+            graph: &self.graph,
+            clients: &self.clients,
+        }
     }
 }
 
@@ -237,16 +248,17 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
             }
             let progress = Arc::new(Progress::default());
             in_flight.insert(s.clone(), (Instant::now(), progress.clone()));
-            if matches!(
+            if !matches!(
                 ctx.graph.get(&s).map(|n| n.kind),
-                Some(NodeKind::Step(StepKind::Source | StepKind::Ingest))
+                Some(NodeKind::Step(StepKind::Quality))
             ) {
                 reporter.started(&s);
             }
             let c = ctx.clone();
+            let id = run_id.clone();
             running.spawn(async move {
                 let t = Instant::now();
-                let result = execute(&c, &s, &progress).await;
+                let result = execute(&c, &s, &id, &progress).await;
                 (s, t.elapsed(), result)
             });
         }
@@ -318,13 +330,44 @@ fn kind_of(g: &Graph, step: &str) -> String {
     }
 }
 
-/// One step: `Ok(None)` for kinds this version does not execute.
-async fn execute(ctx: &Ctx, step: &str, progress: &Progress) -> Result<Option<StepStats>, String> {
+/// One step: `Ok(None)` for kinds `run` does not execute (quality: `dekit test`).
+async fn execute(
+    ctx: &Ctx,
+    step: &str,
+    run_id: &str,
+    progress: &Progress,
+) -> Result<Option<StepStats>, String> {
+    use crate::transform::{export, materialize, remote};
     let node = ctx
         .graph
         .get(step)
         .ok_or_else(|| format!("no step `{step}`"))?;
+    let cat = ctx.catalog();
+    let name = node.name.as_str();
     match node.kind {
+        NodeKind::Step(StepKind::Transform) if ctx.local => {
+            materialize::model(cat, &ctx.lake, name, run_id, ctx.full_refresh, progress)
+                .await
+                .map(Some)
+        }
+        NodeKind::Step(StepKind::Transform) => remote::model(cat, name, run_id).await.map(Some),
+        NodeKind::Step(StepKind::Serve) if ctx.local => {
+            let d = ctx
+                .checked
+                .loaded
+                .stack
+                .serving
+                .views
+                .get(name)
+                .and_then(|v| v.description.clone());
+            materialize::view(cat, name, d.as_deref().unwrap_or_default())
+                .await
+                .map(Some)
+        }
+        NodeKind::Step(StepKind::Serve) => remote::view(cat, name).await.map(Some),
+        NodeKind::Step(StepKind::Export) => export::run(cat, &ctx.lake, name, run_id, progress)
+            .await
+            .map(Some),
         NodeKind::Step(StepKind::Source) => source_step(ctx, &node.name).await.map(Some),
         NodeKind::Step(StepKind::Ingest) => {
             let s = &ctx.checked.loaded.stack;

@@ -12,7 +12,7 @@ mod pipeline;
 mod sources;
 mod storage;
 mod streams;
-mod tables;
+pub(crate) mod tables;
 
 use super::refs::reference;
 use super::{Graph, Node, NodeKind, ResourceKind as R, StepKind as S};

@@ -5,7 +5,6 @@ use super::{Builder, R, S, resource_address, storage};
 use crate::model::{Engine, Materialized};
 use crate::names::with_slash;
 use crate::policy::{Policy, list_prefixes};
-use crate::templates;
 use crate::validate::Relation;
 use serde_json::{Value, json};
 
@@ -103,10 +102,22 @@ fn transforms(b: &mut Builder, workgroup: &Option<String>) {
             Engine::Athena => deps.extend(workgroup.clone()),
             Engine::Glue => {
                 let job_name = b.names.scoped(name);
-                let script = templates::render(
-                    "glue/transform.py",
-                    &json!({ "job": job_name, "model": name.value, "sql": model.sql, "target": url, "format": t.format.as_str(), "database": db }),
-                );
+                let partition_by: Vec<String> = t
+                    .partition_by
+                    .iter()
+                    .map(|p| p.value.to_ascii_lowercase())
+                    .collect();
+                // SQL that has no Spark form was reported by validate; the script says why.
+                let script = crate::transform::spark::script(&crate::transform::spark::Script {
+                    job: &job_name,
+                    model: name,
+                    sql: &model.sql,
+                    target: &url,
+                    database: &db,
+                    partition_by: &partition_by,
+                    description: t.description.as_deref().unwrap_or_default(),
+                })
+                .unwrap_or_else(|e| format!("raise SystemExit({:?})\n", e));
                 let read_prefixes: Vec<String> = model
                     .reads
                     .iter()
@@ -151,7 +162,14 @@ fn transforms(b: &mut Builder, workgroup: &Option<String>) {
                         ],
                         tables,
                     );
-                let job = b.glue_job(name, script, policy, json!({}), vec![db_addr.clone()]);
+                // The Data Catalog as Spark's metastore: the SQL names catalog tables.
+                let job = b.glue_job(
+                    name,
+                    script,
+                    policy,
+                    json!({ "--enable-glue-datacatalog": "true" }),
+                    vec![db_addr.clone()],
+                );
                 deps.push(job);
             }
         }

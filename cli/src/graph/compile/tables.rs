@@ -113,7 +113,7 @@ pub fn add(b: &mut Builder) {
 }
 
 /// Glue storage descriptor parts for a data format.
-fn glue_format(f: DataFormat) -> Value {
+pub fn glue_format(f: DataFormat) -> Value {
     match f {
         DataFormat::Parquet => json!({
             "input_format": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",

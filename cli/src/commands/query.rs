@@ -1,0 +1,101 @@
+//! `dekit query FILE "SQL"`: any SELECT over the stack's tables, built models and views, run by
+//! the local engine against the environment's lake; printed as a table, CSV or JSON lines.
+
+use super::StackArgs;
+use crate::deploy;
+use crate::transform::{errors, session};
+use datafusion::arrow::array::RecordBatch;
+use std::process::ExitCode;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The query: tables, models and views by their stack names.
+    pub sql: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Rows printed at most (the query still runs in full).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), false) else {
+        return ExitCode::FAILURE;
+    };
+    let result = super::block_on(async move {
+        let d = deploy::open(checked, false).await?;
+        let cat = session::Catalog {
+            checked: &d.checked,
+            graph: &d.graph,
+            clients: &d.clients,
+        };
+        let ctx = session::new(cat)?;
+        for skipped in session::register_stack(&ctx, cat).await? {
+            eprintln!("note: not queryable: {skipped}");
+        }
+        let df = ctx
+            .sql(&a.sql)
+            .await
+            .map_err(|e| errors::at_model(std::path::Path::new("query"), &a.sql, &e))?;
+        df.collect().await.map_err(|e| errors::message(&e))
+    });
+    match result {
+        Ok(batches) => match print(&batches, a.format, a.limit) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => super::fail(&e),
+        },
+        Err(e) => super::fail(&e),
+    }
+}
+
+fn print(batches: &[RecordBatch], format: Format, limit: Option<usize>) -> Result<(), String> {
+    let mut rows_left = limit.unwrap_or(usize::MAX);
+    let limited: Vec<RecordBatch> = batches
+        .iter()
+        .filter_map(|b| {
+            if rows_left == 0 {
+                return None;
+            }
+            let n = b.num_rows().min(rows_left);
+            rows_left -= n;
+            Some(b.slice(0, n))
+        })
+        .collect();
+    let mut out = vec![];
+    match format {
+        Format::Table => {
+            let t = datafusion::arrow::util::pretty::pretty_format_batches(&limited)
+                .map_err(|e| e.to_string())?;
+            out.extend(format!("{t}\n").into_bytes());
+        }
+        Format::Csv => {
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            for b in &limited {
+                w.write(b).map_err(|e| e.to_string())?;
+            }
+        }
+        Format::Json => {
+            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut out);
+            for b in &limited {
+                w.write(b).map_err(|e| e.to_string())?;
+            }
+            w.finish().map_err(|e| e.to_string())?;
+        }
+    }
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(|e| format!("writing the result: {e}"))
+}

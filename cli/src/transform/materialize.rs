@@ -1,0 +1,396 @@
+//! Models, views and exports built by the local engine.
+//!
+//! A table model is written as Parquet under a new version prefix, `<zone><model>/<run id>/`
+//! (hive partitions below it when it declares `partition_by`), then its catalog table is switched
+//! there in one UpdateTable: a reader sees the old version or the new, never a partial one. The
+//! version before stays for readers still on it; older ones are deleted.
+//!
+//! A model is rebuilt only when its fingerprint changed: the hash of its SQL and settings and of
+//! what it reads (a table's objects and their ETags, a model's current version, a view's SQL and
+//! inputs). A re-run with no new input rewrites nothing; an edited model rebuilds itself, and its
+//! new version changes the fingerprint of every model downstream.
+
+use super::catalog::{self, ModelTable};
+use super::errors::{at_model, message};
+use super::session::{self, Catalog};
+use super::types;
+use crate::model::Materialized;
+use crate::run::lake::Lake;
+use crate::run::{Progress, StepStats};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{DataFrame, SessionContext};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the last build of a model left, in `_dekit/state/models/<model>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelState {
+    pub fingerprint: String,
+    pub version: String,
+    pub location: String,
+    pub rows: u64,
+    pub built_at: String,
+}
+
+pub fn state_key(model: &str) -> String {
+    format!("_dekit/state/models/{model}.json")
+}
+
+/// Build the transform `name` (a table or a view model).
+pub async fn model(
+    cat: Catalog<'_>,
+    lake: &Lake,
+    name: &str,
+    version: &str,
+    full_refresh: bool,
+    progress: &Progress,
+) -> Result<StepStats, String> {
+    let s = &cat.checked.loaded.stack;
+    let t = s
+        .transforms
+        .get(name)
+        .ok_or_else(|| format!("no model `{name}`"))?;
+    if t.materialized == Materialized::View {
+        return view(cat, name, t.description.as_deref().unwrap_or_default()).await;
+    }
+    let m = &cat.checked.models[name];
+    let db = cat.database();
+    let fingerprint = fingerprint(cat, lake, name).await?;
+    let key = state_key(name);
+    let prev: Option<ModelState> = lake.get_json(&key).await.map_err(|e| e.to_string())?;
+    let live = catalog::location(cat.clients, &db, name).await?;
+    if let Some(p) = &prev
+        && !full_refresh
+        && p.fingerprint == fingerprint
+        && live.as_deref() == Some(p.location.as_str())
+    {
+        return Ok(StepStats {
+            rows: p.rows,
+            notes: vec![format!(
+                "{name}: up to date (inputs and SQL unchanged since {})",
+                p.built_at
+            )],
+            ..Default::default()
+        });
+    }
+
+    let ctx = session::new(cat)?;
+    session::register_all(&ctx, cat, m.reads.iter().map(String::as_str)).await?;
+    let df = ctx
+        .sql(&m.sql)
+        .await
+        .map_err(|e| at_model(&m.path, &m.sql, &e))?;
+    let partition_by: Vec<String> = t
+        .partition_by
+        .iter()
+        .map(|p| p.value.to_ascii_lowercase())
+        .collect();
+    let (columns, partition) = split_columns(&df, &partition_by, &m.path)?;
+    if t.format != crate::model::DataFormat::Parquet {
+        return Err(format!(
+            "model `{name}`: the local engine writes parquet, not {}",
+            t.format.as_str()
+        ));
+    }
+    let base = format!(
+        "{}{name}/",
+        crate::names::Names::new(&cat.checked.loaded).zone_prefix(&t.zone)
+    );
+    let prefix = format!("{base}{version}/");
+    let url = lake.url(&prefix);
+    let written = write(&ctx, df, &url, &partition_by)
+        .await
+        .map_err(|e| at_model(&m.path, &m.sql, &e))?;
+    progress.add(written, 0);
+    crate::run::failpoint("transform.after_write");
+
+    let objects = lake.list(&prefix).await.map_err(|e| e.to_string())?;
+    if objects.is_empty() {
+        // An empty result still gets a file, so readers find the schema.
+        return Err(format!(
+            "model `{name}`: the engine wrote no file under {url}"
+        ));
+    }
+    let description = t.description.clone().unwrap_or_default();
+    catalog::put_table(
+        cat.clients,
+        &db,
+        &ModelTable {
+            name,
+            description: &description,
+            location: &url,
+            columns: &columns,
+            partition: &partition,
+            parameters: vec![
+                ("dekit:stack", s.stack.value.clone()),
+                ("dekit:environment", cat.checked.loaded.env_name.clone()),
+                ("dekit:version", version.to_string()),
+            ],
+        },
+    )
+    .await?;
+    if !partition.is_empty() {
+        let parts = partitions(&objects, &prefix, &partition_by, lake);
+        catalog::put_partitions(cat.clients, &db, name, &columns, &parts).await?;
+    }
+    lake.put_json(
+        &key,
+        &ModelState {
+            fingerprint,
+            version: version.to_string(),
+            location: url.clone(),
+            rows: written,
+            built_at: chrono::Utc::now().to_rfc3339(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let keep: BTreeSet<String> = [Some(version.to_string()), prev.map(|p| p.version)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let deleted = prune(lake, &base, &keep).await?;
+    let mut notes = vec![format!("{name}: {written} rows at {url}")];
+    if deleted > 0 {
+        notes.push(format!(
+            "{name}: removed {deleted} objects of older versions"
+        ));
+    }
+    Ok(StepStats {
+        rows: written,
+        objects: objects.len() as u64,
+        notes,
+        ..Default::default()
+    })
+}
+
+/// A view (a `serving.views` entry or a view model): checked by planning it locally, then stored
+/// in the catalog as Athena stores views, with the columns the plan gives.
+pub async fn view(cat: Catalog<'_>, name: &str, description: &str) -> Result<StepStats, String> {
+    let m = &cat.checked.models[name];
+    let ctx = session::new(cat)?;
+    session::register_all(&ctx, cat, m.reads.iter().map(String::as_str)).await?;
+    let df = ctx
+        .sql(&m.sql)
+        .await
+        .map_err(|e| at_model(&m.path, &m.sql, &e))?;
+    let columns =
+        types::columns(df.schema().as_arrow()).map_err(|e| format!("{}: {e}", m.path.display()))?;
+    let db = cat.database();
+    let sql = super::athena::qualified(&m.sql, &db, &known(cat));
+    catalog::put_view(cat.clients, &db, name, description, &sql, &columns).await?;
+    Ok(StepStats {
+        notes: vec![format!(
+            "{name}: view {db}.{name} ({} columns)",
+            columns.len()
+        )],
+        ..Default::default()
+    })
+}
+
+/// The relation names a model may read: tables, models, views.
+pub fn known(cat: Catalog<'_>) -> BTreeSet<String> {
+    let s = &cat.checked.loaded.stack;
+    s.tables
+        .iter()
+        .map(|(n, _)| n.value.clone())
+        .chain(s.transforms.iter().map(|(n, _)| n.value.clone()))
+        .chain(s.serving.views.iter().map(|(n, _)| n.value.clone()))
+        .collect()
+}
+
+fn split_columns(
+    df: &DataFrame,
+    partition_by: &[String],
+    path: &std::path::Path,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), String> {
+    let all =
+        types::columns(df.schema().as_arrow()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let names: BTreeSet<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    if let Some(missing) = partition_by.iter().find(|p| !names.contains(p.as_str())) {
+        return Err(format!(
+            "{}: `partition_by` names `{missing}`, which the query does not output (it has {})",
+            path.display(),
+            all.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let (part, cols): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(n, _)| partition_by.contains(n));
+    // Partition values are path segments: the catalog types them as strings.
+    let part = partition_by
+        .iter()
+        .filter(|p| part.iter().any(|(n, _)| n == *p))
+        .map(|p| (p.clone(), "string".to_string()))
+        .collect();
+    Ok((cols, part))
+}
+
+/// Write the result as Parquet under `url`; the rows written.
+async fn write(
+    ctx: &SessionContext,
+    df: DataFrame,
+    url: &str,
+    partition_by: &[String],
+) -> datafusion::error::Result<u64> {
+    let schema = df.schema().as_arrow().clone();
+    let opts = DataFrameWriteOptions::new().with_partition_by(partition_by.to_vec());
+    let out = df.write_parquet(url, opts, None).await?;
+    let rows = count(&out);
+    if rows == 0 && partition_by.is_empty() {
+        // DataFusion writes no file for no rows: one empty file keeps the schema readable.
+        let empty = ctx.read_batch(RecordBatch::new_empty(std::sync::Arc::new(schema)))?;
+        empty
+            .write_parquet(
+                &format!("{url}part-0.parquet"),
+                DataFrameWriteOptions::new().with_single_file_output(true),
+                None,
+            )
+            .await?;
+    }
+    Ok(rows)
+}
+
+fn count(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| {
+            b.column_by_name("count").and_then(|c| {
+                c.as_any()
+                    .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+                    .map(|a| a.iter().flatten().sum::<u64>())
+            })
+        })
+        .sum()
+}
+
+/// The hive partitions among the written objects: values (in `partition_by` order) and location.
+fn partitions(
+    objects: &[String],
+    prefix: &str,
+    partition_by: &[String],
+    lake: &Lake,
+) -> Vec<(Vec<String>, String)> {
+    let mut out: BTreeMap<Vec<String>, String> = BTreeMap::new();
+    for key in objects {
+        let rest = key.strip_prefix(prefix).unwrap_or(key);
+        let dirs: Vec<&str> = rest.split('/').collect();
+        if dirs.len() <= partition_by.len() {
+            continue;
+        }
+        let values: Option<Vec<String>> = partition_by
+            .iter()
+            .zip(&dirs)
+            .map(|(p, d)| d.strip_prefix(&format!("{p}=")).map(|v| percent_decode(v)))
+            .collect();
+        if let Some(values) = values {
+            let loc = format!("{prefix}{}/", dirs[..partition_by.len()].join("/"));
+            out.entry(values).or_insert_with(|| lake.url(&loc));
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Delete every version under `base` but those in `keep`; the objects deleted.
+async fn prune(lake: &Lake, base: &str, keep: &BTreeSet<String>) -> Result<u64, String> {
+    let mut n = 0;
+    for key in lake.list(base).await.map_err(|e| e.to_string())? {
+        let version = key[base.len()..].split('/').next().unwrap_or_default();
+        if !keep.contains(version) {
+            lake.delete(&key).await.map_err(|e| e.to_string())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The hash of what a model's result depends on.
+pub async fn fingerprint(cat: Catalog<'_>, lake: &Lake, name: &str) -> Result<String, String> {
+    let mut h = Sha256::new();
+    let mut seen = BTreeSet::new();
+    Box::pin(feed(cat, lake, name, &mut h, &mut seen, true)).await?;
+    Ok(hex::encode(h.finalize()))
+}
+
+async fn feed(
+    cat: Catalog<'_>,
+    lake: &Lake,
+    name: &str,
+    h: &mut Sha256,
+    seen: &mut BTreeSet<String>,
+    root: bool,
+) -> Result<(), String> {
+    if !seen.insert(name.to_string()) {
+        return Ok(());
+    }
+    let s = &cat.checked.loaded.stack;
+    h.update(format!("\n#{name}\n"));
+    if s.tables.get(name).is_some() {
+        let node = cat.graph.get(&format!("glue_table.{name}"));
+        let loc = node
+            .and_then(|n| n.attrs["location"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        h.update(serde_json::to_string(&node.map(|n| &n.attrs)).unwrap_or_default());
+        let key = loc
+            .strip_prefix(&format!("s3://{}/", lake.bucket))
+            .unwrap_or_default();
+        for o in lake
+            .list_objects(key, None)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            h.update(format!("{} {} {}\n", o.key, o.etag, o.size));
+        }
+        return Ok(());
+    }
+    let model = cat.checked.models.get(name);
+    let t = s.transforms.get(name);
+    if let Some(t) = t
+        && t.materialized == Materialized::Table
+        && !root
+    {
+        // A model read by another: its current version stands for its content.
+        let loc = catalog::location(cat.clients, &cat.database(), name).await?;
+        h.update(loc.unwrap_or_else(|| "not built".into()));
+        return Ok(());
+    }
+    if let Some(m) = model {
+        h.update(&m.sql);
+        if let Some(t) = t {
+            h.update(serde_json::to_string(t).unwrap_or_default());
+        }
+        for r in &m.reads {
+            Box::pin(feed(cat, lake, r, h, seen, false)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// An error of the engine without its SQL context (for exports and queries).
+pub fn plain(e: &datafusion::error::DataFusionError) -> String {
+    message(e)
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the independent tools tests check dekit with: a venv with PySpark, sqlglot and DuckDB
+# (requirements.txt), and Java 17 for Spark when no `java` is on PATH (Debian's package, as root).
+# Prints the venv's python on its last line. Idempotent: a venv named by the pins' hash is reused.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${DEKIT_CACHE:-$HOME/.cache/dekit}"
+req="$here/requirements.txt"
+say() { echo "tools: $*" >&2; }
+
+if ! command -v java >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing openjdk-17-jre-headless (Spark needs Java)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >&2
+  else
+    say "no java on PATH: install openjdk-17-jre-headless (tests that run Spark will fail)"
+  fi
+fi
+
+# PySpark 3.5 supports Python 3.8-3.12: prefer the newest of those.
+find_python() {
+  local c root="${PYENV_ROOT:-$HOME/.pyenv}"
+  for c in python3.12 python3.11 python3.10; do
+    if command -v "$c" >/dev/null && "$c" -c 'import venv' 2>/dev/null; then command -v "$c"; return; fi
+  done
+  for c in $(ls -d "$root"/versions/3.1[0-2]* 2>/dev/null | sort -rV); do
+    [ -x "$c/bin/python3" ] && { echo "$c/bin/python3"; return; }
+  done
+  command -v python3 || { say "no python3 found"; exit 1; }
+}
+
+hash="$(sha256sum "$req" | cut -c1-12)"
+dir="$cache/venv-tools-$hash"
+if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.complete" ]; then
+  py="$(find_python)"
+  say "installing $(grep -v '^#' "$req" | tr '\n' ' ')into $dir with $py"
+  rm -rf "$dir"
+  mkdir -p "$cache"
+  "$py" -m venv "$dir" >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
+  touch "$dir/.complete"
+fi
+echo "$dir/bin/python"
