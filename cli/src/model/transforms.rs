@@ -1,7 +1,7 @@
 //! `transforms:` SQL models that read tables and other models (a DAG), materialized in a zone.
 
 use crate::model::DataFormat;
-use crate::yaml::Spanned;
+use crate::yaml::{Named, Spanned};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,10 @@ pub struct Transform {
     /// Extra dependencies the SQL does not show.
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
+    /// The columns and Glue types the model promises its readers (a contract, as in dbt): the
+    /// result is cast to them, and a missing, undeclared or unfitting column fails the model.
+    #[serde(default)]
+    pub columns: Named<Spanned<String>>,
     #[serde(default)]
     pub description: Option<String>,
 }

@@ -82,6 +82,11 @@ pub async fn model(
         .sql(&m.sql)
         .await
         .map_err(|e| at_model(&m.path, &m.sql, &e))?;
+    let df = if t.columns.is_empty() {
+        df
+    } else {
+        contract(df, name, t, &m.path)?
+    };
     let partition_by: Vec<String> = t
         .partition_by
         .iter()
@@ -199,6 +204,57 @@ pub fn known(cat: Catalog<'_>) -> BTreeSet<String> {
         .chain(s.transforms.iter().map(|(n, _)| n.value.clone()))
         .chain(s.serving.views.iter().map(|(n, _)| n.value.clone()))
         .collect()
+}
+
+/// The result cast to the declared `columns:`, in their order; a column missing from the result,
+/// or output but not declared, is an error before anything is written.
+fn contract(
+    df: DataFrame,
+    name: &str,
+    t: &crate::model::Transform,
+    path: &std::path::Path,
+) -> Result<DataFrame, String> {
+    use datafusion::prelude::{cast, ident};
+    let out: BTreeSet<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().to_ascii_lowercase())
+        .collect();
+    let declared: Vec<(String, &str)> = t
+        .columns
+        .iter()
+        .map(|(c, ty)| (c.value.to_ascii_lowercase(), ty.value.as_str()))
+        .collect();
+    if let Some((c, _)) = declared.iter().find(|(c, _)| !out.contains(c)) {
+        return Err(format!(
+            "{}: model `{name}` declares column `{c}`, which the query does not output",
+            path.display()
+        ));
+    }
+    if let Some(c) = out.iter().find(|c| !declared.iter().any(|(d, _)| d == *c)) {
+        return Err(format!(
+            "{}: the query outputs `{c}`, which model `{name}`'s `columns:` does not declare",
+            path.display()
+        ));
+    }
+    let exprs = declared
+        .iter()
+        .map(|(c, ty)| {
+            let kind = crate::run::columns::Kind::parse(ty)
+                .map_err(|e| format!("model `{name}` column `{c}`: {e}"))?;
+            let field = df
+                .schema()
+                .fields()
+                .iter()
+                .find(|f| f.name().eq_ignore_ascii_case(c))
+                .map(|f| f.name().clone())
+                .unwrap_or_default();
+            Ok(cast(ident(field), kind.arrow()).alias(c))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    df.select(exprs)
+        .map_err(|e| format!("{}: {}", path.display(), message(&e)))
 }
 
 fn split_columns(
