@@ -469,3 +469,111 @@ fn bad_models_are_named_by_file_and_line_and_skip_only_their_dependents() {
     }
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// Each retail table model's Glue script, as `apply` uploads it, run under real PySpark over
+/// Parquet copies of its inputs (through a stand-in for `awsglue`): its rows are the local
+/// engine's rows for the same model, and it registers what it wrote in the catalog.
+#[test]
+fn glue_scripts_under_pyspark_give_the_local_engines_rows() {
+    let _c = cloud();
+    let scope = Scope::new("tfspark");
+    let s = Stack::new(&scope);
+    s.ok(&["apply"]);
+    s.ok(&["produce", "clickstream"]);
+    let (_, o) = run(&s, &[], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+
+    let (loaded, report) = dekit::load::load_file(std::path::Path::new(&s.file()), None)
+        .unwrap_or_else(|(_, r)| panic!("{:?}", r.diags));
+    let checked = dekit::validate::check(loaded, report).0.expect("checks");
+    let db = format!("{}_local", s.name);
+    let dir = std::env::temp_dir().join(format!("dekit-spark-{}", s.name));
+    let _ = std::fs::remove_dir_all(&dir);
+    let copy = |sql: &str, to: &std::path::Path| {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let o = s.raw(&[
+            "query",
+            sql,
+            "--format",
+            "parquet",
+            "--output",
+            to.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{sql}: {}", out(&o));
+    };
+    let mut jobs = vec![];
+    for (name, t) in checked.loaded.stack.transforms.iter() {
+        if t.materialized != dekit::model::Materialized::Table {
+            continue;
+        }
+        let name = name.value.as_str();
+        let mut inputs = serde_json::Map::new();
+        for r in &checked.models[name].reads {
+            let d = dir.join("inputs").join(r);
+            copy(&format!("select * from {r}"), &d.join("part-0.parquet"));
+            inputs.insert(r.clone(), Value::from(d.to_str().unwrap()));
+        }
+        let expected = dir.join("expected").join(format!("{name}.parquet"));
+        copy(&format!("select * from {name}"), &expected);
+        let target = format!("file://{}/out/{name}/", dir.display());
+        let script = dekit::transform::spark::for_model(&checked, name, &target, &db).unwrap();
+        let path = dir.join("scripts").join(format!("{name}.py"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, script).unwrap();
+        jobs.push(serde_json::json!({
+            "model": name,
+            "script": path,
+            "inputs": inputs,
+            "expected": expected,
+            "output": format!("{target}spark/"),
+        }));
+    }
+    assert_eq!(jobs.len(), MODELS.len());
+    let plan = dir.join("plan.json");
+    std::fs::write(
+        &plan,
+        serde_json::json!({ "database": db, "jobs": jobs }).to_string(),
+    )
+    .unwrap();
+    let endpoint = cloud().clients.target.endpoint("glue").unwrap().to_string();
+    let o = std::process::Command::new(common::tools_python())
+        .arg(common::repo_root().join("tests/tools/run_glue.py"))
+        .arg(&plan)
+        .envs([
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let results: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(
+        results.len(),
+        MODELS.len(),
+        "PySpark did not report every model:\n{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for r in &results {
+        assert_eq!(
+            r["match"], true,
+            "Spark's rows differ from the local engine's: {r}"
+        );
+        assert_eq!(r["rows"], r["expected_rows"], "{r}");
+        assert!(r["rows"].as_u64().unwrap() > 0, "{r}");
+    }
+    assert!(o.status.success(), "{stdout}");
+    // The job registered its output: the model's table now points at the Spark version.
+    let t = glue_table(&s, "fact_orders");
+    let loc = t.storage_descriptor().unwrap().location().unwrap();
+    assert_eq!(
+        loc,
+        format!("file://{}/out/fact_orders/spark/", dir.display())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    s.ok(&["destroy", "--force-delete-data"]);
+}

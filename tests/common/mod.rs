@@ -41,3 +41,24 @@ where
         f(clients).await
     })
 }
+
+/// The python of the test tools' venv (PySpark, sqlglot, DuckDB), installed on first use by
+/// `tests/tools/install.sh` (CI installs it before the tests run).
+pub fn tools_python() -> PathBuf {
+    let script = repo_root().join("tests/tools/install.sh");
+    let o = std::process::Command::new(&script)
+        .output()
+        .expect("tests/tools/install.sh runs");
+    assert!(
+        o.status.success(),
+        "installing the test tools failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8(o.stdout).unwrap();
+    PathBuf::from(
+        out.lines()
+            .last()
+            .expect("install.sh prints the python")
+            .trim(),
+    )
+}

@@ -13,6 +13,8 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    /// Parquet to `--output` (for copies of a table or a model's result).
+    Parquet,
 }
 
 #[derive(clap::Args, Debug)]
@@ -26,9 +28,15 @@ pub struct Args {
     /// Rows printed at most (the query still runs in full).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Write the result to FILE instead of standard output (required for parquet).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: Args) -> ExitCode {
+    if matches!(a.format, Format::Parquet) && a.output.is_none() {
+        return super::fail("--format parquet writes a file: name it with --output FILE");
+    }
     let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), false) else {
         return ExitCode::FAILURE;
     };
@@ -47,18 +55,28 @@ pub fn run(a: Args) -> ExitCode {
             .sql(&a.sql)
             .await
             .map_err(|e| errors::at_model(std::path::Path::new("query"), &a.sql, &e))?;
-        df.collect().await.map_err(|e| errors::message(&e))
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|e| errors::message(&e))?;
+        Ok::<_, String>((schema, batches))
     });
     match result {
-        Ok(batches) => match print(&batches, a.format, a.limit) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => super::fail(&e),
-        },
+        Ok((schema, batches)) => {
+            match print(schema, &batches, a.format, a.limit, a.output.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => super::fail(&e),
+            }
+        }
         Err(e) => super::fail(&e),
     }
 }
 
-fn print(batches: &[RecordBatch], format: Format, limit: Option<usize>) -> Result<(), String> {
+fn print(
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+    limit: Option<usize>,
+    output: Option<&std::path::Path>,
+) -> Result<(), String> {
     let mut rows_left = limit.unwrap_or(usize::MAX);
     let limited: Vec<RecordBatch> = batches
         .iter()
@@ -74,8 +92,10 @@ fn print(batches: &[RecordBatch], format: Format, limit: Option<usize>) -> Resul
     let mut out = vec![];
     match format {
         Format::Table => {
-            let t = datafusion::arrow::util::pretty::pretty_format_batches(&limited)
-                .map_err(|e| e.to_string())?;
+            let t = datafusion::arrow::util::pretty::pretty_format_batches_with_schema(
+                schema, &limited,
+            )
+            .map_err(|e| e.to_string())?;
             out.extend(format!("{t}\n").into_bytes());
         }
         Format::Csv => {
@@ -93,9 +113,24 @@ fn print(batches: &[RecordBatch], format: Format, limit: Option<usize>) -> Resul
             }
             w.finish().map_err(|e| e.to_string())?;
         }
+        Format::Parquet => {
+            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, schema, None)
+                .map_err(|e| e.to_string())?;
+            for b in &limited {
+                w.write(b).map_err(|e| e.to_string())?;
+            }
+            w.close().map_err(|e| e.to_string())?;
+        }
     }
-    use std::io::Write;
-    std::io::stdout()
-        .write_all(&out)
-        .map_err(|e| format!("writing the result: {e}"))
+    match output {
+        Some(path) => {
+            std::fs::write(path, &out).map_err(|e| format!("writing {}: {e}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&out)
+                .map_err(|e| format!("writing the result: {e}"))
+        }
+    }
 }

@@ -104,6 +104,99 @@ pub fn ident(s: &str) -> String {
     crate::quality::ident(s)
 }
 
+/// A model's statements as `run` sends them to Athena, with the version `version` and, for a
+/// partitioned model, its partitions not yet split (`Ctas::statements` splits them by 100).
+pub struct Rendered {
+    pub db: String,
+    pub model: String,
+    pub sql: String,
+    pub location: String,
+    pub partition_by: Vec<String>,
+    pub columns: Vec<String>,
+    pub view: bool,
+}
+
+impl Rendered {
+    pub fn ctas<'a>(&'a self, version: &'a str) -> Ctas<'a> {
+        Ctas {
+            db: &self.db,
+            model: &self.model,
+            sql: &self.sql,
+            location: &self.location,
+            version,
+            partition_by: &self.partition_by,
+            columns: &self.columns,
+        }
+    }
+
+    /// Every statement for an unsplit build (a view: its one CREATE OR REPLACE VIEW).
+    pub fn statements(&self, version: &str) -> Vec<String> {
+        if self.view {
+            return vec![view(&self.db, &self.model, &self.sql)];
+        }
+        let c = self.ctas(version);
+        let mut out = vec![];
+        if !self.partition_by.is_empty() {
+            out.push(c.partitions_query());
+        }
+        out.extend(c.statements(&[]));
+        out
+    }
+}
+
+/// Render model or view `name` of the checked stack for Athena.
+pub fn render(
+    checked: &crate::validate::Checked,
+    name: &str,
+    version: &str,
+) -> Result<Rendered, String> {
+    let s = &checked.loaded.stack;
+    let names = crate::names::Names::new(&checked.loaded);
+    let db = names.database();
+    let m = checked
+        .models
+        .get(name)
+        .ok_or_else(|| format!("no model or view `{name}`"))?;
+    let sql = qualified(&m.sql, &db, &super::materialize::known(checked));
+    let t = s.transforms.get(name);
+    let view = t.is_none_or(|t| t.materialized == crate::model::Materialized::View);
+    let partition_by: Vec<String> = t
+        .map(|t| {
+            t.partition_by
+                .iter()
+                .map(|p| p.value.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let location = match t {
+        Some(t) if !view => format!(
+            "s3://{}/{}{name}/{version}/",
+            names.lake_bucket(),
+            names.zone_prefix(&t.zone)
+        ),
+        _ => String::new(),
+    };
+    let columns = if partition_by.is_empty() {
+        vec![]
+    } else {
+        crate::sql::output_columns(&m.sql).ok_or_else(|| {
+            format!(
+                "{}: a partitioned model run by Athena names each output column (no `*`, every expression aliased): Athena wants the partition columns last",
+                m.path.display()
+            )
+        })?
+    };
+    Ok(Rendered {
+        db,
+        model: name.to_string(),
+        sql,
+        location,
+        partition_by,
+        columns,
+        view,
+    })
+}
+
 /// What a table model needs rendered.
 pub struct Ctas<'a> {
     pub db: &'a str,

@@ -184,7 +184,7 @@ pub async fn view(cat: Catalog<'_>, name: &str, description: &str) -> Result<Ste
     let columns =
         types::columns(df.schema().as_arrow()).map_err(|e| format!("{}: {e}", m.path.display()))?;
     let db = cat.database();
-    let sql = super::athena::qualified(&m.sql, &db, &known(cat));
+    let sql = super::athena::qualified(&m.sql, &db, &known(cat.checked));
     catalog::put_view(cat.clients, &db, name, description, &sql, &columns).await?;
     Ok(StepStats {
         notes: vec![format!(
@@ -196,8 +196,8 @@ pub async fn view(cat: Catalog<'_>, name: &str, description: &str) -> Result<Ste
 }
 
 /// The relation names a model may read: tables, models, views.
-pub fn known(cat: Catalog<'_>) -> BTreeSet<String> {
-    let s = &cat.checked.loaded.stack;
+pub fn known(checked: &crate::validate::Checked) -> BTreeSet<String> {
+    let s = &checked.loaded.stack;
     s.tables
         .iter()
         .map(|(n, _)| n.value.clone())

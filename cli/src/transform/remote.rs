@@ -2,7 +2,7 @@
 //! `apply` uploaded (StartJobRun, poll, a link to its logs). The local cloud runs neither: the
 //! statements are snapshot-tested and parsed as Trino by sqlglot, the scripts run under PySpark.
 
-use super::athena::{self, Ctas};
+use super::athena;
 use super::catalog;
 use super::session::Catalog;
 use crate::cloud::error::from_sdk;
@@ -30,7 +30,7 @@ pub async fn model(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepSt
 pub async fn view(cat: Catalog<'_>, name: &str) -> Result<StepStats, String> {
     let m = &cat.checked.models[name];
     let db = cat.database();
-    let sql = athena::qualified(&m.sql, &db, &super::materialize::known(cat));
+    let sql = athena::qualified(&m.sql, &db, &super::materialize::known(cat.checked));
     let stmt = athena::view(&db, name, &sql);
     run_query(cat, &stmt, &shown(cat, name), 1).await?;
     Ok(StepStats {
@@ -40,6 +40,9 @@ pub async fn view(cat: Catalog<'_>, name: &str) -> Result<StepStats, String> {
 }
 
 async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, String> {
+    let r = athena::render(cat.checked, name, version).map_err(|e| format!("{e}"))?;
+    let c = r.ctas(version);
+    let (db, location, partition_by) = (r.db.as_str(), &r.location, &r.partition_by);
     let t = cat
         .checked
         .loaded
@@ -47,39 +50,6 @@ async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, 
         .transforms
         .get(name)
         .ok_or_else(|| format!("no model `{name}`"))?;
-    let m = &cat.checked.models[name];
-    let db = cat.database();
-    let sql = athena::qualified(&m.sql, &db, &super::materialize::known(cat));
-    let names = crate::names::Names::new(&cat.checked.loaded);
-    let location = format!(
-        "s3://{}/{}{name}/{version}/",
-        cat.bucket(),
-        names.zone_prefix(&t.zone)
-    );
-    let partition_by: Vec<String> = t
-        .partition_by
-        .iter()
-        .map(|p| p.value.to_ascii_lowercase())
-        .collect();
-    let columns = if partition_by.is_empty() {
-        vec![]
-    } else {
-        crate::sql::output_columns(&m.sql).ok_or_else(|| {
-            format!(
-                "{}: a partitioned model run by Athena names each output column (no `*`, every expression aliased): Athena wants the partition columns last",
-                shown(cat, name)
-            )
-        })?
-    };
-    let c = Ctas {
-        db: &db,
-        model: name,
-        sql: &sql,
-        location: &location,
-        version,
-        partition_by: &partition_by,
-        columns: &columns,
-    };
     let path = shown(cat, name);
     let partitions = if partition_by.is_empty() {
         vec![]
@@ -96,7 +66,7 @@ async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, 
         .clients
         .glue
         .get_table()
-        .database_name(&db)
+        .database_name(db)
         .name(&scratch)
         .send()
         .await
@@ -130,10 +100,42 @@ async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, 
         },
     )
     .await?;
+    if !partition_by.is_empty() {
+        // The scratch table's partitions (Athena registered them) move to the model's table.
+        let mut parts = vec![];
+        let mut token = None;
+        loop {
+            let page = cat
+                .clients
+                .glue
+                .get_partitions()
+                .database_name(db)
+                .table_name(&scratch)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    from_sdk("GetPartitions", &format!("{db}.{scratch}"), e).to_string()
+                })?;
+            parts.extend(page.partitions().iter().map(|p| {
+                let loc = p
+                    .storage_descriptor()
+                    .and_then(|sd| sd.location())
+                    .unwrap_or_default()
+                    .to_string();
+                (p.values().to_vec(), loc)
+            }));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        catalog::put_partitions(cat.clients, db, name, &cols, &parts).await?;
+    }
     cat.clients
         .glue
         .delete_table()
-        .database_name(&db)
+        .database_name(db)
         .name(&scratch)
         .send()
         .await

@@ -222,6 +222,41 @@ pub fn script(s: &Script<'_>) -> Result<String, String> {
     ))
 }
 
+/// The Glue script of model `name`, writing under `target` and registering in `database`
+/// (the model's zone and the stack's database when `apply` uploads it; local paths in tests).
+pub fn for_model(
+    checked: &crate::validate::Checked,
+    name: &str,
+    target: &str,
+    database: &str,
+) -> Result<String, String> {
+    let t = checked
+        .loaded
+        .stack
+        .transforms
+        .get(name)
+        .ok_or_else(|| format!("no model `{name}`"))?;
+    let m = checked
+        .models
+        .get(name)
+        .ok_or_else(|| format!("no SQL for model `{name}`"))?;
+    let partition_by: Vec<String> = t
+        .partition_by
+        .iter()
+        .map(|p| p.value.to_ascii_lowercase())
+        .collect();
+    script(&Script {
+        job: &crate::names::Names::new(&checked.loaded).scoped(name),
+        model: name,
+        sql: &m.sql,
+        target,
+        database,
+        partition_by: &partition_by,
+        description: t.description.as_deref().unwrap_or_default(),
+    })
+    .map_err(|e| format!("{}: {e}", m.path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,23 +101,9 @@ fn transforms(b: &mut Builder, workgroup: &Option<String>) {
         match t.engine {
             Engine::Athena => deps.extend(workgroup.clone()),
             Engine::Glue => {
-                let job_name = b.names.scoped(name);
-                let partition_by: Vec<String> = t
-                    .partition_by
-                    .iter()
-                    .map(|p| p.value.to_ascii_lowercase())
-                    .collect();
                 // SQL that has no Spark form was reported by validate; the script says why.
-                let script = crate::transform::spark::script(&crate::transform::spark::Script {
-                    job: &job_name,
-                    model: name,
-                    sql: &model.sql,
-                    target: &url,
-                    database: &db,
-                    partition_by: &partition_by,
-                    description: t.description.as_deref().unwrap_or_default(),
-                })
-                .unwrap_or_else(|e| format!("raise SystemExit({:?})\n", e));
+                let script = crate::transform::spark::for_model(b.checked, name, &url, &db)
+                    .unwrap_or_else(|e| format!("raise SystemExit({:?})\n", e));
                 let read_prefixes: Vec<String> = model
                     .reads
                     .iter()
