@@ -15,6 +15,7 @@ pub mod quality_columns;
 pub mod schedule;
 pub mod shared_location;
 pub mod source_fields;
+pub mod sql_dialect;
 pub mod sql_model;
 pub mod stack_name;
 pub mod stream_name;
@@ -45,6 +46,7 @@ pub const ALL: &[Rule] = &[
     dependency_cycle::RULE,
     schedule::RULE,
     sql_model::RULE,
+    sql_dialect::RULE,
     literal_secret::RULE,
     column_type::RULE,
     value_range::RULE,
