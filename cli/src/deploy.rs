@@ -24,7 +24,7 @@ pub fn backend(checked: &Checked, clients: &Clients) -> Backend {
         Some(s) if s.starts_with("s3://") => {
             let (bucket, key) = s["s3://".len()..].split_once('/').unwrap_or_default();
             Backend::S3 {
-                clients: clients.clone(),
+                clients: Box::new(clients.clone()),
                 bucket: bucket.into(),
                 key: key.into(),
             }

@@ -236,7 +236,8 @@ pub enum LockError {
 pub enum Backend {
     Local(LocalBackend),
     S3 {
-        clients: crate::cloud::Clients,
+        // Boxed: the clients are many times the size of a local backend.
+        clients: Box<crate::cloud::Clients>,
         bucket: String,
         key: String,
     },

@@ -40,7 +40,7 @@ pub fn qualified(sql: &str, db: &str, known: &BTreeSet<String>) -> String {
             ))
         })
         .collect();
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut out = sql.to_string();
     for (a, b, with) in edits {
         out.replace_range(a..b, &with);
@@ -48,10 +48,13 @@ pub fn qualified(sql: &str, db: &str, known: &BTreeSet<String>) -> String {
     out
 }
 
+/// A 1-based (line, column).
+type At = (u64, u64);
+
 #[derive(Default)]
 struct Names {
-    /// Unqualified relation names with their start and end (line, column).
-    spans: Vec<(String, (u64, u64), (u64, u64))>,
+    /// Unqualified relation names with their start and end.
+    spans: Vec<(String, At, At)>,
     ctes: BTreeSet<String>,
 }
 

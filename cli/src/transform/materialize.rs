@@ -257,11 +257,14 @@ fn contract(
         .map_err(|e| format!("{}: {}", path.display(), message(&e)))
 }
 
+/// Names and Glue types.
+type Columns = Vec<(String, String)>;
+
 fn split_columns(
     df: &DataFrame,
     partition_by: &[String],
     path: &std::path::Path,
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), String> {
+) -> Result<(Columns, Columns), String> {
     let all =
         types::columns(df.schema().as_arrow()).map_err(|e| format!("{}: {e}", path.display()))?;
     let names: BTreeSet<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
@@ -341,7 +344,7 @@ fn partitions(
         let values: Option<Vec<String>> = partition_by
             .iter()
             .zip(&dirs)
-            .map(|(p, d)| d.strip_prefix(&format!("{p}=")).map(|v| percent_decode(v)))
+            .map(|(p, d)| d.strip_prefix(&format!("{p}=")).map(percent_decode))
             .collect();
         if let Some(values) = values {
             let loc = format!("{prefix}{}/", dirs[..partition_by.len()].join("/"));

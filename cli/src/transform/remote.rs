@@ -40,7 +40,7 @@ pub async fn view(cat: Catalog<'_>, name: &str) -> Result<StepStats, String> {
 }
 
 async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, String> {
-    let r = athena::render(cat.checked, name, version).map_err(|e| format!("{e}"))?;
+    let r = athena::render(cat.checked, name, version)?;
     let c = r.ctas(version);
     let (db, location, partition_by) = (r.db.as_str(), &r.location, &r.partition_by);
     let t = cat
@@ -89,11 +89,11 @@ async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, 
         .collect();
     catalog::put_table(
         cat.clients,
-        &db,
+        db,
         &catalog::ModelTable {
             name,
             description: t.description.as_deref().unwrap_or_default(),
-            location: &location,
+            location,
             columns: &cols,
             partition: &part,
             parameters: vec![("dekit:version", version.to_string())],

@@ -275,7 +275,7 @@ mod tests {
             java_format("%Y-%m-%d %H:%i:%s").unwrap(),
             "yyyy-MM-dd HH:mm:ss"
         );
-        assert_eq!(java_format("week %v").unwrap_err().contains("%v"), true);
+        assert!(java_format("week %v").unwrap_err().contains("%v"));
         assert_eq!(java_format("%YT%H").unwrap(), "yyyy'T'HH");
     }
 }
