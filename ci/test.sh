@@ -20,6 +20,10 @@ install_pid=$!
 db_log="$(mktemp)"
 ./localstack/databases.sh install >"$db_log" 2>&1 &
 db_pid=$!
+# The independent checkers: PySpark (and Java) for the Glue scripts, sqlglot, DuckDB.
+tools_log="$(mktemp)"
+./tests/tools/install.sh >"$tools_log" 2>&1 &
+tools_pid=$!
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -34,6 +38,7 @@ echo "== local cloud (MiniStack)"
 if ! wait "$install_pid"; then cat "$install_log"; exit 1; fi
 if ! wait "$db_pid"; then cat "$db_log"; exit 1; fi
 cat "$db_log"
+if ! wait "$tools_pid"; then cat "$tools_log"; exit 1; fi
 started=""
 ls_dir="$(mktemp -d)"
 stop_all() {
@@ -63,5 +68,7 @@ echo "== engine tests on LocalStack + moto (ports 4610/5010)"
   # One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
   "$CARGO_TARGET_DIR/debug/dekit" local status
   cargo test --locked --test engine --test local_cloud --test local_engines --test run
+  # Models on LocalStack's S3 and moto's Glue (the PySpark comparison ran in the first phase).
+  cargo test --locked --test transform -- --skip glue_scripts
 )
 stamp
