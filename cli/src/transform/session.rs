@@ -42,8 +42,9 @@ impl Catalog<'_> {
     }
 }
 
-/// A session over the lake, with dekit's functions.
-pub fn new(cat: Catalog<'_>) -> Result<SessionContext, String> {
+/// The local engine as dekit configures it, with no store registered: dekit's functions, spans
+/// for errors, one partition per core.
+pub fn engine() -> SessionContext {
     let mut config = SessionConfig::new().with_information_schema(true);
     // Spans let planning errors point at the model's line and column.
     config.options_mut().sql_parser.collect_spans = true;
@@ -51,6 +52,12 @@ pub fn new(cat: Catalog<'_>) -> Result<SessionContext, String> {
     for f in functions::all() {
         ctx.register_udf(f);
     }
+    ctx
+}
+
+/// A session over the lake, with dekit's functions.
+pub fn new(cat: Catalog<'_>) -> Result<SessionContext, String> {
+    let ctx = engine();
     let bucket = cat.bucket();
     let store = store(cat.clients, &bucket)?;
     let url = url::Url::parse(&format!("s3://{bucket}"))
