@@ -577,3 +577,114 @@ fn glue_scripts_under_pyspark_give_the_local_engines_rows() {
     let _ = std::fs::remove_dir_all(&dir);
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// An incremental model rewrites only the partitions whose rows changed; the others keep their
+/// location; a duplicate unique key fails it.
+#[test]
+fn an_incremental_model_rewrites_only_changed_partitions() {
+    let _c = cloud();
+    let scope = Scope::new("tfincr");
+    let s = Stack::new(&scope);
+    std::fs::write(
+        s.dir.join("models/orders_by_month.sql"),
+        "select date_format(order_ts, '%Y-%m') as order_month, order_id, customer_id, status\nfrom orders\n",
+    )
+    .unwrap();
+    s.edit(|t| {
+        t.replace(
+            "transforms:\n",
+            "transforms:\n  orders_by_month:\n    sql: models/orders_by_month.sql\n    zone: curated\n    partition_by: [order_month]\n    incremental: { unique_key: [order_id] }\n",
+        )
+    });
+    s.ok(&["apply"]);
+    let (m, o) = run(&s, &["--select", "+orders_by_month"], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let months: std::collections::BTreeSet<String> = csv("orders")
+        .iter()
+        .map(|o| o["order_ts"][..7].to_string())
+        .collect();
+    let st = step(&m, "transform.orders_by_month");
+    assert_eq!(
+        st["objects"].as_u64().unwrap() as usize,
+        months.len(),
+        "{st}"
+    );
+    let first_id = m["run_id"].as_str().unwrap().to_string();
+
+    // One new order in a new month: one partition is written, the rest stay where they were.
+    s.sql("INSERT INTO orders VALUES (900001, 1, 'placed', '2027-03-15 10:00:00')");
+    let (m, o) = run(&s, &["--select", "+orders_by_month"], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let st = step(&m, "transform.orders_by_month");
+    assert_eq!(st["objects"], 1, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("1 of {} partitions rewritten", months.len() + 1)),
+        "{st}"
+    );
+    let c = cloud();
+    let parts =
+        c.rt.block_on(
+            c.clients
+                .glue
+                .get_partitions()
+                .database_name(format!("{}_local", s.name))
+                .table_name("orders_by_month")
+                .send(),
+        )
+        .unwrap();
+    let locs: BTreeMap<String, String> = parts
+        .partitions()
+        .iter()
+        .map(|p| {
+            (
+                p.values()[0].clone(),
+                p.storage_descriptor()
+                    .unwrap()
+                    .location()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(locs.len(), months.len() + 1);
+    assert!(
+        locs["2027-03"].contains(m["run_id"].as_str().unwrap()),
+        "{locs:?}"
+    );
+    let older = months.iter().next().unwrap();
+    assert!(locs[older].contains(&first_id), "{locs:?}");
+    let n = query(&s, "select count(*) as n from orders_by_month");
+    assert_eq!(int(&n[0]["n"]) as usize, csv("orders").len() + 1);
+    let n = query(
+        &s,
+        "select count(*) as n from orders_by_month where order_month = '2027-03'",
+    );
+    assert_eq!(int(&n[0]["n"]), 1);
+
+    // Nothing new: nothing written.
+    let (m, o) = run(&s, &["--select", "orders_by_month"], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(step(&m, "transform.orders_by_month")["objects"], 0);
+
+    // A unique key that is not unique fails the model, naming a duplicate.
+    s.sql("INSERT INTO orders VALUES (900002, 1, 'placed', '2027-03-16 10:00:00')");
+    std::fs::write(
+        s.dir.join("models/orders_by_month.sql"),
+        "select date_format(order_ts, '%Y-%m') as order_month, 1 as order_id, customer_id, status\nfrom orders\n",
+    )
+    .unwrap();
+    let (m, _) = run(&s, &["--select", "+orders_by_month"], &[]);
+    let st = step(&m, "transform.orders_by_month");
+    assert_eq!(st["status"], "failed", "{st}");
+    assert!(
+        st["error"]
+            .as_str()
+            .unwrap()
+            .contains("unique key (order_id) is not unique: (1)"),
+        "{st}"
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}

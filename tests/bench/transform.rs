@@ -182,7 +182,9 @@ fn main() {
     // One warm-up of each (file metadata cached by both), then alternate.
     for i in 0..=RUNS {
         let t = Instant::now();
-        let batches = rt.block_on(async { ctx.sql(QUERY).await?.collect().await }).unwrap();
+        let batches = rt
+            .block_on(async { ctx.sql(QUERY).await?.collect().await })
+            .unwrap();
         let secs = t.elapsed().as_secs_f64();
         our_orders = batches
             .iter()
@@ -206,7 +208,10 @@ fn main() {
     }
     drop(duck_in);
     let _ = duck.wait();
-    assert_eq!(our_orders, rows as i64, "the local engine counted every row");
+    assert_eq!(
+        our_orders, rows as i64,
+        "the local engine counted every row"
+    );
     assert_eq!(their_orders, rows as i64, "DuckDB counted every row");
     let (a, b) = (median(ours.clone()), median(theirs.clone()));
     println!(

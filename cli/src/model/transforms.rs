@@ -23,6 +23,19 @@ pub enum Engine {
     Glue,
 }
 
+/// Rebuild only what changed: the result's partitions are compared with the last build's, and
+/// only partitions whose rows changed are written and switched; the others stay where they are.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// Columns that identify a row: a result with duplicates fails the model.
+    #[serde(default)]
+    pub unique_key: Vec<Spanned<String>>,
+    /// The partitions compared (default: the model's `partition_by`).
+    #[serde(default)]
+    pub partition_by: Vec<Spanned<String>>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transform {
@@ -37,6 +50,8 @@ pub struct Transform {
     pub format: DataFormat,
     #[serde(default)]
     pub partition_by: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub incremental: Option<Incremental>,
     /// Extra dependencies the SQL does not show.
     #[serde(default)]
     pub depends_on: Vec<Spanned<String>>,
@@ -46,4 +61,16 @@ pub struct Transform {
     pub columns: Named<Spanned<String>>,
     #[serde(default)]
     pub description: Option<String>,
+}
+
+impl Transform {
+    /// The partition columns, lowercased: `incremental.partition_by` when given, else
+    /// `partition_by`.
+    pub fn partitions(&self) -> Vec<String> {
+        let p = match &self.incremental {
+            Some(i) if !i.partition_by.is_empty() => &i.partition_by,
+            _ => &self.partition_by,
+        };
+        p.iter().map(|c| c.value.to_ascii_lowercase()).collect()
+    }
 }

@@ -163,14 +163,7 @@ pub fn render(
     let sql = qualified(&m.sql, &db, &super::materialize::known(checked));
     let t = s.transforms.get(name);
     let view = t.is_none_or(|t| t.materialized == crate::model::Materialized::View);
-    let partition_by: Vec<String> = t
-        .map(|t| {
-            t.partition_by
-                .iter()
-                .map(|p| p.value.to_ascii_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
+    let partition_by: Vec<String> = t.map(|t| t.partitions()).unwrap_or_default();
     let location = match t {
         Some(t) if !view => format!(
             "s3://{}/{}{name}/{version}/",

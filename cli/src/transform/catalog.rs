@@ -109,7 +109,8 @@ pub async fn put_partitions(
     parts: &[(Vec<String>, String)],
 ) -> Result<(), String> {
     let at = format!("{db}.{table}");
-    let mut old = vec![];
+    // What each partition points at now.
+    let mut old: Vec<(Vec<String>, String)> = vec![];
     let mut token = None;
     loop {
         let page = c
@@ -121,53 +122,87 @@ pub async fn put_partitions(
             .send()
             .await
             .map_err(|e| from_sdk("GetPartitions", &at, e).to_string())?;
-        old.extend(page.partitions().iter().map(|p| p.values().to_vec()));
+        old.extend(page.partitions().iter().map(|p| {
+            let loc = p
+                .storage_descriptor()
+                .and_then(|sd| sd.location())
+                .unwrap_or_default()
+                .to_string();
+            (p.values().to_vec(), loc)
+        }));
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             break;
         }
     }
-    // New versions first, then drop the partitions the new version no longer has.
     let fresh: std::collections::BTreeSet<&Vec<String>> = parts.iter().map(|(v, _)| v).collect();
-    for chunk in parts.chunks(100) {
-        let (update, create): (Vec<_>, Vec<_>) = chunk.iter().partition(|(v, _)| old.contains(v));
-        for (values, loc) in update {
-            c.glue
-                .update_partition()
-                .database_name(db)
-                .table_name(table)
-                .set_partition_value_list(Some(values.clone()))
-                .partition_input(partition(values, loc, columns))
-                .send()
-                .await
-                .map_err(|e| from_sdk("UpdatePartition", &at, e).to_string())?;
-        }
-        if !create.is_empty() {
-            let r = c
-                .glue
-                .batch_create_partition()
-                .database_name(db)
-                .table_name(table)
-                .set_partition_input_list(Some(
-                    create
-                        .iter()
-                        .map(|(v, l)| partition(v, l, columns))
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| from_sdk("BatchCreatePartition", &at, e).to_string())?;
-            if let Some(e) = r.errors().first() {
-                return Err(format!(
-                    "BatchCreatePartition {at}: {}",
-                    e.error_detail()
-                        .and_then(|d| d.error_message())
-                        .unwrap_or("failed")
-                ));
-            }
+    // New partitions are created, moved ones switched (each atomically), unchanged ones left.
+    let create: Vec<&(Vec<String>, String)> = parts
+        .iter()
+        .filter(|(v, _)| !old.iter().any(|(o, _)| o == v))
+        .collect();
+    let moved: Vec<&(Vec<String>, String)> = parts
+        .iter()
+        .filter(|(v, l)| old.iter().any(|(o, ol)| o == v && ol != l))
+        .collect();
+    for chunk in create.chunks(100) {
+        let r = c
+            .glue
+            .batch_create_partition()
+            .database_name(db)
+            .table_name(table)
+            .set_partition_input_list(Some(
+                chunk
+                    .iter()
+                    .map(|(v, l)| partition(v, l, columns))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| from_sdk("BatchCreatePartition", &at, e).to_string())?;
+        if let Some(e) = r.errors().first() {
+            return Err(format!(
+                "BatchCreatePartition {at}: {}",
+                e.error_detail()
+                    .and_then(|d| d.error_message())
+                    .unwrap_or("failed")
+            ));
         }
     }
-    let gone: Vec<&Vec<String>> = old.iter().filter(|v| !fresh.contains(v)).collect();
+    for chunk in moved.chunks(100) {
+        let entries = chunk
+            .iter()
+            .map(|(v, l)| {
+                aws_sdk_glue::types::BatchUpdatePartitionRequestEntry::builder()
+                    .set_partition_value_list(Some(v.clone()))
+                    .partition_input(partition(v, l, columns))
+                    .build()
+                    .map_err(|e| format!("BatchUpdatePartition {at}: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let r = c
+            .glue
+            .batch_update_partition()
+            .database_name(db)
+            .table_name(table)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| from_sdk("BatchUpdatePartition", &at, e).to_string())?;
+        if let Some(e) = r.errors().first() {
+            return Err(format!(
+                "BatchUpdatePartition {at}: {}",
+                e.error_detail()
+                    .and_then(|d| d.error_message())
+                    .unwrap_or("failed")
+            ));
+        }
+    }
+    let gone: Vec<&Vec<String>> = old
+        .iter()
+        .map(|(v, _)| v)
+        .filter(|v| !fresh.contains(v))
+        .collect();
     for chunk in gone.chunks(25) {
         c.glue
             .batch_delete_partition()

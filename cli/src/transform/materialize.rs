@@ -32,6 +32,18 @@ pub struct ModelState {
     pub location: String,
     pub rows: u64,
     pub built_at: String,
+    /// Incremental models: each partition's content hash and where it is (`p=v/...` → part).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partitions: BTreeMap<String, PartState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartState {
+    pub values: Vec<String>,
+    pub hash: String,
+    pub version: String,
+    pub location: String,
+    pub rows: u64,
 }
 
 pub fn state_key(model: &str) -> String {
@@ -87,11 +99,7 @@ pub async fn model(
     } else {
         contract(df, name, t, &m.path)?
     };
-    let partition_by: Vec<String> = t
-        .partition_by
-        .iter()
-        .map(|p| p.value.to_ascii_lowercase())
-        .collect();
+    let partition_by = t.partitions();
     let (columns, partition) = split_columns(&df, &partition_by, &m.path)?;
     if t.format != crate::model::DataFormat::Parquet {
         return Err(format!(
@@ -103,6 +111,32 @@ pub async fn model(
         "{}{name}/",
         crate::names::Names::new(&cat.checked.loaded).zone_prefix(&t.zone)
     );
+    if let Some(inc) = &t.incremental {
+        if partition_by.is_empty() {
+            return Err(format!(
+                "{}: model `{name}` is incremental: give it `partition_by`, the partitions compared between builds",
+                m.path.display()
+            ));
+        }
+        let b = Build {
+            cat,
+            lake,
+            name,
+            version,
+            base: &base,
+            path: &m.path,
+            columns: &columns,
+            partition: &partition,
+            partition_by: &partition_by,
+            description: t.description.as_deref().unwrap_or_default(),
+        };
+        let keys: Vec<String> = inc
+            .unique_key
+            .iter()
+            .map(|k| k.value.to_ascii_lowercase())
+            .collect();
+        return incremental(&b, df, &keys, prev, fingerprint, progress).await;
+    }
     let prefix = format!("{base}{version}/");
     let url = lake.url(&prefix);
     let written = write(&ctx, df, &url, &partition_by)
@@ -148,6 +182,7 @@ pub async fn model(
             location: url.clone(),
             rows: written,
             built_at: chrono::Utc::now().to_rfc3339(),
+            partitions: BTreeMap::new(),
         },
     )
     .await
@@ -169,6 +204,245 @@ pub async fn model(
         notes,
         ..Default::default()
     })
+}
+
+struct Build<'a> {
+    cat: Catalog<'a>,
+    lake: &'a Lake,
+    name: &'a str,
+    version: &'a str,
+    base: &'a str,
+    path: &'a std::path::Path,
+    columns: &'a [(String, String)],
+    partition: &'a [(String, String)],
+    partition_by: &'a [String],
+    description: &'a str,
+}
+
+/// An incremental build: the result's partitions are hashed (rows sorted, as Parquet bytes) and
+/// only those whose hash changed are written under the new version and switched in the catalog;
+/// the others keep their location. Each partition switches atomically; a reader during the build
+/// may see some partitions new and others old, never a partial partition.
+async fn incremental(
+    b: &Build<'_>,
+    df: DataFrame,
+    unique_key: &[String],
+    prev: Option<ModelState>,
+    fingerprint: String,
+    progress: &Progress,
+) -> Result<StepStats, String> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::functions_aggregate::expr_fn::count;
+    use datafusion::prelude::{Expr, cast, col, lit};
+    let err =
+        |e: datafusion::error::DataFusionError| format!("{}: {}", b.path.display(), message(&e));
+    if !unique_key.is_empty() {
+        let keys: Vec<Expr> = unique_key.iter().map(|k| col(k.as_str())).collect();
+        let dup = df
+            .clone()
+            .aggregate(keys, vec![count(lit(1)).alias("n")])
+            .and_then(|d| d.filter(col("n").gt(lit(1))))
+            .and_then(|d| d.limit(0, Some(1)))
+            .map_err(err)?
+            .collect()
+            .await
+            .map_err(err)?;
+        if let Some(batch) = dup.iter().find(|b| b.num_rows() > 0) {
+            let shown: Vec<String> = (0..unique_key.len())
+                .map(|i| {
+                    datafusion::arrow::util::display::array_value_to_string(batch.column(i), 0)
+                        .unwrap_or_default()
+                })
+                .collect();
+            return Err(format!(
+                "{}: model `{}`'s unique key ({}) is not unique: ({}) occurs more than once",
+                b.path.display(),
+                b.name,
+                unique_key.join(", "),
+                shown.join(", ")
+            ));
+        }
+    }
+    let as_text: Vec<Expr> = b
+        .partition_by
+        .iter()
+        .map(|p| cast(col(p.as_str()), DataType::Utf8).alias(p.as_str()))
+        .collect();
+    let values = df
+        .clone()
+        .select(as_text.clone())
+        .and_then(|d| d.distinct())
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    let mut tuples: Vec<Vec<String>> = vec![];
+    for batch in &values {
+        for r in 0..batch.num_rows() {
+            tuples.push(
+                (0..batch.num_columns())
+                    .map(|c| {
+                        datafusion::arrow::util::display::array_value_to_string(batch.column(c), r)
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+            );
+        }
+    }
+    tuples.sort();
+    let data_cols: Vec<Expr> = b.columns.iter().map(|(c, _)| col(c.as_str())).collect();
+    let sort: Vec<_> = b
+        .columns
+        .iter()
+        .map(|(c, _)| col(c.as_str()).sort(true, true))
+        .collect();
+    let old = prev
+        .as_ref()
+        .map(|p| p.partitions.clone())
+        .unwrap_or_default();
+    let mut parts: BTreeMap<String, PartState> = BTreeMap::new();
+    let (mut rows, mut rewritten) = (0u64, 0usize);
+    for values in tuples {
+        let dir: Vec<String> = b
+            .partition_by
+            .iter()
+            .zip(&values)
+            .map(|(p, v)| format!("{p}={}", hive_escape(v)))
+            .collect();
+        let dir = dir.join("/");
+        let filter = b
+            .partition_by
+            .iter()
+            .zip(&values)
+            .map(|(p, v)| cast(col(p.as_str()), DataType::Utf8).eq(lit(v.clone())))
+            .reduce(Expr::and)
+            .expect("partitioned");
+        let batches = df
+            .clone()
+            .filter(filter)
+            .and_then(|d| d.select(data_cols.clone()))
+            .and_then(|d| d.sort(sort.clone()))
+            .map_err(err)?
+            .collect()
+            .await
+            .map_err(err)?;
+        let n: u64 = batches.iter().map(|x| x.num_rows() as u64).sum();
+        rows += n;
+        let bytes = parquet_bytes(&batches, b.columns)?;
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let state = match old.get(&dir) {
+            Some(o) if o.hash == hash => o.clone(),
+            _ => {
+                let key = format!("{}{}/{dir}/part-0.parquet", b.base, b.version);
+                progress.add(n, bytes.len() as u64);
+                b.lake.put(&key, bytes).await.map_err(|e| e.to_string())?;
+                rewritten += 1;
+                PartState {
+                    values,
+                    hash,
+                    version: b.version.to_string(),
+                    location: b.lake.url(&format!("{}{}/{dir}/", b.base, b.version)),
+                    rows: n,
+                }
+            }
+        };
+        parts.insert(dir, state);
+    }
+    crate::run::failpoint("transform.after_write");
+    let db = b.cat.database();
+    let s = &b.cat.checked.loaded.stack;
+    catalog::put_table(
+        b.cat.clients,
+        &db,
+        &ModelTable {
+            name: b.name,
+            description: b.description,
+            location: &b.lake.url(&format!("{}{}/", b.base, b.version)),
+            columns: b.columns,
+            partition: b.partition,
+            parameters: vec![
+                ("dekit:stack", s.stack.value.clone()),
+                ("dekit:environment", b.cat.checked.loaded.env_name.clone()),
+                ("dekit:version", b.version.to_string()),
+            ],
+        },
+    )
+    .await?;
+    let list: Vec<(Vec<String>, String)> = parts
+        .values()
+        .map(|p| (p.values.clone(), p.location.clone()))
+        .collect();
+    catalog::put_partitions(b.cat.clients, &db, b.name, b.columns, &list).await?;
+    let mut keep: BTreeSet<String> = parts.values().map(|p| p.version.clone()).collect();
+    keep.insert(b.version.to_string());
+    let total = parts.len();
+    b.lake
+        .put_json(
+            &state_key(b.name),
+            &ModelState {
+                fingerprint,
+                version: b.version.to_string(),
+                location: b.lake.url(&format!("{}{}/", b.base, b.version)),
+                rows,
+                built_at: chrono::Utc::now().to_rfc3339(),
+                partitions: parts,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    // Versions no partition uses any more (and not the previous build's, for readers on it).
+    if let Some(p) = &prev {
+        keep.insert(p.version.clone());
+    }
+    let deleted = prune(b.lake, b.base, &keep).await?;
+    let mut notes = vec![format!(
+        "{}: {rewritten} of {total} partitions rewritten, {rows} rows",
+        b.name
+    )];
+    if deleted > 0 {
+        notes.push(format!(
+            "{}: removed {deleted} objects no partition uses",
+            b.name
+        ));
+    }
+    Ok(StepStats {
+        rows,
+        objects: rewritten as u64,
+        notes,
+        ..Default::default()
+    })
+}
+
+fn parquet_bytes(batches: &[RecordBatch], columns: &[(String, String)]) -> Result<Vec<u8>, String> {
+    use datafusion::parquet::arrow::ArrowWriter;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => {
+            return Err(format!(
+                "no rows for a partition of {} columns",
+                columns.len()
+            ));
+        }
+    };
+    let mut out = vec![];
+    let mut w = ArrowWriter::try_new(&mut out, schema, None).map_err(|e| e.to_string())?;
+    for b in batches {
+        w.write(b).map_err(|e| e.to_string())?;
+    }
+    w.close().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// A partition value as a hive path segment (what Spark and Athena write).
+fn hive_escape(v: &str) -> String {
+    v.chars()
+        .map(|c| match c {
+            '/' | '=' | '%' | '#' | '?' | ':' | '\\' | '\n' | '"' | '\'' => {
+                format!("%{:02X}", c as u32)
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A view (a `serving.views` entry or a view model): checked by planning it locally, then stored

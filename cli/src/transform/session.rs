@@ -401,17 +401,67 @@ async fn model_table(
         .storage_descriptor()
         .and_then(|sd| sd.location())
         .ok_or_else(|| format!("catalog table {db}.{name} has no location"))?;
-    let partitions: Vec<(String, DataType)> = t
+    let keys: Vec<String> = t
         .partition_keys()
         .iter()
-        .map(|c| (c.name().to_ascii_lowercase(), DataType::Utf8))
+        .map(|c| c.name().to_ascii_lowercase())
         .collect();
-    let opts = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(partitions);
-    listing(ctx, location, opts, None)
-        .await
-        .map(|t| t as Arc<dyn TableProvider>)
+    let opts =
+        || ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if keys.is_empty() {
+        return listing(ctx, location, opts(), None)
+            .await
+            .map(|t| t as Arc<dyn TableProvider>);
+    }
+    // Partitions may live under different versions (incremental builds): read each where the
+    // catalog says it is, its values as columns.
+    let mut parts = vec![];
+    let mut token = None;
+    loop {
+        let page = cat
+            .clients
+            .glue
+            .get_partitions()
+            .database_name(&db)
+            .table_name(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("GetPartitions", &format!("{db}.{name}"), e).to_string())?;
+        parts.extend(page.partitions().iter().map(|p| {
+            (
+                p.values().to_vec(),
+                p.storage_descriptor()
+                    .and_then(|sd| sd.location())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut union: Option<datafusion::prelude::DataFrame> = None;
+    for (values, loc) in parts {
+        let table = listing(ctx, &loc, opts(), None).await?;
+        let mut df = ctx.read_table(table).map_err(|e| e.to_string())?;
+        for (k, v) in keys.iter().zip(values) {
+            df = df
+                .with_column(k, datafusion::prelude::lit(v))
+                .map_err(|e| e.to_string())?;
+        }
+        union = Some(match union {
+            None => df,
+            Some(u) => u.union(df).map_err(|e| e.to_string())?,
+        });
+    }
+    match union {
+        Some(u) => Ok(u.into_view()),
+        None => listing(ctx, location, opts(), None)
+            .await
+            .map(|t| t as Arc<dyn TableProvider>),
+    }
 }
 
 async fn listing(

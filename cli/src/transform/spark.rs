@@ -240,11 +240,7 @@ pub fn for_model(
         .models
         .get(name)
         .ok_or_else(|| format!("no SQL for model `{name}`"))?;
-    let partition_by: Vec<String> = t
-        .partition_by
-        .iter()
-        .map(|p| p.value.to_ascii_lowercase())
-        .collect();
+    let partition_by = t.partitions();
     script(&Script {
         job: &crate::names::Names::new(&checked.loaded).scoped(name),
         model: name,

@@ -45,12 +45,23 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         else {
             continue;
         };
-        for p in &t.partition_by {
+        let inc = t.incremental.as_ref();
+        let named = t
+            .partition_by
+            .iter()
+            .chain(inc.into_iter().flat_map(|i| i.partition_by.iter()))
+            .map(|p| (p, "to partition by"))
+            .chain(
+                inc.into_iter()
+                    .flat_map(|i| i.unique_key.iter())
+                    .map(|p| (p, "for its unique key")),
+            );
+        for (p, role) in named {
             if !cols.iter().any(|c| c.eq_ignore_ascii_case(&p.value)) {
                 let mut d = cx.error(
                     "E200",
                     format!(
-                        "model `{}` does not output a column `{}` to partition by",
+                        "model `{}` does not output a column `{}` {role}",
                         name.value, p.value
                     ),
                     p.span,
