@@ -13,6 +13,7 @@ pub mod rules;
 pub mod run;
 pub mod schema;
 pub mod state;
+pub mod test;
 pub mod validate;
 
 use crate::load::{self, Report};
@@ -50,6 +51,8 @@ pub enum Command {
     Produce(produce::Args),
     /// Run a SELECT over the stack's tables, models and views with the local engine.
     Query(query::Args),
+    /// Run the stack's quality checks and stream reconciliations; JUnit XML for CI.
+    Test(test::Args),
     /// Inspect or edit the recorded state.
     State(state::Args),
     /// Release a state lock left by a run that is gone.
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Produce(a) => produce::run(a),
         Command::Query(a) => query::run(a),
+        Command::Test(a) => test::run(a),
         Command::ForceUnlock(a) => force_unlock::run(a),
     }
 }

@@ -79,7 +79,24 @@ pub fn run(a: Args) -> ExitCode {
             partition_key,
             rate: a.rate,
         };
-        p.send(input).await.map(|s| (s, physical))
+        let sent = p.send(input).await?;
+        // What was produced, for `dekit test` to reconcile with what landed.
+        let lake = crate::run::lake::Lake {
+            clients: d.clients.clone(),
+            bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
+        };
+        let key = format!(
+            "{}{}-{:04x}.json",
+            crate::quality::reconcile::produced_prefix(&stream),
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            rand::random::<u16>()
+        );
+        if let Err(e) = lake.put_json(&key, &sent).await {
+            eprintln!(
+                "warning: the count of records produced was not recorded ({e}): `dekit test` cannot reconcile this stream"
+            );
+        }
+        Ok::<_, String>((sent, physical))
     });
     match result {
         Ok((sent, physical)) => {

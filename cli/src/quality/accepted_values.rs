@@ -19,3 +19,18 @@ pub fn sql(relation: &str, column: &str, values: &[String]) -> String {
         ident(column)
     )
 }
+
+/// The rows that fail.
+pub fn rows(relation: &str, column: &str, values: &[String]) -> String {
+    let list = values
+        .iter()
+        .map(|v| literal(v))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT * FROM {} WHERE {} IS NOT NULL AND CAST({} AS VARCHAR) NOT IN ({list})",
+        ident(relation),
+        ident(column),
+        ident(column)
+    )
+}

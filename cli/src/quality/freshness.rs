@@ -14,3 +14,12 @@ pub fn sql(relation: &str, column: &str, max_age_hours: u32) -> String {
         ident(relation)
     )
 }
+
+/// The newest value, the one fact a failure has.
+pub fn rows(relation: &str, column: &str) -> String {
+    format!(
+        "SELECT max(CAST({} AS TIMESTAMP)) AS newest FROM {}",
+        ident(column),
+        ident(relation)
+    )
+}

@@ -3,10 +3,13 @@
 
 pub mod accepted_values;
 pub mod freshness;
+pub mod junit;
 pub mod not_null;
 pub mod range;
+pub mod reconcile;
 pub mod relationships;
 pub mod row_count;
+pub mod runner;
 pub mod unique;
 
 use crate::model::Check;
@@ -41,6 +44,22 @@ pub fn sql(c: &Check, relation: &str) -> String {
             relationships::sql(relation, &r.column, t, c)
         }
         Check::Range(r) => range::sql(relation, &r.column, r.min, r.max),
+    }
+}
+
+/// The query listing what fails (`dekit test` shows a sample and stores them all).
+pub fn rows_sql(c: &Check, relation: &str) -> String {
+    match c {
+        Check::NotNull(cols) => not_null::rows(relation, &names(cols)),
+        Check::Unique(cols) => unique::rows(relation, &names(cols)),
+        Check::AcceptedValues(a) => accepted_values::rows(relation, &a.column, &a.values),
+        Check::RowCount(_) => row_count::rows(relation),
+        Check::Freshness(f) => freshness::rows(relation, &f.column),
+        Check::Relationships(r) => {
+            let (t, c) = r.to.split_once('.').unwrap_or((&r.to, ""));
+            relationships::rows(relation, &r.column, t, c)
+        }
+        Check::Range(r) => range::rows(relation, &r.column, r.min, r.max),
     }
 }
 
@@ -106,6 +125,7 @@ mod tests {
             // Every check is a query the SQL parser accepts.
             assert!(crate::sql::relations(&sql).is_ok(), "{}: {sql}", kind(c));
             insta::assert_snapshot!(kind(c), sql);
+            insta::assert_snapshot!(format!("{}_rows", kind(c)), rows_sql(c, "orders"));
         }
     }
 }

@@ -17,3 +17,13 @@ pub fn sql(relation: &str, cols: &[&str]) -> String {
         ident(relation)
     )
 }
+
+/// The rows that fail.
+pub fn rows(relation: &str, cols: &[&str]) -> String {
+    let cond = cols
+        .iter()
+        .map(|c| format!("{} IS NULL", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!("SELECT * FROM {} WHERE {cond}", ident(relation))
+}

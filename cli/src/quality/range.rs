@@ -25,3 +25,21 @@ pub fn sql(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> 
         ident(relation)
     )
 }
+
+/// The rows that fail.
+pub fn rows(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> String {
+    let c = ident(column);
+    let mut conds = vec![];
+    if let Some(m) = min {
+        conds.push(format!("{c} < {m}"));
+    }
+    if let Some(m) = max {
+        conds.push(format!("{c} > {m}"));
+    }
+    let cond = if conds.is_empty() {
+        "false".to_string()
+    } else {
+        conds.join(" OR ")
+    };
+    format!("SELECT * FROM {} WHERE {cond}", ident(relation))
+}

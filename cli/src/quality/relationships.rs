@@ -18,3 +18,16 @@ pub fn sql(relation: &str, column: &str, to_table: &str, to_column: &str) -> Str
         ident(to_column)
     )
 }
+
+/// The rows whose value has no match.
+pub fn rows(relation: &str, column: &str, to_table: &str, to_column: &str) -> String {
+    format!(
+        "SELECT c.* FROM {} c LEFT JOIN {} p ON c.{} = p.{} WHERE c.{} IS NOT NULL AND p.{} IS NULL",
+        ident(relation),
+        ident(to_table),
+        ident(column),
+        ident(to_column),
+        ident(column),
+        ident(to_column)
+    )
+}

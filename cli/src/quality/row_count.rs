@@ -24,3 +24,8 @@ pub fn sql(relation: &str, min: Option<u64>, max: Option<u64>) -> String {
         ident(relation)
     )
 }
+
+/// The count itself, the one fact a failure has.
+pub fn rows(relation: &str) -> String {
+    format!("SELECT count(*) AS row_count FROM {}", ident(relation))
+}

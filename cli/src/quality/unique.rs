@@ -13,3 +13,12 @@ pub fn sql(relation: &str, cols: &[&str]) -> String {
         ident(relation)
     )
 }
+
+/// The duplicated keys, with how often each occurs.
+pub fn rows(relation: &str, cols: &[&str]) -> String {
+    let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT {list}, count(*) AS occurrences FROM {} GROUP BY {list} HAVING count(*) > 1",
+        ident(relation)
+    )
+}

@@ -1,0 +1,101 @@
+//! `dekit test FILE`: the stack's quality checks and stream reconciliations, run by the local
+//! engine against the environment's lake; a line per check, a sample of what failed, JUnit XML
+//! for CI (`--junit FILE`), the report as JSON (`--json`); exit 1 when any check fails.
+
+use super::StackArgs;
+use crate::deploy;
+use crate::quality::{junit, runner};
+use crate::transform::session::Catalog;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Tables, models or views whose checks run (repeatable; default all).
+    #[arg(long, short)]
+    pub select: Vec<String>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), a.json)
+    else {
+        return ExitCode::FAILURE;
+    };
+    let select: Vec<String> = a
+        .select
+        .iter()
+        .map(|s| s.trim_matches('+').to_string())
+        .collect();
+    if let Some(bad) = select
+        .iter()
+        .find(|s| checked.loaded.stack.quality.get(s.as_str()).is_none())
+    {
+        return super::fail(&format!("`{bad}` has no quality checks in this stack"));
+    }
+    let result = super::block_on(async move {
+        let d = deploy::open(checked, false).await?;
+        let lake = crate::run::lake::Lake {
+            clients: d.clients.clone(),
+            bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
+        };
+        let cat = Catalog {
+            checked: &d.checked,
+            graph: &d.graph,
+            clients: &d.clients,
+        };
+        runner::run(cat, &lake, &select).await
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return super::fail(&e),
+    };
+    if let Some(path) = &a.junit
+        && let Err(e) = std::fs::write(path, junit::render(&report))
+    {
+        return super::fail(&format!("writing {}: {e}", path.display()));
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        for o in &report.outcomes {
+            let mark = match o.verdict {
+                runner::Verdict::Pass => "PASS ",
+                runner::Verdict::Fail => "FAIL ",
+                runner::Verdict::Error => "ERROR",
+            };
+            println!("{mark} {}: {}", o.name, o.message);
+            for s in &o.sample {
+                println!("        {s}");
+            }
+            if let Some(s) = &o.stored {
+                println!("        all failing rows: {s}");
+            }
+        }
+        let failed = report
+            .outcomes
+            .iter()
+            .filter(|o| o.verdict != runner::Verdict::Pass)
+            .count();
+        println!(
+            "\n{} checks, {} passed, {failed} failed. Report: _dekit/tests/{}.json in the lake.",
+            report.outcomes.len(),
+            report.outcomes.len() - failed,
+            report.test_id
+        );
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

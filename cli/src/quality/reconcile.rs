@@ -1,0 +1,132 @@
+//! Reconciliation across hops, which dekit can do because it owns both ends: every record
+//! `dekit produce` sent to a stream (counted in `_dekit/produced/<stream>/`) against the rows of
+//! the raw table the stream fills, and records that landed twice (identical rows).
+//!
+//! Example: 300 produced, 299 rows in `clickstream_events` → `clickstream.reconcile` fails with
+//! "produced 300, landed 299: 1 lost".
+
+use super::runner::{Outcome, Verdict, to_json};
+use crate::run::lake::Lake;
+use crate::transform::errors::message;
+use crate::transform::session::Catalog;
+use datafusion::prelude::SessionContext;
+use std::time::Instant;
+
+pub fn produced_prefix(stream: &str) -> String {
+    format!("_dekit/produced/{stream}/")
+}
+
+/// One outcome per stream that `produce` sent records to and a table is filled from.
+pub async fn streams(
+    cat: Catalog<'_>,
+    ctx: &SessionContext,
+    lake: &Lake,
+    relations: &[String],
+) -> Result<Vec<Outcome>, String> {
+    let s = &cat.checked.loaded.stack;
+    let mut out = vec![];
+    for (stream, _) in s.ingest.streams.iter() {
+        let Some((table, t)) = s
+            .tables
+            .iter()
+            .find(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == stream.value))
+        else {
+            continue;
+        };
+        if !relations.is_empty() && !relations.contains(&table.value) {
+            continue;
+        }
+        let keys = lake
+            .list(&produced_prefix(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            continue; // nothing produced through dekit: nothing to reconcile
+        }
+        let started = Instant::now();
+        let mut produced = 0u64;
+        for k in &keys {
+            let doc: Option<serde_json::Value> =
+                lake.get_json(k).await.map_err(|e| e.to_string())?;
+            produced += doc
+                .as_ref()
+                .and_then(|d| d["records"].as_u64())
+                .ok_or_else(|| format!("{}: no `records` count", lake.url(k)))?;
+        }
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|(c, _)| crate::quality::ident(&c.value.to_ascii_lowercase()))
+            .collect();
+        let list = cols.join(", ");
+        let rel = crate::quality::ident(&table.value);
+        let count_sql = format!(
+            "SELECT count(*) AS landed, (SELECT count(*) FROM (SELECT {list} FROM {rel} GROUP BY {list} HAVING count(*) > 1) d) AS duplicated FROM {rel}"
+        );
+        let dup_sql = format!(
+            "SELECT {list}, count(*) AS occurrences FROM {rel} GROUP BY {list} HAVING count(*) > 1"
+        );
+        let mut o = Outcome {
+            name: format!("{}.reconcile(produced -> {})", stream.value, table.value),
+            relation: table.value.clone(),
+            check: "reconcile".into(),
+            verdict: Verdict::Pass,
+            failures: 0,
+            message: String::new(),
+            sample: vec![],
+            stored: None,
+            sql: count_sql.clone(),
+            duration_ms: 0,
+        };
+        let counts = async {
+            let b = ctx
+                .sql(&count_sql)
+                .await
+                .map_err(|e| message(&e))?
+                .collect()
+                .await
+                .map_err(|e| message(&e))?;
+            let v = to_json(&b, 1);
+            let get = |k: &str| v.first().and_then(|r| r[k].as_u64()).unwrap_or(0);
+            Ok::<_, String>((get("landed"), get("duplicated")))
+        };
+        match counts.await {
+            Ok((landed, duplicated)) => {
+                let distinct_landed = landed.saturating_sub(duplicated);
+                let lost = produced.saturating_sub(distinct_landed);
+                let mut parts = vec![format!("produced {produced}, landed {landed}")];
+                if lost > 0 {
+                    parts.push(format!("{lost} lost"));
+                }
+                if duplicated > 0 {
+                    parts.push(format!("{duplicated} records landed more than once"));
+                    if let Ok(df) = ctx.sql(&dup_sql).await
+                        && let Ok(b) = df.collect().await
+                    {
+                        o.sample = to_json(&b, 5);
+                    }
+                }
+                if landed > produced + duplicated {
+                    parts.push(format!(
+                        "{} more rows than produced (records sent another way?)",
+                        landed - produced - duplicated
+                    ));
+                }
+                o.failures = lost + duplicated;
+                o.verdict = if o.failures > 0 {
+                    Verdict::Fail
+                } else {
+                    Verdict::Pass
+                };
+                o.message = parts.join(": ");
+            }
+            Err(e) => {
+                o.verdict = Verdict::Error;
+                o.message = e;
+            }
+        }
+        o.duration_ms = started.elapsed().as_millis() as u64;
+        out.push(o);
+    }
+    Ok(out)
+}

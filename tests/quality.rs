@@ -1,0 +1,206 @@
+//! `dekit test` against the local cloud: retail passes after a run; then data is corrupted in the
+//! source database and in the lake itself (a null, duplicated orders, an orphan key, a lost and a
+//! duplicated clickstream record, a stale load) and each is reported by the right check with
+//! sample rows, exit 1, and JUnit XML that an independent parser reads.
+
+mod common;
+mod harness;
+
+use harness::stack::Stack;
+use harness::{Scope, cloud};
+use serde_json::Value;
+use std::io::Read;
+
+fn lake(s: &Stack) -> dekit::run::lake::Lake {
+    dekit::run::lake::Lake {
+        clients: cloud().clients.clone(),
+        bucket: format!("{}-local-lake", s.name),
+    }
+}
+
+fn test_report(s: &Stack, junit: &std::path::Path) -> (Value, bool) {
+    let o = s.raw(&["test", "--json", "--junit", junit.to_str().unwrap()]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "test printed no report ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (r, o.status.success())
+}
+
+fn outcome<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no outcome {name} in {r}"))
+}
+
+/// Test cases of a JUnit file as Python's ElementTree reads them: (name, failed).
+fn junit_cases(path: &std::path::Path) -> Vec<(String, bool)> {
+    let py = "import sys, json, xml.etree.ElementTree as E\n\
+              root = E.parse(sys.argv[1]).getroot()\n\
+              assert root.tag == 'testsuites'\n\
+              print(json.dumps([[c.get('name'), c.find('failure') is not None or c.find('error') is not None] for c in root.iter('testcase')]))";
+    let o = std::process::Command::new(common::tools_python())
+        .args(["-c", py, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "JUnit does not parse: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice::<Vec<(String, bool)>>(&o.stdout).unwrap()
+}
+
+fn text_of(body: &[u8]) -> String {
+    if body.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(body)
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    } else {
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+}
+
+#[test]
+fn test_passes_on_retail_and_names_each_corruption() {
+    let _c = cloud();
+    let scope = Scope::new("qtest");
+    let s = Stack::new(&scope);
+    s.ok(&["apply"]);
+    s.ok(&["produce", "clickstream"]);
+    let run = s.raw(&["run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let dir = std::env::temp_dir().join(format!("dekit-quality-{}", s.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junit = dir.join("junit.xml");
+    let (r, ok) = test_report(&s, &junit);
+    assert!(ok, "retail fails its own checks: {r:#}");
+    let cases = junit_cases(&junit);
+    assert_eq!(cases.len(), r["outcomes"].as_array().unwrap().len());
+    assert!(
+        cases.len() >= 12 && cases.iter().all(|(_, failed)| !failed),
+        "{cases:?}"
+    );
+    assert_eq!(
+        outcome(&r, "clickstream.reconcile(produced -> clickstream_events)")["message"],
+        "produced 300, landed 300"
+    );
+
+    // In the source: a customer without an email, an order of a customer that does not exist.
+    s.sql(
+        "INSERT INTO customers VALUES (1001, NULL, 'No', 'Mail', 'DE', '2026-11-01 10:00:00'); \
+         INSERT INTO orders VALUES (900001, 99999, 'placed', '2026-11-20 10:00:00'); \
+         INSERT INTO order_items VALUES (900001, 1, 1, 10.00);",
+    );
+    let run = s.raw(&["run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // In the lake: the orders loaded twice, one click lost and another landed twice.
+    let l = lake(&s);
+    let rt = &cloud().rt;
+    rt.block_on(async {
+        let orders = l.list("raw/shop/orders/").await.unwrap();
+        let first = orders.iter().find(|k| k.ends_with(".parquet")).unwrap();
+        let body = l.get(first).await.unwrap().unwrap();
+        l.put(&first.replace(".parquet", "-copy.parquet"), body)
+            .await
+            .unwrap();
+
+        let clicks = l.list("raw/clickstream/").await.unwrap();
+        let (a, b) = (&clicks[0], &clicks[1]);
+        let text_a = text_of(&l.get(a).await.unwrap().unwrap());
+        let text_b = text_of(&l.get(b).await.unwrap().unwrap());
+        let lines_a: Vec<&str> = text_a.lines().filter(|x| !x.trim().is_empty()).collect();
+        let first_b = text_b.lines().next().unwrap().to_string();
+        // Object a loses its first record; b's first record lands a second time.
+        l.put(a, lines_a[1..].join("\n").into_bytes())
+            .await
+            .unwrap();
+        l.put(&format!("{b}-again"), format!("{first_b}\n").into_bytes())
+            .await
+            .unwrap();
+    });
+    let (r, ok) = test_report(&s, &junit);
+    assert!(!ok, "corrupted data passed: {r:#}");
+    let failed = |name: &str| {
+        let o = outcome(&r, name);
+        assert_eq!(o["verdict"], "fail", "{o:#}");
+        o.clone()
+    };
+    let o = failed("customers.not_null(customer_id, email)");
+    assert_eq!(o["failures"], 1);
+    assert_eq!(o["sample"][0]["customer_id"], 1001);
+    assert!(
+        o["stored"]
+            .as_str()
+            .unwrap()
+            .contains("_dekit/failures/customers/")
+    );
+    let o = failed("orders.unique(order_id)");
+    assert!(o["failures"].as_u64().unwrap() >= 1, "{o}");
+    assert_eq!(o["sample"][0]["occurrences"], 2);
+    let o = failed("fact_orders.relationships(customer_key -> dim_customers.customer_key)");
+    assert_eq!(o["failures"], 1);
+    assert_eq!(o["sample"][0]["customer_key"], 99999);
+    let o = failed("clickstream.reconcile(produced -> clickstream_events)");
+    assert_eq!(
+        o["message"],
+        "produced 300, landed 300: 1 lost: 1 records landed more than once"
+    );
+    assert_eq!(o["sample"][0]["occurrences"], 2);
+    // What was not corrupted still passes.
+    assert_eq!(
+        outcome(&r, "order_items.range(quantity)")["verdict"],
+        "pass"
+    );
+    let cases = junit_cases(&junit);
+    assert_eq!(cases.len(), r["outcomes"].as_array().unwrap().len());
+    for (name, failed) in &cases {
+        let v = &outcome(&r, name)["verdict"];
+        assert_eq!(*failed, v != "pass", "{name}: {v}");
+    }
+
+    // A stalled load: the newest orders partition is two years old.
+    rt.block_on(async {
+        for k in l.list("raw/shop/orders/").await.unwrap() {
+            let body = l.get(&k).await.unwrap().unwrap();
+            let old = regex_day(&k);
+            l.put(&old, body).await.unwrap();
+            l.delete(&k).await.unwrap();
+        }
+    });
+    let (r, ok) = test_report(&s, &junit);
+    assert!(!ok);
+    let o = outcome(&r, "orders.freshness(ingest_date, 48h)");
+    assert_eq!(o["verdict"], "fail", "{o:#}");
+    assert!(
+        o["sample"][0]["newest"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-01-01"),
+        "{o}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
+/// The same key in the `ingest_date=2024-01-01` partition.
+fn regex_day(key: &str) -> String {
+    let at = key.find("ingest_date=").unwrap() + "ingest_date=".len();
+    format!("{}2024-01-01{}", &key[..at], &key[at + 10..])
+}
