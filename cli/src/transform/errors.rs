@@ -49,7 +49,7 @@ fn named_in(sql: &str, message: &str) -> Option<(u64, u64)> {
             .next()
             .unwrap_or("")
             .trim_end_matches('.')
-            .to_string()
+            .replace(['`', '"', '\''], "")
     });
     let quoted = message
         .split(['`', '\'', '"'])

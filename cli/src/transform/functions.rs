@@ -402,8 +402,12 @@ mod tests {
             "2027-02-25T13:05:09"
         );
         assert_eq!(
-            one("select date_diff('month', TIMESTAMP '2026-01-31 00:00:00', TIMESTAMP '2026-02-28 00:00:00')").await,
+            one("select date_diff('month', TIMESTAMP '2026-01-15 00:00:00', TIMESTAMP '2026-02-14 23:00:00')").await,
             "0"
+        );
+        assert_eq!(
+            one("select date_diff('month', TIMESTAMP '2026-01-15 00:00:00', TIMESTAMP '2026-03-15 00:00:00')").await,
+            "2"
         );
         assert_eq!(
             one("select date_diff('day', TIMESTAMP '2026-01-31 00:00:00', TIMESTAMP '2026-02-28 00:00:00')").await,

@@ -265,7 +265,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             s,
-            "SELECT CAST(date_format(o.order_ts, 'yyyyMMdd') AS INTEGER) AS k, (weekday(o.order_ts) + 1) AS dow, timestampdiff(DAY, a, b) AS d FROM orders AS o"
+            "SELECT CAST(date_format(o.order_ts, 'yyyyMMdd') AS INTEGER) AS k, (weekday(o.order_ts) + 1) AS dow, timestampdiff(DAY, a, b) AS d FROM orders o"
         );
         assert_eq!(
             java_format("%Y-%m-%d %H:%i:%s").unwrap(),
