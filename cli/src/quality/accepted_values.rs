@@ -7,17 +7,7 @@
 use super::{ident, literal};
 
 pub fn sql(relation: &str, column: &str, values: &[String]) -> String {
-    let list = values
-        .iter()
-        .map(|v| literal(v))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "SELECT count(*) AS failures FROM {} WHERE {} IS NOT NULL AND CAST({} AS VARCHAR) NOT IN ({list})",
-        ident(relation),
-        ident(column),
-        ident(column)
-    )
+    super::count_of(&rows(relation, column, values))
 }
 
 /// The rows that fail.

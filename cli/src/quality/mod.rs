@@ -72,6 +72,11 @@ fn names(cols: &[crate::yaml::Spanned<String>]) -> Vec<&str> {
     cols.iter().map(|c| c.value.as_str()).collect()
 }
 
+/// The failing-row count of a query listing failing rows: one definition per check.
+pub fn count_of(rows: &str) -> String {
+    format!("SELECT count(*) AS failures FROM ({rows}) f")
+}
+
 /// Quote an identifier for Athena/Trino and DataFusion alike.
 pub fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))

@@ -7,15 +7,7 @@
 use super::ident;
 
 pub fn sql(relation: &str, cols: &[&str]) -> String {
-    let cond = cols
-        .iter()
-        .map(|c| format!("{} IS NULL", ident(c)))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    format!(
-        "SELECT count(*) AS failures FROM {} WHERE {cond}",
-        ident(relation)
-    )
+    super::count_of(&rows(relation, cols))
 }
 
 /// The rows that fail.

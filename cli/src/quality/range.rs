@@ -7,23 +7,7 @@
 use super::ident;
 
 pub fn sql(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> String {
-    let c = ident(column);
-    let mut conds = vec![];
-    if let Some(m) = min {
-        conds.push(format!("{c} < {m}"));
-    }
-    if let Some(m) = max {
-        conds.push(format!("{c} > {m}"));
-    }
-    let cond = if conds.is_empty() {
-        "false".to_string()
-    } else {
-        conds.join(" OR ")
-    };
-    format!(
-        "SELECT count(*) AS failures FROM {} WHERE {cond}",
-        ident(relation)
-    )
+    super::count_of(&rows(relation, column, min, max))
 }
 
 /// The rows that fail.

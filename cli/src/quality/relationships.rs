@@ -8,15 +8,7 @@
 use super::ident;
 
 pub fn sql(relation: &str, column: &str, to_table: &str, to_column: &str) -> String {
-    format!(
-        "SELECT count(*) AS failures FROM {} c LEFT JOIN {} p ON c.{} = p.{} WHERE c.{} IS NOT NULL AND p.{} IS NULL",
-        ident(relation),
-        ident(to_table),
-        ident(column),
-        ident(to_column),
-        ident(column),
-        ident(to_column)
-    )
+    super::count_of(&rows(relation, column, to_table, to_column))
 }
 
 /// The rows whose value has no match.

@@ -7,11 +7,7 @@
 use super::ident;
 
 pub fn sql(relation: &str, cols: &[&str]) -> String {
-    let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-    format!(
-        "SELECT count(*) AS failures FROM (SELECT {list} FROM {} GROUP BY {list} HAVING count(*) > 1) d",
-        ident(relation)
-    )
+    super::count_of(&rows(relation, cols))
 }
 
 /// The duplicated keys, with how often each occurs.

@@ -100,17 +100,14 @@ async fn exists(c: &Clients, db: &str, name: &str) -> Result<bool, String> {
     }
 }
 
-/// Replace the partitions of `table` with `parts` (values in partition-key order, location).
-pub async fn put_partitions(
+/// Every partition of `table`: its values and location, all pages.
+pub async fn partitions(
     c: &Clients,
     db: &str,
     table: &str,
-    columns: &[(String, String)],
-    parts: &[(Vec<String>, String)],
-) -> Result<(), String> {
+) -> Result<Vec<(Vec<String>, String)>, String> {
     let at = format!("{db}.{table}");
-    // What each partition points at now.
-    let mut old: Vec<(Vec<String>, String)> = vec![];
+    let mut out = vec![];
     let mut token = None;
     loop {
         let page = c
@@ -122,7 +119,7 @@ pub async fn put_partitions(
             .send()
             .await
             .map_err(|e| from_sdk("GetPartitions", &at, e).to_string())?;
-        old.extend(page.partitions().iter().map(|p| {
+        out.extend(page.partitions().iter().map(|p| {
             let loc = p
                 .storage_descriptor()
                 .and_then(|sd| sd.location())
@@ -132,9 +129,22 @@ pub async fn put_partitions(
         }));
         token = page.next_token().map(str::to_string);
         if token.is_none() {
-            break;
+            return Ok(out);
         }
     }
+}
+
+/// Replace the partitions of `table` with `parts` (values in partition-key order, location).
+pub async fn put_partitions(
+    c: &Clients,
+    db: &str,
+    table: &str,
+    columns: &[(String, String)],
+    parts: &[(Vec<String>, String)],
+) -> Result<(), String> {
+    let at = format!("{db}.{table}");
+    // What each partition points at now.
+    let old = partitions(c, db, table).await?;
     let fresh: std::collections::BTreeSet<&Vec<String>> = parts.iter().map(|(v, _)| v).collect();
     // New partitions are created, moved ones switched (each atomically), unchanged ones left.
     let create: Vec<&(Vec<String>, String)> = parts

@@ -102,34 +102,7 @@ async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, 
     .await?;
     if !partition_by.is_empty() {
         // The scratch table's partitions (Athena registered them) move to the model's table.
-        let mut parts = vec![];
-        let mut token = None;
-        loop {
-            let page = cat
-                .clients
-                .glue
-                .get_partitions()
-                .database_name(db)
-                .table_name(&scratch)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    from_sdk("GetPartitions", &format!("{db}.{scratch}"), e).to_string()
-                })?;
-            parts.extend(page.partitions().iter().map(|p| {
-                let loc = p
-                    .storage_descriptor()
-                    .and_then(|sd| sd.location())
-                    .unwrap_or_default()
-                    .to_string();
-                (p.values().to_vec(), loc)
-            }));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let parts = catalog::partitions(cat.clients, db, &scratch).await?;
         catalog::put_partitions(cat.clients, db, name, &cols, &parts).await?;
     }
     cat.clients

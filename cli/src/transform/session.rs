@@ -415,33 +415,7 @@ async fn model_table(
     }
     // Partitions may live under different versions (incremental builds): read each where the
     // catalog says it is, its values as columns.
-    let mut parts = vec![];
-    let mut token = None;
-    loop {
-        let page = cat
-            .clients
-            .glue
-            .get_partitions()
-            .database_name(&db)
-            .table_name(name)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetPartitions", &format!("{db}.{name}"), e).to_string())?;
-        parts.extend(page.partitions().iter().map(|p| {
-            (
-                p.values().to_vec(),
-                p.storage_descriptor()
-                    .and_then(|sd| sd.location())
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        }));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let parts = super::catalog::partitions(cat.clients, &db, name).await?;
     let mut union: Option<datafusion::prelude::DataFrame> = None;
     for (values, loc) in parts {
         let table = listing(ctx, &loc, opts(), None).await?;
