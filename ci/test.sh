@@ -69,6 +69,6 @@ echo "== engine tests on LocalStack + moto (ports 4610/5010)"
   "$CARGO_TARGET_DIR/debug/dekit" local status
   cargo test --locked --test engine --test local_cloud --test local_engines --test run
   # Models on LocalStack's S3 and moto's Glue (the PySpark comparison ran in the first phase).
-  cargo test --locked --test transform --test quality -- --skip glue_scripts
+  cargo test --locked --test transform --test quality --test observe -- --skip glue_scripts
 )
 stamp

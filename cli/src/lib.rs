@@ -16,6 +16,7 @@ pub mod interpolate;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod quality;

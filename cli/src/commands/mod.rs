@@ -5,6 +5,7 @@ pub mod destroy;
 pub mod force_unlock;
 pub mod graph;
 pub mod local;
+pub mod observe;
 pub mod plan;
 pub mod produce;
 pub mod query;
@@ -53,6 +54,8 @@ pub enum Command {
     Query(query::Args),
     /// Run the stack's quality checks and stream reconciliations; JUnit XML for CI.
     Test(test::Args),
+    /// The platform on one screen: resources, streams, zones, tables, runs, tests, alarms, causes.
+    Observe(observe::Args),
     /// Inspect or edit the recorded state.
     State(state::Args),
     /// Release a state lock left by a run that is gone.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Produce(a) => produce::run(a),
         Command::Query(a) => query::run(a),
         Command::Test(a) => test::run(a),
+        Command::Observe(a) => observe::run(a),
         Command::ForceUnlock(a) => force_unlock::run(a),
     }
 }

@@ -18,6 +18,8 @@ pub struct Object {
     pub key: String,
     pub etag: String,
     pub size: u64,
+    /// Seconds since the epoch.
+    pub last_modified: i64,
 }
 
 /// What a conditional write found.
@@ -157,6 +159,7 @@ impl Lake {
                     key: o.key()?.to_string(),
                     etag: o.e_tag().unwrap_or_default().to_string(),
                     size: o.size().unwrap_or_default() as u64,
+                    last_modified: o.last_modified().map_or(0, |t| t.secs()),
                 })
             }));
             token = page.next_continuation_token().map(str::to_string);

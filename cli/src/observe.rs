@@ -1,0 +1,558 @@
+//! `dekit observe`: one snapshot of the platform — every resource (there, missing, drifted), each
+//! stream (status, shards, records produced), each zone and table of the lake (objects, bytes,
+//! newest object), the last runs, the latest test results, alarm states — and, from symptom to
+//! cause, what it can see behind a stale table or a failed check: the failed step upstream of it
+//! in the lineage, and what that step said.
+
+use crate::deploy::Deployment;
+use crate::graph::NodeKind;
+use crate::plan::Action;
+use crate::run::lake::Lake;
+use crate::run::{Manifest, Status};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Serialize)]
+pub struct Snapshot {
+    pub stack: String,
+    pub environment: String,
+    pub taken_at: String,
+    pub resources: Vec<Resource>,
+    pub streams: Vec<Stream>,
+    pub zones: Vec<Place>,
+    pub tables: Vec<Place>,
+    pub runs: Vec<Run>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Tests>,
+    pub alarms: Vec<Alarm>,
+    pub causes: Vec<Cause>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Resource {
+    pub address: String,
+    /// `ok`, `missing` or `changed` (the stack and the account differ).
+    pub status: &'static str,
+    /// Attributes changed outside dekit since the last apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Stream {
+    pub name: String,
+    pub physical: String,
+    pub status: String,
+    pub shards: Option<i32>,
+    /// Records `dekit produce` sent, in all.
+    pub produced: u64,
+}
+
+/// Objects under a prefix: a zone, or a table's location.
+#[derive(Debug, Serialize)]
+pub struct Place {
+    pub name: String,
+    pub location: String,
+    pub objects: u64,
+    pub bytes: u64,
+    /// The newest object's time (RFC 3339) and age in hours.
+    pub newest: Option<String>,
+    pub age_hours: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub run_id: String,
+    pub started_at: String,
+    pub ok: bool,
+    pub rows: u64,
+    pub duration_s: f64,
+    pub failed: Vec<String>,
+    pub steps: Vec<(String, Status, u64, f64)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tests {
+    pub test_id: String,
+    pub checks: usize,
+    pub passed: usize,
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Alarm {
+    pub name: String,
+    pub state: String,
+}
+
+/// A symptom and what is behind it.
+#[derive(Debug, Serialize)]
+pub struct Cause {
+    pub symptom: String,
+    pub cause: String,
+    /// The step (or resource) named as the cause.
+    pub at: String,
+}
+
+pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
+    let l = &d.checked.loaded;
+    let s = &l.stack;
+    let names = crate::names::Names::new(l);
+    let now = chrono::Utc::now();
+
+    let plan = d.plan(10).await?;
+    let mut drift: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (addr, attr, _, _) in &plan.drift {
+        drift.entry(addr.as_str()).or_default().push(attr.clone());
+    }
+    let resources: Vec<Resource> = plan
+        .changes
+        .iter()
+        .map(|c| Resource {
+            address: c.address.clone(),
+            status: match c.action {
+                Action::NoOp => "ok",
+                Action::Create => "missing",
+                _ => "changed",
+            },
+            drifted: drift.remove(c.address.as_str()).unwrap_or_default(),
+        })
+        .collect();
+
+    let mut streams = vec![];
+    for (name, _) in s.ingest.streams.iter() {
+        let physical = names.stream(name);
+        let (status, shards) = match d
+            .clients
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(&physical)
+            .send()
+            .await
+        {
+            Ok(o) => o
+                .stream_description_summary()
+                .map_or(("unknown".into(), None), |x| {
+                    (
+                        x.stream_status().as_str().to_string(),
+                        Some(x.open_shard_count()),
+                    )
+                }),
+            Err(e) => {
+                let e = crate::cloud::error::from_sdk("DescribeStreamSummary", &physical, e);
+                if e.code == "ResourceNotFoundException" {
+                    ("missing".into(), None)
+                } else {
+                    return Err(e.to_string());
+                }
+            }
+        };
+        let mut produced = 0;
+        for k in lake
+            .list(&crate::quality::reconcile::produced_prefix(name))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let doc: Option<serde_json::Value> =
+                lake.get_json(&k).await.map_err(|e| e.to_string())?;
+            produced += doc.and_then(|d| d["records"].as_u64()).unwrap_or(0);
+        }
+        streams.push(Stream {
+            name: name.value.clone(),
+            physical,
+            status,
+            shards,
+            produced,
+        });
+    }
+
+    let place = |name: &str, prefix: &str, objects: &[crate::run::lake::Object]| {
+        let newest = objects.iter().map(|o| o.last_modified).max();
+        Place {
+            name: name.to_string(),
+            location: lake.url(prefix),
+            objects: objects.len() as u64,
+            bytes: objects.iter().map(|o| o.size).sum(),
+            newest: newest
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|t| t.to_rfc3339()),
+            age_hours: newest
+                .map(|t| ((now.timestamp() - t) as f64 / 3600.0 * 100.0).round() / 100.0),
+        }
+    };
+    let mut zones = vec![];
+    for (z, _) in s.storage.lake.zones.iter() {
+        let prefix = names.zone_prefix(z);
+        let objects = lake
+            .list_objects(&prefix, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        zones.push(place(&z.value, &prefix, &objects));
+    }
+    let mut tables = vec![];
+    for (t, _) in s.tables.iter() {
+        let loc = d
+            .graph
+            .get(&format!("glue_table.{}", t.value))
+            .and_then(|n| n.attrs["location"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let prefix = loc
+            .strip_prefix(&format!("s3://{}/", lake.bucket))
+            .unwrap_or_default()
+            .to_string();
+        let objects = lake
+            .list_objects(&prefix, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        tables.push(place(&t.value, &prefix, &objects));
+    }
+
+    // The last five runs, newest first (run ids sort by time).
+    let mut run_keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;
+    run_keys.sort();
+    let mut manifests: Vec<Manifest> = vec![];
+    for k in run_keys.iter().rev().take(5) {
+        if let Some(m) = lake
+            .get_json::<Manifest>(k)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            manifests.push(m);
+        }
+    }
+    let runs = manifests
+        .iter()
+        .map(|m| Run {
+            run_id: m.run_id.clone(),
+            started_at: m.started_at.clone(),
+            ok: m.ok(),
+            rows: m.steps.iter().map(|s| s.stats.rows).sum(),
+            duration_s: duration(m),
+            failed: m
+                .steps
+                .iter()
+                .filter(|s| s.status == Status::Failed)
+                .map(|s| s.step.clone())
+                .collect(),
+            steps: m
+                .steps
+                .iter()
+                .map(|s| {
+                    (
+                        s.step.clone(),
+                        s.status,
+                        s.stats.rows,
+                        s.duration_ms as f64 / 1000.0,
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+
+    let mut test_keys = lake
+        .list("_dekit/tests/")
+        .await
+        .map_err(|e| e.to_string())?;
+    test_keys.sort();
+    let report: Option<crate::quality::runner::Report> = match test_keys.last() {
+        Some(k) => lake.get_json(k).await.map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let tests = report.as_ref().map(|r| Tests {
+        test_id: r.test_id.clone(),
+        checks: r.outcomes.len(),
+        passed: r
+            .outcomes
+            .iter()
+            .filter(|o| o.verdict == crate::quality::runner::Verdict::Pass)
+            .count(),
+        failed: r
+            .outcomes
+            .iter()
+            .filter(|o| o.verdict != crate::quality::runner::Verdict::Pass)
+            .map(|o| o.name.clone())
+            .collect(),
+    });
+
+    let alarm_names: Vec<String> = d
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Resource(crate::graph::ResourceKind::CloudwatchAlarm))
+        .filter_map(|n| {
+            n.attrs
+                .get("name")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .collect();
+    let mut alarms = vec![];
+    for chunk in alarm_names.chunks(100) {
+        let out = d
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                crate::cloud::error::from_sdk("DescribeAlarms", "alarms", e).to_string()
+            })?;
+        alarms.extend(out.metric_alarms().iter().map(|a| {
+            Alarm {
+                name: a.alarm_name().unwrap_or_default().to_string(),
+                state: a
+                    .state_value()
+                    .map_or("unknown".into(), |s| s.as_str().to_string()),
+            }
+        }));
+    }
+
+    let causes = causes(d, manifests.first(), report.as_ref(), &resources);
+    Ok(Snapshot {
+        stack: s.stack.value.clone(),
+        environment: l.env_name.clone(),
+        taken_at: now.to_rfc3339(),
+        resources,
+        streams,
+        zones,
+        tables,
+        runs,
+        tests,
+        alarms,
+        causes,
+    })
+}
+
+fn duration(m: &Manifest) -> f64 {
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (t(&m.started_at), t(&m.finished_at)) {
+        (Some(a), Some(b)) => (b - a).num_milliseconds() as f64 / 1000.0,
+        _ => 0.0,
+    }
+}
+
+/// The step that produces a relation.
+fn producer(d: &Deployment, relation: &str) -> Option<String> {
+    let s = &d.checked.loaded.stack;
+    if let Some(t) = s.tables.get(relation) {
+        return t.from.as_ref().map(|f| format!("ingest.{}", f.value));
+    }
+    if s.transforms.get(relation).is_some() {
+        return Some(format!("transform.{relation}"));
+    }
+    if s.serving.views.get(relation).is_some() {
+        return Some(format!("serve.{relation}"));
+    }
+    None
+}
+
+/// From symptoms (steps that did not succeed in the last run, checks that failed) to the failed
+/// step furthest upstream of each, through the step DAG, and resources missing or changed.
+fn causes(
+    d: &Deployment,
+    last: Option<&Manifest>,
+    tests: Option<&crate::quality::runner::Report>,
+    resources: &[Resource],
+) -> Vec<Cause> {
+    let steps = crate::run::select::step_graph(&d.graph);
+    let mut out = vec![];
+    let record = |step: &str| last.and_then(|m| m.steps.iter().find(|s| s.step == step));
+    // The failed steps upstream of `step` (itself included) that have no failed step upstream.
+    let roots = |step: &str| -> Vec<String> {
+        let mut up = BTreeSet::new();
+        let mut todo = vec![step.to_string()];
+        while let Some(s) = todo.pop() {
+            if up.insert(s.clone())
+                && let Some(deps) = steps.get(&s)
+            {
+                todo.extend(deps.iter().cloned());
+            }
+        }
+        let failed: BTreeSet<&String> = up
+            .iter()
+            .filter(|s| record(s).is_some_and(|r| r.status == Status::Failed))
+            .collect();
+        failed
+            .iter()
+            .filter(|f| {
+                steps
+                    .get(f.as_str())
+                    .is_none_or(|deps| !deps.iter().any(|d| failed.contains(d)))
+            })
+            .map(|f| f.to_string())
+            .collect()
+    };
+    let said = |step: &str| {
+        record(step)
+            .and_then(|r| r.error.clone())
+            .unwrap_or_else(|| "failed".into())
+    };
+    if let Some(m) = last {
+        // Relations left stale: produced by a step that did not succeed.
+        let s = &d.checked.loaded.stack;
+        let relations = s
+            .tables
+            .iter()
+            .map(|(n, _)| n.value.clone())
+            .chain(s.transforms.iter().map(|(n, _)| n.value.clone()));
+        for rel in relations {
+            let Some(p) = producer(d, &rel) else { continue };
+            let Some(r) = m.steps.iter().find(|x| x.step == p) else {
+                continue;
+            };
+            if !matches!(r.status, Status::Failed | Status::Skipped) {
+                continue;
+            }
+            for root in roots(&p) {
+                out.push(Cause {
+                    symptom: format!(
+                        "`{rel}` is stale: `{p}` did not succeed in run {}",
+                        m.run_id
+                    ),
+                    cause: format!("`{root}` failed: {}", said(&root)),
+                    at: root.clone(),
+                });
+            }
+        }
+    }
+    if let Some(r) = tests {
+        for o in r
+            .outcomes
+            .iter()
+            .filter(|o| o.verdict != crate::quality::runner::Verdict::Pass)
+        {
+            let Some(p) = producer(d, &o.relation) else {
+                continue;
+            };
+            let found = roots(&p);
+            if found.is_empty() {
+                out.push(Cause {
+                    symptom: format!("check {} failed: {}", o.name, o.message),
+                    cause: format!("the last run of `{p}` succeeded: the data itself (see the sample and `{}`)", o.stored.as_deref().unwrap_or("the test report")),
+                    at: p.clone(),
+                });
+            }
+            for root in found {
+                out.push(Cause {
+                    symptom: format!("check {} failed: {}", o.name, o.message),
+                    cause: format!("`{root}` failed: {}", said(&root)),
+                    at: root.clone(),
+                });
+            }
+        }
+    }
+    for res in resources
+        .iter()
+        .filter(|r| r.status != "ok" || !r.drifted.is_empty())
+    {
+        out.push(Cause {
+            symptom: format!(
+                "resource {} is {}",
+                res.address,
+                if res.drifted.is_empty() {
+                    res.status.to_string()
+                } else {
+                    format!("drifted ({})", res.drifted.join(", "))
+                }
+            ),
+            cause: "changed outside dekit, or not applied: `dekit plan` shows the difference"
+                .into(),
+            at: res.address.clone(),
+        });
+    }
+    out
+}
+
+/// The snapshot as text, for a terminal.
+pub fn render(s: &Snapshot) -> String {
+    let mut o = format!(
+        "dekit observe: {} / {} at {}\n",
+        s.stack, s.environment, s.taken_at
+    );
+    let ok = s
+        .resources
+        .iter()
+        .filter(|r| r.status == "ok" && r.drifted.is_empty())
+        .count();
+    o.push_str(&format!(
+        "\nResources: {ok} of {} as declared\n",
+        s.resources.len()
+    ));
+    for r in s
+        .resources
+        .iter()
+        .filter(|r| r.status != "ok" || !r.drifted.is_empty())
+    {
+        o.push_str(&format!(
+            "  {:<48} {}{}\n",
+            r.address,
+            r.status,
+            if r.drifted.is_empty() {
+                String::new()
+            } else {
+                format!(", drifted: {}", r.drifted.join(", "))
+            }
+        ));
+    }
+    o.push_str("\nStreams\n");
+    for st in &s.streams {
+        o.push_str(&format!(
+            "  {:<24} {:<10} shards {:<4} produced {}\n",
+            st.name,
+            st.status,
+            st.shards.map_or("-".into(), |n| n.to_string()),
+            st.produced
+        ));
+    }
+    let places = |title: &str, v: &[Place], o: &mut String| {
+        o.push_str(&format!("\n{title}\n"));
+        for p in v {
+            o.push_str(&format!(
+                "  {:<24} {:>8} objects {:>12} bytes  newest {}\n",
+                p.name,
+                p.objects,
+                p.bytes,
+                p.age_hours.map_or("-".into(), |h| format!("{h:.1} h ago"))
+            ));
+        }
+    };
+    places("Zones", &s.zones, &mut o);
+    places("Tables", &s.tables, &mut o);
+    o.push_str("\nRuns (newest first)\n");
+    for r in &s.runs {
+        o.push_str(&format!(
+            "  {}  {}  {} rows  {:.1} s{}\n",
+            r.run_id,
+            if r.ok { "ok    " } else { "FAILED" },
+            r.rows,
+            r.duration_s,
+            if r.failed.is_empty() {
+                String::new()
+            } else {
+                format!("  failed: {}", r.failed.join(", "))
+            }
+        ));
+    }
+    if let Some(t) = &s.tests {
+        o.push_str(&format!(
+            "\nTests {}: {} of {} passed\n",
+            t.test_id, t.passed, t.checks
+        ));
+        for f in &t.failed {
+            o.push_str(&format!("  FAIL {f}\n"));
+        }
+    }
+    o.push_str("\nAlarms\n");
+    for a in &s.alarms {
+        o.push_str(&format!("  {:<48} {}\n", a.name, a.state));
+    }
+    if !s.causes.is_empty() {
+        o.push_str("\nLikely causes\n");
+        for c in &s.causes {
+            o.push_str(&format!("  {}\n    ← {}\n", c.symptom, c.cause));
+        }
+    }
+    o
+}
