@@ -102,6 +102,7 @@ fn observe_reports_what_is_there_and_names_a_broken_source_as_the_cause() {
         "{}",
         v["causes"]
     );
+    html_report_renders(&s);
 
     // The shop database now answers with another password: the run fails at the source, the
     // load and everything built on it is skipped, and observe names the source.
@@ -154,4 +155,86 @@ fn observe_reports_what_is_there_and_names_a_broken_source_as_the_cause() {
     );
     let o = s.raw_env(&["destroy", "--auto-approve", "--force-delete-data"], &env);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A headless Chromium screenshot of a page: (stats of the PNG, Chromium's log).
+fn screenshot(page: &std::path::Path, png: &std::path::Path) -> (Value, String) {
+    let o = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1200,1400",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (tests/tools/install.sh installs it)");
+    let log = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(png.exists(), "no screenshot:\n{log}");
+    let stats = Command::new(common::tools_python())
+        .arg(common::repo_root().join("tests/tools/png_stats.py"))
+        .arg(png)
+        .output()
+        .unwrap();
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    (serde_json::from_slice(&stats.stdout).unwrap(), log)
+}
+
+/// `observe --html`: one self-contained page that a browser renders (not blank) without a
+/// console error, with the charts and the lineage.
+fn html_report_renders(s: &Stack) {
+    let dir = std::env::temp_dir().join(format!("dekit-observe-{}", s.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    let o = s.raw(&["observe", "--html", page.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    for part in [
+        "Run duration",
+        "Zone size",
+        "Lineage",
+        "transform.fact_orders",
+        "<svg",
+    ] {
+        assert!(html.contains(part), "the report has no {part}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the page fetches something"
+    );
+    let (stats, log) = screenshot(&page, &dir.join("report.png"));
+    assert!(
+        stats["nonwhite"].as_f64().unwrap() > 0.02,
+        "a blank report: {stats}"
+    );
+    assert!(stats["colours"].as_u64().unwrap() > 20, "{stats}");
+    assert!(
+        !log.contains("CONSOLE"),
+        "the page logged to the console:\n{log}"
+    );
+    // The control: an empty page is found blank, so the check above can fail.
+    let empty = dir.join("empty.html");
+    std::fs::write(&empty, "<!doctype html><html><body></body></html>").unwrap();
+    let (stats, _) = screenshot(&empty, &dir.join("empty.png"));
+    assert!(stats["nonwhite"].as_f64().unwrap() < 0.001, "{stats}");
+    // And a page that logs an error is caught by the console check.
+    let noisy = dir.join("noisy.html");
+    std::fs::write(
+        &noisy,
+        "<html><body>x<script>console.error('boom')</script></body></html>",
+    )
+    .unwrap();
+    let (_, log) = screenshot(&noisy, &dir.join("noisy.png"));
+    assert!(
+        log.contains("CONSOLE"),
+        "console messages are not seen:\n{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

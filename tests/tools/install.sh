@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent tools tests check dekit with: a venv with PySpark, sqlglot and DuckDB
-# (requirements.txt), and Java 17 for Spark when no `java` is on PATH (Debian's package, as root).
+# (requirements.txt), Java 17 for Spark when no `java` is on PATH, and Chromium to open the HTML
+# report headless (Debian's packages, as root).
 # Prints the venv's python on its last line. Idempotent: a venv named by the pins' hash is reused.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -8,12 +9,15 @@ cache="${DEKIT_CACHE:-$HOME/.cache/dekit}"
 req="$here/requirements.txt"
 say() { echo "tools: $*" >&2; }
 
-if ! command -v java >/dev/null; then
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing openjdk-17-jre-headless (Spark needs Java)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >&2
+    say "installing ${missing[*]} (Spark needs Java; the HTML report is opened in Chromium)"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   else
-    say "no java on PATH: install openjdk-17-jre-headless (tests that run Spark will fail)"
+    say "missing ${missing[*]}: install them (tests that run Spark or open the report will fail)"
   fi
 fi
 

@@ -1,5 +1,5 @@
 //! `dekit observe FILE`: the platform on one screen (`crate::observe`); `--json` for machines,
-//! `--watch SECONDS` to refresh in place.
+//! `--watch SECONDS` to refresh in place, `--html FILE` for a page to share.
 
 use super::StackArgs;
 use crate::deploy;
@@ -15,6 +15,9 @@ pub struct Args {
     /// Refresh every SECONDS until interrupted.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
+    /// Also write the snapshot as one self-contained HTML page (charts, lineage) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -30,6 +33,10 @@ pub fn run(a: Args) -> ExitCode {
         };
         loop {
             let s = crate::observe::snapshot(&d, &lake).await?;
+            if let Some(path) = &a.html {
+                std::fs::write(path, crate::observe::html::render(&s))
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            }
             if a.json {
                 println!(
                     "{}",

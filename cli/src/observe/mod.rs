@@ -4,6 +4,8 @@
 //! cause, what it can see behind a stale table or a failed check: the failed step upstream of it
 //! in the lineage, and what that step said.
 
+pub mod html;
+
 use crate::deploy::Deployment;
 use crate::graph::NodeKind;
 use crate::plan::Action;
@@ -26,6 +28,8 @@ pub struct Snapshot {
     pub tests: Option<Tests>,
     pub alarms: Vec<Alarm>,
     pub causes: Vec<Cause>,
+    /// The pipeline's steps and the steps each waits for (the lineage, in data order).
+    pub lineage: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -322,6 +326,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         tests,
         alarms,
         causes,
+        lineage: crate::run::select::step_graph(&d.graph),
     })
 }
 
