@@ -125,6 +125,11 @@ fn observe_reports_what_is_there_and_names_a_broken_source_as_the_cause() {
     assert_eq!(o.status.code(), Some(1));
     let v = observe(&s, &env);
     assert_eq!(v["runs"][0]["ok"], false);
+    // The failed run is a metric alarms can watch: FailedSteps > 0 for this stack.
+    assert!(
+        failed_steps(&s) >= 1.0,
+        "no FailedSteps metric for the failed run"
+    );
     let causes = v["causes"].as_array().unwrap();
     for stale in ["orders", "customers", "fact_orders", "dim_customers"] {
         let c = causes
@@ -237,4 +242,36 @@ fn html_report_renders(s: &Stack) {
         "console messages are not seen:\n{log}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The largest `FailedSteps` value published for the stack in the last hour.
+fn failed_steps(s: &Stack) -> f64 {
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let c = cloud();
+    let now = std::time::SystemTime::now();
+    let out =
+        c.rt.block_on(
+            c.clients
+                .cloudwatch
+                .get_metric_statistics()
+                .namespace("dekit")
+                .metric_name("FailedSteps")
+                .dimensions(Dimension::builder().name("Stack").value(&s.name).build())
+                .dimensions(
+                    Dimension::builder()
+                        .name("Environment")
+                        .value("local")
+                        .build(),
+                )
+                .start_time((now - std::time::Duration::from_secs(3600)).into())
+                .end_time((now + std::time::Duration::from_secs(60)).into())
+                .period(60)
+                .statistics(Statistic::Maximum)
+                .send(),
+        )
+        .expect("GetMetricStatistics");
+    out.datapoints()
+        .iter()
+        .filter_map(|d| d.maximum())
+        .fold(0.0, f64::max)
 }

@@ -5,6 +5,7 @@
 //! in the lineage, and what that step said.
 
 pub mod html;
+pub mod metrics;
 
 use crate::deploy::Deployment;
 use crate::graph::NodeKind;

@@ -159,6 +159,25 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
     lake.put_json(&format!("_dekit/tests/{test_id}.json"), &report)
         .await
         .map_err(|e| format!("writing the test report: {e}"))?;
+    let failed = report
+        .outcomes
+        .iter()
+        .filter(|o| o.verdict != Verdict::Pass)
+        .count() as f64;
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    if let Err(e) = crate::observe::metrics::publish(
+        cat.clients,
+        &report.stack,
+        &report.environment,
+        &[
+            ("FailedChecks", failed, StandardUnit::Count),
+            ("Checks", report.outcomes.len() as f64, StandardUnit::Count),
+        ],
+    )
+    .await
+    {
+        eprintln!("warning: the test's metrics were not published: {e}");
+    }
     Ok(report)
 }
 

@@ -320,7 +320,41 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
         .put_json(&manifest_key(&run_id), &manifest)
         .await
         .map_err(|e| format!("writing the run manifest: {e}"))?;
+    publish(&ctx, &manifest, started).await;
     Ok(manifest)
+}
+
+/// The run's outcome as CloudWatch metrics, for alarms on failed runs. A failure to publish is
+/// said on stderr: the run itself did what it did.
+async fn publish(ctx: &Ctx, m: &Manifest, started: chrono::DateTime<chrono::Utc>) {
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    let failed = m
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .count() as f64;
+    let rows: u64 = m
+        .steps
+        .iter()
+        .filter(|s| s.kind == "ingest")
+        .map(|s| s.stats.rows)
+        .sum();
+    let secs = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+    let values = [
+        ("FailedSteps", failed, StandardUnit::Count),
+        (
+            "RunSucceeded",
+            if m.ok() { 1.0 } else { 0.0 },
+            StandardUnit::Count,
+        ),
+        ("RowsMoved", rows as f64, StandardUnit::Count),
+        ("RunSeconds", secs, StandardUnit::Seconds),
+    ];
+    if let Err(e) =
+        crate::observe::metrics::publish(&ctx.clients, &m.stack, &m.environment, &values).await
+    {
+        eprintln!("warning: the run's metrics were not published: {e}");
+    }
 }
 
 fn kind_of(g: &Graph, step: &str) -> String {
