@@ -97,6 +97,15 @@ fn test_passes_on_retail_and_names_each_corruption() {
         outcome(&r, "clickstream.reconcile(produced -> clickstream_events)")["message"],
         "produced 300, landed 300"
     );
+    // The stack's unit tests: models on fixture rows.
+    assert_eq!(
+        outcome(&r, "unit.fact_orders_leaves_out_cancelled_orders")["message"],
+        "1 rows as expected"
+    );
+    assert_eq!(
+        outcome(&r, "unit.dim_customers_keeps_the_latest_load")["verdict"],
+        "pass"
+    );
 
     // In the source: a customer without an email, an order of a customer that does not exist.
     s.sql(
@@ -195,6 +204,26 @@ fn test_passes_on_retail_and_names_each_corruption() {
             .starts_with("2024-01-01"),
         "{o}"
     );
+
+    // A wrong expectation fails its unit test, showing the row expected and the row returned.
+    s.edit(|t| {
+        t.replace(
+            "date_key: 20260302, revenue: 8.50",
+            "date_key: 20260302, revenue: 9.00",
+        )
+    });
+    let o = s.raw(&[
+        "test",
+        "--json",
+        "--select",
+        "fact_orders_leaves_out_cancelled_orders",
+    ]);
+    assert!(!o.status.success());
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let u = outcome(&r, "unit.fact_orders_leaves_out_cancelled_orders");
+    assert_eq!(u["verdict"], "fail", "{u:#}");
+    assert_eq!(u["sample"][0]["missing"]["revenue"], 9.0, "{u:#}");
+    assert_eq!(u["sample"][1]["unexpected"]["order_id"], 1, "{u:#}");
     let _ = std::fs::remove_dir_all(&dir);
     s.ok(&["destroy", "--force-delete-data"]);
 }

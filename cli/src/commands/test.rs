@@ -33,11 +33,15 @@ pub fn run(a: Args) -> ExitCode {
         .iter()
         .map(|s| s.trim_matches('+').to_string())
         .collect();
-    if let Some(bad) = select
-        .iter()
-        .find(|s| checked.loaded.stack.quality.get(s.as_str()).is_none())
-    {
-        return super::fail(&format!("`{bad}` has no quality checks in this stack"));
+    if let Some(bad) = select.iter().find(|s| {
+        let st = &checked.loaded.stack;
+        st.quality.get(s.as_str()).is_none()
+            && st.unit_tests.get(s.as_str()).is_none()
+            && !st.unit_tests.iter().any(|(_, t)| t.model.value == **s)
+    }) {
+        return super::fail(&format!(
+            "`{bad}` has no quality checks or unit tests in this stack"
+        ));
     }
     let result = super::block_on(async move {
         let d = deploy::open(checked, false).await?;

@@ -13,6 +13,7 @@ pub mod sources;
 pub mod storage;
 pub mod tables;
 pub mod transforms;
+pub mod unit_tests;
 
 pub use environments::*;
 pub use ingest::*;
@@ -24,6 +25,7 @@ pub use sources::*;
 pub use storage::*;
 pub use tables::*;
 pub use transforms::*;
+pub use unit_tests::UnitTest;
 
 use crate::yaml::{Named, Spanned};
 use schemars::JsonSchema;
@@ -59,6 +61,9 @@ pub struct Stack {
     /// Data quality checks, per table, model, view or export name.
     #[serde(default)]
     pub quality: Named<Vec<Check>>,
+    /// Models run on fixture rows, with the rows they must return (`dekit test`).
+    #[serde(default)]
+    pub unit_tests: Named<UnitTest>,
     #[serde(default)]
     pub observe: Observe,
     #[serde(default)]

@@ -11,6 +11,7 @@ pub mod relationships;
 pub mod row_count;
 pub mod runner;
 pub mod unique;
+pub mod unit;
 
 use crate::model::Check;
 use serde_json::{Value, json};

@@ -148,6 +148,14 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
             outcomes.push(o);
         }
     }
+    for (name, t) in s.unit_tests.iter() {
+        if relations.is_empty()
+            || relations.contains(&t.model.value)
+            || relations.contains(&name.value)
+        {
+            outcomes.push(super::unit::run(cat.checked, name, t).await);
+        }
+    }
     outcomes.extend(reconcile::streams(cat, &ctx, lake, relations).await?);
     let report = Report {
         test_id: test_id.clone(),

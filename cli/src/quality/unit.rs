@@ -1,0 +1,170 @@
+//! Unit tests of models (`unit_tests:`): the model's SQL run by the local engine on the fixture
+//! rows alone (in memory, nothing read from the lake), its result compared with the expected rows
+//! as a multiset on the columns the expectation names.
+
+use super::runner::{Outcome, Verdict, to_json};
+use crate::model::UnitTest;
+use crate::model::unit_tests::Row;
+use crate::transform::errors::at_model;
+use crate::validate::Checked;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::json::ReaderBuilder;
+use datafusion::datasource::MemTable;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub async fn run(checked: &Checked, name: &str, t: &UnitTest) -> Outcome {
+    let started = Instant::now();
+    let model = t.model.value.clone();
+    let mut o = Outcome {
+        name: format!("unit.{name}"),
+        relation: model.clone(),
+        check: "unit_test".into(),
+        verdict: Verdict::Pass,
+        failures: 0,
+        message: String::new(),
+        sample: vec![],
+        stored: None,
+        sql: checked
+            .models
+            .get(&model)
+            .map(|m| m.sql.clone())
+            .unwrap_or_default(),
+        duration_ms: 0,
+    };
+    match compare(checked, t).await {
+        Ok((got, missing, unexpected)) => {
+            if missing.is_empty() && unexpected.is_empty() {
+                o.message = format!("{got} rows as expected");
+            } else {
+                o.verdict = Verdict::Fail;
+                o.failures = (missing.len() + unexpected.len()) as u64;
+                o.message = format!(
+                    "expected {} rows, got {got}: {} expected rows missing, {} rows not expected",
+                    t.expect.len(),
+                    missing.len(),
+                    unexpected.len()
+                );
+                o.sample = missing
+                    .into_iter()
+                    .map(|r| serde_json::json!({ "missing": r }))
+                    .chain(
+                        unexpected
+                            .into_iter()
+                            .map(|r| serde_json::json!({ "unexpected": r })),
+                    )
+                    .take(10)
+                    .collect();
+            }
+        }
+        Err(e) => {
+            o.verdict = Verdict::Error;
+            o.message = e;
+        }
+    }
+    o.duration_ms = started.elapsed().as_millis() as u64;
+    o
+}
+
+/// (rows returned, expected rows not found, returned rows not expected).
+async fn compare(checked: &Checked, t: &UnitTest) -> Result<(usize, Vec<Row>, Vec<Value>), String> {
+    let model = &t.model.value;
+    let m = checked
+        .models
+        .get(model)
+        .ok_or_else(|| format!("`{model}` is not a model or view of this stack"))?;
+    if let Some((given, _)) = t.given.iter().find(|(g, _)| !m.reads.contains(&g.value)) {
+        return Err(format!(
+            "`{}` is given, but {model}'s SQL does not read it (it reads {})",
+            given.value,
+            m.reads.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let ctx = crate::transform::session::engine();
+    for rel in &m.reads {
+        let rows: &[Row] = t.given.get(rel).map_or(&[], |v| v.as_slice());
+        let schema = schema_of(checked, rel, rows)?;
+        let mut text = String::new();
+        for r in rows {
+            text.push_str(&serde_json::to_string(r).expect("rows serialize"));
+            text.push('\n');
+        }
+        let batches = ReaderBuilder::new(schema.clone())
+            .build(std::io::Cursor::new(text.into_bytes()))
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("rows given for `{rel}`: {e}"))?;
+        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+        ctx.register_table(rel.as_str(), Arc::new(table))
+            .map_err(|e| e.to_string())?;
+    }
+    let result = ctx
+        .sql(&m.sql)
+        .await
+        .map_err(|e| at_model(&m.path, &m.sql, &e))?
+        .collect()
+        .await
+        .map_err(|e| at_model(&m.path, &m.sql, &e))?;
+    let got = to_json(&result, usize::MAX);
+    let mut unmatched: Vec<Value> = got.clone();
+    let mut missing = vec![];
+    for want in &t.expect {
+        match unmatched.iter().position(|row| matches(want, row)) {
+            Some(i) => {
+                unmatched.remove(i);
+            }
+            None => missing.push(want.clone()),
+        }
+    }
+    Ok((got.len(), missing, unmatched))
+}
+
+/// A table's declared columns (its partitions as strings); otherwise the columns of the rows.
+fn schema_of(checked: &Checked, rel: &str, rows: &[Row]) -> Result<Arc<Schema>, String> {
+    let s = &checked.loaded.stack;
+    if let Some(t) = s.tables.get(rel) {
+        let mut fields: Vec<Field> = crate::run::columns::of_table(rel, t)?
+            .iter()
+            .map(|c| Field::new(&c.name, c.kind.arrow(), true))
+            .collect();
+        fields.extend(
+            t.partitions
+                .iter()
+                .map(|(p, _)| Field::new(p.value.to_ascii_lowercase(), DataType::Utf8, true)),
+        );
+        return Ok(Arc::new(Schema::new(fields)));
+    }
+    if rows.is_empty() {
+        return Err(format!(
+            "give rows for `{rel}`: it is a model, whose columns are known only from its rows"
+        ));
+    }
+    let values = rows
+        .iter()
+        .map(|r| Ok(Value::Object(r.clone().into_iter().collect())));
+    datafusion::arrow::json::reader::infer_json_schema_from_iterator(values)
+        .map(Arc::new)
+        .map_err(|e| format!("rows given for `{rel}`: {e}"))
+}
+
+/// Every expected column equal: numbers by value (`10` = `10.00`), timestamps with `T` or a
+/// space, everything else as text.
+fn matches(want: &Row, row: &Value) -> bool {
+    want.iter().all(|(k, w)| {
+        let g = &row[k.to_ascii_lowercase().as_str()];
+        let text = |v: &Value| match v {
+            Value::String(s) => s.replace('T', " "),
+            Value::Null => "null".into(),
+            other => other.to_string(),
+        };
+        let num = |v: &Value| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.parse::<f64>().ok(),
+            _ => None,
+        };
+        match (num(w), num(g)) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+            _ => text(w) == text(g),
+        }
+    })
+}
