@@ -135,6 +135,20 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             out.extend(missing(cx, &e.from, "table, model or view", relations()));
         }
     }
+    for (_, t) in s.unit_tests.iter() {
+        let is_model = matches!(
+            cx.relations.get(&t.model.value),
+            Some(crate::validate::Relation::Transform | crate::validate::Relation::View)
+        );
+        if !is_model {
+            out.extend(missing(cx, &t.model, "model or view", relations()));
+        }
+        for (given, _) in t.given.iter() {
+            if !cx.relations.contains_key(&given.value) {
+                out.extend(missing(cx, given, "table, model or view", relations()));
+            }
+        }
+    }
     for (key, checks) in s.quality.iter() {
         if !cx.relations.contains_key(&key.value) {
             out.extend(missing(cx, key, "table, model or view", relations()));
