@@ -9,14 +9,14 @@ use aws_sdk_glue::types::{Column, PartitionInput, StorageDescriptor, TableInput}
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-/// Where the catalog table `name` points now, `None` when there is no such table.
-pub async fn location(c: &Clients, db: &str, name: &str) -> Result<Option<String>, String> {
+/// The catalog table `name`, `None` when there is no such table.
+pub async fn table(
+    c: &Clients,
+    db: &str,
+    name: &str,
+) -> Result<Option<aws_sdk_glue::types::Table>, String> {
     match c.glue.get_table().database_name(db).name(name).send().await {
-        Ok(t) => Ok(t
-            .table()
-            .and_then(|t| t.storage_descriptor())
-            .and_then(|sd| sd.location())
-            .map(str::to_string)),
+        Ok(t) => Ok(t.table().cloned()),
         Err(e) => {
             let e = from_sdk("GetTable", &format!("{db}.{name}"), e);
             if e.code == "EntityNotFoundException" {
@@ -26,6 +26,15 @@ pub async fn location(c: &Clients, db: &str, name: &str) -> Result<Option<String
             }
         }
     }
+}
+
+/// Where the catalog table `name` points now, `None` when there is no such table.
+pub async fn location(c: &Clients, db: &str, name: &str) -> Result<Option<String>, String> {
+    Ok(table(c, db, name).await?.and_then(|t| {
+        t.storage_descriptor()
+            .and_then(|sd| sd.location())
+            .map(str::to_string)
+    }))
 }
 
 /// A model's table: Parquet at `location`, the result's columns, `partition` columns last.
@@ -87,17 +96,7 @@ async fn upsert(c: &Clients, db: &str, name: &str, input: TableInput) -> Result<
 }
 
 async fn exists(c: &Clients, db: &str, name: &str) -> Result<bool, String> {
-    match c.glue.get_table().database_name(db).name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let e = from_sdk("GetTable", &format!("{db}.{name}"), e);
-            if e.code == "EntityNotFoundException" {
-                Ok(false)
-            } else {
-                Err(e.to_string())
-            }
-        }
-    }
+    Ok(table(c, db, name).await?.is_some())
 }
 
 /// Every partition of `table`: its values and location, all pages.

@@ -23,7 +23,7 @@ pub async fn model(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepSt
     match (t.engine, t.materialized) {
         (Engine::Glue, Materialized::Table) => glue(cat, name, version).await,
         (_, Materialized::View) => view(cat, name).await,
-        (Engine::Athena, Materialized::Table) => ctas(cat, name, version).await,
+        (Engine::Athena, Materialized::Table) => ctas(cat, name, t, version).await,
     }
 }
 
@@ -39,17 +39,15 @@ pub async fn view(cat: Catalog<'_>, name: &str) -> Result<StepStats, String> {
     })
 }
 
-async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, String> {
+async fn ctas(
+    cat: Catalog<'_>,
+    name: &str,
+    t: &crate::model::Transform,
+    version: &str,
+) -> Result<StepStats, String> {
     let r = athena::render(cat.checked, name, version)?;
     let c = r.ctas(version);
     let (db, location, partition_by) = (r.db.as_str(), &r.location, &r.partition_by);
-    let t = cat
-        .checked
-        .loaded
-        .stack
-        .transforms
-        .get(name)
-        .ok_or_else(|| format!("no model `{name}`"))?;
     let path = shown(cat, name);
     let partitions = if partition_by.is_empty() {
         vec![]
@@ -62,16 +60,10 @@ async fn ctas(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepStats, 
     }
     // Switch the model's table to the scratch table's columns and location, then drop it.
     let scratch = c.scratch();
-    let t_live = cat
-        .clients
-        .glue
-        .get_table()
-        .database_name(db)
-        .name(&scratch)
-        .send()
-        .await
-        .map_err(|e| from_sdk("GetTable", &format!("{db}.{scratch}"), e).to_string())?;
-    let sd = t_live.table().and_then(|t| t.storage_descriptor());
+    let t_live = catalog::table(cat.clients, db, &scratch)
+        .await?
+        .ok_or_else(|| format!("{path}: Athena's CTAS left no table {db}.{scratch}"))?;
+    let sd = t_live.storage_descriptor();
     let cols: Vec<(String, String)> = sd
         .map(|sd| sd.columns())
         .unwrap_or_default()

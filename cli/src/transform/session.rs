@@ -380,23 +380,13 @@ async fn model_table(
     name: &str,
 ) -> Result<Arc<dyn TableProvider>, String> {
     let db = cat.database();
-    let t = cat
-        .clients
-        .glue
-        .get_table()
-        .database_name(&db)
-        .name(name)
-        .send()
-        .await
-        .map_err(|e| {
-            let e = from_sdk("GetTable", &format!("{db}.{name}"), e);
-            if e.code == "EntityNotFoundException" {
-                format!("model `{name}` has not been built yet: `dekit run` it first (`--select +{name}`)")
-            } else {
-                e.to_string()
-            }
+    let t = super::catalog::table(cat.clients, &db, name)
+        .await?
+        .ok_or_else(|| {
+            format!(
+                "model `{name}` has not been built yet: `dekit run` it first (`--select +{name}`)"
+            )
         })?;
-    let t = t.table().ok_or("GetTable returned no table")?;
     let location = t
         .storage_descriptor()
         .and_then(|sd| sd.location())
