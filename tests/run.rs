@@ -6,7 +6,7 @@ mod common;
 mod harness;
 
 use harness::stack::Stack;
-use harness::{Scope, cloud};
+use harness::{Scope, cloud, out, step};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -111,14 +111,6 @@ fn sample_rows(table: &str) -> usize {
     text.lines().count() - 1
 }
 
-fn out(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// Small Parquet parts, so a load of a few thousand rows has several and a crash can fall between.
 const SMALL_PARTS: (&str, &str) = ("DEKIT_PART_ROWS", "20000");
 
@@ -130,15 +122,6 @@ fn run(s: &Stack, extra: &[&str]) -> (Value, bool) {
     let m: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("run printed no manifest ({e}):\n{}", out(&o)));
     (m, o.status.success())
-}
-
-fn step<'a>(m: &'a Value, name: &str) -> &'a Value {
-    m["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {m}"))
 }
 
 fn sample_events() -> Vec<String> {

@@ -8,18 +8,10 @@ mod harness;
 
 use base64::Engine as _;
 use harness::stack::Stack;
-use harness::{Scope, cloud};
+use harness::{Scope, cloud, out, step};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Output;
-
-fn out(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn run(s: &Stack, extra: &[&str], env: &[(&str, &str)]) -> (Value, Output) {
     let mut args = vec!["run", "--json"];
@@ -28,15 +20,6 @@ fn run(s: &Stack, extra: &[&str], env: &[(&str, &str)]) -> (Value, Output) {
     let m: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("run printed no manifest ({e}):\n{}", out(&o)));
     (m, o)
-}
-
-fn step<'a>(m: &'a Value, name: &str) -> &'a Value {
-    m["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {m}"))
 }
 
 /// `dekit query --format json`: one JSON object per row.

@@ -601,3 +601,22 @@ pub async fn tagged_with_stack(c: &Clients, stack: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A finished command's stdout and stderr, for assertion messages.
+pub fn out(o: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The record of step `name` in a run manifest (`dekit run --json`).
+pub fn step<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {m}"))
+}
