@@ -32,6 +32,33 @@ fn athena_statements() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The statements `dekit test` sends Athena for each SQL check of retail (prod).
+fn athena_check_statements() -> Vec<(String, dekit::quality::athena::Statements)> {
+    let checked = retail("prod");
+    let db = dekit::names::Names::new(&checked.loaded).database();
+    let known = dekit::transform::materialize::known(&checked);
+    let mut out = vec![];
+    for (rel, checks) in checked.loaded.stack.quality.iter() {
+        for (i, c) in checks.iter().enumerate() {
+            let url = format!("s3://lake/_dekit/failures/{}/{i}/", rel.value);
+            if let Some(st) = dekit::quality::athena::render(c, &rel.value, &db, &known, &url) {
+                out.push((format!("{}_{i}_{}", rel.value, dekit::quality::kind(c)), st));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn athena_check_statements_for_retail() {
+    let all: Vec<String> = athena_check_statements()
+        .into_iter()
+        .map(|(n, st)| format!("-- {n}\n{}\n{}\n{}", st.count, st.sample, st.unload))
+        .collect();
+    assert!(all.len() >= 13, "{}", all.len());
+    insta::assert_snapshot!("athena_quality_checks", all.join("\n\n"));
+}
+
 #[test]
 fn athena_statements_for_every_retail_model() {
     for (name, stmts) in athena_statements() {
@@ -47,6 +74,19 @@ fn athena_statements_parse_as_trino() {
         for (i, s) in stmts.iter().enumerate() {
             let f = dir.join(format!("{name}_{i}.sql"));
             std::fs::write(&f, s).unwrap();
+            files.push(f);
+        }
+    }
+    // The quality checks' statements; UNLOAD's query on its own (sqlglot takes UNLOAD as an
+    // opaque command, which would prove nothing).
+    for (name, st) in athena_check_statements() {
+        for (part, sql) in [
+            ("count", &st.count),
+            ("sample", &st.sample),
+            ("failing", &st.failing),
+        ] {
+            let f = dir.join(format!("check_{name}_{part}.sql"));
+            std::fs::write(&f, sql).unwrap();
             files.push(f);
         }
     }

@@ -106,13 +106,58 @@ fn test_passes_on_retail_and_names_each_corruption() {
         outcome(&r, "unit.dim_customers_keeps_the_latest_load")["verdict"],
         "pass"
     );
+    // The data files' columns are the declared ones; the fact has one row per live order line.
+    assert_eq!(outcome(&r, "orders.schema")["verdict"], "pass");
+    assert_eq!(
+        outcome(&r, "fact_orders.row_count_matches(order_items)")["verdict"],
+        "pass"
+    );
+    // Too little history to judge: passes, saying how much it has.
+    let o = outcome(&r, "orders.volume_anomaly");
+    assert_eq!(o["verdict"], "pass");
+    assert!(
+        o["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 runs of history, 5 needed"),
+        "{o}"
+    );
+    // The batch load reconciles: what the source gave is what the parts in the lake hold.
+    let o = outcome(&r, "orders.reconcile(shop_db.orders -> lake)");
+    assert_eq!(o["verdict"], "pass", "{o:#}");
+    let read = o["sample"][0]["read"].as_u64().unwrap();
+    assert!(read > 0 && o["sample"][0]["in_lake"] == read, "{o:#}");
 
     // In the source: a customer without an email, an order of a customer that does not exist.
     s.sql(
         "INSERT INTO customers VALUES (1001, NULL, 'No', 'Mail', 'DE', '2026-11-01 10:00:00'); \
          INSERT INTO orders VALUES (900001, 99999, 'placed', '2026-11-20 10:00:00'); \
-         INSERT INTO order_items VALUES (900001, 1, 1, 10.00);",
+         INSERT INTO order_items VALUES (900001, 1, 1, 10.00); \
+         INSERT INTO order_items VALUES (900001, 2, 1, -5.00);",
     );
+    // A history of five earlier runs that loaded about 5,000 orders each, an hour apart.
+    let l = lake(&s);
+    let rt = &cloud().rt;
+    rt.block_on(async {
+        for i in 0..5u64 {
+            let at = format!("2026-01-01T0{i}:00:00+00:00");
+            let m = serde_json::json!({
+                "run_id": format!("20260101T0{i}0000Z-00{i}0"),
+                "stack": s.name, "environment": "local",
+                "git_commit": null, "git_dirty": null,
+                "started_at": at, "finished_at": at, "selectors": [],
+                "steps": [{
+                    "step": "ingest.shop_tables", "kind": "ingest", "status": "succeeded",
+                    "rows": 9000 + i, "bytes": 0, "objects": 4, "bad": 0, "notes": [],
+                    "by_table": {"orders": 5000 + 10 * i},
+                    "duration_ms": 1000
+                }]
+            });
+            l.put_json(&format!("_dekit/runs/20260101T0{i}0000Z-00{i}0.json"), &m)
+                .await
+                .unwrap();
+        }
+    });
     let run = s.raw(&["run"]);
     assert!(
         run.status.success(),
@@ -120,8 +165,6 @@ fn test_passes_on_retail_and_names_each_corruption() {
         String::from_utf8_lossy(&run.stderr)
     );
     // In the lake: the orders loaded twice, one click lost and another landed twice.
-    let l = lake(&s);
-    let rt = &cloud().rt;
     rt.block_on(async {
         let orders = l.list("raw/shop/orders/").await.unwrap();
         let first = orders.iter().find(|k| k.ends_with(".parquet")).unwrap();
@@ -164,7 +207,8 @@ fn test_passes_on_retail_and_names_each_corruption() {
     assert!(o["failures"].as_u64().unwrap() >= 1, "{o}");
     assert_eq!(o["sample"][0]["occurrences"], 2);
     let o = failed("fact_orders.relationships(customer_key -> dim_customers.customer_key)");
-    assert_eq!(o["failures"], 1);
+    // Both lines of the orphan order.
+    assert_eq!(o["failures"], 2);
     assert_eq!(o["sample"][0]["customer_key"], 99999);
     let o = failed("clickstream.reconcile(produced -> clickstream_events)");
     assert_eq!(
@@ -172,6 +216,23 @@ fn test_passes_on_retail_and_names_each_corruption() {
         "produced 300, landed 300: 1 lost: 1 records landed more than once"
     );
     assert_eq!(o["sample"][0]["occurrences"], 2);
+    // The copied part is in the load's prefix: the lake holds more rows than the load wrote.
+    let o = failed("orders.reconcile(shop_db.orders -> lake)");
+    assert!(
+        o["message"].as_str().unwrap().contains("more than written"),
+        "{o}"
+    );
+    // The second run loaded one order against a history of about 5,000 a run.
+    let o = failed("orders.volume_anomaly");
+    let m = o["message"].as_str().unwrap();
+    assert!(
+        m.contains("the last run wrote 1 rows") && m.contains("median 5015"),
+        "{m}"
+    );
+    // A warning is reported with its rows, but is not a failure.
+    let o = outcome(&r, "order_items.sql");
+    assert_eq!(o["verdict"], "warn", "{o:#}");
+    assert_eq!(o["sample"][0]["unit_price"], -5.0, "{o:#}");
     // What was not corrupted still passes.
     assert_eq!(
         outcome(&r, "order_items.range(quantity)")["verdict"],
@@ -181,7 +242,7 @@ fn test_passes_on_retail_and_names_each_corruption() {
     assert_eq!(cases.len(), r["outcomes"].as_array().unwrap().len());
     for (name, failed) in &cases {
         let v = &outcome(&r, name)["verdict"];
-        assert_eq!(*failed, v != "pass", "{name}: {v}");
+        assert_eq!(*failed, v == "fail" || v == "error", "{name}: {v}");
     }
 
     // A stalled load: the newest orders partition is two years old.
@@ -203,6 +264,42 @@ fn test_passes_on_retail_and_names_each_corruption() {
             .unwrap()
             .starts_with("2024-01-01"),
         "{o}"
+    );
+
+    // A part with a column nobody declared: the schema check names it, from the files.
+    rt.block_on(async {
+        use datafusion::arrow::array::{Int64Array, StringArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("order_id", DataType::Int64, true),
+            Field::new("coupon", DataType::Utf8, true),
+        ]));
+        let batch = datafusion::arrow::array::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                std::sync::Arc::new(Int64Array::from(vec![1])),
+                std::sync::Arc::new(StringArray::from(vec!["WELCOME10"])),
+            ],
+        )
+        .unwrap();
+        let mut body = vec![];
+        let mut w =
+            datafusion::parquet::arrow::ArrowWriter::try_new(&mut body, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        l.put("raw/shop/orders/ingest_date=2024-01-02/extra.parquet", body)
+            .await
+            .unwrap();
+    });
+    let o = s.raw(&["test", "--json", "--select", "orders"]);
+    assert!(!o.status.success());
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = outcome(&r, "orders.schema");
+    assert_eq!(o["verdict"], "fail", "{o:#}");
+    assert_eq!(o["failures"], 1, "{o:#}");
+    assert_eq!(
+        o["sample"][0],
+        serde_json::json!({"column": "coupon", "declared": null, "found": "string", "problem": "undeclared"})
     );
 
     // A wrong expectation fails its unit test, showing the row expected and the row returned.

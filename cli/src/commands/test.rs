@@ -75,6 +75,7 @@ pub fn run(a: Args) -> ExitCode {
             let mark = match o.verdict {
                 runner::Verdict::Pass => "PASS ",
                 runner::Verdict::Fail => "FAIL ",
+                runner::Verdict::Warn => "WARN ",
                 runner::Verdict::Error => "ERROR",
             };
             println!("{mark} {}: {}", o.name, o.message);
@@ -85,15 +86,15 @@ pub fn run(a: Args) -> ExitCode {
                 println!("        all failing rows: {s}");
             }
         }
-        let failed = report
-            .outcomes
-            .iter()
-            .filter(|o| o.verdict != runner::Verdict::Pass)
-            .count();
+        let n = |v: runner::Verdict| report.outcomes.iter().filter(|o| o.verdict == v).count();
+        let (failed, warned) = (
+            n(runner::Verdict::Fail) + n(runner::Verdict::Error),
+            n(runner::Verdict::Warn),
+        );
         println!(
-            "\n{} checks, {} passed, {failed} failed. Report: _dekit/tests/{}.json in the lake.",
+            "\n{} checks, {} passed, {warned} warned, {failed} failed. Report: _dekit/tests/{}.json in the lake.",
             report.outcomes.len(),
-            report.outcomes.len() - failed,
+            n(runner::Verdict::Pass),
             report.test_id
         );
     }

@@ -60,7 +60,7 @@ pub struct Stack {
     pub serving: Serving,
     /// Data quality checks, per table, model, view or export name.
     #[serde(default)]
-    pub quality: Named<Vec<Check>>,
+    pub quality: Named<Vec<QualityCheck>>,
     /// Models run on fixture rows, with the rows they must return (`dekit test`).
     #[serde(default)]
     pub unit_tests: Named<UnitTest>,

@@ -341,17 +341,7 @@ fn duration(m: &Manifest) -> f64 {
 
 /// The step that produces a relation.
 fn producer(d: &Deployment, relation: &str) -> Option<String> {
-    let s = &d.checked.loaded.stack;
-    if let Some(t) = s.tables.get(relation) {
-        return t.from.as_ref().map(|f| format!("ingest.{}", f.value));
-    }
-    if s.transforms.get(relation).is_some() {
-        return Some(format!("transform.{relation}"));
-    }
-    if s.serving.views.get(relation).is_some() {
-        return Some(format!("serve.{relation}"));
-    }
-    None
+    crate::run::producer(&d.checked.loaded.stack, relation)
 }
 
 /// From symptoms (steps that did not succeed in the last run, checks that failed) to the failed

@@ -57,6 +57,12 @@ pub fn render(r: &Report) -> String {
             };
             match o.verdict {
                 Verdict::Pass => x.push_str("/>\n"),
+                // A warning passes in CI, its finding kept where reporters show output.
+                Verdict::Warn => x.push_str(&format!(
+                    ">\n      <system-out>warning ({}): {}</system-out>\n    </testcase>\n",
+                    esc(&o.check),
+                    body()
+                )),
                 Verdict::Fail => x.push_str(&format!(
                     ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>\n",
                     esc(&o.check),

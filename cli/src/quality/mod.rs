@@ -2,6 +2,9 @@
 //! each turns into one SQL query that counts failing rows (0 means the check passes).
 
 pub mod accepted_values;
+pub mod anomaly;
+pub mod athena;
+pub mod custom;
 pub mod freshness;
 pub mod junit;
 pub mod not_null;
@@ -9,7 +12,9 @@ pub mod range;
 pub mod reconcile;
 pub mod relationships;
 pub mod row_count;
+pub mod row_count_matches;
 pub mod runner;
+pub mod schema;
 pub mod unique;
 pub mod unit;
 
@@ -25,12 +30,18 @@ pub fn kind(c: &Check) -> &'static str {
         Check::Freshness(_) => "freshness",
         Check::Relationships(_) => "relationships",
         Check::Range(_) => "range",
+        Check::Schema(_) => "schema",
+        Check::Sql(_) => "sql",
+        Check::RowCountMatches(_) => "row_count_matches",
+        Check::VolumeAnomaly(_) => "volume_anomaly",
+        Check::FreshnessAnomaly(_) => "freshness_anomaly",
     }
 }
 
-/// The query counting failing rows of `relation` (a table, model or view name).
-pub fn sql(c: &Check, relation: &str) -> String {
-    match c {
+/// The query counting failing rows of `relation` (a table, model or view name); none for the
+/// checks that compare the data's schema or the run history instead.
+pub fn sql(c: &Check, relation: &str) -> Option<String> {
+    Some(match c {
         Check::NotNull(cols) => not_null::sql(relation, &names(cols)),
         Check::Unique(cols) => unique::sql(relation, &names(cols)),
         Check::AcceptedValues(a) => accepted_values::sql(relation, &a.column, &a.values),
@@ -45,12 +56,15 @@ pub fn sql(c: &Check, relation: &str) -> String {
             relationships::sql(relation, &r.column, t, c)
         }
         Check::Range(r) => range::sql(relation, &r.column, r.min, r.max),
-    }
+        Check::Sql(q) => custom::sql(relation, &q.value),
+        Check::RowCountMatches(m) => row_count_matches::sql(relation, &m.to, m.filter.as_deref()),
+        Check::Schema(_) | Check::VolumeAnomaly(_) | Check::FreshnessAnomaly(_) => return None,
+    })
 }
 
 /// The query listing what fails (`dekit test` shows a sample and stores them all).
-pub fn rows_sql(c: &Check, relation: &str) -> String {
-    match c {
+pub fn rows_sql(c: &Check, relation: &str) -> Option<String> {
+    Some(match c {
         Check::NotNull(cols) => not_null::rows(relation, &names(cols)),
         Check::Unique(cols) => unique::rows(relation, &names(cols)),
         Check::AcceptedValues(a) => accepted_values::rows(relation, &a.column, &a.values),
@@ -61,7 +75,10 @@ pub fn rows_sql(c: &Check, relation: &str) -> String {
             relationships::rows(relation, &r.column, t, c)
         }
         Check::Range(r) => range::rows(relation, &r.column, r.min, r.max),
-    }
+        Check::Sql(q) => custom::rows(relation, &q.value),
+        Check::RowCountMatches(m) => row_count_matches::rows(relation, &m.to, m.filter.as_deref()),
+        Check::Schema(_) | Check::VolumeAnomaly(_) | Check::FreshnessAnomaly(_) => return None,
+    })
 }
 
 /// Kind and query, as shown in the graph and in test reports.
@@ -91,7 +108,9 @@ pub fn literal(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AcceptedValues, Freshness, Range, Relationships, RowCount};
+    use crate::model::{
+        AcceptedValues, Freshness, Range, Relationships, RowCount, RowCountMatches,
+    };
     use crate::yaml::Spanned;
 
     fn s(v: &str) -> Spanned<String> {
@@ -125,13 +144,23 @@ mod tests {
                 min: Some(1.0),
                 max: Some(1000.0),
             }),
+            Check::Sql(s(
+                "SELECT * FROM {this} WHERE status = 'shipped' AND total <= 0;",
+            )),
+            Check::RowCountMatches(RowCountMatches {
+                to: s("order_items"),
+                filter: Some("quantity > 0".into()),
+            }),
         ];
         for c in &checks {
-            let sql = sql(c, "orders");
+            let sql = sql(c, "orders").expect("a SQL check");
             // Every check is a query the SQL parser accepts.
             assert!(crate::sql::relations(&sql).is_ok(), "{}: {sql}", kind(c));
             insta::assert_snapshot!(kind(c), sql);
-            insta::assert_snapshot!(format!("{}_rows", kind(c)), rows_sql(c, "orders"));
+            insta::assert_snapshot!(
+                format!("{}_rows", kind(c)),
+                rows_sql(c, "orders").expect("a SQL check")
+            );
         }
     }
 }

@@ -4,7 +4,8 @@
 //! reconciliation of each stream's produced and landed records (`reconcile`).
 
 use super::reconcile;
-use crate::model::Check;
+use crate::model::{Anomaly, Check, CheckSeverity};
+use crate::run::Manifest;
 use crate::run::lake::Lake;
 use crate::transform::errors::message;
 use crate::transform::session::{self, Catalog};
@@ -18,6 +19,8 @@ use std::time::Instant;
 pub enum Verdict {
     Pass,
     Fail,
+    /// Failed, at `severity: warn`: reported, not failing the test.
+    Warn,
     /// The check could not run (a relation not built, a column missing).
     Error,
 }
@@ -28,6 +31,8 @@ pub struct Outcome {
     pub name: String,
     pub relation: String,
     pub check: String,
+    #[serde(default)]
+    pub severity: CheckSeverity,
     pub verdict: Verdict,
     /// Failing rows (1 for row_count and freshness, which fail as a whole).
     pub failures: u64,
@@ -53,7 +58,9 @@ pub struct Report {
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.outcomes.iter().all(|o| o.verdict == Verdict::Pass)
+        self.outcomes
+            .iter()
+            .all(|o| matches!(o.verdict, Verdict::Pass | Verdict::Warn))
     }
 }
 
@@ -83,6 +90,11 @@ pub fn label(c: &Check) -> String {
         Check::Freshness(f) => format!("freshness({}, {}h)", f.column.value, f.max_age_hours.value),
         Check::Relationships(r) => format!("relationships({} -> {})", r.column.value, r.to.value),
         Check::Range(r) => format!("range({})", r.column.value),
+        Check::Schema(_) => "schema".into(),
+        Check::Sql(_) => "sql".into(),
+        Check::RowCountMatches(m) => format!("row_count_matches({})", m.to.value),
+        Check::VolumeAnomaly(_) => "volume_anomaly".into(),
+        Check::FreshnessAnomaly(_) => "freshness_anomaly".into(),
     }
 }
 
@@ -98,11 +110,15 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
     let ctx = session::new(cat)?;
     let unavailable = session::register_stack(&ctx, cat).await?;
     let mut outcomes = vec![];
+    let mut history: Option<Vec<Manifest>> = None;
+    // On AWS the SQL checks run where the data is: Athena.
+    let on_athena = cat.checked.loaded.env.target.value != crate::model::Target::Local;
     for (rel, checks) in s.quality.iter() {
         if !relations.is_empty() && !relations.contains(&rel.value) {
             continue;
         }
-        for (i, c) in checks.iter().enumerate() {
+        for (i, qc) in checks.iter().enumerate() {
+            let c = &qc.check;
             let t = Instant::now();
             let name = format!("{}.{}", rel.value, label(c));
             let sql = super::sql(c, &rel.value);
@@ -110,28 +126,55 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
                 name,
                 relation: rel.value.clone(),
                 check: super::kind(c).to_string(),
+                severity: qc.severity,
                 verdict: Verdict::Pass,
                 failures: 0,
                 message: String::new(),
                 sample: vec![],
                 stored: None,
-                sql: sql.clone(),
+                sql: sql.clone().unwrap_or_default(),
                 duration_ms: 0,
             };
-            match one(&ctx, lake, c, &rel.value, i, &sql).await {
-                Ok((0, _, _)) => o.message = "passed".into(),
-                Ok((n, sample, stored)) => {
-                    o.verdict = Verdict::Fail;
-                    o.failures = n;
-                    o.message = match c {
+            let found = match (c, &sql) {
+                (Check::Schema(sc), _) => {
+                    schema(&ctx, cat, lake, &rel.value, i, sc.allow_extra).await
+                }
+                (Check::VolumeAnomaly(a) | Check::FreshnessAnomaly(a), _) => {
+                    if history.is_none() {
+                        history = Some(manifests(lake).await?);
+                    }
+                    Ok(anomaly(
+                        cat,
+                        c,
+                        a,
+                        &rel.value,
+                        history.as_deref().unwrap_or_default(),
+                    ))
+                }
+                (_, Some(_)) if on_athena => on_aws(cat, lake, c, &rel.value, i).await,
+                (_, Some(sql)) => one(&ctx, lake, c, &rel.value, i, sql).await,
+                (_, None) => Err("the check has no query".into()),
+            };
+            match found {
+                Ok(f) if f.failures == 0 => {
+                    o.message = f.message.unwrap_or_else(|| "passed".into())
+                }
+                Ok(f) => {
+                    o.verdict = match qc.severity {
+                        CheckSeverity::Error => Verdict::Fail,
+                        CheckSeverity::Warn => Verdict::Warn,
+                    };
+                    o.failures = f.failures;
+                    o.message = f.message.unwrap_or_else(|| match c {
                         Check::RowCount(_) => "the row count is out of range".into(),
                         Check::Freshness(_) => {
                             "the newest row is too old (or there is none)".into()
                         }
-                        _ => format!("{n} failing rows"),
-                    };
-                    o.sample = sample;
-                    o.stored = stored;
+                        Check::RowCountMatches(_) => "the row counts differ".into(),
+                        _ => format!("{} failing rows", f.failures),
+                    });
+                    o.sample = f.sample;
+                    o.stored = f.stored;
                 }
                 Err(e) => {
                     o.verdict = Verdict::Error;
@@ -157,6 +200,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
         }
     }
     outcomes.extend(reconcile::streams(cat, &ctx, lake, relations).await?);
+    outcomes.extend(reconcile::loads(cat, lake, relations).await?);
     let report = Report {
         test_id: test_id.clone(),
         stack: s.stack.value.clone(),
@@ -167,10 +211,14 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
     lake.put_json(&format!("_dekit/tests/{test_id}.json"), &report)
         .await
         .map_err(|e| format!("writing the test report: {e}"))?;
-    let failed = report
+    let failing = |o: &&Outcome| matches!(o.verdict, Verdict::Fail | Verdict::Error);
+    let failed = report.outcomes.iter().filter(failing).count() as f64;
+    // Tables whose freshness check (fixed or against history) fails: the "stale tables" alarms watch.
+    let stale = report
         .outcomes
         .iter()
-        .filter(|o| o.verdict != Verdict::Pass)
+        .filter(failing)
+        .filter(|o| o.check == "freshness" || o.check == "freshness_anomaly")
         .count() as f64;
     use aws_sdk_cloudwatch::types::StandardUnit;
     if let Err(e) = crate::observe::metrics::publish(
@@ -180,6 +228,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
         &[
             ("FailedChecks", failed, StandardUnit::Count),
             ("Checks", report.outcomes.len() as f64, StandardUnit::Count),
+            ("StaleTables", stale, StandardUnit::Count),
         ],
     )
     .await
@@ -187,6 +236,154 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
         eprintln!("warning: the test's metrics were not published: {e}");
     }
     Ok(report)
+}
+
+/// What a check found: its failing count (0 passes), a sample, where all failures went, and a
+/// message when the check explains itself (anomalies).
+#[derive(Default)]
+struct Found {
+    failures: u64,
+    sample: Vec<serde_json::Value>,
+    stored: Option<String>,
+    message: Option<String>,
+}
+
+/// The last 100 run manifests, oldest first.
+async fn manifests(lake: &Lake) -> Result<Vec<Manifest>, String> {
+    let mut keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;
+    keys.sort();
+    let mut out = vec![];
+    for k in keys.iter().rev().take(100).rev() {
+        if let Some(m) = lake
+            .get_json::<Manifest>(k)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn anomaly(cat: Catalog<'_>, c: &Check, a: &Anomaly, relation: &str, runs: &[Manifest]) -> Found {
+    let step = crate::run::producer(&cat.checked.loaded.stack, relation).unwrap_or_default();
+    let hist = super::anomaly::history(runs, &step, relation);
+    let j = match c {
+        Check::VolumeAnomaly(_) => super::anomaly::volume(a, &hist),
+        _ => super::anomaly::freshness(a, &hist, chrono::Utc::now()),
+    };
+    Found {
+        failures: j.failed as u64,
+        sample: if j.failed { vec![j.detail] } else { vec![] },
+        stored: None,
+        message: Some(format!("{} (step {step})", j.message)),
+    }
+}
+
+/// The data's columns against the declared ones; the differences stored as JSON lines.
+async fn schema(
+    ctx: &SessionContext,
+    cat: Catalog<'_>,
+    lake: &Lake,
+    relation: &str,
+    index: usize,
+    allow_extra: bool,
+) -> Result<Found, String> {
+    let s = &cat.checked.loaded.stack;
+    let declared: Vec<(String, String)> = if let Some(t) = s.transforms.get(relation) {
+        let parts = t.partitions();
+        t.columns
+            .iter()
+            .filter(|(n, _)| !parts.iter().any(|p| p.eq_ignore_ascii_case(&n.value)))
+            .map(|(n, ty)| (n.value.clone(), ty.value.clone()))
+            .collect()
+    } else {
+        cat.graph
+            .get(&format!("glue_table.{relation}"))
+            .and_then(|n| n.attrs["columns"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c["type"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let mut found = (*session::data_schema(ctx, cat, relation).await?).clone();
+    if let Some(t) = s.transforms.get(relation) {
+        let parts = t.partitions();
+        let keep: Vec<_> = found
+            .fields()
+            .iter()
+            .filter(|f| !parts.iter().any(|p| p.eq_ignore_ascii_case(f.name())))
+            .cloned()
+            .collect();
+        found = datafusion::arrow::datatypes::Schema::new(keep);
+    }
+    let rows = super::schema::compare(&declared, &found, allow_extra);
+    if rows.is_empty() {
+        return Ok(Found::default());
+    }
+    let key = format!("_dekit/failures/{relation}/{index}-schema.jsonl");
+    let mut body = vec![];
+    for r in &rows {
+        serde_json::to_writer(&mut body, r).map_err(|e| e.to_string())?;
+        body.push(b'\n');
+    }
+    lake.put(&key, body).await.map_err(|e| e.to_string())?;
+    Ok(Found {
+        failures: rows.len() as u64,
+        message: Some(format!(
+            "{} columns differ from the declaration",
+            rows.len()
+        )),
+        sample: rows.into_iter().take(5).collect(),
+        stored: Some(lake.url(&key)),
+    })
+}
+
+/// A SQL check by Athena: the count; when failing, a sample and every failing row UNLOADed.
+async fn on_aws(
+    cat: Catalog<'_>,
+    lake: &Lake,
+    c: &Check,
+    relation: &str,
+    index: usize,
+) -> Result<Found, String> {
+    use crate::transform::remote;
+    let prefix = format!("_dekit/failures/{relation}/{index}-{}/", super::kind(c));
+    let st = super::athena::render(
+        c,
+        relation,
+        &cat.database(),
+        &crate::transform::materialize::known(cat.checked),
+        &lake.url(&prefix),
+    )
+    .ok_or("the check has no query")?;
+    let what = format!("{relation}.{}", super::kind(c));
+    let counted = remote::select(cat, &st.count, &what).await?;
+    let n = counted
+        .first()
+        .and_then(|r| r["failures"].as_str())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| format!("{what}: Athena returned no failure count"))?;
+    if n == 0 {
+        return Ok(Found::default());
+    }
+    let sample = remote::select(cat, &st.sample, &what).await?;
+    // UNLOAD refuses a destination that holds objects: the previous failures go first.
+    for k in lake.list(&prefix).await.map_err(|e| e.to_string())? {
+        lake.delete(&k).await.map_err(|e| e.to_string())?;
+    }
+    remote::execute(cat, &st.unload, &what).await?;
+    Ok(Found {
+        failures: n,
+        sample,
+        stored: Some(lake.url(&prefix)),
+        message: None,
+    })
 }
 
 /// One check: failing count, sample, and where every failing row was stored.
@@ -197,7 +394,7 @@ async fn one(
     relation: &str,
     index: usize,
     sql: &str,
-) -> Result<(u64, Vec<serde_json::Value>, Option<String>), String> {
+) -> Result<Found, String> {
     let batches = ctx
         .sql(sql)
         .await
@@ -207,12 +404,10 @@ async fn one(
         .map_err(|e| message(&e))?;
     let n = first_int(&batches).ok_or("the check's query returned no count")?;
     if n == 0 {
-        return Ok((0, vec![], None));
+        return Ok(Found::default());
     }
-    let df = ctx
-        .sql(&super::rows_sql(c, relation))
-        .await
-        .map_err(|e| message(&e))?;
+    let rows_sql = super::rows_sql(c, relation).ok_or("the check has no query")?;
+    let df = ctx.sql(&rows_sql).await.map_err(|e| message(&e))?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let rows = df.collect().await.map_err(|e| message(&e))?;
     let sample = to_json(&rows, 5);
@@ -228,7 +423,12 @@ async fn one(
     }
     w.close().map_err(|e| e.to_string())?;
     lake.put(&key, body).await.map_err(|e| e.to_string())?;
-    Ok((n, sample, Some(lake.url(&key))))
+    Ok(Found {
+        failures: n,
+        sample,
+        stored: Some(lake.url(&key)),
+        message: None,
+    })
 }
 
 fn first_int(batches: &[RecordBatch]) -> Option<u64> {

@@ -18,6 +18,7 @@ pub async fn run(checked: &Checked, name: &str, t: &UnitTest) -> Outcome {
     let started = Instant::now();
     let model = t.model.value.clone();
     let mut o = Outcome {
+        severity: Default::default(),
         name: format!("unit.{name}"),
         relation: model.clone(),
         check: "unit_test".into(),

@@ -41,6 +41,12 @@ struct Last {
     ingest_date: Option<String>,
     rows: u64,
     parts: usize,
+    /// Where its parts are (a key prefix), for `dekit test` to count what is in the lake.
+    #[serde(default)]
+    objects: String,
+    /// Rows the source gave that went to the error prefix instead.
+    #[serde(default)]
+    bad: u64,
     /// Each part's content hash: a full reload that finds the same bytes writes nothing.
     #[serde(default)]
     hashes: Vec<String>,
@@ -135,7 +141,37 @@ fn table_load<'a>(
 }
 
 fn state_key(l: &TableLoad) -> String {
-    format!("_dekit/state/ingest/{}/{}.json", l.batch, l.name)
+    load_state_key(l.batch, l.name)
+}
+
+fn load_state_key(batch: &str, table: &str) -> String {
+    format!("_dekit/state/ingest/{batch}/{table}.json")
+}
+
+/// A table's last committed load, as `dekit test` reconciles it: rows written, rows sent to the
+/// error prefix, and the key prefix of its parts.
+pub struct LoadRecord {
+    pub load_id: String,
+    pub rows: u64,
+    pub bad: u64,
+    pub objects: String,
+}
+
+pub async fn last_load(
+    lake: &Lake,
+    batch: &str,
+    table: &str,
+) -> Result<Option<LoadRecord>, String> {
+    let state: Option<LoadState> = lake
+        .get_json(&load_state_key(batch, table))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(state.and_then(|s| s.last).map(|l| LoadRecord {
+        load_id: l.load_id,
+        rows: l.rows,
+        bad: l.bad,
+        objects: l.objects,
+    }))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -326,6 +362,8 @@ async fn load_table(
         ingest_date: l.partitioned.then_some(ingest_date),
         rows: summary.rows,
         parts: written.len(),
+        objects: objects.clone(),
+        bad,
         hashes,
     });
     lake.put_json(&state_key(l), &state)
@@ -345,6 +383,7 @@ async fn load_table(
         objects: new_objects as u64,
         bad,
         notes,
+        by_table: [(l.name.to_string(), summary.rows)].into(),
     })
 }
 

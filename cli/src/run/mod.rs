@@ -90,6 +90,9 @@ pub struct StepStats {
     /// Rows or records sent to the error prefix.
     pub bad: u64,
     pub notes: Vec<String>,
+    /// Rows per table, for steps that write several (a batch load).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_table: std::collections::BTreeMap<String, u64>,
 }
 
 impl StepStats {
@@ -99,6 +102,9 @@ impl StepStats {
         self.objects += o.objects;
         self.bad += o.bad;
         self.notes.extend(o.notes.iter().cloned());
+        for (t, n) in &o.by_table {
+            *self.by_table.entry(t.clone()).or_default() += n;
+        }
     }
 }
 
@@ -123,6 +129,20 @@ pub struct StepRecord {
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The step that writes a relation: a table's ingestion, a model's transform, a view's serve.
+pub fn producer(s: &crate::model::Stack, relation: &str) -> Option<String> {
+    if let Some(t) = s.tables.get(relation) {
+        return t.from.as_ref().map(|f| format!("ingest.{}", f.value));
+    }
+    if s.transforms.get(relation).is_some() {
+        return Some(format!("transform.{relation}"));
+    }
+    if s.serving.views.get(relation).is_some() {
+        return Some(format!("serve.{relation}"));
+    }
+    None
 }
 
 /// The run manifest, written to `_dekit/runs/<run id>.json` in the lake.

@@ -186,6 +186,42 @@ async fn run_query(
 
 /// The rows of a finished query, as text.
 async fn query_rows(cat: Catalog<'_>, id: &str) -> Result<Vec<Vec<String>>, String> {
+    query_table(cat, id).await.map(|(_, rows)| rows)
+}
+
+/// Run a query on Athena (`dekit test` on AWS); its rows as JSON objects of strings.
+pub async fn select(
+    cat: Catalog<'_>,
+    sql: &str,
+    what: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let id = run_query(cat, sql, what, 1).await?;
+    let (header, rows) = query_table(cat, &id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                header
+                    .iter()
+                    .cloned()
+                    .zip(r.into_iter().map(Into::into))
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+/// Run a statement on Athena that returns nothing to read (UNLOAD).
+pub async fn execute(cat: Catalog<'_>, sql: &str, what: &str) -> Result<(), String> {
+    run_query(cat, sql, what, 1).await.map(|_| ())
+}
+
+/// The column names and rows of a finished query.
+async fn query_table(
+    cat: Catalog<'_>,
+    id: &str,
+) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    let mut header = vec![];
     let mut rows = vec![];
     let mut token = None;
     let mut first = true;
@@ -202,7 +238,12 @@ async fn query_rows(cat: Catalog<'_>, id: &str) -> Result<Vec<Vec<String>>, Stri
         let set = page.result_set();
         for (i, r) in set.map(|s| s.rows()).unwrap_or_default().iter().enumerate() {
             if first && i == 0 {
-                continue; // the header row
+                header = r
+                    .data()
+                    .iter()
+                    .map(|d| d.var_char_value().unwrap_or_default().to_string())
+                    .collect();
+                continue;
             }
             rows.push(
                 r.data()
@@ -214,7 +255,7 @@ async fn query_rows(cat: Catalog<'_>, id: &str) -> Result<Vec<Vec<String>>, Stri
         first = false;
         token = page.next_token().map(str::to_string);
         if token.is_none() {
-            return Ok(rows);
+            return Ok((header, rows));
         }
     }
 }

@@ -229,6 +229,47 @@ async fn register_view(
         .map_err(|e| e.to_string())
 }
 
+/// The columns the data itself has, for the `schema` check: a Parquet table's files (their
+/// footers, merged), a model's files, or — for JSON and CSV, whose files carry no types — the
+/// catalog table as it is now (not as the stack declares it).
+pub async fn data_schema(
+    ctx: &SessionContext,
+    cat: Catalog<'_>,
+    name: &str,
+) -> Result<Arc<Schema>, String> {
+    if cat.checked.loaded.stack.tables.get(name).is_none() {
+        let df = ctx.table(name).await.map_err(|e| e.to_string())?;
+        return Ok(Arc::new(df.schema().as_arrow().clone()));
+    }
+    let node = cat
+        .graph
+        .get(&format!("glue_table.{name}"))
+        .ok_or_else(|| format!("no catalog table for `{name}` in the graph"))?;
+    if node.attrs["format"].as_str().unwrap_or("parquet") == "parquet" {
+        let location = node.attrs["location"].as_str().unwrap_or_default();
+        let opts =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let t = listing(ctx, location, opts, None).await?;
+        return Ok(t.schema());
+    }
+    let db = cat.database();
+    let t = super::catalog::table(cat.clients, &db, name)
+        .await?
+        .ok_or_else(|| format!("catalog table {db}.{name} does not exist"))?;
+    let fields: Result<Vec<Field>, String> = t
+        .storage_descriptor()
+        .map(|sd| sd.columns())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            Kind::parse(c.r#type().unwrap_or_default())
+                .map(|k| Field::new(c.name(), k.arrow(), true))
+                .map_err(|e| format!("{db}.{name} column `{}`: {e}", c.name()))
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields?)))
+}
+
 /// A declared table: its location, format and columns from the graph (as `apply` created it).
 async fn raw_table(
     ctx: &SessionContext,

@@ -538,7 +538,14 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
-            Some(n) => seed.deserialize(De::new(n, self.ctx)).map(Some),
+            // An error without a place is the item's (a custom check that failed as a whole).
+            Some(n) => seed
+                .deserialize(De::new(n, self.ctx))
+                .map(Some)
+                .map_err(|mut e| {
+                    e.span.get_or_insert(n.span);
+                    e
+                }),
             None => Ok(None),
         }
     }

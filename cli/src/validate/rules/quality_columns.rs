@@ -94,7 +94,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         };
         for c in checks {
-            match c {
+            match &c.check {
                 Check::NotNull(cols) | Check::Unique(cols) => {
                     if cols.is_empty() {
                         out.push(cx.error("E200", "the check names no column", key.span));
@@ -146,6 +146,64 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                         ));
                     }
                 }
+                Check::Schema(_) => {
+                    let declared = match cx.relations.get(&key.value) {
+                        Some(crate::validate::Relation::Table) => true,
+                        Some(crate::validate::Relation::Transform) => s
+                            .transforms
+                            .get(&key.value)
+                            .is_some_and(|t| !t.columns.is_empty()),
+                        _ => false,
+                    };
+                    if !declared {
+                        out.push(
+                            cx.error(
+                                "E200",
+                                format!(
+                                    "`{}` declares no columns to check its schema against",
+                                    key.value
+                                ),
+                                key.span,
+                            )
+                            .hint("a model declares them in `columns:`; a view has none"),
+                        );
+                    }
+                }
+                Check::Sql(q) => {
+                    let sql = crate::quality::custom::this(&q.value, &key.value);
+                    if let Err(e) = crate::sql::relations(&sql) {
+                        out.push(
+                            cx.error("E200", format!("the check's SQL does not parse: {}", e.message), q.span)
+                                .hint("one SELECT returning the failing rows; `{this}` stands for the relation"),
+                        );
+                    }
+                }
+                Check::VolumeAnomaly(a) | Check::FreshnessAnomaly(a) => {
+                    if matches!(
+                        cx.relations.get(&key.value),
+                        Some(crate::validate::Relation::View)
+                    ) {
+                        out.push(cx.error(
+                            "E200",
+                            format!(
+                                "view `{}` is not written by a run: it has no history",
+                                key.value
+                            ),
+                            key.span,
+                        ));
+                    }
+                    if a.min_runs < 2 || a.runs < a.min_runs || a.tolerance <= 0.0 {
+                        out.push(
+                            cx.error(
+                                "E200",
+                                "an anomaly check needs min_runs ≥ 2, runs ≥ min_runs and a positive tolerance",
+                                key.span,
+                            )
+                            .hint("the defaults are `{runs: 10, min_runs: 5, tolerance: 3}`"),
+                        );
+                    }
+                }
+                Check::RowCountMatches(_) => {}
             }
         }
     }

@@ -154,7 +154,25 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             out.extend(missing(cx, key, "table, model or view", relations()));
         }
         for c in checks {
-            if let crate::model::Check::Relationships(r) = c {
+            if let crate::model::Check::Sql(q) = &c.check
+                && let Ok(read) =
+                    crate::sql::relations(&crate::quality::custom::this(&q.value, &key.value))
+            {
+                for r in read.iter().filter(|r| {
+                    !cx.relations.contains_key(*r) && **r != key.value.to_ascii_lowercase()
+                }) {
+                    out.push(
+                        cx.error("E110", format!("the check's SQL reads `{r}`, not a table, model or view of the stack"), q.span)
+                            .hint("`{this}` stands for the relation the check is on"),
+                    );
+                }
+            }
+            if let crate::model::Check::RowCountMatches(r) = &c.check
+                && !cx.relations.contains_key(&r.to.value)
+            {
+                out.extend(missing(cx, &r.to, "table, model or view", relations()));
+            }
+            if let crate::model::Check::Relationships(r) = &c.check {
                 let table = r.to.split('.').next().unwrap_or_default();
                 if r.to.split('.').count() != 2 {
                     out.push(cx.error(

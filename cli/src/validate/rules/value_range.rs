@@ -149,7 +149,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     }
     for (_, checks) in s.quality.iter() {
         for c in checks {
-            match c {
+            match &c.check {
                 crate::model::Check::RowCount(r) => {
                     if let (Some(lo), Some(hi)) = (&r.min, &r.max)
                         && lo.value > hi.value
