@@ -52,7 +52,7 @@ fn retail_offline_plan_snapshot_and_exit_codes() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(
-        text.contains("Plan: 22 to add, 0 to change, 0 to replace, 0 to destroy."),
+        text.contains("Plan: 25 to add, 0 to change, 0 to replace, 0 to destroy."),
         "{text}"
     );
     snapshot_dir("retail").bind(|| insta::assert_snapshot!("plan_offline_local", text));

@@ -18,6 +18,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
     /// The SDK's credential chain, for clients outside the SDK (the local engine's object store).
     pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
 }
@@ -76,6 +77,7 @@ impl Clients {
             iam: client!(aws_sdk_iam, &conf, target, "iam"),
             sts: client!(aws_sdk_sts, &conf, target, "sts"),
             cloudwatch: client!(aws_sdk_cloudwatch, &conf, target, "cloudwatch"),
+            sns: client!(aws_sdk_sns, &conf, target, "sns"),
             credentials: conf.credentials_provider(),
         }
     }

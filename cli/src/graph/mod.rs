@@ -30,6 +30,7 @@ pub enum ResourceKind {
     CloudwatchAlarm,
     AthenaWorkgroup,
     SecretsmanagerSecret,
+    SnsTopic,
 }
 
 impl ResourceKind {
@@ -48,6 +49,7 @@ impl ResourceKind {
             ResourceKind::CloudwatchAlarm => "cloudwatch_alarm",
             ResourceKind::AthenaWorkgroup => "athena_workgroup",
             ResourceKind::SecretsmanagerSecret => "secretsmanager_secret",
+            ResourceKind::SnsTopic => "sns_topic",
         }
     }
 }

@@ -42,6 +42,8 @@ struct Known {
     tables: BTreeSet<(String, String)>,
     jobs: BTreeSet<String>,
     secrets: BTreeSet<String>,
+    topics: BTreeSet<String>,
+    alarms: BTreeSet<String>,
     /// ARNs the stack declares as living outside it.
     external: BTreeSet<String>,
 }
@@ -76,6 +78,12 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
             NodeKind::Resource(R::GlueJob) => {
                 k.jobs.insert(name(n));
             }
+            NodeKind::Resource(R::SnsTopic) => {
+                k.topics.insert(name(n));
+            }
+            NodeKind::Resource(R::CloudwatchAlarm) => {
+                k.alarms.insert(name(n));
+            }
             NodeKind::Resource(R::GlueTable)
             | NodeKind::Step(StepKind::Transform)
             | NodeKind::Step(StepKind::Serve) => {
@@ -101,7 +109,12 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
     k.external
         .extend(sec.readers.iter().map(|r| r.principal.value.clone()));
     for (_, a) in s.observe.alarms.iter() {
-        k.external.extend(a.notify.iter().map(|n| n.value.clone()));
+        k.external.extend(
+            a.notify
+                .iter()
+                .filter(|n| n.value.starts_with("arn:"))
+                .map(|n| n.value.clone()),
+        );
     }
     k
 }
@@ -289,6 +302,17 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
                 .and_then(|r| r.strip_suffix("-*"))
                 .unwrap_or(resource);
             missing("source secret", name, &k.secrets)
+        }),
+        "sns" => here(true).or_else(|| missing("SNS topic", resource, &k.topics)),
+        // A pattern over the stack's alarms (a topic policy's source): at least one must match.
+        "cloudwatch" => here(true).or_else(|| match resource.strip_prefix("alarm:") {
+            Some(p) if p.ends_with('*') => {
+                let head = p.trim_end_matches('*');
+                (!k.alarms.iter().any(|a| a.starts_with(head)))
+                    .then(|| format!("no alarm `{p}` in the graph"))
+            }
+            Some(name) => missing("alarm", name, &k.alarms),
+            None => Some("not an alarm ARN".into()),
         }),
         "kms" => Some("a KMS key the stack does not declare".into()),
         "logs" => Some("a log group that is neither AWS-owned nor a delivery stream's".into()),

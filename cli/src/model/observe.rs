@@ -1,4 +1,5 @@
-//! `observe:` CloudWatch alarms on the pipeline's streams and deliveries.
+//! `observe:` CloudWatch alarms on the pipeline's streams and deliveries, and on what `dekit run`
+//! and `dekit test` publish (failed steps, failed checks, stale tables); SNS topics they notify.
 
 use crate::yaml::{Named, Spanned};
 use schemars::JsonSchema;
@@ -9,6 +10,17 @@ use serde::{Deserialize, Serialize};
 pub struct Observe {
     #[serde(default)]
     pub alarms: Named<Alarm>,
+    /// SNS topics alarms notify (`notify: [name]`); `apply` creates them, encrypted, publishable
+    /// by this stack's alarms only.
+    #[serde(default)]
+    pub topics: Named<Topic>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -22,10 +34,24 @@ pub enum Metric {
     WriteThrottled,
     /// Firehose DeliveryToS3.DataFreshness: age of the oldest record not yet in S3.
     DeliveryFreshnessSeconds,
+    /// Steps of a `dekit run` that failed (published after each run).
+    FailedSteps,
+    /// Checks of a `dekit test` that failed at severity error, or could not run.
+    FailedChecks,
+    /// Tables whose freshness check failed in the last `dekit test`.
+    StaleTables,
 }
 
 impl Metric {
-    /// (namespace, metric name, dimension name)
+    /// A metric dekit itself publishes, about the whole stack and environment (no stream).
+    pub fn is_dekit(self) -> bool {
+        matches!(
+            self,
+            Metric::FailedSteps | Metric::FailedChecks | Metric::StaleTables
+        )
+    }
+
+    /// (namespace, metric name, dimension name); dekit's metrics have `Stack` and `Environment`.
     pub fn cloudwatch(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Metric::IteratorAgeMs => (
@@ -44,6 +70,9 @@ impl Metric {
                 "DeliveryToS3.DataFreshness",
                 "DeliveryStreamName",
             ),
+            Metric::FailedSteps => ("dekit", "FailedSteps", "Stack"),
+            Metric::FailedChecks => ("dekit", "FailedChecks", "Stack"),
+            Metric::StaleTables => ("dekit", "StaleTables", "Stack"),
         }
     }
 }
@@ -75,8 +104,10 @@ impl Comparison {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alarm {
-    /// The stream (of `ingest.streams`) the metric is about.
-    pub stream: Spanned<String>,
+    /// The stream (of `ingest.streams`) a stream or delivery metric is about; none for dekit's
+    /// own metrics (failed_steps, failed_checks, stale_tables).
+    #[serde(default)]
+    pub stream: Option<Spanned<String>>,
     pub metric: Metric,
     pub threshold: f64,
     #[serde(default)]
@@ -86,7 +117,7 @@ pub struct Alarm {
     pub period_seconds: Spanned<u32>,
     #[serde(default = "one")]
     pub evaluation_periods: Spanned<u32>,
-    /// SNS topic ARNs to notify.
+    /// Topics to notify: a name of `observe.topics`, or an SNS topic ARN.
     #[serde(default)]
     pub notify: Vec<Spanned<String>>,
     #[serde(default)]

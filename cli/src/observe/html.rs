@@ -229,12 +229,30 @@ pub fn render(s: &Snapshot) -> String {
             st.produced
         ));
     }
-    body.push_str("</table><h2>Alarms</h2><table><tr><th>alarm</th><th>state</th></tr>");
+    body.push_str(
+        "</table><h2>Alarms</h2><table><tr><th>alarm</th><th>metric</th><th>state</th><th>reason</th></tr>",
+    );
     for a in &s.alarms {
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td></tr>",
             esc(&a.name),
-            esc(&a.state)
+            esc(&a.metric),
+            if a.state == "ALARM" {
+                " class=\"bad\""
+            } else {
+                ""
+            },
+            esc(&a.state),
+            esc(&a.reason)
+        ));
+    }
+    body.push_str("</table><h2>Open incidents</h2><table><tr><th>alarm</th><th>since</th><th>causes</th></tr>");
+    for i in &s.incidents {
+        body.push_str(&format!(
+            "<tr><td class=\"bad\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&i.alarm),
+            esc(i.since.as_deref().unwrap_or("-")),
+            esc(&i.causes.join("; "))
         ));
     }
     body.push_str("</table></section>");

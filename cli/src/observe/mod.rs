@@ -28,6 +28,8 @@ pub struct Snapshot {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tests: Option<Tests>,
     pub alarms: Vec<Alarm>,
+    /// Alarms in ALARM, with the causes behind them.
+    pub incidents: Vec<Incident>,
     pub causes: Vec<Cause>,
     /// The pipeline's steps and the steps each waits for (the lineage, in data order).
     pub lineage: BTreeMap<String, BTreeSet<String>>,
@@ -51,6 +53,13 @@ pub struct Stream {
     pub shards: Option<i32>,
     /// Records `dekit produce` sent, in all.
     pub produced: u64,
+    /// CloudWatch over the last hour: records in (sum) and consumer lag (max iterator age);
+    /// none when the service published no data point (a local cloud publishes none).
+    pub incoming_records_1h: Option<f64>,
+    pub iterator_age_ms_max_1h: Option<f64>,
+    /// The Firehose delivery stream's status, when the stream has a delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
 /// Objects under a prefix: a zone, or a table's location.
@@ -88,6 +97,19 @@ pub struct Tests {
 pub struct Alarm {
     pub name: String,
     pub state: String,
+    pub metric: String,
+    pub reason: String,
+    /// When it entered its state (RFC 3339).
+    pub since: Option<String>,
+}
+
+/// An alarm in ALARM, and what `observe` sees behind it.
+#[derive(Debug, Serialize)]
+pub struct Incident {
+    pub alarm: String,
+    pub since: Option<String>,
+    pub reason: String,
+    pub causes: Vec<String>,
 }
 
 /// A symptom and what is behind it.
@@ -162,12 +184,25 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
                 lake.get_json(&k).await.map_err(|e| e.to_string())?;
             produced += doc.and_then(|d| d["records"].as_u64()).unwrap_or(0);
         }
+        let delivery = match s.ingest.streams.get(name).and_then(|x| x.delivery.as_ref()) {
+            Some(_) => Some(delivery_status(d, &names.delivery(name)).await?),
+            None => None,
+        };
         streams.push(Stream {
             name: name.value.clone(),
+            incoming_records_1h: last_hour(d, "IncomingRecords", "Sum", &physical).await?,
+            iterator_age_ms_max_1h: last_hour(
+                d,
+                "GetRecords.IteratorAgeMilliseconds",
+                "Maximum",
+                &physical,
+            )
+            .await?,
             physical,
             status,
             shards,
             produced,
+            delivery,
         });
     }
 
@@ -275,7 +310,12 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         failed: r
             .outcomes
             .iter()
-            .filter(|o| o.verdict != crate::quality::runner::Verdict::Pass)
+            .filter(|o| {
+                matches!(
+                    o.verdict,
+                    crate::quality::runner::Verdict::Fail | crate::quality::runner::Verdict::Error
+                )
+            })
             .map(|o| o.name.clone())
             .collect(),
     });
@@ -310,11 +350,19 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
                 state: a
                     .state_value()
                     .map_or("unknown".into(), |s| s.as_str().to_string()),
+                metric: a.metric_name().unwrap_or_default().to_string(),
+                reason: a.state_reason().unwrap_or_default().to_string(),
+                since: a.state_updated_timestamp().map(|t| {
+                    chrono::DateTime::from_timestamp(t.secs(), 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default()
+                }),
             }
         }));
     }
 
     let causes = causes(d, manifests.first(), report.as_ref(), &resources);
+    let incidents = incidents(&alarms, &causes, &streams);
     Ok(Snapshot {
         stack: s.stack.value.clone(),
         environment: l.env_name.clone(),
@@ -326,9 +374,112 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         runs,
         tests,
         alarms,
+        incidents,
         causes,
         lineage: crate::run::select::step_graph(&d.graph),
     })
+}
+
+/// Alarms in ALARM, each with the causes that fit its metric: a failed run's failed steps, a
+/// failed check's or a stale table's upstream cause, a stream's lag.
+fn incidents(alarms: &[Alarm], causes: &[Cause], streams: &[Stream]) -> Vec<Incident> {
+    alarms
+        .iter()
+        .filter(|a| a.state == "ALARM")
+        .map(|a| {
+            let fits = |c: &&Cause| match a.metric.as_str() {
+                "FailedSteps" => c.symptom.contains(" did not succeed in run "),
+                "FailedChecks" => c.symptom.starts_with("check "),
+                "StaleTables" => c.symptom.contains("freshness") || c.symptom.contains(" is stale"),
+                _ => false,
+            };
+            let mut found: Vec<String> = causes
+                .iter()
+                .filter(fits)
+                .map(|c| format!("{}: {} ({})", c.symptom, c.cause, c.at))
+                .collect();
+            if a.metric.contains("IteratorAge") || a.metric == "IncomingRecords" {
+                found.extend(streams.iter().filter_map(|s| {
+                    s.iterator_age_ms_max_1h
+                        .map(|age| format!("stream {}: consumers {age:.0} ms behind", s.name))
+                }));
+            }
+            Incident {
+                alarm: a.name.clone(),
+                since: a.since.clone(),
+                reason: a.reason.clone(),
+                causes: found,
+            }
+        })
+        .collect()
+}
+
+/// A Kinesis metric of `stream` over the last hour, or none without data points.
+async fn last_hour(
+    d: &Deployment,
+    metric: &str,
+    statistic: &str,
+    stream: &str,
+) -> Result<Option<f64>, String> {
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let now = std::time::SystemTime::now();
+    let out = d
+        .clients
+        .cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/Kinesis")
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name("StreamName")
+                .value(stream)
+                .build(),
+        )
+        .start_time(aws_smithy_types::DateTime::from(
+            now - std::time::Duration::from_secs(3600),
+        ))
+        .end_time(aws_smithy_types::DateTime::from(now))
+        .period(3600)
+        .statistics(Statistic::from(statistic))
+        .send()
+        .await
+        .map_err(|e| crate::cloud::error::from_sdk("GetMetricStatistics", stream, e).to_string())?;
+    Ok(out
+        .datapoints()
+        .iter()
+        .filter_map(|p| {
+            if statistic == "Sum" {
+                p.sum()
+            } else {
+                p.maximum()
+            }
+        })
+        .reduce(f64::max))
+}
+
+/// A delivery stream's status (`ACTIVE`, `CREATING`, ...), or `missing`.
+async fn delivery_status(d: &Deployment, name: &str) -> Result<String, String> {
+    match d
+        .clients
+        .firehose
+        .describe_delivery_stream()
+        .delivery_stream_name(name)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .delivery_stream_description()
+            .map(|x| x.delivery_stream_status().as_str().to_string())
+            .unwrap_or_else(|| "unknown".into())),
+        Err(e) => {
+            let e = crate::cloud::error::from_sdk("DescribeDeliveryStream", name, e);
+            if e.code == "ResourceNotFoundException" {
+                Ok("missing".into())
+            } else {
+                Err(e.to_string())
+            }
+        }
+    }
 }
 
 fn duration(m: &Manifest) -> f64 {
@@ -495,11 +646,17 @@ pub fn render(s: &Snapshot) -> String {
     o.push_str("\nStreams\n");
     for st in &s.streams {
         o.push_str(&format!(
-            "  {:<24} {:<10} shards {:<4} produced {}\n",
+            "  {:<24} {:<10} shards {:<4} produced {:<8} in last hour {:<8} lag {}{}\n",
             st.name,
             st.status,
             st.shards.map_or("-".into(), |n| n.to_string()),
-            st.produced
+            st.produced,
+            st.incoming_records_1h.map_or("-".into(), |n| n.to_string()),
+            st.iterator_age_ms_max_1h
+                .map_or("-".into(), |n| format!("{n:.0} ms")),
+            st.delivery
+                .as_ref()
+                .map_or(String::new(), |d| format!("  delivery {d}"))
         ));
     }
     let places = |title: &str, v: &[Place], o: &mut String| {
@@ -542,7 +699,21 @@ pub fn render(s: &Snapshot) -> String {
     }
     o.push_str("\nAlarms\n");
     for a in &s.alarms {
-        o.push_str(&format!("  {:<48} {}\n", a.name, a.state));
+        o.push_str(&format!("  {:<48} {:<17} {}\n", a.name, a.state, a.metric));
+    }
+    if !s.incidents.is_empty() {
+        o.push_str("\nOpen incidents\n");
+        for i in &s.incidents {
+            o.push_str(&format!(
+                "  {} since {}: {}\n",
+                i.alarm,
+                i.since.as_deref().unwrap_or("-"),
+                i.reason
+            ));
+            for c in &i.causes {
+                o.push_str(&format!("    ← {c}\n"));
+            }
+        }
     }
     if !s.causes.is_empty() {
         o.push_str("\nLikely causes\n");

@@ -17,6 +17,7 @@ pub mod kinesis_stream;
 pub mod s3_bucket;
 pub mod s3_object;
 pub mod secretsmanager_secret;
+pub mod sns_topic;
 
 use crate::cloud::{Clients, CloudError};
 use crate::graph::ResourceKind;
@@ -83,6 +84,7 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
         ResourceKind::CloudwatchAlarm => &cloudwatch_alarm::CloudwatchAlarm,
         ResourceKind::AthenaWorkgroup => &athena_workgroup::AthenaWorkgroup,
         ResourceKind::SecretsmanagerSecret => &secretsmanager_secret::SecretsmanagerSecret,
+        ResourceKind::SnsTopic => &sns_topic::SnsTopic,
     }
 }
 

@@ -17,17 +17,39 @@ pub const RULE: Rule = Rule {
     summary: "no public data; KMS settings complete; readers are IAM roles or users",
     hint: "keep lake data private: grant IAM roles read access with `security.readers`",
     source: include_str!("public_access.rs"),
-    also: &[(
-        "W191",
-        "kms-key-ignored",
-        "`kms_key` only applies with `encryption: kms`",
-        "set `encryption: kms`, or remove `kms_key`",
-    )],
+    also: &[
+        (
+            "W191",
+            "kms-key-ignored",
+            "`kms_key` only applies with `encryption: kms`",
+            "set `encryption: kms`, or remove `kms_key`",
+        ),
+        (
+            "W192",
+            "topic-unencrypted",
+            "an alarm topic without a customer managed KMS key is not encrypted",
+            "set `security.encryption: kms` and `kms_key` (its key policy must let cloudwatch.amazonaws.com use it)",
+        ),
+    ],
     check,
 };
 
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let sec = &cx.loaded.stack.security;
+    // CloudWatch cannot publish to a topic under the AWS managed key (alias/aws/sns): its key
+    // policy does not admit the service. Without a key of the stack's own, topics stay clear.
+    if !(sec.encryption == Encryption::Kms && sec.kms_key.is_some()) {
+        for (name, _) in cx.loaded.stack.observe.topics.iter() {
+            out.push(
+                cx.warning(
+                    "W192",
+                    format!("topic `{}` will not be encrypted: alarms cannot publish to a topic under the AWS managed key", name.value),
+                    name.span,
+                )
+                .hint("set `security.encryption: kms` and a `kms_key` whose policy lets cloudwatch.amazonaws.com use it"),
+            );
+        }
+    }
     if let Some(p) = &sec.public_access
         && p.value
     {

@@ -192,9 +192,38 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    for (_, a) in s.observe.alarms.iter() {
-        if s.ingest.streams.get(&a.stream).is_none() {
-            out.extend(missing(cx, &a.stream, "stream", s.ingest.streams.keys()));
+    for (name, a) in s.observe.alarms.iter() {
+        match (&a.stream, a.metric.is_dekit()) {
+            (Some(st), false) if s.ingest.streams.get(st).is_none() => {
+                out.extend(missing(cx, st, "stream", s.ingest.streams.keys()));
+            }
+            (None, false) => out.push(
+                cx.error(
+                    "E110",
+                    "the alarm's metric is a stream's: name the stream",
+                    name.span,
+                )
+                .hint("add `stream: <name of ingest.streams>`"),
+            ),
+            (Some(st), true) => out.push(
+                cx.error(
+                    "E110",
+                    "dekit's metrics are about the whole stack, not a stream",
+                    st.span,
+                )
+                .hint("remove `stream:`"),
+            ),
+            _ => {}
+        }
+        for n in &a.notify {
+            if !n.value.starts_with("arn:") && s.observe.topics.get(&n.value).is_none() {
+                out.extend(missing(
+                    cx,
+                    n,
+                    "topic of observe.topics",
+                    s.observe.topics.keys(),
+                ));
+            }
         }
     }
     for r in &s.security.readers {
