@@ -19,7 +19,19 @@ pub struct UnitTest {
     /// Rows of each table or model the SQL reads; one not given is empty (a table's columns
     /// come from its declaration, a model's from the rows given).
     #[serde(default)]
-    pub given: Named<Vec<Row>>,
+    pub given: Named<Fixture>,
     /// The rows the model must return, in any order; only the columns named are compared.
-    pub expect: Vec<Row>,
+    pub expect: Fixture,
+}
+
+/// Rows written inline, or a file of them beside the stack: `{file: fixtures/orders.csv}` (CSV
+/// with a header, or JSON lines with `.jsonl`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Fixture {
+    Rows(Vec<Row>),
+    File {
+        /// A path relative to the stack file, inside its directory.
+        file: String,
+    },
 }

@@ -4,6 +4,7 @@
 
 use super::runner::{Outcome, Verdict, to_json};
 use crate::model::UnitTest;
+use crate::model::unit_tests::Fixture;
 use crate::model::unit_tests::Row;
 use crate::transform::errors::at_model;
 use crate::validate::Checked;
@@ -43,7 +44,7 @@ pub async fn run(checked: &Checked, name: &str, t: &UnitTest) -> Outcome {
                 o.failures = (missing.len() + unexpected.len()) as u64;
                 o.message = format!(
                     "expected {} rows, got {got}: {} expected rows missing, {} rows not expected",
-                    t.expect.len(),
+                    got - unexpected.len() + missing.len(),
                     missing.len(),
                     unexpected.len()
                 );
@@ -83,8 +84,14 @@ async fn compare(checked: &Checked, t: &UnitTest) -> Result<(usize, Vec<Row>, Ve
         ));
     }
     let ctx = crate::transform::session::engine();
+    let dir = checked.loaded.src.dir();
+    let expect = fixture_rows(&dir, &t.expect).map_err(|e| format!("expect: {e}"))?;
     for rel in &m.reads {
-        let rows: &[Row] = t.given.get(rel).map_or(&[], |v| v.as_slice());
+        let rows: Vec<Row> = match t.given.get(rel) {
+            Some(f) => fixture_rows(&dir, f).map_err(|e| format!("given `{rel}`: {e}"))?,
+            None => vec![],
+        };
+        let rows = rows.as_slice();
         let schema = schema_of(checked, rel, rows)?;
         let mut text = String::new();
         for r in rows {
@@ -109,7 +116,7 @@ async fn compare(checked: &Checked, t: &UnitTest) -> Result<(usize, Vec<Row>, Ve
     let got = to_json(&result, usize::MAX);
     let mut unmatched: Vec<Value> = got.clone();
     let mut missing = vec![];
-    for want in &t.expect {
+    for want in &expect {
         match unmatched.iter().position(|row| matches(want, row)) {
             Some(i) => {
                 unmatched.remove(i);
@@ -118,6 +125,58 @@ async fn compare(checked: &Checked, t: &UnitTest) -> Result<(usize, Vec<Row>, Ve
         }
     }
     Ok((got.len(), missing, unmatched))
+}
+
+/// A fixture's rows: inline, or read from its file — which must lie inside the stack's directory
+/// (a stack from elsewhere must not make `dekit test` read the machine's files).
+pub fn fixture_rows(dir: &std::path::Path, f: &Fixture) -> Result<Vec<Row>, String> {
+    let file = match f {
+        Fixture::Rows(rows) => return Ok(rows.clone()),
+        Fixture::File { file } => file,
+    };
+    // Inside the stack's directory, a regular text file of bounded size (as model SQL files).
+    let (_, text) =
+        crate::stack_files::read(dir, file).map_err(|e| format!("fixture file `{file}`: {e}"))?;
+    if file.ends_with(".jsonl") || file.ends_with(".json") {
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str::<Row>(l)
+                    .map_err(|e| format!("fixture file `{file}` line {}: {e}", i + 1))
+            })
+            .collect();
+    }
+    // CSV with a header: numbers as numbers, an empty field as null, the rest as text.
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r
+        .headers()
+        .map_err(|e| format!("fixture file `{file}`: {e}"))?
+        .clone();
+    let mut rows = vec![];
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| format!("fixture file `{file}` row {}: {e}", i + 1))?;
+        let row: Row = header
+            .iter()
+            .zip(rec.iter())
+            .map(|(k, v)| {
+                let v = if v.is_empty() {
+                    Value::Null
+                } else if let Ok(n) = v.parse::<i64>() {
+                    Value::from(n)
+                } else if let Some(n) = v.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
+                {
+                    Value::Number(n)
+                } else {
+                    Value::String(v.to_string())
+                };
+                (k.to_string(), v)
+            })
+            .collect();
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 /// A table's declared columns (its partitions as strings); otherwise the columns of the rows.

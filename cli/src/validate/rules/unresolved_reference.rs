@@ -148,6 +148,24 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 out.extend(missing(cx, given, "table, model or view", relations()));
             }
         }
+        // Fixture files: readable, inside the stack's directory (E130, as for SQL files).
+        let dir = cx.loaded.src.dir();
+        let files = t
+            .given
+            .iter()
+            .map(|(g, f)| (g.span, f))
+            .chain(std::iter::once((t.model.span, &t.expect)));
+        for (span, f) in files {
+            if let crate::model::unit_tests::Fixture::File { file } = f
+                && let Err(e) = crate::stack_files::read(&dir, file)
+            {
+                out.push(cx.error(
+                    "E130",
+                    format!("cannot read fixture file `{file}`: {e}"),
+                    span,
+                ));
+            }
+        }
     }
     for (key, checks) in s.quality.iter() {
         if !cx.relations.contains_key(&key.value) {
