@@ -102,7 +102,58 @@ fn observe_reports_what_is_there_and_names_a_broken_source_as_the_cause() {
         "{}",
         v["causes"]
     );
+    assert_eq!(v["streams"][0]["delivery"], "ACTIVE");
+    assert_eq!(v["streams"][0]["delivery_errors"], 0);
     html_report_renders(&s);
+
+    // Records Firehose could not deliver: its error prefix fills and a click is missing from the
+    // lake. The failed reconciliation is put on the delivery, not on the data.
+    let c = cloud();
+    let lake = dekit::run::lake::Lake {
+        clients: c.clients.clone(),
+        bucket: bucket.clone(),
+    };
+    let clicks = c.rt.block_on(lake.list("raw/clickstream/")).unwrap();
+    let first = clicks[0].clone();
+    let original = c.rt.block_on(lake.get(&first)).unwrap().unwrap();
+    let error_key = "raw/errors/clickstream/processing-failed/2026/11/26/part-1";
+    c.rt.block_on(async {
+        lake.put(error_key, b"{\"errorCode\":\"S3.AccessDenied\"}\n".to_vec())
+            .await
+            .unwrap();
+        lake.delete(&first).await.unwrap();
+    });
+    let o = s.raw(&["test", "--select", "clickstream_events"]);
+    assert!(
+        !o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let v = observe(&s, &[]);
+    assert_eq!(v["streams"][0]["delivery_errors"], 1, "{}", v["streams"]);
+    let causes = v["causes"].as_array().unwrap();
+    let c0 = causes
+        .iter()
+        .find(|c| c["at"] == "firehose_delivery_stream.clickstream")
+        .unwrap_or_else(|| panic!("the delivery is not named: {causes:#?} {}", v["tests"]));
+    assert!(
+        c0["cause"]
+            .as_str()
+            .unwrap()
+            .contains("1 objects to its error prefix")
+            && c0["symptom"]
+                .as_str()
+                .unwrap()
+                .starts_with("check clickstream.reconcile"),
+        "{c0}"
+    );
+    // Put back: the rest of the test starts from a clean lake and a passing test.
+    c.rt.block_on(async {
+        lake.delete(error_key).await.unwrap();
+        lake.put(&first, original).await.unwrap();
+    });
+    let o = s.raw(&["test", "--select", "clickstream_events"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 
     // The shop database now answers with another password: the run fails at the source, the
     // load and everything built on it is skipped, and observe names the source.

@@ -33,14 +33,17 @@ pub fn run(a: Args) -> ExitCode {
         .iter()
         .map(|s| s.trim_matches('+').to_string())
         .collect();
+    // A relation (its checks, its reconciliation, its unit tests) or a unit test's name.
     if let Some(bad) = select.iter().find(|s| {
         let st = &checked.loaded.stack;
         st.quality.get(s.as_str()).is_none()
             && st.unit_tests.get(s.as_str()).is_none()
-            && !st.unit_tests.iter().any(|(_, t)| t.model.value == **s)
+            && st.tables.get(s.as_str()).is_none()
+            && st.transforms.get(s.as_str()).is_none()
+            && st.serving.views.get(s.as_str()).is_none()
     }) {
         return super::fail(&format!(
-            "`{bad}` has no quality checks or unit tests in this stack"
+            "`{bad}` is not a table, model, view or unit test of this stack"
         ));
     }
     let result = super::block_on(async move {

@@ -60,6 +60,10 @@ pub struct Stream {
     /// The Firehose delivery stream's status, when the stream has a delivery.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
+    /// Objects Firehose wrote to the delivery's error prefix (records it could not deliver).
+    pub delivery_errors: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_errors_newest: Option<String>,
 }
 
 /// Objects under a prefix: a zone, or a table's location.
@@ -188,6 +192,18 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
             Some(_) => Some(delivery_status(d, &names.delivery(name)).await?),
             None => None,
         };
+        let error_prefix = d
+            .graph
+            .get(&format!("firehose_delivery_stream.{}", name.value))
+            .and_then(|n| n.attrs["destination"]["error_prefix"].as_str())
+            .map(str::to_string);
+        let errors = match &error_prefix {
+            Some(p) => lake
+                .list_objects(p, None)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => vec![],
+        };
         streams.push(Stream {
             name: name.value.clone(),
             incoming_records_1h: last_hour(d, "IncomingRecords", "Sum", &physical).await?,
@@ -203,6 +219,13 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
             shards,
             produced,
             delivery,
+            delivery_errors: errors.len() as u64,
+            delivery_errors_newest: errors
+                .iter()
+                .map(|o| o.last_modified)
+                .max()
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|t| t.to_rfc3339()),
         });
     }
 
@@ -361,7 +384,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         }));
     }
 
-    let causes = causes(d, manifests.first(), report.as_ref(), &resources);
+    let causes = causes(d, manifests.first(), report.as_ref(), &resources, &streams);
     let incidents = incidents(&alarms, &causes, &streams);
     Ok(Snapshot {
         stack: s.stack.value.clone(),
@@ -378,6 +401,50 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         causes,
         lineage: crate::run::select::step_graph(&d.graph),
     })
+}
+
+/// What a stream shows behind its table's data: records Firehose could not deliver, consumers
+/// far behind. (cause, where)
+fn stream_causes(streams: &[Stream], step: &str) -> Vec<(String, String)> {
+    let Some(st) = step
+        .strip_prefix("ingest.")
+        .and_then(|n| streams.iter().find(|s| s.name == n))
+    else {
+        return vec![];
+    };
+    let mut out = vec![];
+    if st.delivery_errors > 0 {
+        out.push((
+            format!(
+                "delivery of `{}` wrote {} objects to its error prefix (newest {}): records it could not deliver",
+                st.name,
+                st.delivery_errors,
+                st.delivery_errors_newest.as_deref().unwrap_or("-")
+            ),
+            format!("firehose_delivery_stream.{}", st.name),
+        ));
+    }
+    if let Some(age) = st.iterator_age_ms_max_1h.filter(|a| *a >= 60_000.0) {
+        out.push((
+            format!(
+                "stream `{}`: its consumers are up to {:.0} s behind (iterator age)",
+                st.name,
+                age / 1000.0
+            ),
+            format!("kinesis_stream.{}", st.name),
+        ));
+    }
+    if st.delivery.as_deref().is_some_and(|d| d != "ACTIVE") {
+        out.push((
+            format!(
+                "delivery of `{}` is {}",
+                st.name,
+                st.delivery.as_deref().unwrap_or_default()
+            ),
+            format!("firehose_delivery_stream.{}", st.name),
+        ));
+    }
+    out
 }
 
 /// Alarms in ALARM, each with the causes that fit its metric: a failed run's failed steps, a
@@ -502,6 +569,7 @@ fn causes(
     last: Option<&Manifest>,
     tests: Option<&crate::quality::runner::Report>,
     resources: &[Resource],
+    streams: &[Stream],
 ) -> Vec<Cause> {
     let steps = crate::run::select::step_graph(&d.graph);
     let mut out = vec![];
@@ -574,7 +642,16 @@ fn causes(
                 continue;
             };
             let found = roots(&p);
-            if found.is_empty() {
+            // A stream's table: what the stream itself shows behind its data.
+            let behind = stream_causes(streams, &p);
+            for (cause, at) in &behind {
+                out.push(Cause {
+                    symptom: format!("check {} failed: {}", o.name, o.message),
+                    cause: cause.clone(),
+                    at: at.clone(),
+                });
+            }
+            if found.is_empty() && behind.is_empty() {
                 out.push(Cause {
                     symptom: format!("check {} failed: {}", o.name, o.message),
                     cause: format!("the last run of `{p}` succeeded: the data itself (see the sample and `{}`)", o.stored.as_deref().unwrap_or("the test report")),
