@@ -61,7 +61,19 @@ fn apply_edit_apply_destroy_converges() {
         got,
         [
             (
+                "cloudwatch_alarm.checks_failed".to_string(),
+                "delete".to_string()
+            ),
+            (
                 "cloudwatch_alarm.clickstream_iterator_age".to_string(),
+                "delete".to_string()
+            ),
+            (
+                "cloudwatch_alarm.run_failed".to_string(),
+                "delete".to_string()
+            ),
+            (
+                "cloudwatch_alarm.tables_stale".to_string(),
                 "delete".to_string()
             ),
             ("glue_table.returns".to_string(), "create".to_string()),
@@ -82,7 +94,7 @@ fn apply_edit_apply_destroy_converges() {
 
     let out = stack.ok(&["apply"]);
     assert!(
-        out.contains("1 added, 3 changed, 0 replaced, 1 destroyed"),
+        out.contains("1 added, 3 changed, 0 replaced, 4 destroyed"),
         "{out}"
     );
     stack.assert_converged();
@@ -429,7 +441,7 @@ fn saved_plan_refuses_when_state_changed() {
     );
     stack.ok(&["plan", "--out", &pf]);
     let out = stack.ok(&["apply", "--plan", &pf]);
-    assert!(out.contains("Apply complete! Resources: 21 added"), "{out}");
+    assert!(out.contains("Apply complete! Resources: 24 added"), "{out}");
     stack.ok(&["destroy", "--force-delete-data"]);
 }
 

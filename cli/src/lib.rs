@@ -21,6 +21,7 @@ pub mod plan;
 pub mod policy;
 pub mod quality;
 pub mod resources;
+pub mod revision;
 pub mod run;
 pub mod schedule;
 pub mod source;

@@ -17,6 +17,39 @@ pub const VERSION: u32 = 1;
 pub struct GitInfo {
     pub commit: String,
     pub dirty: bool,
+    /// The branch checked out; none on a detached HEAD (CI checkouts often are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// Tag keys that record where an apply came from: set on what the apply creates or updates,
+/// ignored when comparing (a new commit alone changes nothing).
+pub const GIT_TAGS: [&str; 3] = ["dekit:git-commit", "dekit:git-branch", "dekit:git-dirty"];
+
+impl GitInfo {
+    /// The tags, values limited to what every AWS service accepts in a tag value.
+    pub fn tags(&self) -> Vec<(&'static str, String)> {
+        let clean = |v: &str| -> String {
+            v.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .take(256)
+                .collect()
+        };
+        vec![
+            (GIT_TAGS[0], self.commit.clone()),
+            (
+                GIT_TAGS[1],
+                clean(self.branch.as_deref().unwrap_or("(detached)")),
+            ),
+            (GIT_TAGS[2], self.dirty.to_string()),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,7 +210,16 @@ pub fn git_info(dir: &Path) -> Option<GitInfo> {
         .statuses(Some(&mut opts))
         .map(|s| !s.is_empty())
         .unwrap_or(true);
-    Some(GitInfo { commit, dirty })
+    let branch = repo
+        .head()
+        .ok()
+        .filter(|h| h.is_branch())
+        .and_then(|h| h.shorthand().ok().map(str::to_string));
+    Some(GitInfo {
+        commit,
+        dirty,
+        branch,
+    })
 }
 
 /// Who holds a state lock, stored in the lock object itself.

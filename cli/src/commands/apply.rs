@@ -86,6 +86,10 @@ async fn locked(d: &mut Deployment, a: &Args, stack_hash: &str) -> Result<bool, 
     }
     println!();
     d.state.git = git_info(&d.checked.loaded.src.dir());
+    let mut plan = plan;
+    if let Some(g) = &d.state.git {
+        plan.stamp_git(g);
+    }
     let outcome = engine::apply(
         &d.clients,
         &d.graph,

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod diff;
 pub mod force_unlock;
 pub mod graph;
 pub mod local;
@@ -40,6 +41,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Print the resource graph and lineage (dot, mermaid or json).
     Graph(graph::Args),
+    /// The stack's components added, removed and changed between git revisions.
+    Diff(diff::Args),
     /// Show what apply would change.
     Plan(plan::Args),
     /// Create and update the stack's resources (refresh, plan, walk the graph in parallel).
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Graph(a) => graph::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Schema => schema::run(),
         Command::Rules(a) => rules::run(a),

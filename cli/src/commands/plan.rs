@@ -39,6 +39,10 @@ pub struct Args {
     /// Concurrent API calls while refreshing.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// Only what changed since git revision REF (the stack's components and SQL files) and
+    /// everything that depends on it.
+    #[arg(long, value_name = "REF")]
+    pub since: Option<String>,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -52,6 +56,14 @@ fn execute(a: Args) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let stack_hash = crate::hash::sha256(&checked.loaded.src.text);
+    let since = match &a.since {
+        Some(rev) => match crate::revision::since(&checked.loaded, rev) {
+            Ok(c) => Some((rev.clone(), c)),
+            Err(e) => return super::fail(&e),
+        },
+        None => None,
+    };
+    let mut selected = std::collections::BTreeSet::new();
     let (p, header, saved) = if a.offline {
         let graph = match compile::compile(&checked) {
             Ok(g) => g,
@@ -69,6 +81,11 @@ fn execute(a: Args) -> ExitCode {
         if !a.target.is_empty() {
             p.retain_targets(&graph, &a.target);
         }
+        if let Some((_, changes)) = &since {
+            let keep = crate::revision::addresses(changes, &graph);
+            p.changes.retain(|c| keep.contains(&c.address));
+            selected = crate::revision::selected(changes, &graph, &checked.loaded.stack);
+        }
         let h = format!(
             "dekit plan: stack `{}`, environment `{}` (offline: against an empty account)",
             p.stack, p.environment
@@ -82,10 +99,17 @@ fn execute(a: Args) -> ExitCode {
             if !a.target.is_empty() {
                 p.retain_targets(&d.graph, &a.target);
             }
-            Ok::<_, String>((p, d.state.lineage.clone(), d.state.serial))
+            let mut selected = Default::default();
+            if let Some((_, changes)) = &since {
+                let keep = crate::revision::addresses(changes, &d.graph);
+                p.changes.retain(|c| keep.contains(&c.address));
+                selected = crate::revision::selected(changes, &d.graph, &d.checked.loaded.stack);
+            }
+            Ok::<_, String>((p, d.state.lineage.clone(), d.state.serial, selected))
         });
         match result {
-            Ok((p, lineage, serial)) => {
+            Ok((p, lineage, serial, sel)) => {
+                selected = sel;
                 let h = format!(
                     "dekit plan: stack `{}`, environment `{}`",
                     p.stack, p.environment
@@ -110,11 +134,39 @@ fn execute(a: Args) -> ExitCode {
         }
     }
     if a.json {
+        let mut v = serde_json::to_value(&p).expect("plan serializes");
+        if let Some((rev, changes)) = &since {
+            v["since"] =
+                serde_json::json!({ "ref": rev, "changed": changes, "selected": selected });
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&p).expect("plan serializes")
+            serde_json::to_string_pretty(&v).expect("plan serializes")
         );
     } else {
+        let header = match &since {
+            Some((rev, changes)) => format!(
+                "{header}\nSince {rev}: {}; the plan is limited to them and what depends on them; `run --since {rev}` runs {}.",
+                if changes.is_empty() {
+                    "nothing changed".to_string()
+                } else {
+                    format!(
+                        "changed {}",
+                        changes
+                            .iter()
+                            .map(|c| c.component.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                if selected.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    selected.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ),
+            None => header,
+        };
         print!("{}", render::colorize(&render::text(&p, &header)));
         if let Some(path) = &a.out {
             println!(

@@ -31,6 +31,10 @@ pub struct Args {
     pub full_refresh: bool,
     #[arg(long)]
     pub start_local: bool,
+    /// Only the steps whose stack section or SQL file changed since git revision REF, and
+    /// everything downstream of them.
+    #[arg(long, value_name = "REF")]
+    pub since: Option<String>,
 }
 
 /// Plain lines (CI, pipes): a line per start and end, progress every 5 s. On a terminal, the
@@ -141,6 +145,7 @@ pub fn run(a: Args) -> ExitCode {
     else {
         return ExitCode::FAILURE;
     };
+    let since = a.since.clone();
     let result = super::block_on(async move {
         let d = deploy::open(checked, a.start_local).await?;
         if !d.state.resources.contains_key("s3_bucket.lake") {
@@ -148,6 +153,24 @@ pub fn run(a: Args) -> ExitCode {
                 "environment `{}` has no lake yet: run `dekit apply` first",
                 d.checked.loaded.env_name
             ));
+        }
+        let mut select = a.select.clone();
+        if let Some(rev) = &a.since {
+            let changes = crate::revision::since(&d.checked.loaded, rev)?;
+            let steps = crate::revision::steps(&changes, &d.graph, &d.checked.loaded.stack);
+            if steps.is_empty() {
+                return Ok(None);
+            }
+            eprintln!(
+                "since {rev}: {} changed; running {} and everything downstream",
+                changes
+                    .iter()
+                    .map(|c| c.component.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                steps.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+            select.extend(steps.iter().map(|s| format!("{s}+")));
         }
         let local = d.checked.loaded.env.target.value == crate::model::Target::Local;
         let ctx = Ctx {
@@ -167,16 +190,26 @@ pub fn run(a: Args) -> ExitCode {
         run::run(
             ctx,
             Options {
-                select: a.select.clone(),
+                select,
                 parallelism: a.parallelism,
                 resume: a.resume.clone(),
             },
             &Lines::new(),
         )
         .await
+        .map(Some)
     });
     match result {
-        Ok(m) => {
+        Ok(None) => {
+            let rev = since.as_deref().unwrap_or_default();
+            if a.json {
+                println!("{}", serde_json::json!({ "since": rev, "steps": [] }));
+            } else {
+                println!("Nothing to run: no step's stack section or SQL changed since {rev}.");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Some(m)) => {
             if a.json {
                 println!(
                     "{}",

@@ -69,6 +69,21 @@ impl Plan {
         self.changes.retain(|c| keep.contains(&c.address));
     }
 
+    /// Record the commit an apply comes from on what it creates, updates or replaces (resources
+    /// that take tags).
+    pub fn stamp_git(&mut self, git: &crate::state::GitInfo) {
+        for c in &mut self.changes {
+            if !matches!(c.action, Action::Create | Action::Update | Action::Replace) {
+                continue;
+            }
+            if let Some(Value::Object(tags)) = c.after.as_mut().and_then(|a| a.get_mut("tags")) {
+                for (k, v) in git.tags() {
+                    tags.insert(k.to_string(), Value::String(v));
+                }
+            }
+        }
+    }
+
     pub fn count(&self, a: Action) -> usize {
         self.changes.iter().filter(|c| c.action == a).count()
     }
@@ -84,6 +99,19 @@ impl Plan {
 /// References (`graph::refs`) resolve to the referenced resource's live output when it stays (no
 /// change, or an update in place); when it is created or replaced the value is known only after
 /// apply, and the plan says so.
+/// Tags without the ones recording the apply's git commit (`state::GIT_TAGS`).
+fn without_git(tags: Option<&Value>) -> Option<Value> {
+    tags.map(|t| match t {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !crate::state::GIT_TAGS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    })
+}
+
 pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan, CycleError> {
     let mut changes: Vec<Change> = vec![];
     let mut actions: BTreeMap<String, Action> = BTreeMap::new();
@@ -117,7 +145,15 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
                 let changed: Vec<&String> = node
                     .attrs
                     .keys()
-                    .filter(|k| live.attrs.get(*k) != node.attrs.get(*k))
+                    .filter(|k| {
+                        let have = live.attrs.get(*k);
+                        let want = node.attrs.get(*k);
+                        if k.as_str() == "tags" {
+                            without_git(have) != without_git(want)
+                        } else {
+                            have != want
+                        }
+                    })
                     .collect();
                 let forces: Vec<String> = changed
                     .iter()
