@@ -139,7 +139,18 @@ fn since_selects_the_changed_model_and_its_downstream() {
         "transforms.fact_orders"
     );
 
-    let m = json(&s, &["run", "--since", "HEAD~1", "--json"]);
+    let md_path = s.dir.join(".dekit/summary.md");
+    let o = s.raw_env(
+        &["run", "--since", "HEAD~1", "--json"],
+        &[("GITHUB_STEP_SUMMARY", md_path.to_str().unwrap())],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert!(
+        md.contains("| `transform.fact_orders` | succeeded |"),
+        "{md}"
+    );
     let ran: BTreeSet<String> = m["steps"]
         .as_array()
         .unwrap()

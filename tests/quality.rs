@@ -216,6 +216,19 @@ fn test_passes_on_retail_and_names_each_corruption() {
         "produced 300, landed 300: 1 lost: 1 records landed more than once"
     );
     assert_eq!(o["sample"][0]["occurrences"], 2);
+    // The CI step summary (GITHUB_STEP_SUMMARY): a Markdown line per check that did not pass.
+    let md_path = dir.join("summary.md");
+    let o = s.raw_env(
+        &["test", "--select", "orders"],
+        &[("GITHUB_STEP_SUMMARY", md_path.to_str().unwrap())],
+    );
+    assert!(!o.status.success());
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert!(md.starts_with("### dekit test: "), "{md}");
+    assert!(
+        md.contains("| `orders.unique(order_id)` | **fail** |"),
+        "{md}"
+    );
     // The copied part is in the load's prefix: the lake holds more rows than the load wrote.
     let o = failed("orders.reconcile(shop_db.orders -> lake)");
     assert!(

@@ -403,3 +403,213 @@ fn json_commands_print_diagnostics_as_json_for_an_invalid_stack() {
         assert_eq!(diags[0]["code"], "E010");
     }
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != ".dekit" {
+                copy_tree(&e.path(), &dest);
+            }
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Every string of a YAML document.
+fn yaml_strings(y: &yaml_rust2::Yaml, out: &mut Vec<String>) {
+    match y {
+        yaml_rust2::Yaml::String(s) => out.push(s.clone()),
+        yaml_rust2::Yaml::Array(a) => a.iter().for_each(|x| yaml_strings(x, out)),
+        yaml_rust2::Yaml::Hash(h) => h.iter().for_each(|(k, v)| {
+            yaml_strings(k, out);
+            yaml_strings(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// `dekit ...` invocations in a shell line: the words up to `||`, `&&`, `;` or `|`.
+fn invocations(line: &str) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    let words: Vec<&str> = line.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        // At a command's start: the line's first word, or after a list item's `-`.
+        if *w != "dekit" || (i > 0 && !["-", "run:"].contains(&words[i - 1])) {
+            continue;
+        }
+        let call: Vec<String> = words[i..]
+            .iter()
+            .take_while(|w| !["||", "&&", ";", "|"].contains(w))
+            .map(|w| w.trim_matches('"').to_string())
+            .collect();
+        if call.len() > 1 {
+            out.push(call);
+        }
+    }
+    out
+}
+
+#[test]
+fn ci_pipelines_render_parse_and_name_real_commands_and_flags() {
+    let root = repo_root();
+    let mut checked = 0;
+    for (provider, rel, example) in [
+        (
+            "github",
+            ".github/workflows/dekit.yml",
+            "ci/examples/github/dekit.yml",
+        ),
+        (
+            "gitlab",
+            ".gitlab-ci.yml",
+            "ci/examples/gitlab/.gitlab-ci.yml",
+        ),
+    ] {
+        let dir = std::env::temp_dir().join(format!("dekit-ci-{provider}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_tree(&root.join("stacks/retail"), &dir.join("stacks/retail"));
+        let args = [
+            "ci",
+            "init",
+            "--provider",
+            provider,
+            "--stack",
+            "stacks/retail/stack.yaml",
+            "--dir",
+            dir.to_str().unwrap(),
+        ];
+        let o = dekit(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(dir.join(rel)).unwrap();
+        snapshot_dir("ci").bind(|| insta::assert_snapshot!(provider, text));
+        // The shipped example is what the command renders today.
+        assert_eq!(
+            text,
+            std::fs::read_to_string(root.join(example)).unwrap(),
+            "{example} is stale: re-render it with `dekit ci init --provider {provider}`"
+        );
+        // Not overwritten without --force.
+        let again = dekit(&args);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{provider}: not YAML: {e}"));
+        assert_eq!(docs.len(), 1);
+        let mut strings = vec![];
+        yaml_strings(&docs[0], &mut strings);
+        let calls: Vec<Vec<String>> = strings
+            .iter()
+            .flat_map(|s| s.lines().map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|l| invocations(&format!("run: {l}")))
+            .collect();
+        let commands: std::collections::BTreeSet<String> =
+            calls.iter().map(|c| c[1].clone()).collect();
+        for want in ["validate", "plan", "apply", "run", "test", "local"] {
+            assert!(
+                commands.contains(want),
+                "{provider}: no `dekit {want}` in {calls:?}"
+            );
+        }
+        for call in &calls {
+            if let Some(problem) = unknown_in(call) {
+                panic!("{provider}: {problem}");
+            }
+            checked += 1;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(checked >= 12, "{checked}");
+    // Controls: a flag and a command that do not exist are caught the same way.
+    let call = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(unknown_in(&call(&["dekit", "plan", "--no-such-flag"])).is_some());
+    assert!(unknown_in(&call(&["dekit", "local", "begin"])).is_some());
+    assert!(unknown_in(&call(&["dekit", "deploy", "x"])).is_some());
+    assert!(unknown_in(&call(&["dekit", "plan", "--since", "main"])).is_none());
+}
+
+/// Why `dekit ...` would not run as written: a command, subcommand or flag that does not exist.
+fn unknown_in(call: &[String]) -> Option<String> {
+    let top = dekit(&[call[1].as_str(), "--help"]);
+    if !top.status.success() {
+        return Some(format!("`dekit {}` is not a command", call[1]));
+    }
+    let mut cmd = vec![call[1].clone()];
+    if stdout(&top).contains("Commands:") {
+        match call.get(2).filter(|w| !w.starts_with('-')) {
+            Some(sub) => cmd.push(sub.clone()),
+            None => return Some(format!("`dekit {}` needs a subcommand", call[1])),
+        }
+    }
+    let mut help_args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    help_args.push("--help");
+    let help = dekit(&help_args);
+    if !help.status.success() {
+        return Some(format!("`dekit {}` does not exist", cmd.join(" ")));
+    }
+    let text = stdout(&help);
+    call.iter()
+        .filter(|w| w.starts_with("--"))
+        .map(|f| f.split('=').next().unwrap())
+        .find(|name| !text.contains(&format!("{name} ")) && !text.contains(&format!("{name}\n")))
+        .map(|name| format!("`dekit {}` has no flag {name}", cmd.join(" ")))
+}
+
+#[test]
+fn markdown_step_summary_of_a_plan() {
+    let path = std::env::temp_dir().join(format!("dekit-summary-{}.md", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dekit"))
+        .args(["plan", RETAIL, "--offline"])
+        .current_dir(repo_root())
+        .env("GITHUB_STEP_SUMMARY", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        md.starts_with("### dekit plan: stack `retail`, environment `local`"),
+        "{md}"
+    );
+    assert!(md.contains("| create | `s3_bucket.lake` |"), "{md}");
+    assert!(
+        md.contains("**25 to add, 0 to change, 0 to replace, 0 to destroy.**"),
+        "{md}"
+    );
+    let _ = std::fs::remove_file(&path);
+    // Unset: nothing written anywhere, the plan as usual.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dekit"))
+        .args(["plan", RETAIL, "--offline"])
+        .current_dir(repo_root())
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(!path.exists());
+}
+
+#[test]
+fn version_names_the_commit() {
+    let o = dekit(&["--version"]);
+    let v = stdout(&o);
+    assert!(
+        v.starts_with(&format!("dekit {} (", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    let commit = v
+        .trim()
+        .trim_end_matches(')')
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{v}"
+    );
+}

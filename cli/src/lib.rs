@@ -4,6 +4,7 @@
 //! resource graph (`graph`) → plan (`plan`) → apply.
 
 pub mod aws_names;
+pub mod ci;
 pub mod cloud;
 pub mod codes;
 pub mod commands;
@@ -28,6 +29,7 @@ pub mod source;
 pub mod sql;
 pub mod stack_files;
 pub mod state;
+pub mod summary;
 pub mod templates;
 pub mod timings;
 pub mod transform;

@@ -13,6 +13,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "glue/transform.py",
         include_str!("../../templates/glue/transform.py.hbs"),
     ),
+    (
+        "ci/github.yml",
+        include_str!("../../templates/ci/github.yml.hbs"),
+    ),
+    (
+        "ci/gitlab.yml",
+        include_str!("../../templates/ci/gitlab.yml.hbs"),
+    ),
     ("graph.dot", include_str!("../../templates/graph.dot.hbs")),
     (
         "graph.mermaid",

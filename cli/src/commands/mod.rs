@@ -1,6 +1,7 @@
 //! One module per CLI command, each thin over the library.
 
 pub mod apply;
+pub mod ci;
 pub mod destroy;
 pub mod diff;
 pub mod force_unlock;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(
     name = "dekit",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("DEKIT_COMMIT"), ")"),
     about = "From one stack file to a running, tested, observed AWS data platform"
 )]
 pub struct Cli {
@@ -69,6 +70,8 @@ pub enum Command {
     Rules(rules::Args),
     /// Run the local cloud (LocalStack + moto) that `local` environments target.
     Local(local::Args),
+    /// CI/CD: `dekit ci init --provider github|gitlab` writes the stack's pipeline.
+    Ci(ci::Args),
 }
 
 /// Arguments every command that reads a stack takes.
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Ci(a) => ci::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Schema => schema::run(),
         Command::Rules(a) => rules::run(a),

@@ -133,6 +133,7 @@ fn execute(a: Args) -> ExitCode {
             return super::fail(&e);
         }
     }
+    crate::summary::append(&crate::summary::plan(&p));
     if a.json {
         let mut v = serde_json::to_value(&p).expect("plan serializes");
         if let Some((rev, changes)) = &since {

@@ -210,6 +210,7 @@ pub fn run(a: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Some(m)) => {
+            crate::summary::append(&crate::summary::run(&m));
             if a.json {
                 println!(
                     "{}",

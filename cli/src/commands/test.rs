@@ -63,6 +63,7 @@ pub fn run(a: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => return super::fail(&e),
     };
+    crate::summary::append(&crate::summary::test(&report));
     if let Some(path) = &a.junit
         && let Err(e) = std::fs::write(path, junit::render(&report))
     {
