@@ -72,7 +72,7 @@ pub fn run(a: Args) -> ExitCode {
     ) {
         (Ok(e), Ok(l)) => (e, l),
         (Err(e), _) | (_, Err(e)) => {
-            return super::fail(&e.to_lowercase().replace("target: aws", "target: aws"));
+            return super::fail(&e);
         }
     };
     let region = s
