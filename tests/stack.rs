@@ -613,3 +613,152 @@ fn version_names_the_commit() {
         "{v}"
     );
 }
+
+/// `(code, line)` of each `# <- CODE` marker in a lint fixture.
+fn lint_markers(text: &str) -> Vec<(String, u64)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            l.split_once("# <- ")
+                .map(|(_, code)| (code.trim().to_string(), i as u64 + 1))
+        })
+        .collect()
+}
+
+#[test]
+fn lint_corpus_each_caught_by_its_rule_at_its_line() {
+    let dir = repo_root().join("tests/lint");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "{} lint fixtures", files.len());
+    let mut codes = std::collections::BTreeSet::new();
+    for f in &files {
+        let expected = lint_markers(&std::fs::read_to_string(f).unwrap());
+        assert!(
+            !expected.is_empty(),
+            "{}: no `# <- CODE` marker",
+            f.display()
+        );
+        let o = dekit(&["lint", f.to_str().unwrap(), "--format", "json"]);
+        let found: Vec<Value> = serde_json::from_str(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", f.display(), stderr(&o)));
+        let at = |v: &Value| {
+            (
+                v["code"].as_str().unwrap().to_string(),
+                v["line"].as_u64().unwrap(),
+            )
+        };
+        for want in &expected {
+            assert!(
+                found.iter().any(|v| at(v) == *want),
+                "{}: {want:?} not found in {found:#?}",
+                f.display()
+            );
+            codes.insert(want.0.clone());
+        }
+        // Nothing else is an error: one root cause, one finding.
+        for v in found.iter().filter(|v| v["level"] == "error") {
+            assert!(expected.contains(&at(v)), "{}: unexpected {v}", f.display());
+        }
+        let errors = found.iter().any(|v| v["level"] == "error");
+        assert_eq!(o.status.code(), Some(i32::from(errors)), "{}", f.display());
+    }
+    assert!(codes.len() >= 8, "{codes:?}");
+    // Retail lints clean, locally and for production: no error, no warning.
+    for env in ["local", "prod"] {
+        let o = dekit(&["lint", RETAIL, "--env", env, "--format", "json"]);
+        assert!(o.status.success(), "{}", stdout(&o));
+        let found: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(
+            found.iter().all(|v| v["level"] == "note"),
+            "{env}: {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn lint_sarif_is_valid_sarif_2_1_0() {
+    let python = common::tools_python();
+    let dir = std::env::temp_dir().join(format!("dekit-sarif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = repo_root().join("tests/tools/sarif-2.1.0.json");
+    let script = repo_root().join("tests/tools/lint_checks.py");
+    for fixture in [
+        "tests/lint/public_access.yaml",
+        "tests/lint/records_over_shard.yaml",
+        RETAIL,
+    ] {
+        let o = dekit(&["lint", fixture, "--format", "sarif"]);
+        let path = dir.join("out.sarif");
+        std::fs::write(&path, o.stdout).unwrap();
+        let v = std::process::Command::new(&python)
+            .arg(&script)
+            .args(["sarif", schema.to_str().unwrap(), path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{fixture}: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+    // A control: a SARIF file without its version fails the same check.
+    let bad = dir.join("bad.sarif");
+    std::fs::write(&bad, r#"{"runs": []}"#).unwrap();
+    let v = std::process::Command::new(&python)
+        .arg(&script)
+        .args(["sarif", schema.to_str().unwrap(), bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !v.status.success(),
+        "the schema accepted a SARIF file without a version"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn generated_iam_policies_pass_parliament() {
+    let python = common::tools_python();
+    let script = repo_root().join("tests/tools/lint_checks.py");
+    let dir = std::env::temp_dir().join(format!("dekit-parliament-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for env in ["local", "prod"] {
+        let o = dekit(&["graph", RETAIL, "--env", env, "--format", "json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let path = dir.join(format!("{env}.json"));
+        std::fs::write(&path, &o.stdout).unwrap();
+        let v = std::process::Command::new(&python)
+            .arg(&script)
+            .args(["iam", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let out: Value = serde_json::from_slice(&v.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&v.stderr)));
+        assert_eq!(out["ok"], true, "{env}: {out:#}");
+        assert!(out["checked"].as_u64().unwrap() >= 4, "{out}");
+    }
+    // A control: parliament does flag a policy with an unknown action and a `*` resource.
+    let graph = serde_json::json!({"nodes": [{"address": "iam_role.x", "attributes": {"inline_policy": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObjekt"], "Resource": "*"}]
+    }}}]});
+    let path = dir.join("bad.json");
+    std::fs::write(&path, graph.to_string()).unwrap();
+    let v = std::process::Command::new(&python)
+        .arg(&script)
+        .args(["iam", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !v.status.success(),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

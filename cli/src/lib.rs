@@ -14,6 +14,7 @@ pub mod engine;
 pub mod graph;
 pub mod hash;
 pub mod interpolate;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod names;

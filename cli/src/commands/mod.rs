@@ -6,6 +6,7 @@ pub mod destroy;
 pub mod diff;
 pub mod force_unlock;
 pub mod graph;
+pub mod lint;
 pub mod local;
 pub mod observe;
 pub mod plan;
@@ -42,6 +43,9 @@ pub enum Command {
     Validate(validate::Args),
     /// Print the resource graph and lineage (dot, mermaid or json).
     Graph(graph::Args),
+    /// Security and quota findings: IAM least privilege, encryption, public access, secrets,
+    /// retention, stream and Firehose limits (text, JSON or SARIF; exit 1 on errors).
+    Lint(lint::Args),
     /// The stack's components added, removed and changed between git revisions.
     Diff(diff::Args),
     /// Show what apply would change.
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Lint(a) => lint::run(a),
         Command::Ci(a) => ci::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Schema => schema::run(),

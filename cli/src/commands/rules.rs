@@ -15,6 +15,10 @@ pub fn run(a: Args) -> ExitCode {
             for c in codes::all() {
                 println!("{}  {:24} {}", c.code, c.name, c.summary);
             }
+            // `dekit lint`'s checks of the generated resources (no stack input triggers them).
+            for (code, name, summary, _) in crate::lint::GRAPH_RULES {
+                println!("{code}  {name:24} {summary} (lint)");
+            }
             ExitCode::SUCCESS
         }
         Some(code) => match codes::find(&code) {
@@ -22,7 +26,13 @@ pub fn run(a: Args) -> ExitCode {
                 print!("{}", codes::explain(&c));
                 ExitCode::SUCCESS
             }
-            None => super::fail(&format!("no code `{code}`; `dekit rules` lists them all")),
+            None => match crate::lint::explain(&code) {
+                Some(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                None => super::fail(&format!("no code `{code}`; `dekit rules` lists them all")),
+            },
         },
     }
 }

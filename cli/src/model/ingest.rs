@@ -45,6 +45,19 @@ pub struct Stream {
     /// The record field `dekit produce` uses as the partition key (default: a random key).
     #[serde(default)]
     pub partition_key: Option<Spanned<String>>,
+    /// The peak the producers are expected to send; `validate` checks it against the shards'
+    /// write quota (S102).
+    #[serde(default)]
+    pub expected: Option<ExpectedRate>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedRate {
+    #[serde(default)]
+    pub records_per_second: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub kib_per_second: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

@@ -18,7 +18,7 @@ pub enum Encryption {
 #[serde(deny_unknown_fields)]
 pub struct Security {
     #[serde(default)]
-    pub encryption: Encryption,
+    pub encryption: Spanned<Encryption>,
     /// KMS key ARN or `alias/...`, required with `encryption: kms`.
     #[serde(default)]
     pub kms_key: Option<Spanned<String>>,

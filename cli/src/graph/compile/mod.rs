@@ -148,7 +148,7 @@ impl<'a> Builder<'a> {
     }
 
     fn kms_key(&self) -> Option<String> {
-        match self.s.security.encryption {
+        match self.s.security.encryption.value {
             Encryption::Kms => self.s.security.kms_key.as_ref().map(|k| k.value.clone()),
             Encryption::Aws => None,
         }

@@ -56,15 +56,18 @@ pub fn add(b: &mut Builder) {
                         b.arns.objects(&lake, &error_key),
                     ],
                 )
+                // `s3:prefix` exists only in ListBucket requests: on the other bucket actions the
+                // condition would never match and deny them (parliament's UNKNOWN_CONDITION).
                 .allow_if(
                     "ListLake",
-                    &[
-                        "s3:ListBucket",
-                        "s3:GetBucketLocation",
-                        "s3:ListBucketMultipartUploads",
-                    ],
+                    &["s3:ListBucket"],
                     vec![b.arns.bucket(&lake)],
                     list_prefixes(&[key.clone(), error_key.clone()]),
+                )
+                .allow(
+                    "LocateLake",
+                    &["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                    vec![b.arns.bucket(&lake)],
                 )
                 .allow(
                     "Logs",

@@ -12,6 +12,7 @@ pub mod glue_name;
 pub mod literal_secret;
 pub mod public_access;
 pub mod quality_columns;
+pub mod raw_retention;
 pub mod schedule;
 pub mod shared_location;
 pub mod source_fields;
@@ -19,6 +20,7 @@ pub mod sql_dialect;
 pub mod sql_model;
 pub mod stack_name;
 pub mod stream_name;
+pub mod stream_throughput;
 pub mod unresolved_reference;
 pub mod value_range;
 
@@ -54,4 +56,6 @@ pub const ALL: &[Rule] = &[
     environment::RULE,
     public_access::RULE,
     quality_columns::RULE,
+    raw_retention::RULE,
+    stream_throughput::RULE,
 ];

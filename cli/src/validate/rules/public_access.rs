@@ -38,7 +38,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let sec = &cx.loaded.stack.security;
     // CloudWatch cannot publish to a topic under the AWS managed key (alias/aws/sns): its key
     // policy does not admit the service. Without a key of the stack's own, topics stay clear.
-    if !(sec.encryption == Encryption::Kms && sec.kms_key.is_some()) {
+    if !(sec.encryption.value == Encryption::Kms && sec.kms_key.is_some()) {
         for (name, _) in cx.loaded.stack.observe.topics.iter() {
             out.push(
                 cx.warning(
@@ -58,11 +58,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 .hint("grant read access to a specific role under `security.readers`"),
         );
     }
-    match (&sec.encryption, &sec.kms_key) {
+    match (&sec.encryption.value, &sec.kms_key) {
         (Encryption::Kms, None) => out.push(
-            Diagnostic::error("E190", "`encryption: kms` needs `kms_key`")
-                .in_file(&cx.loaded.src.path)
-                .hint("add `kms_key: alias/<name>` or a key ARN under `security:`"),
+            cx.error(
+                "E190",
+                "`encryption: kms` needs `kms_key`",
+                sec.encryption.span,
+            )
+            .hint("add `kms_key: alias/<name>` or a key ARN under `security:`"),
         ),
         (Encryption::Aws, Some(k)) => out.push(cx.warning(
             "W191",
