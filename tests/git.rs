@@ -59,7 +59,14 @@ fn since_selects_the_changed_model_and_its_downstream() {
     let repo = git2::Repository::init_opts(&s.dir, &opts).unwrap();
     let first = commit_all(&repo, "retail");
 
-    s.ok(&["apply"]);
+    // `apply --json`: the outcome as one JSON document on stdout, progress on stderr.
+    let applied: Value = serde_json::from_str(&s.ok(&["apply", "--json"])).unwrap();
+    assert_eq!(applied["ok"], true, "{applied:#}");
+    assert_eq!(
+        applied["added"].as_u64().unwrap() as usize,
+        applied["done"].as_array().unwrap().len()
+    );
+    assert!(applied["added"].as_u64().unwrap() >= 20, "{applied:#}");
     // The state and the resources apply created record the commit, branch and dirty flag.
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(s.dir.join(".dekit/local.state.json")).unwrap(),
@@ -183,5 +190,8 @@ fn since_selects_the_changed_model_and_its_downstream() {
     let o = s.raw(&["plan", "--since", "no-such-branch"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-branch"));
-    s.ok(&["destroy", "--force-delete-data"]);
+    let destroyed: Value =
+        serde_json::from_str(&s.ok(&["destroy", "--force-delete-data", "--json"])).unwrap();
+    assert_eq!(destroyed["ok"], true, "{destroyed:#}");
+    assert_eq!(destroyed["destroyed"], applied["added"], "{destroyed:#}");
 }

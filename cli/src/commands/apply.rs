@@ -33,6 +33,9 @@ pub struct Args {
     /// Apply without asking. Required when there is no terminal to ask on (CI).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Print the outcome as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -73,18 +76,28 @@ async fn locked(d: &mut Deployment, a: &Args, stack_hash: &str) -> Result<bool, 
         "dekit apply: stack `{}`, environment `{}`",
         plan.stack, plan.environment
     );
-    print!("{}", render::colorize(&render::text(&plan, &header)));
+    let shown = render::colorize(&render::text(&plan, &header));
+    if a.json {
+        eprint!("{shown}");
+    } else {
+        print!("{shown}");
+    }
     let unrecorded = plan
         .changes
         .iter()
         .any(|c| !d.state.resources.contains_key(&c.address));
     if !plan.has_changes() && !unrecorded {
+        if a.json {
+            println!("{}", super::outcome_json("apply", &plan, None));
+        }
         return Ok(true);
     }
     if plan.has_changes() && !super::approved(a.auto_approve, "perform these actions") {
         return Ok(false);
     }
-    println!();
+    if !a.json {
+        println!();
+    }
     d.state.git = git_info(&d.checked.loaded.src.dir());
     let mut plan = plan;
     if let Some(g) = &d.state.git {
@@ -97,7 +110,7 @@ async fn locked(d: &mut Deployment, a: &Args, stack_hash: &str) -> Result<bool, 
         &mut d.state,
         &d.backend,
         engine::Walk::new(a.parallelism, false),
-        &Lines,
+        &Lines { stderr: a.json },
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -107,10 +120,15 @@ async fn locked(d: &mut Deployment, a: &Args, stack_hash: &str) -> Result<bool, 
             .filter(|c| c.action == act && outcome.done.contains(&c.address))
             .count()
     };
-    println!();
+    if a.json {
+        println!("{}", super::outcome_json("apply", &plan, Some(&outcome)));
+        if outcome.failed.is_empty() && !outcome.interrupted {
+            return Ok(true);
+        }
+    }
     if outcome.failed.is_empty() && !outcome.interrupted {
         println!(
-            "Apply complete! Resources: {} added, {} changed, {} replaced, {} destroyed.",
+            "\nApply complete! Resources: {} added, {} changed, {} replaced, {} destroyed.",
             count(Action::Create),
             count(Action::Update),
             count(Action::Replace),

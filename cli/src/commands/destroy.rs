@@ -27,6 +27,9 @@ pub struct Args {
     /// Destroy without asking. Required when there is no terminal to ask on (CI).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Print the outcome as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -62,14 +65,24 @@ async fn locked(d: &mut Deployment, a: &Args) -> Result<bool, String> {
         "dekit destroy: stack `{}`, environment `{}`",
         plan.stack, plan.environment
     );
-    print!("{}", render::colorize(&render::text(&plan, &header)));
+    let shown = render::colorize(&render::text(&plan, &header));
+    if a.json {
+        eprint!("{shown}");
+    } else {
+        print!("{shown}");
+    }
     if !plan.has_changes() {
+        if a.json {
+            println!("{}", super::outcome_json("destroy", &plan, None));
+        }
         return Ok(true);
     }
     if !super::approved(a.auto_approve, "destroy all these resources") {
         return Ok(false);
     }
-    println!();
+    if !a.json {
+        println!();
+    }
     let outcome = engine::apply(
         &d.clients,
         &d.graph,
@@ -77,15 +90,20 @@ async fn locked(d: &mut Deployment, a: &Args) -> Result<bool, String> {
         &mut d.state,
         &d.backend,
         engine::Walk::new(a.parallelism, a.force_delete_data),
-        &Lines,
+        &Lines { stderr: a.json },
     )
     .await
     .map_err(|e| e.to_string())?;
+    if a.json {
+        println!("{}", super::outcome_json("destroy", &plan, Some(&outcome)));
+    }
     if outcome.failed.is_empty() && !outcome.interrupted {
-        println!(
-            "\nDestroy complete! Resources: {} destroyed.",
-            outcome.done.len()
-        );
+        if !a.json {
+            println!(
+                "\nDestroy complete! Resources: {} destroyed.",
+                outcome.done.len()
+            );
+        }
         return Ok(true);
     }
     super::print_failures(&outcome);

@@ -136,6 +136,40 @@ pub fn approved(auto_approve: bool, what: &str) -> bool {
 }
 
 /// The errors of a walk that did not finish, one line each.
+/// The JSON document `apply --json` and `destroy --json` print: counts per action of what was
+/// done, and every failure with its AWS error code.
+pub fn outcome_json(
+    command: &str,
+    plan: &crate::plan::Plan,
+    outcome: Option<&crate::engine::Outcome>,
+) -> serde_json::Value {
+    use crate::plan::Action;
+    let done: Vec<&String> = outcome.map(|o| o.done.iter().collect()).unwrap_or_default();
+    let count = |act: Action| {
+        plan.changes
+            .iter()
+            .filter(|c| c.action == act && done.contains(&&c.address))
+            .count()
+    };
+    let ok = outcome.is_none_or(|o| o.failed.is_empty() && !o.interrupted);
+    serde_json::json!({
+        "command": command,
+        "stack": plan.stack,
+        "environment": plan.environment,
+        "ok": ok,
+        "added": count(Action::Create),
+        "changed": count(Action::Update),
+        "replaced": count(Action::Replace),
+        "destroyed": count(Action::Delete),
+        "done": done,
+        "failed": outcome.map(|o| o.failed.iter().map(|(a, e)| serde_json::json!({
+            "address": a, "code": e.code, "message": e.message, "operation": e.operation
+        })).collect::<Vec<_>>()).unwrap_or_default(),
+        "skipped": outcome.map(|o| o.skipped.clone()).unwrap_or_default(),
+        "interrupted": outcome.is_some_and(|o| o.interrupted),
+    })
+}
+
 pub fn print_failures(outcome: &crate::engine::Outcome) {
     for (addr, e) in &outcome.failed {
         eprintln!("error: {addr}: {}: {} ({})", e.code, e.message, e.operation);

@@ -4,11 +4,26 @@ use crate::cloud::CloudError;
 use crate::engine::Reporter;
 use crate::plan::Action;
 
-pub struct Lines;
+/// `stderr`: with `--json` the lines go to stderr, leaving stdout to the JSON document.
+pub struct Lines {
+    pub stderr: bool,
+}
+
+impl Lines {
+    fn say(&self, line: &str) {
+        if self.stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+}
 
 impl Reporter for Lines {
     fn on_adopted(&self, address: &str) {
-        println!("{address}: adopted into state (it existed already)");
+        self.say(&format!(
+            "{address}: adopted into state (it existed already)"
+        ));
     }
     fn on_done(&self, address: &str, action: Action) {
         let verb = match action {
@@ -18,17 +33,17 @@ impl Reporter for Lines {
             Action::Delete => "destroyed",
             Action::NoOp => "unchanged",
         };
-        println!("{address}: {verb}");
+        self.say(&format!("{address}: {verb}"));
     }
     fn on_failed(&self, address: &str, error: &CloudError) {
-        println!("{address}: FAILED: {error}");
+        self.say(&format!("{address}: FAILED: {error}"));
     }
     fn on_skipped(&self, address: &str) {
-        println!("{address}: skipped (a dependency failed)");
+        self.say(&format!("{address}: skipped (a dependency failed)"));
     }
     fn on_interrupt(&self) {
-        println!(
-            "interrupted: letting in-flight calls finish and recording them, starting nothing new"
+        self.say(
+            "interrupted: letting in-flight calls finish and recording them, starting nothing new",
         );
     }
 }
