@@ -96,7 +96,9 @@ fn since_selects_the_changed_model_and_its_downstream() {
             .all(|c| c["action"] == "no_op"),
         "{plan:#}"
     );
-    s.ok(&["produce", "clickstream"]);
+    let sent: Value = serde_json::from_str(&s.ok(&["produce", "clickstream", "--json"])).unwrap();
+    assert_eq!(sent["records"], 300, "{sent}");
+    assert_eq!(sent["failed"], 0, "{sent}");
     let o = s.raw(&["run"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 

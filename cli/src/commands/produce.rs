@@ -21,6 +21,9 @@ pub struct Args {
     pub rate: Option<u64>,
     #[arg(long)]
     pub start_local: bool,
+    /// Print what was sent as JSON (records, bytes, seconds, failed, refused).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -103,15 +106,21 @@ pub fn run(a: Args) -> ExitCode {
             for r in &sent.refused {
                 eprintln!("error: {r}");
             }
-            println!(
-                "Sent {} records ({} bytes) to {physical} in {:.2}s ({:.0} records/s); {} failed, {} refused.",
-                sent.records,
-                sent.bytes,
-                sent.seconds,
-                sent.records as f64 / sent.seconds.max(0.001),
-                sent.failed,
-                sent.refused.len()
-            );
+            if a.json {
+                let mut v = serde_json::to_value(&sent).expect("counts serialize");
+                v["stream"] = serde_json::Value::String(physical.clone());
+                println!("{v}");
+            } else {
+                println!(
+                    "Sent {} records ({} bytes) to {physical} in {:.2}s ({:.0} records/s); {} failed, {} refused.",
+                    sent.records,
+                    sent.bytes,
+                    sent.seconds,
+                    sent.records as f64 / sent.seconds.max(0.001),
+                    sent.failed,
+                    sent.refused.len()
+                );
+            }
             if sent.failed > 0 || !sent.refused.is_empty() {
                 ExitCode::FAILURE
             } else {
