@@ -124,19 +124,21 @@ pub fn list_prefixes(prefixes: &[String]) -> Value {
     json!({ "StringLike": { "s3:prefix": p } })
 }
 
+/// A statement's `Action` or `Resource`: one string or a list of them.
+pub fn as_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    }
+}
+
 /// Why a policy document breaks least privilege, if it does.
 pub fn violations(doc: &Value) -> Vec<String> {
     let mut out = vec![];
-    let as_list = |v: &Value| -> Vec<String> {
-        match v {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        }
-    };
     for st in doc["Statement"].as_array().into_iter().flatten() {
         if st["Effect"] != "Allow" {
             continue;

@@ -8,8 +8,8 @@
 
 use super::Level;
 use crate::graph::{Graph, NodeKind, ResourceKind};
+use crate::policy::as_list;
 use crate::source::Span;
-use serde_json::Value;
 
 pub const WILDCARD_ACTION: (&str, &str, &str, &str) = (
     "S110",
@@ -42,17 +42,6 @@ pub const NEEDS_STAR: &[(&str, &str)] = &[
 
 type Found = (&'static str, Level, String, String, Span);
 
-fn list(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        _ => vec![],
-    }
-}
-
 pub fn check(graph: &Graph, at: &dyn Fn(&str) -> Span) -> Vec<Found> {
     let mut out = vec![];
     for n in &graph.nodes {
@@ -68,7 +57,7 @@ pub fn check(graph: &Graph, at: &dyn Fn(&str) -> Span) -> Vec<Found> {
                 continue;
             }
             let sid = st["Sid"].as_str().unwrap_or("?").to_string();
-            let actions = list(&st["Action"]);
+            let actions = as_list(&st["Action"]);
             for a in actions.iter().filter(|a| *a == "*" || a.ends_with(":*")) {
                 out.push((
                     WILDCARD_ACTION.0,
@@ -78,7 +67,7 @@ pub fn check(graph: &Graph, at: &dyn Fn(&str) -> Span) -> Vec<Found> {
                     at(&n.name),
                 ));
             }
-            if list(&st["Resource"]).iter().any(|r| r == "*") {
+            if as_list(&st["Resource"]).iter().any(|r| r == "*") {
                 for a in &actions {
                     match NEEDS_STAR.iter().find(|(x, _)| x == a) {
                         Some((_, why)) => out.push((

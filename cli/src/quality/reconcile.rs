@@ -70,19 +70,12 @@ pub async fn streams(
         let dup_sql = format!(
             "SELECT {list}, count(*) AS occurrences FROM {rel} GROUP BY {list} HAVING count(*) > 1"
         );
-        let mut o = Outcome {
-            name: format!("{}.reconcile(produced -> {})", stream.value, table.value),
-            relation: table.value.clone(),
-            check: "reconcile".into(),
-            severity: Default::default(),
-            verdict: Verdict::Pass,
-            failures: 0,
-            message: String::new(),
-            sample: vec![],
-            stored: None,
-            sql: count_sql.clone(),
-            duration_ms: 0,
-        };
+        let mut o = Outcome::new(
+            format!("{}.reconcile(produced -> {})", stream.value, table.value),
+            &table.value,
+            "reconcile",
+            count_sql.clone(),
+        );
         let counts = async {
             let b = ctx
                 .sql(&count_sql)
@@ -161,22 +154,15 @@ pub async fn loads(
                 continue; // recorded before dekit kept the parts' prefix
             }
             let started = Instant::now();
-            let mut o = Outcome {
-                name: format!(
+            let mut o = Outcome::new(
+                format!(
                     "{table}.reconcile({}.{} -> lake)",
                     b.source.value, table.value
                 ),
-                relation: table.value.clone(),
-                check: "reconcile".into(),
-                severity: Default::default(),
-                verdict: Verdict::Pass,
-                failures: 0,
-                message: String::new(),
-                sample: vec![],
-                stored: None,
-                sql: String::new(),
-                duration_ms: 0,
-            };
+                &table.value,
+                "reconcile",
+                String::new(),
+            );
             match rows_in_parts(lake, &last.objects).await {
                 Ok((in_lake, parts)) => {
                     let read = last.rows + last.bad;

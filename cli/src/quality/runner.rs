@@ -46,6 +46,25 @@ pub struct Outcome {
     pub duration_ms: u64,
 }
 
+impl Outcome {
+    /// A check about to run: passing, nothing found yet, at severity error.
+    pub fn new(name: String, relation: &str, check: &str, sql: String) -> Outcome {
+        Outcome {
+            name,
+            relation: relation.to_string(),
+            check: check.to_string(),
+            severity: CheckSeverity::Error,
+            verdict: Verdict::Pass,
+            failures: 0,
+            message: String::new(),
+            sample: vec![],
+            stored: None,
+            sql,
+            duration_ms: 0,
+        }
+    }
+}
+
 /// The test report, also written to `_dekit/tests/<id>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -122,19 +141,13 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
             let t = Instant::now();
             let name = format!("{}.{}", rel.value, label(c));
             let sql = super::sql(c, &rel.value);
-            let mut o = Outcome {
+            let mut o = Outcome::new(
                 name,
-                relation: rel.value.clone(),
-                check: super::kind(c).to_string(),
-                severity: qc.severity,
-                verdict: Verdict::Pass,
-                failures: 0,
-                message: String::new(),
-                sample: vec![],
-                stored: None,
-                sql: sql.clone().unwrap_or_default(),
-                duration_ms: 0,
-            };
+                &rel.value,
+                super::kind(c),
+                sql.clone().unwrap_or_default(),
+            );
+            o.severity = qc.severity;
             let found = match (c, &sql) {
                 (Check::Schema(sc), _) => {
                     schema(&ctx, cat, lake, &rel.value, i, sc.allow_extra).await

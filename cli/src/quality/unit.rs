@@ -18,23 +18,12 @@ use std::time::Instant;
 pub async fn run(checked: &Checked, name: &str, t: &UnitTest) -> Outcome {
     let started = Instant::now();
     let model = t.model.value.clone();
-    let mut o = Outcome {
-        severity: Default::default(),
-        name: format!("unit.{name}"),
-        relation: model.clone(),
-        check: "unit_test".into(),
-        verdict: Verdict::Pass,
-        failures: 0,
-        message: String::new(),
-        sample: vec![],
-        stored: None,
-        sql: checked
-            .models
-            .get(&model)
-            .map(|m| m.sql.clone())
-            .unwrap_or_default(),
-        duration_ms: 0,
-    };
+    let sql = checked
+        .models
+        .get(&model)
+        .map(|m| m.sql.clone())
+        .unwrap_or_default();
+    let mut o = Outcome::new(format!("unit.{name}"), &model, "unit_test", sql);
     match compare(checked, t).await {
         Ok((got, missing, unexpected)) => {
             if missing.is_empty() && unexpected.is_empty() {
