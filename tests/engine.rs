@@ -441,7 +441,7 @@ fn saved_plan_refuses_when_state_changed() {
     );
     stack.ok(&["plan", "--out", &pf]);
     let out = stack.ok(&["apply", "--plan", &pf]);
-    assert!(out.contains("Apply complete! Resources: 24 added"), "{out}");
+    assert!(out.contains("Apply complete! Resources: 25 added"), "{out}");
     stack.ok(&["destroy", "--force-delete-data"]);
 }
 
@@ -633,8 +633,22 @@ fn state_show_rm_and_adoption() {
     );
     let o = stack.dekit(&["state", "show", "s3_bucket.nope"]);
     assert_eq!(o.status.code(), Some(1));
+    let listed: Value = serde_json::from_str(&stack.ok(&["state", "list", "--json"])).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{
+            "address": "s3_bucket.artifacts",
+            "kind": "s3_bucket",
+            "name": format!("{}-local-lake-artifacts", stack.name),
+        }])
+    );
 
-    stack.ok(&["state", "rm", "s3_bucket.artifacts"]);
+    let removed: Value =
+        serde_json::from_str(&stack.ok(&["state", "rm", "s3_bucket.artifacts", "--json"])).unwrap();
+    assert_eq!(
+        removed,
+        serde_json::json!({"removed": "s3_bucket.artifacts"})
+    );
     assert_eq!(stack.ok(&["state", "list"]), "");
     // The bucket still exists; the next apply finds it by name and records it again.
     let out = stack.ok(&["apply", "--target", "s3_bucket.artifacts"]);
@@ -828,4 +842,105 @@ fn apply_writes_the_source_secret_from_the_environment_and_never_stores_it() {
     let left =
         c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix));
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn glue_runs_under_the_stacks_security_configuration() {
+    let c = cloud();
+    let scope = Scope::new("gluesec");
+    let stack = Stack::new(&scope);
+    // The catalog setting exists on LocalStack + moto; MiniStack has no such call.
+    let catalog = c.engine == dekit::model::LocalEngine::Localstack;
+    let mut args = vec![
+        "apply",
+        "--target",
+        "glue_job.shop_tables",
+        "--target",
+        "glue_crawler.clickstream_events",
+    ];
+    if catalog {
+        stack.edit(|t| {
+            t.replace(
+                "catalog_encryption: external",
+                "catalog_encryption: managed",
+            )
+        });
+        args.extend(["--target", "glue_catalog_encryption.catalog"]);
+    }
+    stack.ok(&args);
+    let name = format!("{}-local-glue", stack.name);
+    let got =
+        c.rt.block_on(
+            c.clients
+                .glue
+                .get_security_configuration()
+                .name(&name)
+                .send(),
+        )
+        .unwrap();
+    let enc = got
+        .security_configuration()
+        .unwrap()
+        .encryption_configuration()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        enc.s3_encryption()[0]
+            .s3_encryption_mode()
+            .unwrap()
+            .as_str(),
+        "SSE-S3"
+    );
+    let job =
+        c.rt.block_on(
+            c.clients
+                .glue
+                .get_job()
+                .job_name(format!("{}-local-shop-tables", stack.name))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        job.job().unwrap().security_configuration(),
+        Some(name.as_str())
+    );
+    let crawler =
+        c.rt.block_on(
+            c.clients
+                .glue
+                .get_crawler()
+                .name(format!("{}-local-clickstream-events-crawler", stack.name))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        crawler.crawler().unwrap().crawler_security_configuration(),
+        Some(name.as_str())
+    );
+    let catalog_mode = || {
+        let s =
+            c.rt.block_on(c.clients.glue.get_data_catalog_encryption_settings().send())
+                .unwrap();
+        s.data_catalog_encryption_settings()
+            .and_then(|s| s.encryption_at_rest())
+            .map(|r| r.catalog_encryption_mode().as_str().to_string())
+    };
+    if catalog {
+        assert_eq!(catalog_mode().as_deref(), Some("SSE-KMS"));
+    }
+    // Read back, nothing differs: the job's and crawler's configuration are compared too.
+    let mut plan = args.clone();
+    plan[0] = "plan";
+    plan.push("--detailed-exitcode");
+    let o = stack.dekit(&plan);
+    assert_eq!(o.status.code(), Some(0), "{}", harness::out(&o));
+    stack.ok(&["destroy", "--force-delete-data"]);
+    // The configuration goes with the stack; the account's catalog setting stays on.
+    assert_eq!(
+        c.rt.block_on(harness::settled_leftovers(&c.clients, &scope.prefix)),
+        Vec::<String>::new()
+    );
+    if catalog {
+        assert_eq!(catalog_mode().as_deref(), Some("SSE-KMS"));
+    }
 }

@@ -349,6 +349,32 @@ fn cli_status_probes_every_service() {
             "{svc} not ok:\n{out}"
         );
     }
+    // The same as one JSON document on stdout (the script's process lines go to stderr).
+    let o = common::dekit(&["local", "status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&common::stdout(&o))
+        .unwrap_or_else(|e| panic!("{e}: {}", common::stdout(&o)));
+    assert!(o.status.success(), "{doc:#}");
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["engine"], cloud().engine.as_str());
+    let answered: Vec<&str> = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["ok"] == true)
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    for svc in [
+        "s3",
+        "kinesis",
+        "firehose",
+        "iam",
+        "sts",
+        "cloudwatch",
+        "glue",
+        "athena",
+    ] {
+        assert!(answered.contains(&svc), "{svc} not ok: {doc:#}");
+    }
 }
 
 #[test]

@@ -57,6 +57,25 @@ impl Arns<'_> {
     pub fn role(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:role/{name}", self.account)
     }
+    /// Resources and condition granting use of the stack's key. IAM matches a key's ARN, never
+    /// an alias's: a key named by alias is granted as "any key of this account that has this
+    /// alias" (`kms:ResourceAliases`), as AWS documents for alias-based access.
+    pub fn kms_grant(&self, key: &str) -> (Vec<String>, Option<Value>) {
+        let arn = self.kms_key(key);
+        match arn.split_once(":alias/") {
+            Some((_, alias)) => (
+                vec![format!(
+                    "arn:aws:kms:{}:{}:key/*",
+                    self.region, self.account
+                )],
+                Some(
+                    json!({ "ForAnyValue:StringEquals": { "kms:ResourceAliases": format!("alias/{alias}") } }),
+                ),
+            ),
+            None => (vec![arn], None),
+        }
+    }
+
     pub fn kms_key(&self, key: &str) -> String {
         if key.starts_with("arn:") {
             key.to_string()

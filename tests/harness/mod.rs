@@ -220,6 +220,16 @@ pub async fn inventory(c: &Clients) -> Result<Vec<Item>, String> {
                 .map(|n| ("crawler", n.to_string())),
         );
     }
+    let mut p = c.glue.get_security_configurations().into_paginator().send();
+    while let Some(page) = p.next().await {
+        let page = page.map_err(|e| err("Glue security configurations", e))?;
+        out.extend(
+            page.security_configurations()
+                .iter()
+                .filter_map(|s| s.name())
+                .map(|n| ("security_configuration", n.to_string())),
+        );
+    }
     let mut p = c.secretsmanager.list_secrets().into_paginator().send();
     while let Some(page) = p.next().await {
         let page = page.map_err(|e| err("secrets", e))?;
@@ -265,6 +275,7 @@ pub async fn cleanup(c: &Clients, prefix: &str) -> Vec<String> {
         "trigger",
         "crawler",
         "job",
+        "security_configuration",
         "alarm",
         "stream",
         "workgroup",
@@ -313,6 +324,14 @@ async fn delete(c: &Clients, kind: &str, name: &str) -> Result<(), String> {
             .glue
             .delete_job()
             .job_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s(&e)),
+        "security_configuration" => c
+            .glue
+            .delete_security_configuration()
+            .name(name)
             .send()
             .await
             .map(|_| ())

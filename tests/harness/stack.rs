@@ -4,7 +4,7 @@
 use super::Scope;
 use crate::common;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A copy of `stacks/retail` renamed to the scope's prefix, in a temporary directory.
@@ -18,7 +18,7 @@ impl Stack {
         let name = scope.prefix.trim_end_matches('-').to_string();
         let dir = std::env::temp_dir().join(format!("dekit-engine-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&common::repo_root().join("stacks/retail"), &dir);
+        common::copy_dir(&common::repo_root().join("stacks/retail"), &dir);
         let _ = std::fs::remove_dir_all(dir.join(".dekit"));
         let s = Stack { dir, name };
         s.edit(|t| {
@@ -156,18 +156,5 @@ impl Drop for Stack {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }

@@ -65,6 +65,18 @@ pub fn run(command: &str, args: &[&str]) -> std::io::Result<i32> {
     Ok(status.code().unwrap_or(1))
 }
 
+/// Like [`run`], with the script's output on stderr: stdout is kept for a JSON document.
+pub fn run_to_stderr(command: &str, args: &[&str]) -> std::io::Result<i32> {
+    let script = script()?;
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(command)
+        .args(args)
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()?;
+    Ok(status.code().unwrap_or(1))
+}
+
 /// Whether something answers HTTP on the endpoint's health path within a short timeout.
 pub async fn answers(endpoint: &str, path: &str, timeout: Duration) -> bool {
     let Some(hostport) = endpoint

@@ -7,18 +7,30 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand, Debug)]
 pub enum Action {
     /// Addresses of all recorded resources.
-    List(StackArgs),
+    List {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Each resource's address, kind and physical name as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// One resource's recorded attributes, as JSON.
     Show {
         #[command(flatten)]
         stack: StackArgs,
         address: String,
+        /// Accepted for uniformity: the output is JSON either way.
+        #[arg(long)]
+        json: bool,
     },
     /// Forget a resource (it stays in AWS, unmanaged).
     Rm {
         #[command(flatten)]
         stack: StackArgs,
         address: String,
+        /// Print `{"removed": ADDRESS}` as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -38,14 +50,30 @@ async fn open(stack: &StackArgs) -> Result<Deployment, String> {
 pub fn run(a: Args) -> ExitCode {
     let result = super::block_on(async {
         match a.action {
-            Action::List(stack) => {
+            Action::List { stack, json } => {
                 let d = open(&stack).await?;
-                for addr in d.state.resources.keys() {
-                    println!("{addr}");
+                if json {
+                    let list: Vec<serde_json::Value> = d
+                        .state
+                        .resources
+                        .iter()
+                        .map(|(addr, r)| {
+                            serde_json::json!({
+                                "address": addr,
+                                "kind": r.kind,
+                                "name": r.attrs.get("name"),
+                            })
+                        })
+                        .collect();
+                    println!("{:#}", serde_json::Value::from(list));
+                } else {
+                    for addr in d.state.resources.keys() {
+                        println!("{addr}");
+                    }
                 }
                 Ok(())
             }
-            Action::Show { stack, address } => {
+            Action::Show { stack, address, .. } => {
                 let d = open(&stack).await?;
                 let r = d
                     .state
@@ -55,7 +83,11 @@ pub fn run(a: Args) -> ExitCode {
                 println!("{}", serde_json::to_string_pretty(r).expect("serializes"));
                 Ok(())
             }
-            Action::Rm { stack, address } => {
+            Action::Rm {
+                stack,
+                address,
+                json,
+            } => {
                 let mut d = open(&stack).await?;
                 d.locked("state rm", async |d| {
                     if d.state.resources.remove(&address).is_none() {
@@ -65,7 +97,11 @@ pub fn run(a: Args) -> ExitCode {
                         .save(&mut d.state)
                         .await
                         .map_err(|e| e.to_string())?;
-                    println!("removed {address} from state (the resource itself is untouched)");
+                    if json {
+                        println!("{}", serde_json::json!({ "removed": address }));
+                    } else {
+                        println!("removed {address} from state (the resource itself is untouched)");
+                    }
                     Ok(())
                 })
                 .await

@@ -44,6 +44,7 @@ struct Known {
     secrets: BTreeSet<String>,
     topics: BTreeSet<String>,
     alarms: BTreeSet<String>,
+    security_configurations: BTreeSet<String>,
     /// ARNs the stack declares as living outside it.
     external: BTreeSet<String>,
 }
@@ -84,6 +85,9 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
             NodeKind::Resource(R::CloudwatchAlarm) => {
                 k.alarms.insert(name(n));
             }
+            NodeKind::Resource(R::GlueSecurityConfiguration) => {
+                k.security_configurations.insert(name(n));
+            }
             NodeKind::Resource(R::GlueTable)
             | NodeKind::Step(StepKind::Transform)
             | NodeKind::Step(StepKind::Serve) => {
@@ -102,8 +106,16 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
         k.secrets.insert(format!("{prefix}/{}", src.value));
     }
     let sec = &s.security;
-    k.external
-        .extend(sec.kms_key.iter().map(|v| v.value.clone()));
+    // The key as declared, and as the ARN policies and Glue name it (`alias/x` → its ARN).
+    let arns = crate::policy::Arns {
+        region: loaded.region(),
+        account: loaded.account(),
+    };
+    if let Some(key) = &sec.kms_key {
+        k.external.insert(key.value.clone());
+        k.external.insert(arns.kms_key(&key.value));
+        k.external.extend(arns.kms_grant(&key.value).0);
+    }
     k.external
         .extend(sec.permissions_boundary.iter().map(|v| v.value.clone()));
     k.external
@@ -218,6 +230,9 @@ fn mention(k: &Known, n: &Node, key: &str, s: &str, region: &str, account: &str)
                 .then(|| format!("no table `{db}.{s}` in the graph"))
         }
         "job" if is(R::GlueTrigger) => missing("Glue job", &k.jobs),
+        "security_configuration" => {
+            missing("Glue security configuration", &k.security_configurations)
+        }
         "StreamName" => missing("Kinesis stream", &k.streams),
         "DeliveryStreamName" => missing("delivery stream", &k.deliveries),
         "stream" if n.kind == NodeKind::Step(StepKind::Ingest) => {
@@ -315,11 +330,46 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
             None => Some("not an alarm ARN".into()),
         }),
         "kms" => Some("a KMS key the stack does not declare".into()),
-        "logs" => Some("a log group that is neither AWS-owned nor a delivery stream's".into()),
+        "logs" => here(true).or_else(|| {
+            (!encrypted_glue_logs(k, resource)).then(|| {
+                "a log group that is neither AWS-owned, a delivery stream's, nor a Glue job's or \
+                 crawler's under the stack's security configuration"
+                    .into()
+            })
+        }),
         other => Some(format!(
             "service `{other}` is not one dekit creates or knows"
         )),
     }
+}
+
+/// The log groups Glue writes to when a security configuration encrypts logs:
+/// `/aws-glue/jobs-<role>-<config>/{output,error}` and `/aws-glue/crawlers-role/<role>-<config>`,
+/// for a role and a security configuration of the graph.
+fn encrypted_glue_logs(k: &Known, resource: &str) -> bool {
+    let Some(group) = resource
+        .strip_prefix("log-group:")
+        .and_then(|g| g.strip_suffix(":*"))
+    else {
+        return false;
+    };
+    let role_and_config = |s: &str| {
+        k.roles.iter().any(|r| {
+            s.strip_prefix(r.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|c| k.security_configurations.contains(c))
+        })
+    };
+    if let Some(rest) = group.strip_prefix("/aws-glue/crawlers-role/") {
+        return role_and_config(rest);
+    }
+    group
+        .strip_prefix("/aws-glue/jobs-")
+        .and_then(|g| {
+            g.strip_suffix("/output")
+                .or_else(|| g.strip_suffix("/error"))
+        })
+        .is_some_and(role_and_config)
 }
 
 #[cfg(test)]

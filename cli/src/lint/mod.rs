@@ -5,6 +5,7 @@
 //! Text, JSON or SARIF 2.1.0 (`sarif`); exit 1 on any error-level finding.
 
 pub mod generated;
+pub mod glue;
 pub mod iam;
 pub mod sarif;
 
@@ -48,15 +49,17 @@ pub const GRAPH_RULES: &[(&str, &str, &str, &str)] = &[
     generated::STREAM,
     generated::WORKGROUP,
     generated::DELIVERY,
+    glue::JOBS,
+    glue::CATALOG,
 ];
 
 /// `dekit rules CODE` for a graph rule: what, why (its module's doc comment) and the fix.
 pub fn explain(code: &str) -> Option<String> {
     let (c, name, summary, hint) = GRAPH_RULES.iter().find(|r| r.0 == code)?;
-    let source = if c.starts_with("S11") {
-        include_str!("iam.rs")
-    } else {
-        include_str!("generated.rs")
+    let source = match &c[..3] {
+        "S11" => include_str!("iam.rs"),
+        _ if ["S124", "S125"].contains(c) => include_str!("glue.rs"),
+        _ => include_str!("generated.rs"),
     };
     let doc: String = source
         .lines()
@@ -85,6 +88,12 @@ pub fn findings(report: &Report, checked: Option<&Checked>) -> Result<Vec<Findin
         for (code, level, message, hint, span) in iam::check(&graph, &at)
             .into_iter()
             .chain(generated::check(&graph, &at))
+            .chain(glue::check(
+                &graph,
+                c.loaded.stack.security.catalog_encryption.as_ref(),
+                c.loaded.stack.stack.span,
+                &at,
+            ))
         {
             out.push(Finding {
                 code,

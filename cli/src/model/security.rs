@@ -14,6 +14,17 @@ pub enum Encryption {
     Kms,
 }
 
+/// Who sets the account's Glue Data Catalog encryption (one setting per account and region).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogEncryption {
+    /// This stack: SSE-KMS with `kms_key` (else the AWS managed `aws/glue` key). Declare it in
+    /// one stack per account and region; `destroy` leaves it on.
+    Managed,
+    /// Something outside the stack (an account baseline); `lint` lists it as a note.
+    External,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
@@ -31,6 +42,9 @@ pub struct Security {
     /// Permissions boundary attached to every generated role.
     #[serde(default)]
     pub permissions_boundary: Option<Spanned<String>>,
+    /// Glue Data Catalog encryption at rest: `managed` by this stack or `external`.
+    #[serde(default)]
+    pub catalog_encryption: Option<Spanned<CatalogEncryption>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

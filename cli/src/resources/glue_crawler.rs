@@ -66,6 +66,12 @@ impl Provider for GlueCrawler {
                     "delete_behavior": scp.and_then(|p| p.delete_behavior()).map(|b| b.as_str()).unwrap_or_default(),
                 }),
             );
+            if let Some(sc) = cr
+                .crawler_security_configuration()
+                .filter(|s| !s.is_empty())
+            {
+                live.insert("security_configuration".into(), json!(sc));
+            }
             if let Some(sch) = cr.schedule().and_then(|s| s.schedule_expression()) {
                 live.insert("schedule".into(), json!(sch));
             }
@@ -85,6 +91,7 @@ impl Provider for GlueCrawler {
                 .database_name(s(d, "database"))
                 .targets(targets(d)?)
                 .schema_change_policy(policy())
+                .set_crawler_security_configuration(super::glue_job::security(d))
                 .set_schedule(
                     d.get("schedule")
                         .and_then(|v| v.as_str())
@@ -110,6 +117,7 @@ impl Provider for GlueCrawler {
                 .database_name(s(d, "database"))
                 .targets(targets(d)?)
                 .schema_change_policy(policy())
+                .set_crawler_security_configuration(super::glue_job::security(d))
                 .set_schedule(
                     d.get("schedule")
                         .and_then(|v| v.as_str())

@@ -32,6 +32,12 @@ fn args(d: &Attrs) -> HashMap<String, String> {
         .collect()
 }
 
+pub(super) fn security(d: &Attrs) -> Option<String> {
+    d.get("security_configuration")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
 impl Provider for GlueJob {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
@@ -66,6 +72,9 @@ impl Provider for GlueJob {
             );
             live.insert("number_of_workers".into(), json!(j.number_of_workers()));
             live.insert("default_arguments".into(), Value::Object(args));
+            if let Some(sc) = j.security_configuration().filter(|s| !s.is_empty()) {
+                live.insert("security_configuration".into(), json!(sc));
+            }
             live.insert("tags".into(), d.get("tags").cloned().unwrap_or_default());
             Ok(Some(live))
         })
@@ -83,7 +92,8 @@ impl Provider for GlueJob {
                 .glue_version(s(d, "glue_version"))
                 .worker_type(WorkerType::from(s(d, "worker_type")))
                 .number_of_workers(int(d, "number_of_workers") as i32)
-                .set_default_arguments(Some(args(d)));
+                .set_default_arguments(Some(args(d)))
+                .set_security_configuration(security(d));
             for (k, v) in tags(d) {
                 req = req.tags(k, v);
             }
@@ -104,6 +114,7 @@ impl Provider for GlueJob {
                 .worker_type(WorkerType::from(s(d, "worker_type")))
                 .number_of_workers(int(d, "number_of_workers") as i32)
                 .set_default_arguments(Some(args(d)))
+                .set_security_configuration(security(d))
                 .build();
             c.glue
                 .update_job()

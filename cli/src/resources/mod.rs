@@ -7,9 +7,11 @@
 pub mod athena_workgroup;
 pub mod cloudwatch_alarm;
 pub mod firehose_delivery_stream;
+pub mod glue_catalog_encryption;
 pub mod glue_crawler;
 pub mod glue_database;
 pub mod glue_job;
+pub mod glue_security_configuration;
 pub mod glue_table;
 pub mod glue_trigger;
 pub mod iam_role;
@@ -80,6 +82,10 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
         ResourceKind::GlueCrawler => &glue_crawler::GlueCrawler,
         ResourceKind::GlueJob => &glue_job::GlueJob,
         ResourceKind::GlueTrigger => &glue_trigger::GlueTrigger,
+        ResourceKind::GlueSecurityConfiguration => {
+            &glue_security_configuration::GlueSecurityConfiguration
+        }
+        ResourceKind::GlueCatalogEncryption => &glue_catalog_encryption::GlueCatalogEncryption,
         ResourceKind::IamRole => &iam_role::IamRole,
         ResourceKind::CloudwatchAlarm => &cloudwatch_alarm::CloudwatchAlarm,
         ResourceKind::AthenaWorkgroup => &athena_workgroup::AthenaWorkgroup,

@@ -166,11 +166,11 @@ impl<'a> Builder<'a> {
     fn role(&mut self, component: &str, purpose: &str, service: &str, policy: Policy) -> String {
         let mut policy = policy;
         if let Some(k) = self.kms_key() {
-            policy = policy.allow(
-                "UseLakeKey",
-                &["kms:Decrypt", "kms:GenerateDataKey"],
-                vec![self.arns.kms_key(&k)],
-            );
+            let actions = ["kms:Decrypt", "kms:GenerateDataKey"];
+            policy = match self.arns.kms_grant(&k) {
+                (keys, Some(cond)) => policy.allow_if("UseLakeKey", &actions, keys, cond),
+                (keys, None) => policy.allow("UseLakeKey", &actions, keys),
+            };
         }
         let mut attrs = json!({
             "name": self.names.role(component, purpose),
@@ -181,6 +181,62 @@ impl<'a> Builder<'a> {
             attrs["permissions_boundary"] = json!(b.value);
         }
         self.resource(R::IamRole, &format!("{component}_{purpose}"), attrs, [])
+    }
+
+    /// The stack's Glue security configuration, added on first use (only stacks with a Glue job
+    /// or crawler have one). Returns its address and physical name.
+    fn glue_security(&mut self) -> (String, String) {
+        let addr = resource_address(R::GlueSecurityConfiguration, "glue");
+        let name = self.names.scoped("glue");
+        if self.node(&addr).is_none() {
+            let key = self.kms_key().map(|k| self.arns.kms_key(&k));
+            let mut attrs = json!({
+                "name": name,
+                "s3_encryption": if key.is_some() { "SSE-KMS" } else { "SSE-S3" },
+                // Logs and bookmarks take only a customer key: without one they stay off (Glue
+                // jobs here do not use bookmarks; CloudWatch keeps logs encrypted at rest).
+                "cloudwatch_encryption": if key.is_some() { "SSE-KMS" } else { "DISABLED" },
+                "job_bookmarks_encryption": if key.is_some() { "CSE-KMS" } else { "DISABLED" },
+            });
+            if let Some(k) = key {
+                attrs["kms_key"] = json!(k);
+            }
+            self.resource(R::GlueSecurityConfiguration, "glue", attrs, []);
+        }
+        (addr, name)
+    }
+
+    /// Where Glue writes the logs of a job or crawler run under `role` with the security
+    /// configuration `sc` when it encrypts them: its own log groups, which the role creates and
+    /// associates with the key.
+    fn encrypted_glue_logs(&self, policy: Policy, role: &str, sc: &str, crawler: bool) -> Policy {
+        if self.kms_key().is_none() {
+            return policy;
+        }
+        let groups = if crawler {
+            vec![
+                self.arns
+                    .log_group(&format!("/aws-glue/crawlers-role/{role}-{sc}")),
+            ]
+        } else {
+            ["output", "error"]
+                .iter()
+                .map(|s| {
+                    self.arns
+                        .log_group(&format!("/aws-glue/jobs-{role}-{sc}/{s}"))
+                })
+                .collect()
+        };
+        policy.allow(
+            "EncryptedLogs",
+            &[
+                "logs:AssociateKmsKey",
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            groups,
+        )
     }
 
     /// A Glue job: its rendered script uploaded to the artifacts bucket, its own role (`policy` plus
@@ -217,8 +273,14 @@ impl<'a> Builder<'a> {
                     self.arns.log_group("/aws-glue/jobs/error"),
                 ],
             );
+        let (sc_addr, sc) = self.glue_security();
+        let policy = self.encrypted_glue_logs(policy, &self.names.role(name, "job"), &sc, false);
         let role_addr = self.role(name, "job", "glue.amazonaws.com", policy);
-        let mut args = json!({ "--job-language": "python" });
+        // dekit keeps load cursors in the lake itself, not in Glue's bookmarks.
+        let mut args = json!({
+            "--job-language": "python",
+            "--job-bookmark-option": "job-bookmark-disable",
+        });
         for (k, v) in arguments.as_object().into_iter().flatten() {
             args[k] = v.clone();
         }
@@ -233,8 +295,9 @@ impl<'a> Builder<'a> {
                 "worker_type": "G.1X",
                 "number_of_workers": 2,
                 "default_arguments": args,
+                "security_configuration": sc,
             }),
-            [script_addr, role_addr].into_iter().chain(deps),
+            [script_addr, role_addr, sc_addr].into_iter().chain(deps),
         )
     }
 

@@ -2,7 +2,7 @@
 //! scripts, Athena results), the Glue database, and the Athena workgroup when anything uses Athena.
 
 use super::{Builder, R, resource_address};
-use crate::model::Engine;
+use crate::model::{CatalogEncryption, Engine};
 use crate::policy::{Arns, list_prefixes};
 use serde_json::{Value, json};
 
@@ -99,6 +99,18 @@ pub fn add(b: &mut Builder) {
         }),
         [lake_addr],
     );
+    if s.security.catalog_encryption.as_ref().map(|c| c.value) == Some(CatalogEncryption::Managed) {
+        let mut attrs = json!({
+            "name": b.loaded.account(),
+            "catalog_encryption": "SSE-KMS",
+            "connection_password_encryption": false,
+        });
+        if let Some(k) = b.kms_key() {
+            attrs["kms_key"] = json!(b.arns.kms_key(&k));
+            attrs["connection_password_encryption"] = json!(true);
+        }
+        b.resource(R::GlueCatalogEncryption, "catalog", attrs, []);
+    }
     let uses_athena = s.transforms.iter().any(|(_, t)| t.engine == Engine::Athena)
         || !s.serving.views.is_empty()
         || !s.serving.exports.is_empty();

@@ -97,8 +97,11 @@ pub fn add(b: &mut Builder) {
                 ],
                 vec![b.arns.log_group("/aws-glue/crawlers")],
             );
+        let (sc_addr, sc) = b.glue_security();
+        let policy = b.encrypted_glue_logs(policy, &b.names.role(name, "crawler"), &sc, true);
         let role_addr = b.role(name, "crawler", "glue.amazonaws.com", policy);
         let mut attrs = json!({
+            "security_configuration": sc,
             "name": b.names.scoped(&format!("{name}-crawler")),
             "role_arn": reference(&role_addr, "arn"),
             "database": db,
@@ -108,7 +111,12 @@ pub fn add(b: &mut Builder) {
         if let Some(sched) = t.crawler.as_ref().and_then(|c| c.schedule.as_ref()) {
             attrs["schedule"] = json!(sched.value);
         }
-        b.resource(R::GlueCrawler, name, attrs, [role_addr, table_addr]);
+        b.resource(
+            R::GlueCrawler,
+            name,
+            attrs,
+            [role_addr, table_addr, sc_addr],
+        );
     }
 }
 
