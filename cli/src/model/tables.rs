@@ -12,6 +12,10 @@ pub struct Table {
     /// The ingest (stream or batch) that writes this table's data.
     #[serde(default)]
     pub from: Option<Spanned<String>>,
+    /// Written by something outside the stack (another pipeline, a vendor's drop): dekit
+    /// catalogs and reads it but nothing in the stack writes it.
+    #[serde(default)]
+    pub external: Option<Spanned<bool>>,
     /// For batch ingests: the source table (default: this table's name).
     #[serde(default)]
     pub source_table: Option<Spanned<String>>,

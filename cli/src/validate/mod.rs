@@ -5,7 +5,7 @@
 
 pub mod rules;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::{Loaded, Report};
 use crate::source::{SourceFile, Span};
 use crate::yaml::Spanned;
@@ -87,6 +87,54 @@ fn default_hint(code: &str) -> &'static str {
         .unwrap_or("`dekit rules` lists every check; `dekit rules CODE` explains one")
 }
 
+/// The components (second-level keys: `sources.shop_app`) that hold a decoding error of the
+/// stack file, as (line, column, name) of their key. Found from the source's indentation: the
+/// nearest lines above the error that are less indented are its enclosing keys.
+fn poisoned_components(src: &SourceFile, decoded: &[Diagnostic]) -> Vec<(u32, u32, String)> {
+    let mut out = vec![];
+    for d in decoded {
+        let Some(s) = d
+            .span
+            .filter(|_| d.file == src.path && d.severity == Severity::Error)
+        else {
+            continue;
+        };
+        // (line, indent, key) of each enclosing key, innermost first.
+        let mut chain = vec![];
+        let mut indent = s.col.saturating_sub(1);
+        // An error inside a list item (one quality check of several) stands in for that item
+        // only: the component's other items are still checked.
+        let mut in_item = src.line_text(s.line).trim_start().starts_with('-');
+        for line in (1..s.line).rev() {
+            let text = src.line_text(line);
+            let body = text.trim_start();
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            let i = (text.len() - body.len()) as u32;
+            if body.starts_with('-') {
+                in_item |= i < indent;
+                continue;
+            }
+            if i < indent
+                && let Some((key, _)) = body.split_once(':')
+            {
+                chain.push((line, i, key.trim().trim_matches('"').to_string()));
+                indent = i;
+                if i == 0 {
+                    break;
+                }
+            }
+        }
+        // chain ends at the top-level section; the component is the one just inside it.
+        if chain.len() >= 2 && !in_item {
+            let (line, i, name) = chain[chain.len() - 2].clone();
+            out.push((line, i + 1, name));
+        }
+    }
+    out
+}
+
 /// Run every rule. Returns the checked stack when there is no error.
 pub fn check(loaded: Loaded, mut report: Report) -> (Option<Checked>, Report) {
     let mut cx = Cx {
@@ -123,6 +171,43 @@ pub fn check(loaded: Loaded, mut report: Report) -> (Option<Checked>, Report) {
                 .any(|(f, x)| *f == d.file && x.start < r.end && r.start < x.end)
         })
     });
+    // A component whose value failed to decode was decoded with a stand-in (an unknown `kind`
+    // falls back to the first): what rules say about it, at its key or by its name, follows from
+    // that error, not from the stack.
+    let poisoned = poisoned_components(&loaded.src, &report.diags);
+    if !poisoned.is_empty() {
+        diags.retain(|d| {
+            let at_key = d
+                .span
+                .is_some_and(|s| poisoned.iter().any(|p| p.0 == s.line && p.1 == s.col));
+            let names = poisoned
+                .iter()
+                .any(|p| d.message.contains(&format!("`{}`", p.2)));
+            !(d.file == loaded.src.path && (at_key || names))
+        });
+    }
+    // A bad stack or environment name makes every physical name derived from it bad too: one
+    // root cause, one error.
+    let mut roots = vec![];
+    if diags.iter().any(|d| d.code == "E100") {
+        roots.push(loaded.stack.stack.value.clone());
+    }
+    let env_error = format!("invalid name `{}`", loaded.env_name);
+    if report
+        .diags
+        .iter()
+        .chain(&diags)
+        .any(|d| d.code == "E015" && d.message == env_error)
+    {
+        roots.push(loaded.env_name.clone());
+    }
+    if !roots.is_empty() {
+        diags.retain(|d| {
+            !(d.code.starts_with("E10")
+                && d.code != "E100"
+                && roots.iter().any(|r| d.message.contains(r.as_str())))
+        });
+    }
     report.diags.extend(diags);
     report.files.append(&mut cx.files);
     report.diags.sort_by(|a, b| {

@@ -134,10 +134,31 @@ fn size_within(n: &Node, limit: usize) -> usize {
 impl Builder<'_, '_> {
     fn next(&mut self) -> Result<(Event, Marker), Diagnostic> {
         self.parser.next_token().map_err(|e| {
-            let sp = span(self.src, e.marker(), 1);
+            let mut sp = span(self.src, e.marker(), 1);
+            let tab = e.info().contains("found a tab");
+            // The scanner notices a tab in the next line's indentation while still at the end of
+            // the previous value: point at the tab itself.
+            if tab {
+                let rest = &self.src.text[sp.start.min(self.src.text.len())..];
+                let mut new_line = false;
+                for (i, c) in rest.char_indices() {
+                    if c == '\t' {
+                        sp = self.src.span_at(sp.start + i, 1);
+                        break;
+                    }
+                    new_line |= c == '\n' || c == '\r';
+                    if new_line && !c.is_whitespace() {
+                        break;
+                    }
+                }
+            }
             Diagnostic::error("E001", format!("invalid YAML: {}", e.info()))
                 .at(self.src, sp)
-                .hint("check the indentation and quoting around this position")
+                .hint(if tab {
+                    "indent with spaces: YAML does not allow tabs in indentation"
+                } else {
+                    "check the indentation and quoting around this position"
+                })
         })
     }
 
@@ -244,7 +265,17 @@ impl Builder<'_, '_> {
                         .hint("a stack never needs this; write the values out or use fewer nested aliases"));
                     }
                     self.nodes += size;
-                    n.clone()
+                    // The copy's own value is reported where the alias is used (a type error is
+                    // about that place); what it contains keeps the anchor's lines.
+                    let mut copy = n.clone();
+                    let at = span(self.src, &mark, 1);
+                    let len = self.src.text[at.start..]
+                        .char_indices()
+                        .skip(1)
+                        .find(|(_, c)| c.is_whitespace() || ",[]{}".contains(*c))
+                        .map_or(self.src.text.len() - at.start, |(i, _)| i);
+                    copy.span = Span { len, ..at };
+                    copy
                 }
                 None => {
                     return Err(Diagnostic::error(

@@ -21,6 +21,7 @@ pub mod sql_model;
 pub mod stack_name;
 pub mod stream_name;
 pub mod stream_throughput;
+pub mod table_writer;
 pub mod unresolved_reference;
 pub mod value_range;
 
@@ -58,4 +59,5 @@ pub const ALL: &[Rule] = &[
     quality_columns::RULE,
     raw_retention::RULE,
     stream_throughput::RULE,
+    table_writer::RULE,
 ];

@@ -54,9 +54,13 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             let role = names.role(key, "delivery");
             if let Err(why) = aws_names::iam_role(&role) {
                 out.push(
-                    cx.error("E102", "derived IAM role name is too long", key.span)
-                        .label(why)
-                        .hint("shorten the stack or stream name"),
+                    cx.error(
+                        "E102",
+                        format!("invalid derived IAM role name `{role}`"),
+                        key.span,
+                    )
+                    .hint(role_hint(&why, "stream"))
+                    .label(why),
                 );
             }
         }
@@ -65,10 +69,23 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         let role = names.role(key, "job");
         if let Err(why) = aws_names::iam_role(&role) {
             out.push(
-                cx.error("E102", "derived IAM role name is too long", key.span)
-                    .label(why)
-                    .hint("shorten the stack or batch name"),
+                cx.error(
+                    "E102",
+                    format!("invalid derived IAM role name `{role}`"),
+                    key.span,
+                )
+                .hint(role_hint(&why, "batch"))
+                .label(why),
             );
         }
+    }
+}
+
+/// The fix for a bad derived role name: shorter names, or only the characters IAM takes.
+fn role_hint(why: &str, what: &str) -> String {
+    if why.contains("cannot contain") {
+        format!("use ASCII letters, digits, `_` and `-` in the stack and {what} names")
+    } else {
+        format!("shorten the stack or {what} name")
     }
 }
