@@ -135,6 +135,94 @@ fn drift_made_outside_dekit_is_shown() {
             .send()
             .await
             .unwrap();
+        // A tag added outside is removed again (tagging calls only add).
+        c.clients
+            .kinesis
+            .add_tags_to_stream()
+            .stream_name(format!("{}-local-clickstream", stack.name))
+            .tags("owner", "someone")
+            .send()
+            .await
+            .unwrap();
+        c.clients
+            .iam
+            .tag_role()
+            .role_name(format!("{}-local-clickstream-delivery", stack.name))
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("owner")
+                    .value("someone")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // The kinds read in batch (roles, tables, alarms) show drift as the others do.
+        c.clients
+            .iam
+            .put_role_policy()
+            .role_name(format!("{}-local-clickstream-delivery", stack.name))
+            .policy_name("dekit")
+            .policy_document(
+                serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::elsewhere/*"]}]})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let db = format!("{}_local", stack.name.replace('-', "_"));
+        let table = c
+            .clients
+            .glue
+            .get_table()
+            .database_name(&db)
+            .name("customers")
+            .send()
+            .await
+            .unwrap();
+        let t = table.table().unwrap();
+        c.clients
+            .glue
+            .update_table()
+            .database_name(&db)
+            .table_input(
+                aws_sdk_glue::types::TableInput::builder()
+                    .name(t.name())
+                    .description("edited in the console")
+                    .set_storage_descriptor(t.storage_descriptor().cloned())
+                    .set_partition_keys(Some(t.partition_keys().to_vec()))
+                    .set_parameters(t.parameters().cloned())
+                    .set_table_type(t.table_type().map(str::to_string))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let alarm = c
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .alarm_names(format!("{}-local-run-failed", stack.name))
+            .send()
+            .await
+            .unwrap();
+        let arn = alarm.metric_alarms()[0].alarm_arn().unwrap().to_string();
+        c.clients
+            .cloudwatch
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(
+                aws_sdk_cloudwatch::types::Tag::builder()
+                    .key("owner")
+                    .value("someone")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
     });
     let plan = stack.plan_json();
     let drift: Vec<(String, String)> = plan["drift"]
@@ -152,9 +240,26 @@ fn drift_made_outside_dekit_is_shown() {
         drift,
         [
             (
+                "cloudwatch_alarm.run_failed".to_string(),
+                "tags".to_string()
+            ),
+            (
+                "glue_table.customers".to_string(),
+                "description".to_string()
+            ),
+            (
+                "iam_role.clickstream_delivery".to_string(),
+                "inline_policy".to_string()
+            ),
+            (
+                "iam_role.clickstream_delivery".to_string(),
+                "tags".to_string()
+            ),
+            (
                 "kinesis_stream.clickstream".to_string(),
                 "retention_hours".to_string()
             ),
+            ("kinesis_stream.clickstream".to_string(), "tags".to_string()),
             ("s3_bucket.lake".to_string(), "versioning".to_string()),
         ]
     );

@@ -33,6 +33,14 @@ pub async fn refresh(
     refresh_with(clients, graph, state, parallelism, Depth::Full).await
 }
 
+/// What the first call per kind found.
+enum Listing {
+    /// Everything, read in batch: each address with its live attributes, if it exists.
+    Read(Vec<(String, Option<Attrs>)>),
+    /// The names that exist (`None`: the kind has no list call).
+    Names(Option<BTreeSet<String>>),
+}
+
 /// How much a refresh reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
@@ -72,45 +80,73 @@ pub async fn refresh_with(
             }
         }
     }
-    // One list (or batch read) per kind first: what does not exist needs no read of its own.
-    let mut by_kind: BTreeMap<ResourceKind, Vec<String>> = BTreeMap::new();
-    for (kind, attrs) in wanted.values() {
-        if let Some(n) = attrs.get("name").and_then(Value::as_str) {
-            by_kind.entry(*kind).or_default().push(n.to_string());
-        }
+    // One call per kind first, where the API has one: a batch read of everything (`read_many`),
+    // else a list of what exists, so what does not exist needs no read of its own.
+    let mut by_kind: BTreeMap<ResourceKind, Vec<(String, Attrs)>> = BTreeMap::new();
+    for (addr, (kind, attrs)) in &wanted {
+        by_kind
+            .entry(*kind)
+            .or_default()
+            .push((addr.clone(), attrs.clone()));
     }
     let mut listed: BTreeMap<ResourceKind, BTreeSet<String>> = BTreeMap::new();
+    let mut existing = BTreeMap::new();
+    let mut read_in_batch: BTreeSet<ResourceKind> = BTreeSet::new();
     let mut lists = JoinSet::new();
-    for (kind, names) in by_kind {
+    for (kind, members) in by_kind {
         let c = clients.clone();
         lists.spawn(async move {
+            if depth == Depth::Full {
+                let desired: Vec<Attrs> = members.iter().map(|m| m.1.clone()).collect();
+                match retry(|| provider(kind).read_many(&c, &desired)).await {
+                    Ok(Some(lives)) => {
+                        let addrs = members.into_iter().map(|m| m.0);
+                        return (kind, Ok(Listing::Read(addrs.zip(lives).collect())));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return (kind, Err(e)),
+                }
+            }
+            let names: Vec<String> = members
+                .iter()
+                .filter_map(|m| m.1.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect();
             let found = retry(|| provider(kind).existing(&c, &names)).await;
-            (kind, found)
+            (kind, found.map(Listing::Names))
         });
     }
     let mut errors = vec![];
     while let Some(r) = lists.join_next().await {
         match r.expect("list task") {
-            (kind, Ok(Some(found))) => {
+            (kind, Ok(Listing::Read(lives))) => {
+                read_in_batch.insert(kind);
+                for (addr, live) in lives {
+                    if let Some(attrs) = live {
+                        existing.insert(addr, Existing { kind, attrs });
+                    }
+                }
+            }
+            (kind, Ok(Listing::Names(Some(found)))) => {
                 listed.insert(kind, found);
             }
-            (_, Ok(None)) => {}
+            (_, Ok(Listing::Names(None))) => {}
             (kind, Err(e)) => errors.push((kind.as_str().to_string(), e)),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let absent = |kind: &ResourceKind, attrs: &Attrs| {
+    // Read already, or listed as not there.
+    let settled = |kind: &ResourceKind, attrs: &Attrs| {
         let name = attrs.get("name").and_then(Value::as_str);
-        matches!((listed.get(kind), name), (Some(found), Some(n)) if !found.contains(n))
+        read_in_batch.contains(kind)
+            || matches!((listed.get(kind), name), (Some(found), Some(n)) if !found.contains(n))
     };
     // Reads are cheap and idempotent: overlap more of them than writes.
     let sem = Arc::new(Semaphore::new(parallelism.max(1) * 3));
     let mut set = JoinSet::new();
-    let mut existing = BTreeMap::new();
     for (addr, (kind, attrs)) in wanted {
-        if absent(&kind, &attrs) {
+        if settled(&kind, &attrs) {
             continue;
         }
         if depth == Depth::Existence && listed.contains_key(&kind) {

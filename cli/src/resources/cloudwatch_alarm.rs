@@ -8,7 +8,7 @@
 use super::{Attrs, Fut, Provider, int, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use serde_json::{Value, json};
 
 pub struct CloudwatchAlarm;
@@ -58,6 +58,58 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
     Ok(())
 }
 
+/// An alarm's tags (CloudWatch lists them per alarm only).
+async fn tags_of(c: &Clients, a: &MetricAlarm, name: &str) -> Result<Vec<Tag>, CloudError> {
+    Ok(match a.alarm_arn() {
+        Some(arn) => c
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTagsForResource", name, e))?
+            .tags()
+            .to_vec(),
+        None => vec![],
+    })
+}
+
+fn live_of(a: &MetricAlarm, name: &str, tag_list: &[Tag]) -> Attrs {
+    let dims: serde_json::Map<String, Value> = a
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap_or_default().to_string(), json!(d.value())))
+        .collect();
+    let mut live = Attrs::new();
+    live.insert("name".into(), json!(name));
+    live.insert(
+        "description".into(),
+        json!(a.alarm_description().unwrap_or_default()),
+    );
+    live.insert("namespace".into(), json!(a.namespace()));
+    live.insert("metric".into(), json!(a.metric_name()));
+    live.insert("dimensions".into(), Value::Object(dims));
+    live.insert("statistic".into(), json!(a.statistic().map(|s| s.as_str())));
+    live.insert("period_seconds".into(), json!(a.period()));
+    live.insert("evaluation_periods".into(), json!(a.evaluation_periods()));
+    live.insert("threshold".into(), json!(a.threshold()));
+    live.insert(
+        "comparison".into(),
+        json!(a.comparison_operator().map(|c| c.as_str())),
+    );
+    live.insert("treat_missing_data".into(), json!(a.treat_missing_data()));
+    live.insert("alarm_actions".into(), json!(a.alarm_actions()));
+    live.insert(
+        "tags".into(),
+        tag_map(
+            tag_list
+                .iter()
+                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+        ),
+    );
+    live
+}
+
 impl Provider for CloudwatchAlarm {
     fn existing<'a>(
         &'a self,
@@ -85,6 +137,44 @@ impl Provider for CloudwatchAlarm {
             Ok(Some(out))
         })
     }
+    /// DescribeAlarms by 100 names, then each alarm's tags together.
+    fn read_many<'a>(
+        &'a self,
+        c: &'a Clients,
+        desired: &'a [Attrs],
+    ) -> Fut<'a, Option<Vec<Option<Attrs>>>> {
+        Box::pin(async move {
+            let names: Vec<String> = desired.iter().map(|d| s(d, "name").to_string()).collect();
+            let mut alarms = std::collections::HashMap::new();
+            for chunk in names.chunks(100) {
+                let page = c
+                    .cloudwatch
+                    .describe_alarms()
+                    .set_alarm_names(Some(chunk.to_vec()))
+                    .max_records(100)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeAlarms", "", e))?;
+                for a in page.metric_alarms() {
+                    if let Some(n) = a.alarm_name() {
+                        alarms.insert(n.to_string(), a.clone());
+                    }
+                }
+            }
+            // Sixteen at a time: a stack of thousands of alarms must not flood the API.
+            let sem = tokio::sync::Semaphore::new(16);
+            let (sem, alarms) = (&sem, &alarms);
+            let reads = names.iter().map(|n| async move {
+                let _permit = sem.acquire().await;
+                match alarms.get(n) {
+                    Some(a) => Ok(Some(live_of(a, n, &tags_of(c, a, n).await?))),
+                    None => Ok(None),
+                }
+            });
+            let lives: Vec<Result<_, CloudError>> = futures_util::future::join_all(reads).await;
+            Ok(Some(lives.into_iter().collect::<Result<Vec<_>, _>>()?))
+        })
+    }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
@@ -98,51 +188,8 @@ impl Provider for CloudwatchAlarm {
             let Some(a) = out.metric_alarms().first() else {
                 return Ok(None);
             };
-            let tag_list = match a.alarm_arn() {
-                Some(arn) => c
-                    .cloudwatch
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("ListTagsForResource", name, e))?
-                    .tags()
-                    .to_vec(),
-                None => vec![],
-            };
-            let dims: serde_json::Map<String, Value> = a
-                .dimensions()
-                .iter()
-                .map(|d| (d.name().unwrap_or_default().to_string(), json!(d.value())))
-                .collect();
-            let mut live = Attrs::new();
-            live.insert("name".into(), json!(name));
-            live.insert(
-                "description".into(),
-                json!(a.alarm_description().unwrap_or_default()),
-            );
-            live.insert("namespace".into(), json!(a.namespace()));
-            live.insert("metric".into(), json!(a.metric_name()));
-            live.insert("dimensions".into(), Value::Object(dims));
-            live.insert("statistic".into(), json!(a.statistic().map(|s| s.as_str())));
-            live.insert("period_seconds".into(), json!(a.period()));
-            live.insert("evaluation_periods".into(), json!(a.evaluation_periods()));
-            live.insert("threshold".into(), json!(a.threshold()));
-            live.insert(
-                "comparison".into(),
-                json!(a.comparison_operator().map(|c| c.as_str())),
-            );
-            live.insert("treat_missing_data".into(), json!(a.treat_missing_data()));
-            live.insert("alarm_actions".into(), json!(a.alarm_actions()));
-            live.insert(
-                "tags".into(),
-                tag_map(
-                    tag_list
-                        .iter()
-                        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-                ),
-            );
-            Ok(Some(live))
+            let tag_list = tags_of(c, a, name).await?;
+            Ok(Some(live_of(a, name, &tag_list)))
         })
     }
 
@@ -150,8 +197,47 @@ impl Provider for CloudwatchAlarm {
         Box::pin(put(c, d))
     }
 
-    fn update<'a>(&'a self, c: &'a Clients, d: &'a Attrs, _live: &'a Attrs) -> Fut<'a, ()> {
-        Box::pin(put(c, d))
+    fn update<'a>(&'a self, c: &'a Clients, d: &'a Attrs, live: &'a Attrs) -> Fut<'a, ()> {
+        Box::pin(async move {
+            put(c, d).await?;
+            // PutMetricAlarm ignores tags when the alarm exists: tag and untag it directly.
+            if live.get("tags") == d.get("tags") {
+                return Ok(());
+            }
+            let name = s(d, "name");
+            let out = c
+                .cloudwatch
+                .describe_alarms()
+                .alarm_names(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DescribeAlarms", name, e))?;
+            let Some(arn) = out.metric_alarms().first().and_then(|a| a.alarm_arn()) else {
+                return Ok(());
+            };
+            let extra = super::extra_tags(live, d);
+            if !extra.is_empty() {
+                c.cloudwatch
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(extra))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UntagResource", name, e))?;
+            }
+            let t: Vec<Tag> = tags(d)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            c.cloudwatch
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(t))
+                .send()
+                .await
+                .map_err(|e| from_sdk("TagResource", name, e))?;
+            Ok(())
+        })
     }
 
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {

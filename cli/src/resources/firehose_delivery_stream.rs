@@ -278,6 +278,16 @@ impl Provider for FirehoseDeliveryStream {
                 .send()
                 .await
                 .map_err(|e| from_sdk("UpdateDestination", name, e))?;
+            let extra = super::extra_tags(live, d);
+            if !extra.is_empty() {
+                c.firehose
+                    .untag_delivery_stream()
+                    .delivery_stream_name(name)
+                    .set_tag_keys(Some(extra))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UntagDeliveryStream", name, e))?;
+            }
             if live.get("tags") != d.get("tags") {
                 let t: Vec<Tag> = tags(d)
                     .into_iter()

@@ -81,12 +81,100 @@ pub async fn objects_under(c: &Clients, location: &str) -> Result<usize, CloudEr
     }
 }
 
+fn live_of(t: &aws_sdk_glue::types::Table, db: &str) -> Attrs {
+    let sd = t.storage_descriptor();
+    let mut live = Attrs::new();
+    live.insert("database".into(), json!(t.database_name().unwrap_or(db)));
+    live.insert("name".into(), json!(t.name()));
+    live.insert(
+        "description".into(),
+        json!(t.description().unwrap_or_default()),
+    );
+    live.insert(
+        "location".into(),
+        json!(sd.and_then(|s| s.location()).unwrap_or_default()),
+    );
+    live.insert(
+        "format".into(),
+        // The format is whatever the SerDe reads.
+        json!(match sd
+            .and_then(|s| s.serde_info())
+            .and_then(|s| s.serialization_library())
+            .unwrap_or_default()
+        {
+            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe" => "parquet",
+            "org.openx.data.jsonserde.JsonSerDe" => "json",
+            "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe" => "csv",
+            other => other,
+        }),
+    );
+    live.insert(
+        "storage".into(),
+        json!({
+            "input_format": sd.and_then(|s| s.input_format()).unwrap_or_default(),
+            "output_format": sd.and_then(|s| s.output_format()).unwrap_or_default(),
+            "serde": sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default(),
+        }),
+    );
+    live.insert(
+        "columns".into(),
+        cols(sd.map(|s| s.columns()).unwrap_or_default()),
+    );
+    live.insert("partition_keys".into(), cols(t.partition_keys()));
+    let params: serde_json::Map<String, Value> = t
+        .parameters()
+        .map(|p| p.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+        .unwrap_or_default();
+    live.insert("parameters".into(), Value::Object(params));
+    live
+}
+
 impl Provider for GlueTable {
     fn replace_on(&self) -> &'static [&'static str] {
         &["database", "name"]
     }
     fn tagged(&self) -> bool {
         false
+    }
+    /// GetTables answers for every table of a database with what GetTable would.
+    fn read_many<'a>(
+        &'a self,
+        c: &'a Clients,
+        desired: &'a [Attrs],
+    ) -> Fut<'a, Option<Vec<Option<Attrs>>>> {
+        Box::pin(async move {
+            let dbs: std::collections::BTreeSet<&str> =
+                desired.iter().map(|d| s(d, "database")).collect();
+            let mut found = std::collections::HashMap::new();
+            for db in dbs {
+                let mut pages = c
+                    .glue
+                    .get_tables()
+                    .database_name(db)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = match absent(page.map_err(|e| from_sdk("GetTables", db, e)))? {
+                        Some(p) => p,
+                        // No database: none of its tables exist.
+                        None => break,
+                    };
+                    for t in page.table_list() {
+                        found.insert((db.to_string(), t.name().to_string()), live_of(t, db));
+                    }
+                }
+            }
+            Ok(Some(
+                desired
+                    .iter()
+                    .map(|d| {
+                        found
+                            .get(&(s(d, "database").to_string(), s(d, "name").to_string()))
+                            .cloned()
+                    })
+                    .collect(),
+            ))
+        })
     }
     fn data_note<'a>(&'a self, c: &'a Clients, a: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async move {
@@ -121,51 +209,7 @@ impl Provider for GlueTable {
             let Some(t) = out.table() else {
                 return Ok(None);
             };
-            let sd = t.storage_descriptor();
-            let mut live = Attrs::new();
-            live.insert("database".into(), json!(t.database_name().unwrap_or(db)));
-            live.insert("name".into(), json!(t.name()));
-            live.insert(
-                "description".into(),
-                json!(t.description().unwrap_or_default()),
-            );
-            live.insert(
-                "location".into(),
-                json!(sd.and_then(|s| s.location()).unwrap_or_default()),
-            );
-            live.insert(
-                "format".into(),
-                // The format is whatever the SerDe reads.
-                json!(match sd
-                    .and_then(|s| s.serde_info())
-                    .and_then(|s| s.serialization_library())
-                    .unwrap_or_default()
-                {
-                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe" => "parquet",
-                    "org.openx.data.jsonserde.JsonSerDe" => "json",
-                    "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe" => "csv",
-                    other => other,
-                }),
-            );
-            live.insert(
-                "storage".into(),
-                json!({
-                    "input_format": sd.and_then(|s| s.input_format()).unwrap_or_default(),
-                    "output_format": sd.and_then(|s| s.output_format()).unwrap_or_default(),
-                    "serde": sd.and_then(|s| s.serde_info()).and_then(|s| s.serialization_library()).unwrap_or_default(),
-                }),
-            );
-            live.insert(
-                "columns".into(),
-                cols(sd.map(|s| s.columns()).unwrap_or_default()),
-            );
-            live.insert("partition_keys".into(), cols(t.partition_keys()));
-            let params: serde_json::Map<String, Value> = t
-                .parameters()
-                .map(|p| p.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
-                .unwrap_or_default();
-            live.insert("parameters".into(), Value::Object(params));
-            Ok(Some(live))
+            Ok(Some(live_of(t, db)))
         })
     }
 

@@ -43,6 +43,38 @@ fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
         .collect()
 }
 
+fn live_of_detail(r: &aws_sdk_iam::types::RoleDetail) -> Attrs {
+    let mut live = Attrs::new();
+    live.insert("name".into(), json!(r.role_name()));
+    live.insert("arn".into(), json!(r.arn()));
+    live.insert(
+        "assume_role_policy".into(),
+        r.assume_role_policy_document()
+            .map(decode_policy)
+            .unwrap_or_default(),
+    );
+    live.insert(
+        "inline_policy".into(),
+        r.role_policy_list()
+            .iter()
+            .find(|p| p.policy_name() == Some(POLICY_NAME))
+            .and_then(|p| p.policy_document())
+            .map(decode_policy)
+            .unwrap_or_default(),
+    );
+    if let Some(b) = r
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+    {
+        live.insert("permissions_boundary".into(), json!(b));
+    }
+    live.insert(
+        "tags".into(),
+        tag_map(r.tags().iter().map(|t| (t.key(), t.value()))),
+    );
+    live
+}
+
 impl Provider for IamRole {
     fn existing<'a>(
         &'a self,
@@ -61,6 +93,37 @@ impl Provider for IamRole {
     }
     fn outputs(&self) -> &'static [&'static str] {
         &["arn"]
+    }
+    /// One paginated GetAccountAuthorizationDetails answers for every role with its trust
+    /// policy, inline policies, boundary and tags: three calls per role become a few per account.
+    fn read_many<'a>(
+        &'a self,
+        c: &'a Clients,
+        desired: &'a [Attrs],
+    ) -> Fut<'a, Option<Vec<Option<Attrs>>>> {
+        Box::pin(async move {
+            let mut roles = std::collections::HashMap::new();
+            let mut pages = c
+                .iam
+                .get_account_authorization_details()
+                .filter(aws_sdk_iam::types::EntityType::Role)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| from_sdk("GetAccountAuthorizationDetails", "", e))?;
+                for r in page.role_detail_list() {
+                    if let Some(name) = r.role_name() {
+                        roles.insert(name.to_string(), r.clone());
+                    }
+                }
+            }
+            Ok(Some(
+                desired
+                    .iter()
+                    .map(|d| roles.get(s(d, "name")).map(live_of_detail))
+                    .collect(),
+            ))
+        })
     }
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
@@ -146,6 +209,16 @@ impl Provider for IamRole {
             }
             if live.get("inline_policy") != d.get("inline_policy") {
                 put_policy(c, d).await?;
+            }
+            let extra = super::extra_tags(live, d);
+            if !extra.is_empty() {
+                c.iam
+                    .untag_role()
+                    .role_name(name)
+                    .set_tag_keys(Some(extra))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UntagRole", name, e))?;
             }
             if live.get("tags") != d.get("tags") {
                 c.iam

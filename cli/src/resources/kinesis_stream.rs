@@ -129,6 +129,16 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .map_err(|e| from_sdk("StartStreamEncryption", name, e))?;
         wait_active(c, name).await?;
     }
+    let extra = super::extra_tags(live, d);
+    if !extra.is_empty() {
+        c.kinesis
+            .remove_tags_from_stream()
+            .stream_name(name)
+            .set_tag_keys(Some(extra))
+            .send()
+            .await
+            .map_err(|e| from_sdk("RemoveTagsFromStream", name, e))?;
+    }
     if live.get("tags") != d.get("tags") {
         let mut req = c.kinesis.add_tags_to_stream().stream_name(name);
         for (k, v) in tags(d) {

@@ -65,6 +65,16 @@ pub trait Provider: Send + Sync {
     ) -> Fut<'a, Option<std::collections::BTreeSet<String>>> {
         Box::pin(async { Ok(None) })
     }
+    /// Full live attributes of each of `desired` (`None` where it does not exist), in fewer
+    /// calls than one read each: a list call that returns everything `read` would. `None`: the
+    /// API has no such call, read each.
+    fn read_many<'a>(
+        &'a self,
+        _c: &'a Clients,
+        _desired: &'a [Attrs],
+    ) -> Fut<'a, Option<Vec<Option<Attrs>>>> {
+        Box::pin(async { Ok(None) })
+    }
     /// What deleting it would destroy (e.g. "bucket has 1,204 objects"), for plans.
     fn data_note<'a>(&'a self, _c: &'a Clients, _attrs: &'a Attrs) -> Fut<'a, Option<String>> {
         Box::pin(async { Ok(None) })
@@ -174,6 +184,17 @@ pub fn tags(a: &Attrs) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Tag keys the live resource has and the desired one does not: tagging calls only add or
+/// overwrite, so these are removed with the service's untag call.
+pub fn extra_tags(live: &Attrs, desired: &Attrs) -> Vec<String> {
+    let wanted = tags(desired);
+    tags(live)
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| !wanted.iter().any(|(w, _)| w == k))
+        .collect()
 }
 
 pub fn tag_map<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Value {

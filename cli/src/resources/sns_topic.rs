@@ -134,6 +134,16 @@ impl Provider for SnsTopic {
                     .await
                     .map_err(|e| from_sdk("SetTopicAttributes", arn, e))?;
             }
+            let extra = super::extra_tags(live, d);
+            if !extra.is_empty() {
+                c.sns
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(extra))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UntagResource", arn, e))?;
+            }
             if live.get("tags") != d.get("tags") {
                 tag(c, arn, d).await?;
             }
