@@ -281,14 +281,18 @@ async fn execute(c: Clients, change: Change, walk: Walk) -> Result<Option<Attrs>
                 let before = change.before.clone().expect("before");
                 retry(|| p.delete(&c, &before, force_delete_data)).await?;
             }
-            if change.action == Action::Update {
+            let observed = if change.action == Action::Update {
                 let live = change.before.clone().expect("before");
                 retry(|| p.update(&c, &desired, &live)).await?;
+                None
             } else {
-                retry(|| p.create(&c, &desired)).await?;
-            }
+                retry(|| p.create_observed(&c, &desired)).await?
+            };
             // AWS is eventually consistent: a read just after a create may not find it yet.
-            let mut live = retry(|| p.read(&c, &desired)).await?;
+            let mut live = match observed {
+                Some(live) => Some(live),
+                None => retry(|| p.read(&c, &desired)).await?,
+            };
             for _ in 0..25 {
                 if live.is_some() {
                     break;
@@ -455,6 +459,7 @@ pub async fn apply(
         changes.iter().map(|(a, c)| (a.clone(), c.kind)).collect();
     let mut walker = Walker::new(waits, walk.parallelism)
         .prioritize(|a| kinds.get(a).map_or(1, |k| cost(*k)))
+        .grouped(|a| kinds.get(a).map_or("", |k| k.as_str()).to_string())
         .stop_on_ctrl_c();
     let mut set: JoinSet<(String, Result<Option<Attrs>, CloudError>)> = JoinSet::new();
     loop {

@@ -11,6 +11,9 @@ pub struct Walker {
     waits: BTreeMap<String, BTreeSet<String>>,
     /// Higher goes first among the ready ones (the slow and the critical path first).
     priority: BTreeMap<String, u64>,
+    /// Each node's group (its resource kind): one group takes at most `share` of the slots
+    /// while another has work ready.
+    group: BTreeMap<String, String>,
     parallelism: usize,
     pending: BTreeSet<String>,
     running: BTreeSet<String>,
@@ -35,6 +38,7 @@ impl Walker {
         Walker {
             waits,
             priority: BTreeMap::new(),
+            group: BTreeMap::new(),
             parallelism: parallelism.max(1),
             pending,
             running: BTreeSet::new(),
@@ -96,6 +100,15 @@ impl Walker {
         self
     }
 
+    /// Group nodes (by resource kind): while nodes of other groups are ready, one group holds at
+    /// most 60% of the slots. The costliest kind (streams) goes first, but a service that
+    /// answers one call at a time (LocalStack's Kinesis) does not hold every slot while roles,
+    /// alarms and tables, served elsewhere, wait; when it is the only kind left, it gets all.
+    pub fn grouped(mut self, group: impl Fn(&str) -> String) -> Walker {
+        self.group = self.waits.keys().map(|a| (a.clone(), group(a))).collect();
+        self
+    }
+
     /// Nodes to launch now (moved to running); none once stopping.
     pub fn ready(&mut self) -> Vec<String> {
         if self.stopping {
@@ -109,7 +122,32 @@ impl Walker {
             .collect();
         let prio = |a: &String| self.priority.get(a).copied().unwrap_or(0);
         candidates.sort_by(|a, b| prio(b).cmp(&prio(a)).then(a.cmp(b)));
-        let ready: Vec<String> = candidates.into_iter().take(room).cloned().collect();
+        let group = |a: &String| self.group.get(a).map(String::as_str).unwrap_or("");
+        let share = (self.parallelism * 3).div_ceil(5);
+        let mut held: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in &self.running {
+            *held.entry(group(a)).or_default() += 1;
+        }
+        // First within each group's share, then, if slots remain, whatever is ready.
+        let mut ready: Vec<String> = vec![];
+        for a in &candidates {
+            if ready.len() == room {
+                break;
+            }
+            let n = held.entry(group(a)).or_default();
+            if *n < share {
+                *n += 1;
+                ready.push((*a).clone());
+            }
+        }
+        for a in &candidates {
+            if ready.len() == room {
+                break;
+            }
+            if !ready.contains(a) {
+                ready.push((*a).clone());
+            }
+        }
         for a in &ready {
             self.pending.remove(a);
             self.running.insert(a.clone());
@@ -221,5 +259,23 @@ mod tests {
         assert_eq!(w.ready(), ["slow"]);
         assert!(w.finish("slow", true).is_empty());
         assert_eq!(w.ready(), ["tail"], "its chain is still the longest");
+    }
+
+    #[test]
+    fn one_kind_holds_at_most_its_share_while_others_wait() {
+        let nodes: Vec<(String, Vec<&str>)> = ["s1", "s2", "s3", "s4", "s5", "r1", "r2"]
+            .iter()
+            .map(|n| (n.to_string(), vec![]))
+            .collect();
+        let edges: Vec<(&str, &[&str])> = nodes.iter().map(|(n, d)| (n.as_str(), &d[..])).collect();
+        let mut w = Walker::new(waits(&edges), 5)
+            .prioritize(|n| if n.starts_with('s') { 10 } else { 1 })
+            .grouped(|n| n[..1].to_string());
+        // 60% of 5 slots: three streams, then the roles.
+        assert_eq!(w.ready(), ["s1", "s2", "s3", "r1", "r2"]);
+        w.finish("r1", true);
+        w.finish("r2", true);
+        // Only streams left: they may take every slot.
+        assert_eq!(w.ready(), ["s4", "s5"]);
     }
 }

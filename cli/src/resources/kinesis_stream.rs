@@ -9,18 +9,19 @@
 //!
 //! Example: `kinesis_stream.clickstream` → `retail-local-clickstream`, 2 shards, 24 h.
 
-use super::{Attrs, Fut, Provider, absent, int, poll_until, s, tag_map, tags};
+use super::{Attrs, Fut, Provider, absent, int, poll_for, poll_until, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_kinesis::types::{
-    EncryptionType, ScalingType, StreamMode, StreamModeDetails, StreamStatus,
+    EncryptionType, ScalingType, StreamDescriptionSummary, StreamMode, StreamModeDetails,
+    StreamStatus,
 };
 use serde_json::json;
 
 pub struct KinesisStream;
 
-/// The stream's status, `None` when there is no stream of that name.
-async fn status(c: &Clients, name: &str) -> Result<Option<StreamStatus>, CloudError> {
+/// The stream's summary, `None` when there is no stream of that name.
+async fn describe(c: &Clients, name: &str) -> Result<Option<StreamDescriptionSummary>, CloudError> {
     let d = c
         .kinesis
         .describe_stream_summary()
@@ -28,17 +29,23 @@ async fn status(c: &Clients, name: &str) -> Result<Option<StreamStatus>, CloudEr
         .send()
         .await;
     Ok(
-        absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?.and_then(|d| {
-            d.stream_description_summary()
-                .map(|s| s.stream_status().clone())
-        }),
+        absent(d.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?
+            .and_then(|d| d.stream_description_summary().cloned()),
     )
 }
 
-/// Wait until ACTIVE. Not found counts as "not yet" (just after a create it may not be visible).
-async fn wait_active(c: &Clients, name: &str) -> Result<(), CloudError> {
-    poll_until("WaitActive", name, 120, || async move {
-        Ok(status(c, name).await? == Some(StreamStatus::Active))
+/// The stream's status, `None` when there is no stream of that name.
+async fn status(c: &Clients, name: &str) -> Result<Option<StreamStatus>, CloudError> {
+    Ok(describe(c, name).await?.map(|s| s.stream_status().clone()))
+}
+
+/// Wait until ACTIVE; the ACTIVE stream's summary. Not found counts as "not yet" (just after a
+/// create it may not be visible).
+async fn wait_active(c: &Clients, name: &str) -> Result<StreamDescriptionSummary, CloudError> {
+    poll_for("WaitActive", name, 120, || async move {
+        Ok(describe(c, name)
+            .await?
+            .filter(|s| s.stream_status() == &StreamStatus::Active))
     })
     .await
 }
@@ -60,12 +67,19 @@ fn mode(d: &Attrs) -> StreamMode {
 }
 
 async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
-    wait_active(c, s(d, "name")).await?;
-    converge_active(c, d, live).await
+    let active = wait_active(c, s(d, "name")).await?;
+    converge_active(c, d, live, active).await?;
+    Ok(())
 }
 
-/// `converge` for a stream known to be ACTIVE.
-async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
+/// `converge` for a stream known to be ACTIVE (`active`: its summary then). Returns the summary
+/// of the ACTIVE stream after the last change that needed a wait (tags need none).
+async fn converge_active(
+    c: &Clients,
+    d: &Attrs,
+    live: &Attrs,
+    mut active: StreamDescriptionSummary,
+) -> Result<StreamDescriptionSummary, CloudError> {
     let name = s(d, "name");
     if live.get("mode") != d.get("mode") {
         let arn = s(live, "arn");
@@ -81,7 +95,7 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .send()
             .await
             .map_err(|e| from_sdk("UpdateStreamMode", name, e))?;
-        wait_active(c, name).await?;
+        active = wait_active(c, name).await?;
     }
     if d.contains_key("shard_count") && live.get("shard_count") != d.get("shard_count") {
         c.kinesis
@@ -92,7 +106,7 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .send()
             .await
             .map_err(|e| from_sdk("UpdateShardCount", name, e))?;
-        wait_active(c, name).await?;
+        active = wait_active(c, name).await?;
     }
     let (want, have) = (int(d, "retention_hours"), int(live, "retention_hours"));
     if want > have {
@@ -103,7 +117,7 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .send()
             .await
             .map_err(|e| from_sdk("IncreaseStreamRetentionPeriod", name, e))?;
-        wait_active(c, name).await?;
+        active = wait_active(c, name).await?;
     } else if want < have {
         c.kinesis
             .decrease_stream_retention_period()
@@ -112,7 +126,7 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .send()
             .await
             .map_err(|e| from_sdk("DecreaseStreamRetentionPeriod", name, e))?;
-        wait_active(c, name).await?;
+        active = wait_active(c, name).await?;
     }
     if live.get("encryption") != d.get("encryption") {
         c.kinesis
@@ -127,7 +141,7 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .send()
             .await
             .map_err(|e| from_sdk("StartStreamEncryption", name, e))?;
-        wait_active(c, name).await?;
+        active = wait_active(c, name).await?;
     }
     let extra = super::extra_tags(live, d);
     if !extra.is_empty() {
@@ -148,7 +162,61 @@ async fn converge_active(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), Clo
             .await
             .map_err(|e| from_sdk("AddTagsToStream", name, e))?;
     }
-    Ok(())
+    Ok(active)
+}
+
+/// Live attributes from a summary and the stream's tags, as `read` returns them.
+fn live_of(
+    name: &str,
+    sum: &StreamDescriptionSummary,
+    tags: &[aws_sdk_kinesis::types::Tag],
+) -> Attrs {
+    let mode = sum
+        .stream_mode_details()
+        .map(|m| m.stream_mode().as_str())
+        .unwrap_or("PROVISIONED");
+    let mut live = Attrs::new();
+    live.insert("name".into(), json!(name));
+    live.insert("arn".into(), json!(sum.stream_arn()));
+    live.insert("mode".into(), json!(mode));
+    live.insert(
+        "retention_hours".into(),
+        json!(sum.retention_period_hours()),
+    );
+    if mode == "PROVISIONED" {
+        live.insert("shard_count".into(), json!(sum.open_shard_count()));
+    }
+    let encrypted = sum.encryption_type() == Some(&EncryptionType::Kms);
+    live.insert(
+        "encryption".into(),
+        if encrypted {
+            json!({ "type": "KMS", "key": sum.key_id().unwrap_or_default() })
+        } else {
+            json!({ "type": "NONE" })
+        },
+    );
+    live.insert(
+        "tags".into(),
+        tag_map(
+            tags.iter()
+                .map(|t| (t.key(), t.value().unwrap_or_default())),
+        ),
+    );
+    live
+}
+
+async fn list_tags(
+    c: &Clients,
+    name: &str,
+) -> Result<Vec<aws_sdk_kinesis::types::Tag>, CloudError> {
+    Ok(c.kinesis
+        .list_tags_for_stream()
+        .stream_name(name)
+        .send()
+        .await
+        .map_err(|e| from_sdk("ListTagsForStream", name, e))?
+        .tags()
+        .to_vec())
 }
 
 impl Provider for KinesisStream {
@@ -173,59 +241,26 @@ impl Provider for KinesisStream {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let (summary, tags) = tokio::join!(
-                c.kinesis.describe_stream_summary().stream_name(name).send(),
-                c.kinesis.list_tags_for_stream().stream_name(name).send(),
-            );
-            let Some(out) =
-                absent(summary.map_err(|e| from_sdk("DescribeStreamSummary", name, e)))?
-            else {
-                return Ok(None);
-            };
-            let Some(sum) = out.stream_description_summary() else {
+            let (summary, tags) = tokio::join!(describe(c, name), list_tags(c, name));
+            let Some(sum) = summary? else {
                 return Ok(None);
             };
             if sum.stream_status() == &StreamStatus::Deleting {
                 return Ok(None);
             }
-            let tags = tags.map_err(|e| from_sdk("ListTagsForStream", name, e))?;
-            let mode = sum
-                .stream_mode_details()
-                .map(|m| m.stream_mode().as_str())
-                .unwrap_or("PROVISIONED");
-            let mut live = Attrs::new();
-            live.insert("name".into(), json!(name));
-            live.insert("arn".into(), json!(sum.stream_arn()));
-            live.insert("mode".into(), json!(mode));
-            live.insert(
-                "retention_hours".into(),
-                json!(sum.retention_period_hours()),
-            );
-            if mode == "PROVISIONED" {
-                live.insert("shard_count".into(), json!(sum.open_shard_count()));
-            }
-            let encrypted = sum.encryption_type() == Some(&EncryptionType::Kms);
-            live.insert(
-                "encryption".into(),
-                if encrypted {
-                    json!({ "type": "KMS", "key": sum.key_id().unwrap_or_default() })
-                } else {
-                    json!({ "type": "NONE" })
-                },
-            );
-            live.insert(
-                "tags".into(),
-                tag_map(
-                    tags.tags()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                ),
-            );
-            Ok(Some(live))
+            Ok(Some(live_of(name, &sum, &tags?)))
         })
     }
 
     fn create<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, ()> {
+        Box::pin(async move {
+            self.create_observed(c, d).await?;
+            Ok(())
+        })
+    }
+
+    /// The last wait for ACTIVE already described the stream: only its tags are read.
+    fn create_observed<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
             let mut req = c.kinesis.create_stream().stream_name(name);
@@ -243,23 +278,38 @@ impl Provider for KinesisStream {
             for (k, v) in tags(d) {
                 req = req.tags(k, v);
             }
-            // A stream of that name still DELETING (a destroy just before) holds the name.
-            if status(c, name).await? == Some(StreamStatus::Deleting) {
-                wait_gone(c, name).await?;
-            }
-            req.send()
+            // A stream of that name still DELETING (a destroy just before) holds the name: only
+            // then is the create refused as in use, and it is waited out and tried again (no
+            // describe before every create).
+            match req
+                .clone()
+                .send()
                 .await
-                .map_err(|e| from_sdk("CreateStream", name, e))?;
-            wait_active(c, name).await?;
+                .map_err(|e| from_sdk("CreateStream", name, e))
+            {
+                Err(e)
+                    if e.code == "ResourceInUseException"
+                        && status(c, name).await? == Some(StreamStatus::Deleting) =>
+                {
+                    wait_gone(c, name).await?;
+                    req.send()
+                        .await
+                        .map_err(|e| from_sdk("CreateStream", name, e))?;
+                }
+                other => {
+                    other?;
+                }
+            }
+            let active = wait_active(c, name).await?;
             // What a new stream is, without reading it back: the mode and shards it was created
             // with, 24 h retention, no encryption. Tags are set again (LocalStack ignores
-            // CreateStream's tags; AWS keeps them, and adding equal tags changes nothing). The
-            // engine reads everything back after.
+            // CreateStream's tags; AWS keeps them, and adding equal tags changes nothing).
             let mut live = d.clone();
             live.insert("retention_hours".into(), json!(24));
             live.insert("encryption".into(), json!({ "type": "NONE" }));
             live.remove("tags");
-            converge_active(c, d, &live).await
+            let last = converge_active(c, d, &live, active).await?;
+            Ok(Some(live_of(name, &last, &list_tags(c, name).await?)))
         })
     }
 
@@ -270,22 +320,32 @@ impl Provider for KinesisStream {
     fn delete<'a>(&'a self, c: &'a Clients, a: &'a Attrs, _force: bool) -> Fut<'a, ()> {
         Box::pin(async move {
             let name = s(a, "name");
-            match status(c, name).await? {
-                None => return Ok(()),
-                // Another destroy (perhaps killed) started it: wait for it to finish.
-                Some(StreamStatus::Deleting) => return wait_gone(c, name).await,
-                Some(StreamStatus::Active) => {}
-                Some(_) => wait_active(c, name).await?,
+            let delete = || async {
+                absent(
+                    c.kinesis
+                        .delete_stream()
+                        .stream_name(name)
+                        .enforce_consumer_deletion(true)
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("DeleteStream", name, e)),
+                )
+            };
+            // Delete at once; only a stream busy CREATING or UPDATING refuses (in use), and is
+            // waited for; one another destroy (perhaps killed) is deleting already is waited out.
+            match delete().await {
+                Ok(None) => return Ok(()),
+                Ok(Some(_)) => {}
+                Err(e) if e.code == "ResourceInUseException" => match status(c, name).await? {
+                    None => return Ok(()),
+                    Some(StreamStatus::Deleting) => {}
+                    Some(_) => {
+                        wait_active(c, name).await?;
+                        delete().await?;
+                    }
+                },
+                Err(e) => return Err(e),
             }
-            absent(
-                c.kinesis
-                    .delete_stream()
-                    .stream_name(name)
-                    .enforce_consumer_deletion(true)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DeleteStream", name, e)),
-            )?;
             // Deletion is asynchronous; the name stays taken (CreateStream fails) until it is gone.
             wait_gone(c, name).await
         })

@@ -48,6 +48,15 @@ pub trait Provider: Send + Sync {
     /// Live attributes, or `None` when the resource does not exist.
     fn read<'a>(&'a self, c: &'a Clients, desired: &'a Attrs) -> Fut<'a, Option<Attrs>>;
     fn create<'a>(&'a self, c: &'a Clients, desired: &'a Attrs) -> Fut<'a, ()>;
+    /// Create, returning the live attributes when the create's own last calls read them all
+    /// anyway (a wait for ACTIVE describes the resource): apply verifies those instead of
+    /// reading again. `None`: apply reads it back.
+    fn create_observed<'a>(&'a self, c: &'a Clients, desired: &'a Attrs) -> Fut<'a, Option<Attrs>> {
+        Box::pin(async move {
+            self.create(c, desired).await?;
+            Ok(None)
+        })
+    }
     /// Bring a live resource to `desired` without replacing it.
     fn update<'a>(&'a self, c: &'a Clients, desired: &'a Attrs, live: &'a Attrs) -> Fut<'a, ()>;
     fn delete<'a>(
@@ -105,9 +114,7 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
 }
 
 /// Call `done` until it says yes, for at most `secs` seconds (waiting for ACTIVE, or for an
-/// asynchronous delete to free the name): first after 100 ms, then less often, up to every
-/// 500 ms. Most waits end within a few hundred milliseconds; polling harder only loads a service
-/// that is busy creating (LocalStack's Kinesis answers a describe in ~200 ms under load).
+/// asynchronous delete to free the name). See [`poll_for`].
 pub async fn poll_until<F, Fu>(
     operation: &str,
     resource: &str,
@@ -118,13 +125,34 @@ where
     F: FnMut() -> Fu,
     Fu: Future<Output = Result<bool, CloudError>>,
 {
+    poll_for(operation, resource, secs, || {
+        let f = done();
+        async move { Ok(f.await?.then_some(())) }
+    })
+    .await
+}
+
+/// Call `ready` until it returns a value, for at most `secs` seconds: at once (a fast service is
+/// done already), then after 250 ms, then less often, up to every 500 ms. A wait on AWS lasts
+/// seconds; on LocalStack about half a second, and its Kinesis serves one call at a time, so
+/// each extra poll delays every other stream's calls.
+pub async fn poll_for<T, F, Fu>(
+    operation: &str,
+    resource: &str,
+    secs: u64,
+    mut ready: F,
+) -> Result<T, CloudError>
+where
+    F: FnMut() -> Fu,
+    Fu: Future<Output = Result<Option<T>, CloudError>>,
+{
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
     let began = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(100);
+    let mut pause = std::time::Duration::from_millis(250);
     loop {
-        if done().await? {
+        if let Some(v) = ready().await? {
             crate::timings::span("wait", operation, began, serde_json::json!({}));
-            return Ok(());
+            return Ok(v);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(CloudError::new(
