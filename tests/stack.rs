@@ -77,7 +77,7 @@ fn retail_offline_plan_snapshot_and_exit_codes() {
     };
     assert!(pos("s3_bucket.lake") < pos("glue_database.catalog"));
     assert!(pos("iam_role.clickstream_delivery") < pos("firehose_delivery_stream.clickstream"));
-    assert!(pos("kinesis_stream.clickstream") < pos("cloudwatch_alarm.clickstream_iterator_age"));
+    assert!(pos("glue_security_configuration.glue") < pos("glue_job.shop_tables"));
     assert!(pos("s3_object.shop_tables_script") < pos("glue_job.shop_tables"));
 }
 

@@ -33,14 +33,6 @@ pub async fn refresh(
     refresh_with(clients, graph, state, parallelism, Depth::Full).await
 }
 
-/// What the first call per kind found.
-enum Listing {
-    /// Everything, read in batch: each address with its live attributes, if it exists.
-    Read(Vec<(String, Option<Attrs>)>),
-    /// The names that exist (`None`: the kind has no list call).
-    Names(Option<BTreeSet<String>>),
-}
-
 /// How much a refresh reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
@@ -80,97 +72,26 @@ pub async fn refresh_with(
             }
         }
     }
-    // One call per kind first, where the API has one: a batch read of everything (`read_many`),
-    // else a list of what exists, so what does not exist needs no read of its own.
+    // Each kind on its own: one call first where the API has one — a batch read of everything
+    // (`read_many`), else a list of what exists, so what does not exist needs no read — then its
+    // reads, without waiting for the other kinds' lists.
     let mut by_kind: BTreeMap<ResourceKind, Vec<(String, Attrs)>> = BTreeMap::new();
-    for (addr, (kind, attrs)) in &wanted {
-        by_kind
-            .entry(*kind)
-            .or_default()
-            .push((addr.clone(), attrs.clone()));
+    for (addr, (kind, attrs)) in wanted {
+        by_kind.entry(kind).or_default().push((addr, attrs));
     }
-    let mut listed: BTreeMap<ResourceKind, BTreeSet<String>> = BTreeMap::new();
-    let mut existing = BTreeMap::new();
-    let mut read_in_batch: BTreeSet<ResourceKind> = BTreeSet::new();
-    let mut lists = JoinSet::new();
-    for (kind, members) in by_kind {
-        let c = clients.clone();
-        lists.spawn(async move {
-            if depth == Depth::Full {
-                let desired: Vec<Attrs> = members.iter().map(|m| m.1.clone()).collect();
-                match retry(|| provider(kind).read_many(&c, &desired)).await {
-                    Ok(Some(lives)) => {
-                        let addrs = members.into_iter().map(|m| m.0);
-                        return (kind, Ok(Listing::Read(addrs.zip(lives).collect())));
-                    }
-                    Ok(None) => {}
-                    Err(e) => return (kind, Err(e)),
-                }
-            }
-            let names: Vec<String> = members
-                .iter()
-                .filter_map(|m| m.1.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect();
-            let found = retry(|| provider(kind).existing(&c, &names)).await;
-            (kind, found.map(Listing::Names))
-        });
-    }
-    let mut errors = vec![];
-    while let Some(r) = lists.join_next().await {
-        match r.expect("list task") {
-            (kind, Ok(Listing::Read(lives))) => {
-                read_in_batch.insert(kind);
-                for (addr, live) in lives {
-                    if let Some(attrs) = live {
-                        existing.insert(addr, Existing { kind, attrs });
-                    }
-                }
-            }
-            (kind, Ok(Listing::Names(Some(found)))) => {
-                listed.insert(kind, found);
-            }
-            (_, Ok(Listing::Names(None))) => {}
-            (kind, Err(e)) => errors.push((kind.as_str().to_string(), e)),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    // Read already, or listed as not there.
-    let settled = |kind: &ResourceKind, attrs: &Attrs| {
-        let name = attrs.get("name").and_then(Value::as_str);
-        read_in_batch.contains(kind)
-            || matches!((listed.get(kind), name), (Some(found), Some(n)) if !found.contains(n))
-    };
     // Reads are cheap and idempotent: overlap more of them than writes.
     let sem = Arc::new(Semaphore::new(parallelism.max(1) * 3));
-    let mut set = JoinSet::new();
-    for (addr, (kind, attrs)) in wanted {
-        if settled(&kind, &attrs) {
-            continue;
-        }
-        if depth == Depth::Existence && listed.contains_key(&kind) {
-            existing.insert(addr, Existing { kind, attrs });
-            continue;
-        }
+    let mut kinds = JoinSet::new();
+    for (kind, members) in by_kind {
         let (c, sem) = (clients.clone(), sem.clone());
-        set.spawn(crate::timings::RESOURCE.scope(addr.clone(), async move {
-            let _permit = sem.acquire_owned().await;
-            let began = std::time::Instant::now();
-            let live = retry(|| provider(kind).read(&c, &attrs)).await;
-            crate::timings::span("resource", "refresh", began, serde_json::json!({}));
-            (addr, kind, live)
-        }));
+        kinds.spawn(refresh_kind(c, kind, members, depth, sem));
     }
-    while let Some(r) = set.join_next().await {
-        let (addr, kind, live) = r.expect("refresh task");
-        match live {
-            Ok(Some(attrs)) => {
-                existing.insert(addr, Existing { kind, attrs });
-            }
-            Ok(None) => {}
-            Err(e) => errors.push((addr, e)),
-        }
+    let mut existing = BTreeMap::new();
+    let mut errors = vec![];
+    while let Some(r) = kinds.join_next().await {
+        let (found, failed) = r.expect("refresh task");
+        existing.extend(found);
+        errors.extend(failed);
     }
     if !errors.is_empty() {
         errors.sort_by(|a, b| a.0.cmp(&b.0));
@@ -190,6 +111,73 @@ pub async fn refresh_with(
         }
     }
     Ok(Refreshed { existing, drift })
+}
+
+/// Refresh one kind's resources: what exists, with its live attributes, and what failed.
+async fn refresh_kind(
+    c: Clients,
+    kind: ResourceKind,
+    members: Vec<(String, Attrs)>,
+    depth: Depth,
+    sem: Arc<Semaphore>,
+) -> (Vec<(String, Existing)>, Vec<(String, CloudError)>) {
+    let (mut found, mut failed) = (vec![], vec![]);
+    if depth == Depth::Full {
+        let desired: Vec<Attrs> = members.iter().map(|m| m.1.clone()).collect();
+        let batch = {
+            let _permit = sem.acquire().await;
+            retry(|| provider(kind).read_many(&c, &desired)).await
+        };
+        match batch {
+            Ok(Some(lives)) => {
+                for ((addr, _), live) in members.into_iter().zip(lives) {
+                    if let Some(attrs) = live {
+                        found.push((addr, Existing { kind, attrs }));
+                    }
+                }
+                return (found, failed);
+            }
+            Ok(None) => {}
+            Err(e) => return (found, vec![(kind.as_str().to_string(), e)]),
+        }
+    }
+    let names: Vec<String> = members
+        .iter()
+        .filter_map(|m| m.1.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let listed = match retry(|| provider(kind).existing(&c, &names)).await {
+        Ok(l) => l,
+        Err(e) => return (found, vec![(kind.as_str().to_string(), e)]),
+    };
+    let mut reads = JoinSet::new();
+    for (addr, attrs) in members {
+        let name = attrs.get("name").and_then(Value::as_str);
+        if let (Some(l), Some(n)) = (&listed, name)
+            && !l.contains(n)
+        {
+            continue;
+        }
+        if depth == Depth::Existence && listed.is_some() {
+            found.push((addr, Existing { kind, attrs }));
+            continue;
+        }
+        let (c, sem) = (c.clone(), sem.clone());
+        reads.spawn(crate::timings::RESOURCE.scope(addr.clone(), async move {
+            let _permit = sem.acquire_owned().await;
+            let began = std::time::Instant::now();
+            let live = retry(|| provider(kind).read(&c, &attrs)).await;
+            crate::timings::span("resource", "refresh", began, serde_json::json!({}));
+            (addr, live)
+        }));
+    }
+    while let Some(r) = reads.join_next().await {
+        match r.expect("refresh read") {
+            (addr, Ok(Some(attrs))) => found.push((addr, Existing { kind, attrs })),
+            (_, Ok(None)) => {}
+            (addr, Err(e)) => failed.push((addr, e)),
+        }
+    }
+    (found, failed)
 }
 
 /// Retry throttling and eventual-consistency errors with jittered exponential backoff.

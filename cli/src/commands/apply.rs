@@ -18,8 +18,10 @@ pub struct Args {
     /// chrome://tracing) to see where the time goes.
     #[arg(long, value_name = "FILE")]
     pub timings: Option<PathBuf>,
-    /// Concurrent resource operations.
-    #[arg(long, default_value_t = 10)]
+    /// Concurrent resource operations. Most of an operation is waiting (for a stream to be
+    /// ACTIVE, for a delete to finish), so more than the few calls a service serves at once;
+    /// throttled calls back off and retry.
+    #[arg(long, default_value_t = 20)]
     pub parallelism: usize,
     /// Apply a plan saved by `dekit plan --out`; refused if state or stack changed since.
     #[arg(long)]

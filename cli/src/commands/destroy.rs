@@ -20,7 +20,10 @@ pub struct Args {
     /// Also delete buckets and tables that still hold data.
     #[arg(long)]
     pub force_delete_data: bool,
-    #[arg(long, default_value_t = 10)]
+    /// Concurrent resource operations. Most of an operation is waiting (for a stream to be
+    /// ACTIVE, for a delete to finish), so more than the few calls a service serves at once;
+    /// throttled calls back off and retry.
+    #[arg(long, default_value_t = 20)]
     pub parallelism: usize,
     #[arg(long)]
     pub start_local: bool,

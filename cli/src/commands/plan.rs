@@ -37,7 +37,10 @@ pub struct Args {
     #[arg(long)]
     pub start_local: bool,
     /// Concurrent API calls while refreshing.
-    #[arg(long, default_value_t = 10)]
+    /// Concurrent resource operations. Most of an operation is waiting (for a stream to be
+    /// ACTIVE, for a delete to finish), so more than the few calls a service serves at once;
+    /// throttled calls back off and retry.
+    #[arg(long, default_value_t = 20)]
     pub parallelism: usize,
     /// Only what changed since git revision REF (the stack's components and SQL files) and
     /// everything that depends on it.

@@ -3,9 +3,10 @@
 //!
 //! Why: Kinesis accepts one change at a time and is CREATING, UPDATING or DELETING meanwhile, so
 //! every operation waits for a stable state before and after it: a stream adopted while CREATING is
-//! not encrypted until ACTIVE, an update is not reported done while UPDATING, a delete of a stream
-//! already DELETING waits until it is gone, and a stream not yet visible just after CreateStream
-//! (AWS is eventually consistent) is waited for, not reported missing.
+//! not encrypted until ACTIVE, an update is not reported done while UPDATING, a create whose name
+//! a DELETING stream still holds waits until it is gone, and a stream not yet visible just after
+//! CreateStream (AWS is eventually consistent) is waited for, not reported missing. A delete
+//! returns once Kinesis accepted it.
 //!
 //! Example: `kinesis_stream.clickstream` → `retail-local-clickstream`, 2 shards, 24 h.
 
@@ -346,8 +347,10 @@ impl Provider for KinesisStream {
                 },
                 Err(e) => return Err(e),
             }
-            // Deletion is asynchronous; the name stays taken (CreateStream fails) until it is gone.
-            wait_gone(c, name).await
+            // Deletion is asynchronous and the name stays taken until it is gone; a destroy does
+            // not wait for that (a create of the same name does: see `create`), as the script
+            // a user would write does not.
+            Ok(())
         })
     }
 }

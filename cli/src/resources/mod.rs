@@ -133,9 +133,9 @@ where
 }
 
 /// Call `ready` until it returns a value, for at most `secs` seconds: at once (a fast service is
-/// done already), then after 250 ms, then less often, up to every 500 ms. A wait on AWS lasts
+/// done already), then every 250 ms for the first second, then every 500 ms. A wait on AWS lasts
 /// seconds; on LocalStack about half a second, and its Kinesis serves one call at a time, so
-/// each extra poll delays every other stream's calls.
+/// polling harder only delays every other stream's calls.
 pub async fn poll_for<T, F, Fu>(
     operation: &str,
     resource: &str,
@@ -163,7 +163,9 @@ where
             ));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 3 / 2).min(std::time::Duration::from_millis(500));
+        if began.elapsed() >= std::time::Duration::from_secs(1) {
+            pause = std::time::Duration::from_millis(500);
+        }
     }
 }
 

@@ -62,9 +62,9 @@ pub fn add(b: &mut Builder) {
                 } else {
                     resource_address(R::KinesisStream, stream)
                 };
-                let dims = json!({ dim: b.name_of(&watched) });
-                deps.push(watched);
-                dims
+                // Named, not waited for: CloudWatch takes an alarm on a metric nothing sends yet,
+                // so the alarm is created beside its stream rather than after it.
+                json!({ dim: b.name_of(&watched) })
             }
             _ => json!({ "Stack": b.s.stack.value, "Environment": b.loaded.env_name }),
         };
