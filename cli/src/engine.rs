@@ -84,7 +84,11 @@ pub async fn refresh_with(
     let mut kinds = JoinSet::new();
     for (kind, members) in by_kind {
         let (c, sem) = (clients.clone(), sem.clone());
-        kinds.spawn(refresh_kind(c, kind, members, depth, sem));
+        // All recorded: they most likely exist, and a list would only delay their reads (a
+        // no-op plan); some new: a list spares reading what is not there yet.
+        let all_recorded = members.iter().all(|(a, _)| state.resources.contains_key(a));
+        let list = depth == Depth::Existence || !all_recorded;
+        kinds.spawn(refresh_kind(c, kind, members, depth, list, sem));
     }
     let mut existing = BTreeMap::new();
     let mut errors = vec![];
@@ -119,6 +123,7 @@ async fn refresh_kind(
     kind: ResourceKind,
     members: Vec<(String, Attrs)>,
     depth: Depth,
+    list: bool,
     sem: Arc<Semaphore>,
 ) -> (Vec<(String, Existing)>, Vec<(String, CloudError)>) {
     let (mut found, mut failed) = (vec![], vec![]);
@@ -145,9 +150,13 @@ async fn refresh_kind(
         .iter()
         .filter_map(|m| m.1.get("name").and_then(Value::as_str).map(str::to_string))
         .collect();
-    let listed = match retry(|| provider(kind).existing(&c, &names)).await {
-        Ok(l) => l,
-        Err(e) => return (found, vec![(kind.as_str().to_string(), e)]),
+    let listed = if list {
+        match retry(|| provider(kind).existing(&c, &names)).await {
+            Ok(l) => l,
+            Err(e) => return (found, vec![(kind.as_str().to_string(), e)]),
+        }
+    } else {
+        None
     };
     let mut reads = JoinSet::new();
     for (addr, attrs) in members {

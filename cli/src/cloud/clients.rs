@@ -40,13 +40,17 @@ impl Clients {
         match target {
             Target::Local { .. } => {
                 // LocalStack and moto accept any credentials; fixed ones keep real ones out of the way.
-                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "test",
-                    "test",
-                    None,
-                    None,
-                    "dekit-local",
-                ));
+                loader = loader
+                    .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                        "test",
+                        "test",
+                        None,
+                        None,
+                        "dekit-local",
+                    ))
+                    // Plain HTTP on loopback: the HTTPS client would first load and parse every
+                    // root certificate of the system (~50-100 ms of every command).
+                    .http_client(aws_smithy_http_client::Builder::new().build_http());
             }
             Target::Aws { profile, .. } => {
                 if let Some(p) = profile {
