@@ -58,6 +58,30 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
     Ok(())
 }
 
+/// The alarms of these names that exist, by name: DescribeAlarms takes up to 100 names a call.
+async fn describe_named(
+    c: &Clients,
+    names: &[String],
+) -> Result<std::collections::HashMap<String, MetricAlarm>, CloudError> {
+    let mut alarms = std::collections::HashMap::new();
+    for chunk in names.chunks(100) {
+        let page = c
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeAlarms", "", e))?;
+        for a in page.metric_alarms() {
+            if let Some(n) = a.alarm_name() {
+                alarms.insert(n.to_string(), a.clone());
+            }
+        }
+    }
+    Ok(alarms)
+}
+
 /// An alarm's tags (CloudWatch lists them per alarm only).
 async fn tags_of(c: &Clients, a: &MetricAlarm, name: &str) -> Result<Vec<Tag>, CloudError> {
     Ok(match a.alarm_arn() {
@@ -117,23 +141,7 @@ impl Provider for CloudwatchAlarm {
         names: &'a [String],
     ) -> Fut<'a, Option<std::collections::BTreeSet<String>>> {
         Box::pin(async move {
-            let mut out = std::collections::BTreeSet::new();
-            // DescribeAlarms takes up to 100 names per call.
-            for chunk in names.chunks(100) {
-                let page = c
-                    .cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .max_records(100)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DescribeAlarms", "", e))?;
-                out.extend(
-                    page.metric_alarms()
-                        .iter()
-                        .filter_map(|a| a.alarm_name().map(str::to_string)),
-                );
-            }
+            let out = describe_named(c, names).await?.into_keys().collect();
             Ok(Some(out))
         })
     }
@@ -145,22 +153,7 @@ impl Provider for CloudwatchAlarm {
     ) -> Fut<'a, Option<Vec<Option<Attrs>>>> {
         Box::pin(async move {
             let names: Vec<String> = desired.iter().map(|d| s(d, "name").to_string()).collect();
-            let mut alarms = std::collections::HashMap::new();
-            for chunk in names.chunks(100) {
-                let page = c
-                    .cloudwatch
-                    .describe_alarms()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .max_records(100)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DescribeAlarms", "", e))?;
-                for a in page.metric_alarms() {
-                    if let Some(n) = a.alarm_name() {
-                        alarms.insert(n.to_string(), a.clone());
-                    }
-                }
-            }
+            let alarms = describe_named(c, &names).await?;
             // Sixteen at a time: a stack of thousands of alarms must not flood the API.
             let sem = tokio::sync::Semaphore::new(16);
             let (sem, alarms) = (&sem, &alarms);
