@@ -146,11 +146,11 @@ async fn refresh_kind(
             Err(e) => return (found, vec![(kind.as_str().to_string(), e)]),
         }
     }
-    let names: Vec<String> = members
-        .iter()
-        .filter_map(|m| m.1.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect();
     let listed = if list {
+        let names: Vec<String> = members
+            .iter()
+            .filter_map(|m| m.1.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
         match retry(|| provider(kind).existing(&c, &names)).await {
             Ok(l) => l,
             Err(e) => return (found, vec![(kind.as_str().to_string(), e)]),

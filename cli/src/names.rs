@@ -128,3 +128,16 @@ pub fn with_slash(p: &str) -> String {
         format!("{p}/")
     }
 }
+
+/// The log groups Glue writes a job's (`crawler: false`) or crawler's logs to when the security
+/// configuration `config` encrypts them, for a run under `role`.
+pub fn encrypted_glue_log_groups(role: &str, config: &str, crawler: bool) -> Vec<String> {
+    if crawler {
+        vec![format!("/aws-glue/crawlers-role/{role}-{config}")]
+    } else {
+        ["output", "error"]
+            .iter()
+            .map(|s| format!("/aws-glue/jobs-{role}-{config}/{s}"))
+            .collect()
+    }
+}

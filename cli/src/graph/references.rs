@@ -343,9 +343,8 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
     }
 }
 
-/// The log groups Glue writes to when a security configuration encrypts logs:
-/// `/aws-glue/jobs-<role>-<config>/{output,error}` and `/aws-glue/crawlers-role/<role>-<config>`,
-/// for a role and a security configuration of the graph.
+/// Whether `resource` (`log-group:<group>:*`) is a log group Glue writes to when one of the
+/// graph's security configurations encrypts the logs of a run under one of its roles.
 fn encrypted_glue_logs(k: &Known, resource: &str) -> bool {
     let Some(group) = resource
         .strip_prefix("log-group:")
@@ -353,28 +352,34 @@ fn encrypted_glue_logs(k: &Known, resource: &str) -> bool {
     else {
         return false;
     };
-    let role_and_config = |s: &str| {
-        k.roles.iter().any(|r| {
-            s.strip_prefix(r.as_str())
-                .and_then(|rest| rest.strip_prefix('-'))
-                .is_some_and(|c| k.security_configurations.contains(c))
+    k.roles.iter().any(|r| {
+        k.security_configurations.iter().any(|c| {
+            [false, true].iter().any(|&crawler| {
+                crate::names::encrypted_glue_log_groups(r, c, crawler)
+                    .iter()
+                    .any(|g| g == group)
+            })
         })
-    };
-    if let Some(rest) = group.strip_prefix("/aws-glue/crawlers-role/") {
-        return role_and_config(rest);
-    }
-    group
-        .strip_prefix("/aws-glue/jobs-")
-        .and_then(|g| {
-            g.strip_suffix("/output")
-                .or_else(|| g.strip_suffix("/error"))
-        })
-        .is_some_and(role_and_config)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use crate::graph::refs::reference;
+
+    #[test]
+    fn encrypted_glue_log_groups_only_for_a_role_and_configuration_of_the_graph() {
+        let mut k = super::Known::default();
+        k.roles.insert("s-local-load-job".into());
+        k.security_configurations.insert("s-local-glue".into());
+        let ok = |g: &str| super::encrypted_glue_logs(&k, &format!("log-group:{g}:*"));
+        assert!(ok("/aws-glue/jobs-s-local-load-job-s-local-glue/output"));
+        assert!(ok("/aws-glue/jobs-s-local-load-job-s-local-glue/error"));
+        assert!(ok("/aws-glue/crawlers-role/s-local-load-job-s-local-glue"));
+        assert!(!ok("/aws-glue/jobs-s-local-load-job-s-local-glue/other"));
+        assert!(!ok("/aws-glue/jobs-other-role-s-local-glue/output"));
+        assert!(!ok("/aws-glue/crawlers-role/s-local-load-job-other"));
+    }
 
     #[test]
     fn a_role_arn_that_names_no_role_is_dangling() {

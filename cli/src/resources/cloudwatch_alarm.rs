@@ -26,10 +26,6 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
                 .build()
         })
         .collect();
-    let t: Vec<Tag> = tags(d)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
     c.cloudwatch
         .put_metric_alarm()
         .alarm_name(name)
@@ -51,11 +47,30 @@ async fn put(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
                 .filter_map(|a| a.as_str().map(str::to_string))
                 .collect(),
         ))
-        .set_tags(Some(t))
+        .set_tags(Some(cw_tags(d)))
         .send()
         .await
         .map_err(|e| from_sdk("PutMetricAlarm", name, e))?;
     Ok(())
+}
+
+fn cw_tags(d: &Attrs) -> Vec<Tag> {
+    tags(d)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The alarm of that name, if it exists.
+async fn describe_one(c: &Clients, name: &str) -> Result<Option<MetricAlarm>, CloudError> {
+    let out = c
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeAlarms", name, e))?;
+    Ok(out.metric_alarms().first().cloned())
 }
 
 /// The alarms of these names that exist, by name: DescribeAlarms takes up to 100 names a call.
@@ -171,18 +186,11 @@ impl Provider for CloudwatchAlarm {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let out = c
-                .cloudwatch
-                .describe_alarms()
-                .alarm_names(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DescribeAlarms", name, e))?;
-            let Some(a) = out.metric_alarms().first() else {
+            let Some(a) = describe_one(c, name).await? else {
                 return Ok(None);
             };
-            let tag_list = tags_of(c, a, name).await?;
-            Ok(Some(live_of(a, name, &tag_list)))
+            let tag_list = tags_of(c, &a, name).await?;
+            Ok(Some(live_of(&a, name, &tag_list)))
         })
     }
 
@@ -198,14 +206,8 @@ impl Provider for CloudwatchAlarm {
                 return Ok(());
             }
             let name = s(d, "name");
-            let out = c
-                .cloudwatch
-                .describe_alarms()
-                .alarm_names(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DescribeAlarms", name, e))?;
-            let Some(arn) = out.metric_alarms().first().and_then(|a| a.alarm_arn()) else {
+            let alarm = describe_one(c, name).await?;
+            let Some(arn) = alarm.as_ref().and_then(|a| a.alarm_arn()) else {
                 return Ok(());
             };
             let extra = super::extra_tags(live, d);
@@ -218,14 +220,10 @@ impl Provider for CloudwatchAlarm {
                     .await
                     .map_err(|e| from_sdk("UntagResource", name, e))?;
             }
-            let t: Vec<Tag> = tags(d)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
             c.cloudwatch
                 .tag_resource()
                 .resource_arn(arn)
-                .set_tags(Some(t))
+                .set_tags(Some(cw_tags(d)))
                 .send()
                 .await
                 .map_err(|e| from_sdk("TagResource", name, e))?;

@@ -43,36 +43,46 @@ fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
         .collect()
 }
 
-fn live_of_detail(r: &aws_sdk_iam::types::RoleDetail) -> Attrs {
+/// Live attributes as `read` and `read_many` both return them, from whichever calls answered.
+fn live_role<'a>(
+    name: Option<&str>,
+    arn: Option<&str>,
+    trust: Option<&str>,
+    inline: Option<&str>,
+    boundary: Option<&str>,
+    role_tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Attrs {
     let mut live = Attrs::new();
-    live.insert("name".into(), json!(r.role_name()));
-    live.insert("arn".into(), json!(r.arn()));
+    live.insert("name".into(), json!(name));
+    live.insert("arn".into(), json!(arn));
     live.insert(
         "assume_role_policy".into(),
-        r.assume_role_policy_document()
-            .map(decode_policy)
-            .unwrap_or_default(),
+        trust.map(decode_policy).unwrap_or_default(),
     );
     live.insert(
         "inline_policy".into(),
+        inline.map(decode_policy).unwrap_or_default(),
+    );
+    if let Some(b) = boundary {
+        live.insert("permissions_boundary".into(), json!(b));
+    }
+    live.insert("tags".into(), tag_map(role_tags));
+    live
+}
+
+fn live_of_detail(r: &aws_sdk_iam::types::RoleDetail) -> Attrs {
+    live_role(
+        r.role_name(),
+        r.arn(),
+        r.assume_role_policy_document(),
         r.role_policy_list()
             .iter()
             .find(|p| p.policy_name() == Some(POLICY_NAME))
-            .and_then(|p| p.policy_document())
-            .map(decode_policy)
-            .unwrap_or_default(),
-    );
-    if let Some(b) = r
-        .permissions_boundary()
-        .and_then(|b| b.permissions_boundary_arn())
-    {
-        live.insert("permissions_boundary".into(), json!(b));
-    }
-    live.insert(
-        "tags".into(),
-        tag_map(r.tags().iter().map(|t| (t.key(), t.value()))),
-    );
-    live
+            .and_then(|p| p.policy_document()),
+        r.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        r.tags().iter().map(|t| (t.key(), t.value())),
+    )
 }
 
 impl Provider for IamRole {
@@ -146,32 +156,15 @@ impl Provider for IamRole {
             };
             let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
             let role_tags = role_tags.map_err(|e| from_sdk("ListRoleTags", name, e))?;
-            let mut live = Attrs::new();
-            live.insert("name".into(), json!(role.role_name()));
-            live.insert("arn".into(), json!(role.arn()));
-            live.insert(
-                "assume_role_policy".into(),
-                role.assume_role_policy_document()
-                    .map(decode_policy)
-                    .unwrap_or_default(),
-            );
-            live.insert(
-                "inline_policy".into(),
-                policy
-                    .map(|p| decode_policy(p.policy_document()))
-                    .unwrap_or_default(),
-            );
-            if let Some(b) = role
-                .permissions_boundary()
-                .and_then(|b| b.permissions_boundary_arn())
-            {
-                live.insert("permissions_boundary".into(), json!(b));
-            }
-            live.insert(
-                "tags".into(),
-                tag_map(role_tags.tags().iter().map(|t| (t.key(), t.value()))),
-            );
-            Ok(Some(live))
+            Ok(Some(live_role(
+                Some(role.role_name()),
+                Some(role.arn()),
+                role.assume_role_policy_document(),
+                policy.as_ref().map(|p| p.policy_document()),
+                role.permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn()),
+                role_tags.tags().iter().map(|t| (t.key(), t.value())),
+            )))
         })
     }
 

@@ -213,20 +213,10 @@ impl<'a> Builder<'a> {
         if self.kms_key().is_none() {
             return policy;
         }
-        let groups = if crawler {
-            vec![
-                self.arns
-                    .log_group(&format!("/aws-glue/crawlers-role/{role}-{sc}")),
-            ]
-        } else {
-            ["output", "error"]
-                .iter()
-                .map(|s| {
-                    self.arns
-                        .log_group(&format!("/aws-glue/jobs-{role}-{sc}/{s}"))
-                })
-                .collect()
-        };
+        let groups = crate::names::encrypted_glue_log_groups(role, sc, crawler)
+            .iter()
+            .map(|g| self.arns.log_group(g))
+            .collect();
         policy.allow(
             "EncryptedLogs",
             &[
