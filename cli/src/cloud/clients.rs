@@ -21,6 +21,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// The SDK's credential chain, for clients outside the SDK (the local engine's object store).
     pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
+    /// Kinesis' account limits, shared by every stream this process creates or changes.
+    pub kinesis_pace: std::sync::Arc<super::kinesis_pace::KinesisPace>,
 }
 
 macro_rules! client {
@@ -83,6 +85,7 @@ impl Clients {
             cloudwatch: client!(aws_sdk_cloudwatch, &conf, target, "cloudwatch"),
             sns: client!(aws_sdk_sns, &conf, target, "sns"),
             credentials: conf.credentials_provider(),
+            kinesis_pace: Default::default(),
         }
     }
 }

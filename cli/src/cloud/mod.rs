@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod error;
+pub mod kinesis_pace;
 pub mod local;
 pub mod target;
 

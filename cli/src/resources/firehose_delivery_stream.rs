@@ -7,12 +7,12 @@
 //!
 //! Example: `firehose_delivery_stream.clickstream` → `raw/clickstream/`, 5 MiB / 60 s, GZIP.
 
-use super::{Attrs, Fut, Provider, absent, poll_until, s, tag_map, tags};
+use super::{Attrs, Fut, Provider, absent, poll_for, poll_until, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_firehose::types::{
-    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType,
-    ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
+    BufferingHints, CompressionFormat, DeliveryStreamDescription, DeliveryStreamStatus,
+    DeliveryStreamType, ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
     KinesisStreamSourceConfiguration, ProcessingConfiguration, Processor, ProcessorType, Tag,
 };
 use serde_json::json;
@@ -45,8 +45,9 @@ fn hints(d: &Attrs) -> BufferingHints {
         .build()
 }
 
-async fn wait(c: &Clients, name: &str) -> Result<(), CloudError> {
-    poll_until("CreateDeliveryStream", name, 60, || async move {
+/// Wait until ACTIVE; the ACTIVE delivery stream's description.
+async fn wait(c: &Clients, name: &str) -> Result<DeliveryStreamDescription, CloudError> {
+    poll_for("CreateDeliveryStream", name, 60, || async move {
         let out = c
             .firehose
             .describe_delivery_stream()
@@ -54,18 +55,18 @@ async fn wait(c: &Clients, name: &str) -> Result<(), CloudError> {
             .send()
             .await
             .map_err(|e| from_sdk("DescribeDeliveryStream", name, e))?;
-        match out
-            .delivery_stream_description()
-            .map(|d| d.delivery_stream_status())
-        {
-            Some(DeliveryStreamStatus::Active) => Ok(true),
-            Some(DeliveryStreamStatus::CreatingFailed) => Err(CloudError::new(
+        let Some(desc) = out.delivery_stream_description() else {
+            return Ok(None);
+        };
+        match desc.delivery_stream_status() {
+            DeliveryStreamStatus::Active => Ok(Some(desc.clone())),
+            DeliveryStreamStatus::CreatingFailed => Err(CloudError::new(
                 "CreateDeliveryStream",
                 name,
                 "CreatingFailed",
                 "the delivery stream ended in CREATING_FAILED",
             )),
-            _ => Ok(false),
+            _ => Ok(None),
         }
     })
     .await
@@ -84,6 +85,61 @@ async fn status(c: &Clients, name: &str) -> Result<Option<DeliveryStreamStatus>,
                 .map(|d| d.delivery_stream_status().clone())
         }),
     )
+}
+
+/// Live attributes from a description and the delivery stream's tags, as `read` returns them.
+fn live_of(name: &str, desc: &DeliveryStreamDescription, tags: &[Tag]) -> Attrs {
+    let dest = desc
+        .destinations()
+        .first()
+        .and_then(|d| d.extended_s3_destination_description());
+    let source = match desc
+        .source()
+        .and_then(|s| s.kinesis_stream_source_description())
+    {
+        Some(k) => {
+            json!({ "type": "KinesisStreamAsSource", "stream_arn": k.kinesis_stream_arn().unwrap_or_default() })
+        }
+        None => json!({ "type": "DirectPut" }),
+    };
+    let mut live = Attrs::new();
+    live.insert("name".into(), json!(name));
+    live.insert("source".into(), source);
+    live.insert(
+        "role_arn".into(),
+        json!(dest.map(|d| d.role_arn()).unwrap_or_default()),
+    );
+    // Records land as delivered (JSON) unless record-format conversion is on.
+    let converting = dest
+        .and_then(|d| d.data_format_conversion_configuration())
+        .and_then(|c| c.enabled())
+        .unwrap_or(false);
+    let fmt = if converting { "parquet" } else { "json" };
+    live.insert(
+        "destination".into(),
+        json!({
+            "bucket_arn": dest.map(|d| d.bucket_arn()).unwrap_or_default(),
+            "prefix": dest.and_then(|d| d.prefix()).unwrap_or_default(),
+            "error_prefix": dest.and_then(|d| d.error_output_prefix()).unwrap_or_default(),
+            "buffer_size_mb": dest.and_then(|d| d.buffering_hints()).and_then(|b| b.size_in_mbs()),
+            "buffer_interval_seconds": dest.and_then(|d| d.buffering_hints()).and_then(|b| b.interval_in_seconds()),
+            "compression": dest.map(|d| d.compression_format().as_str()).unwrap_or_default(),
+            "format": fmt,
+        }),
+    );
+    live.insert("version_id".into(), json!(desc.version_id()));
+    live.insert(
+        "destination_id".into(),
+        json!(desc.destinations().first().map(|d| d.destination_id())),
+    );
+    live.insert(
+        "tags".into(),
+        tag_map(
+            tags.iter()
+                .map(|t| (t.key(), t.value().unwrap_or_default())),
+        ),
+    );
+    live
 }
 
 impl Provider for FirehoseDeliveryStream {
@@ -142,73 +198,22 @@ impl Provider for FirehoseDeliveryStream {
             ) {
                 return Ok(None);
             }
-            let dest = desc
-                .destinations()
-                .first()
-                .and_then(|d| d.extended_s3_destination_description());
-            let source = match desc
-                .source()
-                .and_then(|s| s.kinesis_stream_source_description())
-            {
-                Some(k) => {
-                    json!({ "type": "KinesisStreamAsSource", "stream_arn": k.kinesis_stream_arn().unwrap_or_default() })
-                }
-                None => json!({ "type": "DirectPut" }),
-            };
             let tag_out = tags.map_err(|e| from_sdk("ListTagsForDeliveryStream", name, e))?;
-            let mut live = Attrs::new();
-            live.insert("name".into(), json!(name));
-            live.insert("source".into(), source);
-            live.insert(
-                "role_arn".into(),
-                json!(dest.map(|d| d.role_arn()).unwrap_or_default()),
-            );
-            // Records land as delivered (JSON) unless record-format conversion is on.
-            let converting = dest
-                .and_then(|d| d.data_format_conversion_configuration())
-                .and_then(|c| c.enabled())
-                .unwrap_or(false);
-            let fmt = if converting { "parquet" } else { "json" };
-            live.insert(
-                "destination".into(),
-                json!({
-                    "bucket_arn": dest.map(|d| d.bucket_arn()).unwrap_or_default(),
-                    "prefix": dest.and_then(|d| d.prefix()).unwrap_or_default(),
-                    "error_prefix": dest.and_then(|d| d.error_output_prefix()).unwrap_or_default(),
-                    "buffer_size_mb": dest.and_then(|d| d.buffering_hints()).and_then(|b| b.size_in_mbs()),
-                    "buffer_interval_seconds": dest.and_then(|d| d.buffering_hints()).and_then(|b| b.interval_in_seconds()),
-                    "compression": dest.map(|d| d.compression_format().as_str()).unwrap_or_default(),
-                    "format": fmt,
-                }),
-            );
-            live.insert("version_id".into(), json!(desc.version_id()));
-            live.insert(
-                "destination_id".into(),
-                json!(desc.destinations().first().map(|d| d.destination_id())),
-            );
-            live.insert(
-                "tags".into(),
-                tag_map(
-                    tag_out
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                ),
-            );
-            Ok(Some(live))
+            Ok(Some(live_of(name, desc, tag_out.tags())))
         })
     }
 
     fn create<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
+            self.create_observed(c, d).await?;
+            Ok(())
+        })
+    }
+
+    /// The wait for ACTIVE already described the delivery stream: only its tags are read.
+    fn create_observed<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
+        Box::pin(async move {
             let name = s(d, "name");
-            // A delivery stream of that name still DELETING holds the name until it is gone.
-            if status(c, name).await? == Some(DeliveryStreamStatus::Deleting) {
-                poll_until("CreateDeliveryStream", name, 120, || async move {
-                    status(c, name).await.map(|s| s.is_none())
-                })
-                .await?;
-            }
             let dest = &d["destination"];
             let s3 = ExtendedS3DestinationConfiguration::builder()
                 .role_arn(s(d, "role_arn"))
@@ -246,10 +251,40 @@ impl Provider for FirehoseDeliveryStream {
             } else {
                 req.delivery_stream_type(DeliveryStreamType::DirectPut)
             };
-            req.send()
+            // A delivery stream of that name still DELETING (a destroy just before) holds the
+            // name: only then is the create refused as in use, and it is waited out and tried
+            // again (no describe before every create).
+            match req
+                .clone()
+                .send()
                 .await
-                .map_err(|e| from_sdk("CreateDeliveryStream", name, e))?;
-            wait(c, name).await
+                .map_err(|e| from_sdk("CreateDeliveryStream", name, e))
+            {
+                Err(e)
+                    if e.code == "ResourceInUseException"
+                        && status(c, name).await? == Some(DeliveryStreamStatus::Deleting) =>
+                {
+                    poll_until("CreateDeliveryStream", name, 120, || async move {
+                        status(c, name).await.map(|s| s.is_none())
+                    })
+                    .await?;
+                    req.send()
+                        .await
+                        .map_err(|e| from_sdk("CreateDeliveryStream", name, e))?;
+                }
+                other => {
+                    other?;
+                }
+            }
+            let desc = wait(c, name).await?;
+            let tags = c
+                .firehose
+                .list_tags_for_delivery_stream()
+                .delivery_stream_name(name)
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListTagsForDeliveryStream", name, e))?;
+            Ok(Some(live_of(name, &desc, tags.tags())))
         })
     }
 

@@ -170,8 +170,18 @@ impl Provider for IamRole {
 
     fn create<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, ()> {
         Box::pin(async move {
+            self.create_observed(c, d).await?;
+            Ok(())
+        })
+    }
+
+    /// CreateRole answers with the role as stored (trust policy, boundary, tags): only the
+    /// inline policy is read back.
+    fn create_observed<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
+        Box::pin(async move {
             let name = s(d, "name");
-            c.iam
+            let created = c
+                .iam
                 .create_role()
                 .role_name(name)
                 .assume_role_policy_document(d["assume_role_policy"].to_string())
@@ -184,7 +194,27 @@ impl Provider for IamRole {
                 .send()
                 .await
                 .map_err(|e| from_sdk("CreateRole", name, e))?;
-            put_policy(c, d).await
+            let Some(role) = created.role() else {
+                return Ok(None);
+            };
+            put_policy(c, d).await?;
+            let policy = c
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await;
+            let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
+            Ok(Some(live_role(
+                Some(role.role_name()),
+                Some(role.arn()),
+                role.assume_role_policy_document(),
+                policy.as_ref().map(|p| p.policy_document()),
+                role.permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn()),
+                role.tags().iter().map(|t| (t.key(), t.value())),
+            )))
         })
     }
 

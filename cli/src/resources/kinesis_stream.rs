@@ -12,17 +12,25 @@
 
 use super::{Attrs, Fut, Provider, absent, int, poll_for, poll_until, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
+use crate::cloud::kinesis_pace::Lane;
 use crate::cloud::{Clients, CloudError};
 use aws_sdk_kinesis::types::{
     EncryptionType, ScalingType, StreamDescriptionSummary, StreamMode, StreamModeDetails,
     StreamStatus,
 };
 use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
 
 pub struct KinesisStream;
 
 /// The stream's summary, `None` when there is no stream of that name.
-async fn describe(c: &Clients, name: &str) -> Result<Option<StreamDescriptionSummary>, CloudError> {
+async fn describe(
+    c: &Clients,
+    name: &str,
+    lane: Lane,
+) -> Result<Option<StreamDescriptionSummary>, CloudError> {
+    let _turn = c.kinesis_pace.turn(lane).await;
     let d = c
         .kinesis
         .describe_stream_summary()
@@ -37,18 +45,65 @@ async fn describe(c: &Clients, name: &str) -> Result<Option<StreamDescriptionSum
 
 /// The stream's status, `None` when there is no stream of that name.
 async fn status(c: &Clients, name: &str) -> Result<Option<StreamStatus>, CloudError> {
-    Ok(describe(c, name).await?.map(|s| s.stream_status().clone()))
+    Ok(describe(c, name, Lane::Other)
+        .await?
+        .map(|s| s.stream_status().clone()))
 }
 
 /// Wait until ACTIVE; the ACTIVE stream's summary. Not found counts as "not yet" (just after a
 /// create it may not be visible).
-async fn wait_active(c: &Clients, name: &str) -> Result<StreamDescriptionSummary, CloudError> {
+async fn wait_active(
+    c: &Clients,
+    name: &str,
+    lane: Lane,
+) -> Result<StreamDescriptionSummary, CloudError> {
     poll_for("WaitActive", name, 120, || async move {
-        Ok(describe(c, name)
+        Ok(describe(c, name, lane)
             .await?
             .filter(|s| s.stream_status() == &StreamStatus::Active))
     })
     .await
+}
+
+/// One of the account's five CREATING slots; a wait for it shows in `--timings`.
+async fn create_permit(c: &Clients) -> OwnedSemaphorePermit {
+    let began = Instant::now();
+    let permit = c.kinesis_pace.create_permit().await;
+    if began.elapsed() >= Duration::from_millis(1) {
+        crate::timings::span("wait", "KinesisCreateSlot", began, json!({}));
+    }
+    permit
+}
+
+/// Wait until ACTIVE after a change whose call just returned: the first poll waits the learned
+/// pause (see `KinesisPace`), and this wait teaches it.
+async fn wait_changed(
+    c: &Clients,
+    name: &str,
+    lane: Lane,
+) -> Result<StreamDescriptionSummary, CloudError> {
+    let returned = Instant::now();
+    let pause = c.kinesis_pace.first_pause();
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
+    // (polls made, when the last one started)
+    let polls = std::sync::Mutex::new((0u32, returned));
+    let active = poll_for("WaitActive", name, 120, || {
+        {
+            let mut p = polls.lock().expect("polls");
+            *p = (p.0 + 1, Instant::now());
+        }
+        async move {
+            Ok(describe(c, name, lane)
+                .await?
+                .filter(|s| s.stream_status() == &StreamStatus::Active))
+        }
+    })
+    .await?;
+    let (n, last) = *polls.lock().expect("polls");
+    c.kinesis_pace.learn(n == 1, last.duration_since(returned));
+    Ok(active)
 }
 
 /// Wait until no stream of that name exists (a delete in progress finishes).
@@ -68,7 +123,7 @@ fn mode(d: &Attrs) -> StreamMode {
 }
 
 async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
-    let active = wait_active(c, s(d, "name")).await?;
+    let active = wait_active(c, s(d, "name"), Lane::Other).await?;
     converge_active(c, d, live, active).await?;
     Ok(())
 }
@@ -84,6 +139,7 @@ async fn converge_active(
     let name = s(d, "name");
     if live.get("mode") != d.get("mode") {
         let arn = s(live, "arn");
+        let turn = c.kinesis_pace.turn(Lane::Other).await;
         c.kinesis
             .update_stream_mode()
             .stream_arn(arn)
@@ -96,9 +152,11 @@ async fn converge_active(
             .send()
             .await
             .map_err(|e| from_sdk("UpdateStreamMode", name, e))?;
-        active = wait_active(c, name).await?;
+        drop(turn);
+        active = wait_changed(c, name, Lane::Other).await?;
     }
     if d.contains_key("shard_count") && live.get("shard_count") != d.get("shard_count") {
+        let turn = c.kinesis_pace.turn(Lane::Other).await;
         c.kinesis
             .update_shard_count()
             .stream_name(name)
@@ -107,10 +165,12 @@ async fn converge_active(
             .send()
             .await
             .map_err(|e| from_sdk("UpdateShardCount", name, e))?;
-        active = wait_active(c, name).await?;
+        drop(turn);
+        active = wait_changed(c, name, Lane::Other).await?;
     }
     let (want, have) = (int(d, "retention_hours"), int(live, "retention_hours"));
     if want > have {
+        let turn = c.kinesis_pace.turn(Lane::Other).await;
         c.kinesis
             .increase_stream_retention_period()
             .stream_name(name)
@@ -118,8 +178,10 @@ async fn converge_active(
             .send()
             .await
             .map_err(|e| from_sdk("IncreaseStreamRetentionPeriod", name, e))?;
-        active = wait_active(c, name).await?;
+        drop(turn);
+        active = wait_changed(c, name, Lane::Other).await?;
     } else if want < have {
+        let turn = c.kinesis_pace.turn(Lane::Other).await;
         c.kinesis
             .decrease_stream_retention_period()
             .stream_name(name)
@@ -127,9 +189,11 @@ async fn converge_active(
             .send()
             .await
             .map_err(|e| from_sdk("DecreaseStreamRetentionPeriod", name, e))?;
-        active = wait_active(c, name).await?;
+        drop(turn);
+        active = wait_changed(c, name, Lane::Other).await?;
     }
     if live.get("encryption") != d.get("encryption") {
+        let turn = c.kinesis_pace.turn(Lane::Other).await;
         c.kinesis
             .start_stream_encryption()
             .stream_name(name)
@@ -142,10 +206,12 @@ async fn converge_active(
             .send()
             .await
             .map_err(|e| from_sdk("StartStreamEncryption", name, e))?;
-        active = wait_active(c, name).await?;
+        drop(turn);
+        active = wait_changed(c, name, Lane::Other).await?;
     }
     let extra = super::extra_tags(live, d);
     if !extra.is_empty() {
+        let turn = c.kinesis_pace.turn(Lane::Other).await;
         c.kinesis
             .remove_tags_from_stream()
             .stream_name(name)
@@ -153,12 +219,14 @@ async fn converge_active(
             .send()
             .await
             .map_err(|e| from_sdk("RemoveTagsFromStream", name, e))?;
+        drop(turn);
     }
     if live.get("tags") != d.get("tags") {
         let mut req = c.kinesis.add_tags_to_stream().stream_name(name);
         for (k, v) in tags(d) {
             req = req.tags(k, v);
         }
+        let _turn = c.kinesis_pace.turn(Lane::Other).await;
         req.send()
             .await
             .map_err(|e| from_sdk("AddTagsToStream", name, e))?;
@@ -210,6 +278,7 @@ async fn list_tags(
     c: &Clients,
     name: &str,
 ) -> Result<Vec<aws_sdk_kinesis::types::Tag>, CloudError> {
+    let _turn = c.kinesis_pace.turn(Lane::Other).await;
     Ok(c.kinesis
         .list_tags_for_stream()
         .stream_name(name)
@@ -229,7 +298,10 @@ impl Provider for KinesisStream {
         Box::pin(async move {
             let mut out = std::collections::BTreeSet::new();
             let mut pages = c.kinesis.list_streams().into_paginator().send();
-            while let Some(page) = pages.next().await {
+            while let Some(page) = {
+                let _turn = c.kinesis_pace.turn(Lane::Other).await;
+                pages.next().await
+            } {
                 let page = page.map_err(|e| from_sdk("ListStreams", "", e))?;
                 out.extend(page.stream_names().iter().cloned());
             }
@@ -242,7 +314,7 @@ impl Provider for KinesisStream {
     fn read<'a>(&'a self, c: &'a Clients, d: &'a Attrs) -> Fut<'a, Option<Attrs>> {
         Box::pin(async move {
             let name = s(d, "name");
-            let (summary, tags) = tokio::join!(describe(c, name), list_tags(c, name));
+            let (summary, tags) = tokio::join!(describe(c, name, Lane::Other), list_tags(c, name));
             let Some(sum) = summary? else {
                 return Ok(None);
             };
@@ -281,7 +353,8 @@ impl Provider for KinesisStream {
             }
             // A stream of that name still DELETING (a destroy just before) holds the name: only
             // then is the create refused as in use, and it is waited out and tried again (no
-            // describe before every create).
+            // describe before every create). The permit is held until the stream is ACTIVE.
+            let mut permit = create_permit(c).await;
             match req
                 .clone()
                 .send()
@@ -292,7 +365,9 @@ impl Provider for KinesisStream {
                     if e.code == "ResourceInUseException"
                         && status(c, name).await? == Some(StreamStatus::Deleting) =>
                 {
+                    drop(permit);
                     wait_gone(c, name).await?;
+                    permit = create_permit(c).await;
                     req.send()
                         .await
                         .map_err(|e| from_sdk("CreateStream", name, e))?;
@@ -301,7 +376,8 @@ impl Provider for KinesisStream {
                     other?;
                 }
             }
-            let active = wait_active(c, name).await?;
+            let active = wait_changed(c, name, Lane::Creating).await?;
+            drop(permit);
             // What a new stream is, without reading it back: the mode and shards it was created
             // with, 24 h retention, no encryption. Tags are set again (LocalStack ignores
             // CreateStream's tags; AWS keeps them, and adding equal tags changes nothing).
@@ -322,6 +398,7 @@ impl Provider for KinesisStream {
         Box::pin(async move {
             let name = s(a, "name");
             let delete = || async {
+                let _turn = c.kinesis_pace.turn(Lane::Other).await;
                 absent(
                     c.kinesis
                         .delete_stream()
@@ -341,7 +418,7 @@ impl Provider for KinesisStream {
                     None => return Ok(()),
                     Some(StreamStatus::Deleting) => {}
                     Some(_) => {
-                        wait_active(c, name).await?;
+                        wait_active(c, name, Lane::Other).await?;
                         delete().await?;
                     }
                 },
