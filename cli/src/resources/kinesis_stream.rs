@@ -6,7 +6,9 @@
 //! not encrypted until ACTIVE, an update is not reported done while UPDATING, a create whose name
 //! a DELETING stream still holds waits until it is gone, and a stream not yet visible just after
 //! CreateStream (AWS is eventually consistent) is waited for, not reported missing. A delete
-//! returns once Kinesis accepted it.
+//! returns once Kinesis accepted it. Creates, polls and other calls keep to the account's limits
+//! (`cloud::kinesis_pace`): five streams CREATING at once, a learned pause before a change's
+//! first poll, a creating stream's calls first.
 //!
 //! Example: `kinesis_stream.clickstream` → `retail-local-clickstream`, 2 shards, 24 h.
 
