@@ -10,7 +10,7 @@
 use super::{Attrs, Fut, Provider, absent, decode_policy, s, tag_map, tags};
 use crate::cloud::error::from_sdk;
 use crate::cloud::{Clients, CloudError};
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::types::{Role, Tag};
 use serde_json::json;
 
 pub struct IamRole;
@@ -68,6 +68,20 @@ fn live_role<'a>(
     }
     live.insert("tags".into(), tag_map(role_tags));
     live
+}
+
+/// Live attributes of a role as GetRole or CreateRole answered it, with its inline policy and
+/// tags.
+fn live_of_role(role: &Role, inline: Option<&str>, role_tags: &[Tag]) -> Attrs {
+    live_role(
+        Some(role.role_name()),
+        Some(role.arn()),
+        role.assume_role_policy_document(),
+        inline,
+        role.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        role_tags.iter().map(|t| (t.key(), t.value())),
+    )
 }
 
 fn live_of_detail(r: &aws_sdk_iam::types::RoleDetail) -> Attrs {
@@ -156,14 +170,10 @@ impl Provider for IamRole {
             };
             let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
             let role_tags = role_tags.map_err(|e| from_sdk("ListRoleTags", name, e))?;
-            Ok(Some(live_role(
-                Some(role.role_name()),
-                Some(role.arn()),
-                role.assume_role_policy_document(),
+            Ok(Some(live_of_role(
+                role,
                 policy.as_ref().map(|p| p.policy_document()),
-                role.permissions_boundary()
-                    .and_then(|b| b.permissions_boundary_arn()),
-                role_tags.tags().iter().map(|t| (t.key(), t.value())),
+                role_tags.tags(),
             )))
         })
     }
@@ -206,14 +216,10 @@ impl Provider for IamRole {
                 .send()
                 .await;
             let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
-            Ok(Some(live_role(
-                Some(role.role_name()),
-                Some(role.arn()),
-                role.assume_role_policy_document(),
+            Ok(Some(live_of_role(
+                role,
                 policy.as_ref().map(|p| p.policy_document()),
-                role.permissions_boundary()
-                    .and_then(|b| b.permissions_boundary_arn()),
-                role.tags().iter().map(|t| (t.key(), t.value())),
+                role.tags(),
             )))
         })
     }
