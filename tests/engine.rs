@@ -855,6 +855,51 @@ fn timings_trace_every_resource_call() {
     stack.ok(&["destroy", "--force-delete-data"]);
 }
 
+/// An account may have five streams CREATING at once; Kinesis (and LocalStack) refuse a sixth
+/// with `LimitExceededException`. Eight new streams are created without one refusal: every
+/// `CreateStream` succeeds at its first attempt and nothing backs off.
+#[test]
+fn kinesis_creates_keep_to_five_creating_streams() {
+    cloud();
+    let scope = Scope::new("burst");
+    let stack = Stack::new(&scope);
+    stack.edit(|t| {
+        let extra: String = (0..7)
+            .map(|i| {
+                format!("    burst_{i}:\n      source: shop_app\n      shards: 1\n      retention_hours: 24\n")
+            })
+            .collect();
+        t.replace("  batch:\n    shop_tables:\n", &format!("{extra}  batch:\n    shop_tables:\n"))
+    });
+    let trace_file = stack.dir.join("trace.json");
+    let tf = trace_file.to_string_lossy().to_string();
+    stack.ok(&["apply", "--timings", &tf]);
+    let trace: Value =
+        serde_json::from_slice(&std::fs::read(&trace_file).unwrap()).expect("the trace is JSON");
+    let spans: Vec<&Value> = trace["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .collect();
+    let creates: Vec<&&Value> = spans
+        .iter()
+        .filter(|e| e["name"] == "Kinesis.CreateStream")
+        .collect();
+    assert_eq!(creates.len(), 8, "one CreateStream per stream: {creates:?}");
+    for e in &creates {
+        assert_eq!(e["args"]["ok"], true, "{e}");
+        assert_eq!(
+            e["args"]["attempts"], 1,
+            "a create was refused and retried: {e}"
+        );
+    }
+    let backoffs: Vec<&&Value> = spans.iter().filter(|e| e["name"] == "backoff").collect();
+    assert!(backoffs.is_empty(), "calls backed off: {backoffs:?}");
+    stack.assert_converged();
+    stack.ok(&["destroy", "--force-delete-data"]);
+}
+
 #[test]
 fn apply_writes_the_source_secret_from_the_environment_and_never_stores_it() {
     let c = cloud();

@@ -9,7 +9,8 @@
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -92,7 +93,15 @@ impl Storable for Began {
     type Storer = StoreReplace<Self>;
 }
 
-/// The interceptor every SDK client carries: one span per API call (retries included).
+/// HTTP attempts of one call so far: the SDK retries throttling itself, inside one span.
+#[derive(Debug, Clone)]
+struct Attempts(u32);
+impl Storable for Attempts {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The interceptor every SDK client carries: one span per API call, retries included and
+/// counted (`attempts`).
 #[derive(Debug)]
 pub struct ApiCalls;
 
@@ -112,6 +121,19 @@ impl Intercept for ApiCalls {
         Ok(())
     }
 
+    fn read_before_attempt(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if enabled() {
+            let n = cfg.load::<Attempts>().map_or(0, |a| a.0);
+            cfg.interceptor_state().store_put(Attempts(n + 1));
+        }
+        Ok(())
+    }
+
     fn read_after_execution(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
@@ -126,11 +148,12 @@ impl Intercept for ApiCalls {
             .map(|m| (m.service().to_string(), m.name().to_string()))
             .unwrap_or_default();
         let ok = context.output_or_error().is_some_and(|r| r.is_ok());
+        let attempts = cfg.load::<Attempts>().map_or(1, |a| a.0);
         span(
             "api",
             &format!("{service}.{op}"),
             began,
-            json!({ "ok": ok }),
+            json!({ "ok": ok, "attempts": attempts }),
         );
         Ok(())
     }
