@@ -15,8 +15,8 @@
 //!   Kinesis answers ~40 calls a second in all, so a poll that cannot succeed delays every
 //!   other stream's calls.
 //! - Calls of a stream holding a create permit go first: every later create waits for them.
-//!   Other Kinesis calls (encryption, tags, reads) are limited to a few in flight, so a
-//!   create's polls are not queued behind dozens of them (LocalStack's Kinesis answers one call
+//!   While a stream is creating, other Kinesis calls (encryption, tags, reads) are limited to a
+//!   few in flight, so a create's polls are not queued behind dozens of them (LocalStack's Kinesis answers one call
 //!   at a time; on AWS most Kinesis control-plane calls allow 5–20 a second per account).
 
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub const OTHER_CALLS_IN_FLIGHT: usize = 3;
 pub enum Lane {
     /// A stream holding a create permit (at most five): its calls never wait.
     Creating,
-    /// Everything else: at most `OTHER_CALLS_IN_FLIGHT` at once.
+    /// Everything else: at most `OTHER_CALLS_IN_FLIGHT` at once while a stream is creating.
     Other,
 }
 
@@ -74,15 +74,18 @@ impl KinesisPace {
     }
 
     /// Wait for a call's turn in its lane; hold the result while the call is in flight.
+    /// Other calls wait only while a stream is creating: a plan's reads, or a destroy's
+    /// deletes, have no create to make way for.
     pub async fn turn(&self, lane: Lane) -> Option<SemaphorePermit<'_>> {
+        let creating = self.creating.available_permits() < CONCURRENT_CREATES;
         match lane {
-            Lane::Creating => None,
-            Lane::Other => Some(
+            Lane::Other if creating => Some(
                 self.others
                     .acquire()
                     .await
                     .expect("the semaphore is never closed"),
             ),
+            _ => None,
         }
     }
 
@@ -169,13 +172,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_calls_are_limited_and_the_create_lane_never_waits() {
+    async fn other_calls_are_limited_while_a_stream_is_creating() {
         let p = KinesisPace::default();
+        let wait = Duration::from_millis(50);
+        let mut free = Vec::new();
+        for _ in 0..OTHER_CALLS_IN_FLIGHT + 2 {
+            let t = tokio::time::timeout(wait, p.turn(Lane::Other)).await;
+            free.push(t.expect("no stream is creating: no wait"));
+        }
+        drop(free);
+        let _creating = p.create_permit().await;
         let mut held = Vec::new();
         for _ in 0..OTHER_CALLS_IN_FLIGHT {
             held.push(p.turn(Lane::Other).await);
         }
-        let wait = Duration::from_millis(50);
         assert!(
             tokio::time::timeout(wait, p.turn(Lane::Other))
                 .await
