@@ -30,6 +30,21 @@ async fn put_policy(c: &Clients, d: &Attrs) -> Result<(), CloudError> {
     Ok(())
 }
 
+/// The role's inline policy (dekit's one), `None` when it has none.
+async fn get_policy(
+    c: &Clients,
+    name: &str,
+) -> Result<Option<aws_sdk_iam::operation::get_role_policy::GetRolePolicyOutput>, CloudError> {
+    let out = c
+        .iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await;
+    absent(out.map_err(|e| from_sdk("GetRolePolicy", name, e)))
+}
+
 fn iam_tags(d: &Attrs) -> Result<Vec<Tag>, CloudError> {
     tags(d)
         .into_iter()
@@ -155,11 +170,7 @@ impl Provider for IamRole {
             // The three reads are independent: issue them together.
             let (role, policy, role_tags) = tokio::join!(
                 c.iam.get_role().role_name(name).send(),
-                c.iam
-                    .get_role_policy()
-                    .role_name(name)
-                    .policy_name(POLICY_NAME)
-                    .send(),
+                get_policy(c, name),
                 c.iam.list_role_tags().role_name(name).send(),
             );
             let Some(out) = absent(role.map_err(|e| from_sdk("GetRole", name, e)))? else {
@@ -168,7 +179,7 @@ impl Provider for IamRole {
             let Some(role) = out.role() else {
                 return Ok(None);
             };
-            let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
+            let policy = policy?;
             let role_tags = role_tags.map_err(|e| from_sdk("ListRoleTags", name, e))?;
             Ok(Some(live_of_role(
                 role,
@@ -204,18 +215,11 @@ impl Provider for IamRole {
                 .send()
                 .await
                 .map_err(|e| from_sdk("CreateRole", name, e))?;
+            put_policy(c, d).await?;
             let Some(role) = created.role() else {
                 return Ok(None);
             };
-            put_policy(c, d).await?;
-            let policy = c
-                .iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(POLICY_NAME)
-                .send()
-                .await;
-            let policy = absent(policy.map_err(|e| from_sdk("GetRolePolicy", name, e)))?;
+            let policy = get_policy(c, name).await?;
             Ok(Some(live_of_role(
                 role,
                 policy.as_ref().map(|p| p.policy_document()),
