@@ -10,14 +10,14 @@
 //!   poll that finds the stream ACTIVE shortens the next pause a little; one that does not
 //!   lengthens it halfway to when ACTIVE was seen. Most first polls then succeed, and a pause
 //!   follows the target: none on an emulator that is ACTIVE at once, about half a second on
-//!   LocalStack, seconds on AWS.
-//!   `DescribeStreamSummary` is limited to 20 calls a second per account on AWS, and LocalStack's
-//!   Kinesis answers ~40 calls a second in all, so a poll that cannot succeed delays every
-//!   other stream's calls.
+//!   LocalStack, seconds on AWS. `DescribeStreamSummary` is limited to 20 calls a second per
+//!   account on AWS, and LocalStack's Kinesis answers ~40 calls a second in all, so a poll that
+//!   cannot succeed delays every other stream's calls.
 //! - Calls of a stream holding a create permit go first: every later create waits for them.
 //!   While a stream is creating, other Kinesis calls (encryption, tags, reads) are limited to a
-//!   few in flight, so a create's polls are not queued behind dozens of them (LocalStack's Kinesis answers one call
-//!   at a time; on AWS most Kinesis control-plane calls allow 5–20 a second per account).
+//!   few in flight, so a create's polls are not queued behind dozens of them (LocalStack's
+//!   Kinesis answers one call at a time; on AWS most Kinesis control-plane calls allow 5–20 a
+//!   second per account).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -59,12 +59,24 @@ async fn wait_active(
     name: &str,
     lane: Lane,
 ) -> Result<StreamDescriptionSummary, CloudError> {
-    poll_for("WaitActive", name, 120, || async move {
-        Ok(describe(c, name, lane)
-            .await?
-            .filter(|s| s.stream_status() == &StreamStatus::Active))
-    })
-    .await
+    poll_for("WaitActive", name, 120, || if_active(c, name, lane)).await
+}
+
+/// The stream's summary if it is ACTIVE (not found: `None`, as just after a create).
+async fn if_active(
+    c: &Clients,
+    name: &str,
+    lane: Lane,
+) -> Result<Option<StreamDescriptionSummary>, CloudError> {
+    Ok(describe(c, name, lane)
+        .await?
+        .filter(|s| s.stream_status() == &StreamStatus::Active))
+}
+
+/// `call` once it is its turn among other Kinesis calls (see `KinesisPace`).
+async fn in_turn<F: std::future::Future>(c: &Clients, call: F) -> F::Output {
+    let _turn = c.kinesis_pace.turn(Lane::Other).await;
+    call.await
 }
 
 /// One of the account's five CREATING slots; a wait for it shows in `--timings`.
@@ -96,11 +108,7 @@ async fn wait_changed(
             let mut p = polls.lock().expect("polls");
             *p = (p.0 + 1, Instant::now());
         }
-        async move {
-            Ok(describe(c, name, lane)
-                .await?
-                .filter(|s| s.stream_status() == &StreamStatus::Active))
-        }
+        if_active(c, name, lane)
     })
     .await?;
     let (n, last) = *polls.lock().expect("polls");
@@ -141,95 +149,102 @@ async fn converge_active(
     let name = s(d, "name");
     if live.get("mode") != d.get("mode") {
         let arn = s(live, "arn");
-        let turn = c.kinesis_pace.turn(Lane::Other).await;
-        c.kinesis
-            .update_stream_mode()
-            .stream_arn(arn)
-            .stream_mode_details(
-                StreamModeDetails::builder()
-                    .stream_mode(mode(d))
-                    .build()
-                    .map_err(|e| CloudError::new("Build", name, "InvalidInput", e.to_string()))?,
-            )
-            .send()
-            .await
-            .map_err(|e| from_sdk("UpdateStreamMode", name, e))?;
-        drop(turn);
+        in_turn(
+            c,
+            c.kinesis
+                .update_stream_mode()
+                .stream_arn(arn)
+                .stream_mode_details(
+                    StreamModeDetails::builder()
+                        .stream_mode(mode(d))
+                        .build()
+                        .map_err(|e| {
+                            CloudError::new("Build", name, "InvalidInput", e.to_string())
+                        })?,
+                )
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk("UpdateStreamMode", name, e))?;
         active = wait_changed(c, name, Lane::Other).await?;
     }
     if d.contains_key("shard_count") && live.get("shard_count") != d.get("shard_count") {
-        let turn = c.kinesis_pace.turn(Lane::Other).await;
-        c.kinesis
-            .update_shard_count()
-            .stream_name(name)
-            .target_shard_count(int(d, "shard_count") as i32)
-            .scaling_type(ScalingType::UniformScaling)
-            .send()
-            .await
-            .map_err(|e| from_sdk("UpdateShardCount", name, e))?;
-        drop(turn);
+        in_turn(
+            c,
+            c.kinesis
+                .update_shard_count()
+                .stream_name(name)
+                .target_shard_count(int(d, "shard_count") as i32)
+                .scaling_type(ScalingType::UniformScaling)
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk("UpdateShardCount", name, e))?;
         active = wait_changed(c, name, Lane::Other).await?;
     }
     let (want, have) = (int(d, "retention_hours"), int(live, "retention_hours"));
     if want > have {
-        let turn = c.kinesis_pace.turn(Lane::Other).await;
-        c.kinesis
-            .increase_stream_retention_period()
-            .stream_name(name)
-            .retention_period_hours(want as i32)
-            .send()
-            .await
-            .map_err(|e| from_sdk("IncreaseStreamRetentionPeriod", name, e))?;
-        drop(turn);
+        in_turn(
+            c,
+            c.kinesis
+                .increase_stream_retention_period()
+                .stream_name(name)
+                .retention_period_hours(want as i32)
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk("IncreaseStreamRetentionPeriod", name, e))?;
         active = wait_changed(c, name, Lane::Other).await?;
     } else if want < have {
-        let turn = c.kinesis_pace.turn(Lane::Other).await;
-        c.kinesis
-            .decrease_stream_retention_period()
-            .stream_name(name)
-            .retention_period_hours(want as i32)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DecreaseStreamRetentionPeriod", name, e))?;
-        drop(turn);
+        in_turn(
+            c,
+            c.kinesis
+                .decrease_stream_retention_period()
+                .stream_name(name)
+                .retention_period_hours(want as i32)
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk("DecreaseStreamRetentionPeriod", name, e))?;
         active = wait_changed(c, name, Lane::Other).await?;
     }
     if live.get("encryption") != d.get("encryption") {
-        let turn = c.kinesis_pace.turn(Lane::Other).await;
-        c.kinesis
-            .start_stream_encryption()
-            .stream_name(name)
-            .encryption_type(EncryptionType::Kms)
-            .key_id(
-                d["encryption"]["key"]
-                    .as_str()
-                    .unwrap_or("alias/aws/kinesis"),
-            )
-            .send()
-            .await
-            .map_err(|e| from_sdk("StartStreamEncryption", name, e))?;
-        drop(turn);
+        in_turn(
+            c,
+            c.kinesis
+                .start_stream_encryption()
+                .stream_name(name)
+                .encryption_type(EncryptionType::Kms)
+                .key_id(
+                    d["encryption"]["key"]
+                        .as_str()
+                        .unwrap_or("alias/aws/kinesis"),
+                )
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk("StartStreamEncryption", name, e))?;
         active = wait_changed(c, name, Lane::Other).await?;
     }
     let extra = super::extra_tags(live, d);
     if !extra.is_empty() {
-        let turn = c.kinesis_pace.turn(Lane::Other).await;
-        c.kinesis
-            .remove_tags_from_stream()
-            .stream_name(name)
-            .set_tag_keys(Some(extra))
-            .send()
-            .await
-            .map_err(|e| from_sdk("RemoveTagsFromStream", name, e))?;
-        drop(turn);
+        in_turn(
+            c,
+            c.kinesis
+                .remove_tags_from_stream()
+                .stream_name(name)
+                .set_tag_keys(Some(extra))
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk("RemoveTagsFromStream", name, e))?;
     }
     if live.get("tags") != d.get("tags") {
         let mut req = c.kinesis.add_tags_to_stream().stream_name(name);
         for (k, v) in tags(d) {
             req = req.tags(k, v);
         }
-        let _turn = c.kinesis_pace.turn(Lane::Other).await;
-        req.send()
+        in_turn(c, req.send())
             .await
             .map_err(|e| from_sdk("AddTagsToStream", name, e))?;
     }
@@ -280,15 +295,13 @@ async fn list_tags(
     c: &Clients,
     name: &str,
 ) -> Result<Vec<aws_sdk_kinesis::types::Tag>, CloudError> {
-    let _turn = c.kinesis_pace.turn(Lane::Other).await;
-    Ok(c.kinesis
-        .list_tags_for_stream()
-        .stream_name(name)
-        .send()
-        .await
-        .map_err(|e| from_sdk("ListTagsForStream", name, e))?
-        .tags()
-        .to_vec())
+    Ok(
+        in_turn(c, c.kinesis.list_tags_for_stream().stream_name(name).send())
+            .await
+            .map_err(|e| from_sdk("ListTagsForStream", name, e))?
+            .tags()
+            .to_vec(),
+    )
 }
 
 impl Provider for KinesisStream {
@@ -300,10 +313,7 @@ impl Provider for KinesisStream {
         Box::pin(async move {
             let mut out = std::collections::BTreeSet::new();
             let mut pages = c.kinesis.list_streams().into_paginator().send();
-            while let Some(page) = {
-                let _turn = c.kinesis_pace.turn(Lane::Other).await;
-                pages.next().await
-            } {
+            while let Some(page) = in_turn(c, pages.next()).await {
                 let page = page.map_err(|e| from_sdk("ListStreams", "", e))?;
                 out.extend(page.stream_names().iter().cloned());
             }
@@ -400,13 +410,14 @@ impl Provider for KinesisStream {
         Box::pin(async move {
             let name = s(a, "name");
             let delete = || async {
-                let _turn = c.kinesis_pace.turn(Lane::Other).await;
+                let sent = c
+                    .kinesis
+                    .delete_stream()
+                    .stream_name(name)
+                    .enforce_consumer_deletion(true)
+                    .send();
                 absent(
-                    c.kinesis
-                        .delete_stream()
-                        .stream_name(name)
-                        .enforce_consumer_deletion(true)
-                        .send()
+                    in_turn(c, sent)
                         .await
                         .map_err(|e| from_sdk("DeleteStream", name, e)),
                 )
