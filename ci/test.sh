@@ -67,7 +67,9 @@ echo "== engine tests on LocalStack + moto (ports 4610/5010)"
   ./localstack/local.sh start --engine localstack
   # One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
   "$CARGO_TARGET_DIR/debug/dekit" local status
-  cargo test --locked --test engine --test local_cloud --test local_engines --test run
+  cargo test --locked --test engine --test local_cloud --test run --test git
+  # The ministack_ tests pin MiniStack's own gaps and refuse to pass elsewhere: left out by name.
+  cargo test --locked --test local_engines -- --skip ministack_
   # Models on LocalStack's S3 and moto's Glue (the PySpark comparison ran in the first phase).
   cargo test --locked --test transform --test quality --test observe -- --skip glue_scripts
 )

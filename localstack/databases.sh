@@ -179,9 +179,10 @@ install() {
     say "databases: missing ${want[*]}; install them with your package manager"
     return 0
   fi
-  apt-get update -qq
-  # Only the binaries: the packages' own services are not started (no init system needed).
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}"
+  # One apt at a time: CI runs this beside tests/tools/install.sh, and apt refuses a held lock.
+  flock /var/lock/dekit-apt.lock apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive flock /var/lock/dekit-apt.lock \
+    apt-get install -y -qq --no-install-recommends "${want[@]}"
   say "databases: installed ${want[*]}"
 }
 

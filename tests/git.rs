@@ -96,6 +96,16 @@ fn since_selects_the_changed_model_and_its_downstream() {
             .all(|c| c["action"] == "no_op"),
         "{plan:#}"
     );
+    // Nor as drift: the stamps are dekit's own, on every kind that takes tags.
+    assert_eq!(plan["drift"], serde_json::json!([]), "{plan:#}");
+    let seen = json(&s, &["observe", "--json"]);
+    let drifted: Vec<&Value> = seen["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != "ok" || r["drifted"] != serde_json::json!([]))
+        .collect();
+    assert!(drifted.is_empty(), "not as declared: {drifted:#?}");
     let sent: Value = serde_json::from_str(&s.ok(&["produce", "clickstream", "--json"])).unwrap();
     assert_eq!(sent["records"], 300, "{sent}");
     assert_eq!(sent["failed"], 0, "{sent}");

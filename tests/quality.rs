@@ -57,6 +57,19 @@ fn junit_cases(path: &std::path::Path) -> Vec<(String, bool)> {
     serde_json::from_slice::<Vec<(String, bool)>>(&o.stdout).unwrap()
 }
 
+/// (name, message) of the JUnit cases reported as `<skipped>`.
+fn junit_skipped(path: &std::path::Path) -> Vec<(String, String)> {
+    let py = "import sys, json, xml.etree.ElementTree as E\n\
+              root = E.parse(sys.argv[1]).getroot()\n\
+              print(json.dumps([[c.get('name'), c.find('skipped').get('message')] for c in root.iter('testcase') if c.find('skipped') is not None]))";
+    let o = std::process::Command::new(common::tools_python())
+        .args(["-c", py, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn text_of(body: &[u8]) -> String {
     if body.starts_with(&[0x1f, 0x8b]) {
         let mut s = String::new();
@@ -69,11 +82,28 @@ fn text_of(body: &[u8]) -> String {
     }
 }
 
+// Load ids and partitions derive from the day: the same test on three days, one of them the day
+// the test once failed on (it copied "the first part" and hoped it was the last load's), one a
+// leap day, one just after midnight at a month's end.
 #[test]
 fn test_passes_on_retail_and_names_each_corruption() {
+    passes_and_names_each_corruption("qtest", "2026-12-05T17:30:00Z");
+}
+
+#[test]
+fn test_passes_and_names_each_corruption_on_a_leap_day() {
+    passes_and_names_each_corruption("qleap", "2028-02-29T12:00:00Z");
+}
+
+#[test]
+fn test_passes_and_names_each_corruption_after_midnight() {
+    passes_and_names_each_corruption("qmidnight", "2027-03-01T00:00:01Z");
+}
+
+fn passes_and_names_each_corruption(test: &str, now: &str) {
     let _c = cloud();
-    let scope = Scope::new("qtest");
-    let s = Stack::new(&scope);
+    let scope = Scope::new(test);
+    let s = Stack::at(&scope, now);
     s.ok(&["apply"]);
     s.ok(&["produce", "clickstream"]);
     let run = s.raw(&["run"]);
@@ -112,9 +142,9 @@ fn test_passes_on_retail_and_names_each_corruption() {
         outcome(&r, "fact_orders.row_count_matches(order_items)")["verdict"],
         "pass"
     );
-    // Too little history to judge: passes, saying how much it has.
+    // Too little history to judge: skipped, saying how much it has; so in JUnit and the terminal.
     let o = outcome(&r, "orders.volume_anomaly");
-    assert_eq!(o["verdict"], "pass");
+    assert_eq!(o["verdict"], "skipped");
     assert!(
         o["message"]
             .as_str()
@@ -122,6 +152,21 @@ fn test_passes_on_retail_and_names_each_corruption() {
             .contains("0 runs of history, 5 needed"),
         "{o}"
     );
+    let skipped = junit_skipped(&junit);
+    assert!(
+        skipped.contains(&(
+            "orders.volume_anomaly".to_string(),
+            o["message"].as_str().unwrap().to_string()
+        )),
+        "{skipped:?}"
+    );
+    let text = s.ok(&["test", "--select", "orders"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("SKIP  orders.volume_anomaly: skipped: 0 runs of history")),
+        "{text}"
+    );
+    assert!(text.contains(" skipped. Report: "), "{text}");
     // The batch load reconciles: what the source gave is what the parts in the lake hold.
     let o = outcome(&r, "orders.reconcile(shop_db.orders -> lake)");
     assert_eq!(o["verdict"], "pass", "{o:#}");
@@ -164,12 +209,20 @@ fn test_passes_on_retail_and_names_each_corruption() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    // In the lake: the orders loaded twice, one click lost and another landed twice.
+    // In the lake: a part of the orders' last load stored twice, one click lost and another
+    // landed twice. The part is found through the load's record, not by listing order.
     rt.block_on(async {
-        let orders = l.list("raw/shop/orders/").await.unwrap();
-        let first = orders.iter().find(|k| k.ends_with(".parquet")).unwrap();
-        let body = l.get(first).await.unwrap().unwrap();
-        l.put(&first.replace(".parquet", "-copy.parquet"), body)
+        let last = dekit::run::batch::last_load(&l, "shop_tables", "orders")
+            .await
+            .unwrap()
+            .expect("the orders' last load is recorded");
+        let parts = l.list(&last.objects).await.unwrap();
+        let part = parts
+            .iter()
+            .find(|k| k.ends_with(".parquet"))
+            .unwrap_or_else(|| panic!("no part under {}: {parts:?}", last.objects));
+        let body = l.get(part).await.unwrap().unwrap();
+        l.put(&part.replace(".parquet", "-copy.parquet"), body)
             .await
             .unwrap();
 
@@ -313,6 +366,26 @@ fn test_passes_on_retail_and_names_each_corruption() {
     assert_eq!(
         o["sample"][0],
         serde_json::json!({"column": "coupon", "declared": null, "found": "string", "problem": "undeclared"})
+    );
+
+    // A load recorded without its parts' prefix (by an older dekit): reconciliation says it
+    // skipped it, and why, instead of leaving it out.
+    rt.block_on(async {
+        let key = "_dekit/state/ingest/shop_tables/orders.json";
+        let mut st: Value = l.get_json(key).await.unwrap().expect("the load state");
+        st["last"]["objects"] = Value::String(String::new());
+        l.put_json(key, &st).await.unwrap();
+    });
+    let o = s.raw(&["test", "--json", "--select", "orders"]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = outcome(&r, "orders.reconcile(shop_db.orders -> lake)");
+    assert_eq!(o["verdict"], "skipped", "{o:#}");
+    assert!(
+        o["message"]
+            .as_str()
+            .unwrap()
+            .contains("without the prefix"),
+        "{o:#}"
     );
 
     // A wrong expectation fails its unit test, showing the row expected and the row returned.

@@ -889,11 +889,66 @@ fn files_sources_read_parquet_and_objects_in_s3() {
     let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
+    // The same logical types in the other physical variants Arrow-based writers choose (string
+    // views, large strings, dictionaries, unannotated bytes, narrow decimals, Date64, an all-null
+    // column), each declared plainly: the load casts them, exactly.
+    let variants = RecordBatch::try_from_iter(vec![
+        (
+            "city",
+            Arc::new(arrow_array::StringViewArray::from(vec![
+                Some("Lyon"),
+                None,
+                Some("a city name longer than twelve bytes"),
+            ])) as ArrayRef,
+        ),
+        (
+            "code",
+            Arc::new(arrow_array::LargeStringArray::from(vec!["F", "D", "É"])) as ArrayRef,
+        ),
+        (
+            "flag",
+            Arc::new(
+                vec!["R", "A", "R"]
+                    .into_iter()
+                    .collect::<arrow_array::DictionaryArray<arrow_array::types::Int32Type>>(),
+            ) as ArrayRef,
+        ),
+        (
+            "label",
+            Arc::new(arrow_array::BinaryArray::from(vec![
+                &b"x"[..],
+                &b"y"[..],
+                "ü".as_bytes(),
+            ])) as ArrayRef,
+        ),
+        (
+            "amount",
+            Arc::new(
+                arrow_array::Decimal64Array::from(vec![12345, -1, 99999999])
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ) as ArrayRef,
+        ),
+        (
+            "day",
+            Arc::new(arrow_array::Date64Array::from(vec![
+                0,
+                86_400_000,
+                20_000 * 86_400_000,
+            ])) as ArrayRef,
+        ),
+        ("note", Arc::new(arrow_array::NullArray::new(3)) as ArrayRef),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(s.dir.join("pq/variants.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, variants.schema(), None).unwrap();
+    w.write(&variants).unwrap();
+    w.close().unwrap();
     s.edit(|t| {
         t.replacen(
             "sources:\n",
             &format!(
-                "sources:\n  pq_files:\n    kind: files\n    path: pq\n    format: parquet\n    tables: [vendors]\n  s3_files:\n    kind: files\n    path: s3://{lake}/incoming/\n    format: csv\n    tables: [rates]\n"
+                "sources:\n  pq_files:\n    kind: files\n    path: pq\n    format: parquet\n    tables: [vendors, variants]\n  s3_files:\n    kind: files\n    path: s3://{lake}/incoming/\n    format: csv\n    tables: [rates]\n"
             ),
             1,
         )
@@ -904,7 +959,7 @@ fn files_sources_read_parquet_and_objects_in_s3() {
         )
         .replacen(
             "\ntables:\n",
-            "\ntables:\n  vendors:\n    zone: raw\n    from: vendor_load\n    columns:\n      id: bigint\n      name: string\n      since: date\n  rates:\n    zone: raw\n    from: rate_load\n    columns:\n      currency: string\n      rate: decimal(10,4)\n",
+            "\ntables:\n  vendors:\n    zone: raw\n    from: vendor_load\n    columns:\n      id: bigint\n      name: string\n      since: date\n  variants:\n    zone: raw\n    from: vendor_load\n    columns:\n      city: string\n      code: string\n      flag: string\n      label: string\n      amount: decimal(10,2)\n      day: date\n      note: string\n  rates:\n    zone: raw\n    from: rate_load\n    columns:\n      currency: string\n      rate: decimal(10,4)\n",
             1,
         )
     });
@@ -944,6 +999,44 @@ fn files_sources_read_parquet_and_objects_in_s3() {
         .downcast_ref::<Date32Array>()
         .unwrap();
     assert_eq!(since.value(0), 20000);
+    let v = parquet_rows(&lake, "raw/vendors/variants/");
+    assert_eq!(count(&v), 3);
+    let text = |c: &str| -> Vec<Option<String>> {
+        let a = v[0]
+            .column_by_name(c)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap_or_else(|| panic!("{c} is not Utf8: {:?}", v[0].schema()));
+        a.iter().map(|x| x.map(str::to_string)).collect()
+    };
+    let some = |xs: &[&str]| xs.iter().map(|x| Some(x.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        text("city"),
+        [
+            Some("Lyon".into()),
+            None,
+            Some("a city name longer than twelve bytes".into())
+        ]
+    );
+    assert_eq!(text("code"), some(&["F", "D", "É"]));
+    assert_eq!(text("flag"), some(&["R", "A", "R"]));
+    assert_eq!(text("label"), some(&["x", "y", "ü"]));
+    assert_eq!(text("note"), [None, None, None]);
+    let amount = v[0]
+        .column_by_name("amount")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Decimal128Array>()
+        .expect("decimal(10,2) is Decimal128");
+    assert_eq!(amount.values().to_vec(), [12345, -1, 99999999]);
+    let day = v[0]
+        .column_by_name("day")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
+    assert_eq!(day.values().to_vec(), [0, 1, 20_000]);
     assert_eq!(count(&parquet_rows(&lake, "raw/rates/rates/")), 3);
     // Unchanged files (the local one by content, the object by ETag): nothing is loaded again.
     let (m, ok) = run(&s, &["--select", "vendor_load", "--select", "rate_load"]);

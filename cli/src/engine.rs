@@ -108,7 +108,7 @@ pub async fn refresh_with(
         };
         for (k, v) in &rec.attrs {
             if let Some(l) = live.attrs.get(k)
-                && l != v
+                && !crate::state::same_attr(k, Some(l), Some(v))
             {
                 drift.push((addr.clone(), k.clone(), v.clone(), l.clone()));
             }

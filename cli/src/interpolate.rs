@@ -27,6 +27,8 @@ pub struct InterpError {
     pub hint: Option<String>,
     /// The cause was already reported elsewhere (a broken variable): one root cause, one error.
     pub reported: bool,
+    /// The variable `${var.NAME}` named that is not (yet) defined.
+    pub unknown_variable: Option<String>,
 }
 
 pub const BUILTINS: &[&str] = &["stack", "environment", "region", "account_id"];
@@ -58,6 +60,7 @@ impl Vars {
                     message: "unterminated `${`".into(),
                     hint: Some("close it with `}`, or write `$${` for a literal `${`".into()),
                     reported: false,
+                    unknown_variable: None,
                 });
             };
             let expr = after[..end].trim();
@@ -67,6 +70,7 @@ impl Vars {
                 message,
                 hint,
                 reported: false,
+                unknown_variable: None,
             };
             if let Some(name) = expr.strip_prefix("env.") {
                 if !is_env_name(name) {
@@ -94,7 +98,10 @@ impl Vars {
                                 self.vars.keys().cloned().collect::<Vec<_>>().join(", ")
                             ),
                         };
-                        return Err(err(format!("unknown variable `{name}`"), Some(hint)));
+                        return Err(InterpError {
+                            unknown_variable: Some(name.to_string()),
+                            ..err(format!("unknown variable `{name}`"), Some(hint))
+                        });
                     }
                 }
             } else if let Some(v) = self.builtins.get(expr) {

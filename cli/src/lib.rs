@@ -5,6 +5,7 @@
 
 pub mod aws_names;
 pub mod ci;
+pub mod clock;
 pub mod cloud;
 pub mod codes;
 pub mod commands;

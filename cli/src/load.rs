@@ -242,7 +242,17 @@ fn build_vars(
         .to_string();
     vars.builtins.insert("account_id".into(), account);
     // Stack variables first, then the environment's overrides; a variable may use earlier ones.
-    for scope in [Some(root), env_node] {
+    let scopes = [Some(root), env_node];
+    let declared: std::collections::BTreeSet<&str> = scopes
+        .iter()
+        .filter_map(|s| s.and_then(|s| s.get("variables")))
+        .flat_map(|n| match &n.kind {
+            NodeKind::Map(entries) => entries.as_slice(),
+            _ => &[],
+        })
+        .filter_map(|(k, _)| k.as_str())
+        .collect();
+    for scope in scopes {
         if let Some(NodeKind::Map(entries)) =
             scope.and_then(|s| s.get("variables")).map(|n| &n.kind)
         {
@@ -257,7 +267,37 @@ fn build_vars(
                         vars.broken.remove(name);
                         vars.vars.insert(name.to_string(), value);
                     }
-                    Err(_) => {
+                    Err(e) => {
+                        // A variable that is declared but not defined yet: this one itself, or
+                        // one declared after it (a cycle, or an order that cannot resolve). The
+                        // decoder takes uses of a broken variable as reported, so the root cause
+                        // is reported here, once, where the variable is defined.
+                        if let Some(used) = e.unknown_variable.as_deref()
+                            && declared.contains(used)
+                        {
+                            let message = if used == name {
+                                format!("variable `{name}` refers to itself")
+                            } else {
+                                format!(
+                                    "variable `{name}` uses `{used}`, which is not defined before it"
+                                )
+                            };
+                            let single_line = !raw.contains('\n');
+                            let quoted = usize::from(matches!(
+                                v.kind,
+                                NodeKind::Scalar(_, yaml::node::ScalarStyle::Quoted)
+                            ));
+                            let at = if single_line {
+                                v.span.sub(src, quoted + e.offset, e.len)
+                            } else {
+                                v.span
+                            };
+                            report.diags.push(
+                                Diagnostic::error("E020", message).at(src, at).hint(
+                                    "a variable may use only variables defined before it (an environment's may use the stack's); give it a plain value",
+                                ),
+                            );
+                        }
                         vars.vars.remove(name);
                         vars.broken.insert(name.to_string());
                     }

@@ -163,6 +163,12 @@ fn check_field(i: usize, text: &str, lo: u32, hi: u32) -> Result<(), String> {
                 return Err(format!("{v} is outside {lo}-{hi}"));
             }
         }
+        // AWS refuses a range whose start is after its end (it does not wrap around).
+        if a > b {
+            return Err(format!(
+                "the range `{range}` runs backwards; write the smaller value first"
+            ));
+        }
     }
     Ok(())
 }
@@ -200,6 +206,14 @@ mod tests {
         ] {
             assert_eq!(parse(ok), Ok(()), "{ok}");
         }
+    }
+
+    #[test]
+    fn rejects_a_backwards_range() {
+        let e = parse("cron(0 5-2 * * ? *)").unwrap_err();
+        assert!(e.message.contains("runs backwards"), "{e:?}");
+        assert_eq!((e.offset, e.len), (7, 3));
+        assert!(parse("cron(0 18 ? * FRI-MON *)").is_err());
     }
 
     #[test]

@@ -14,10 +14,17 @@ pub struct SqlError {
     pub col: u32,
 }
 
-/// Parse a model's SQL (one query) and return the names it reads, CTEs excluded, lowercased, in
-/// order of name.
-pub fn relations(sql: &str) -> Result<BTreeSet<String>, SqlError> {
-    let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
+/// How deep one expression may nest, counted as operators along a path of the tree (`a OR b OR
+/// c` is a chain of two). The parser builds long chains without recursion, but every walk over
+/// the tree (visitors, the engines' planners, even dropping it) recurses once per level: a model
+/// of 200,000 `OR` terms overflowed the stack. A thousand is far beyond hand-written SQL.
+pub const MAX_EXPRESSION_DEPTH: usize = 1000;
+
+/// Parse SQL, refusing first (from the tokens alone, without building a tree) an expression
+/// nested deeper than `MAX_EXPRESSION_DEPTH`. Every parse of stack SQL goes through here.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, SqlError> {
+    bounded(sql)?;
+    Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
         let message = e.to_string();
         // Errors at the end of input carry no position: point at the last character.
         let (line, col) = position(&message).unwrap_or_else(|| end_of(sql));
@@ -28,7 +35,102 @@ pub fn relations(sql: &str) -> Result<BTreeSet<String>, SqlError> {
             .trim_start_matches("sql parser error: ")
             .to_string();
         SqlError { message, line, col }
-    })?;
+    })
+}
+
+/// The depth check of `parse`: operators counted along each path, a parenthesis inheriting the
+/// count where it opens, a comma or clause keyword starting a new expression at its level.
+fn bounded(sql: &str) -> Result<(), SqlError> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = GenericDialect {};
+    // A text that does not tokenize gets the parser's own error.
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return Ok(());
+    };
+    // (count at this level's start, count now) per open parenthesis.
+    let mut levels: Vec<(usize, usize)> = vec![(0, 0)];
+    for t in &tokens {
+        let top = levels.last_mut().expect("the outermost level stays");
+        let operator = match &t.token {
+            Token::LParen => {
+                let now = top.1;
+                levels.push((now, now));
+                false
+            }
+            Token::RParen => {
+                if levels.len() > 1 {
+                    levels.pop();
+                }
+                false
+            }
+            Token::Comma | Token::SemiColon => {
+                top.1 = top.0;
+                false
+            }
+            Token::Word(w) => match w.keyword {
+                Keyword::AND | Keyword::OR | Keyword::NOT | Keyword::LIKE | Keyword::IS => true,
+                Keyword::SELECT
+                | Keyword::FROM
+                | Keyword::WHERE
+                | Keyword::GROUP
+                | Keyword::HAVING
+                | Keyword::ORDER
+                | Keyword::LIMIT
+                | Keyword::ON
+                | Keyword::JOIN
+                | Keyword::WHEN
+                | Keyword::THEN
+                | Keyword::ELSE
+                | Keyword::END
+                | Keyword::UNION
+                | Keyword::EXCEPT
+                | Keyword::INTERSECT => {
+                    top.1 = top.0;
+                    false
+                }
+                _ => false,
+            },
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::DoubleEq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Spaceship
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret => true,
+            _ => false,
+        };
+        if operator {
+            let top = levels.last_mut().expect("the outermost level stays");
+            top.1 += 1;
+            if top.1 > MAX_EXPRESSION_DEPTH {
+                return Err(SqlError {
+                    message: format!(
+                        "this expression nests more than {MAX_EXPRESSION_DEPTH} operators deep; write long lists of alternatives as `col IN (...)` or a join with a table of values"
+                    ),
+                    line: t.span.start.line.max(1) as u32,
+                    col: t.span.start.column.max(1) as u32,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parse a model's SQL (one query) and return the names it reads, CTEs excluded, lowercased, in
+/// order of name.
+pub fn relations(sql: &str) -> Result<BTreeSet<String>, SqlError> {
+    let statements = parse(sql)?;
     match statements.as_slice() {
         [Statement::Query(_)] => {}
         [] => {
@@ -118,6 +220,31 @@ mod tests {
     }
 
     #[test]
+    fn refuses_an_expression_too_deep_to_walk_and_says_where() {
+        let terms: Vec<String> = (0..200_000).map(|i| format!("x = {i}")).collect();
+        let sql = format!("select *\nfrom t\nwhere {}", terms.join(" or "));
+        let e = relations(&sql).unwrap_err();
+        assert_eq!(e.line, 3, "{e:?}");
+        assert!(e.message.contains("1000 operators deep"), "{e:?}");
+        // Nesting counts along the path: parentheses do not reset it.
+        let mut inner = "a".to_string();
+        for _ in 0..10 {
+            inner = format!("({} + {inner})", vec!["a"; 120].join(" + "));
+        }
+        let e = relations(&format!("select {inner} from t")).unwrap_err();
+        assert!(e.message.contains("operators deep"), "{e:?}");
+        // Long but flat: many columns, each short, and a long IN list.
+        let cols: Vec<String> = (0..3000).map(|i| format!("a + {i} as c{i}")).collect();
+        let list: Vec<String> = (0..50_000).map(|i| i.to_string()).collect();
+        let wide = format!(
+            "select {} from t where a in ({})",
+            cols.join(", "),
+            list.join(", ")
+        );
+        assert!(relations(&wide).is_ok());
+    }
+
+    #[test]
     fn reports_syntax_error_position() {
         let e = relations("select a,\nfrom t where").unwrap_err();
         assert_eq!(e.line, 2, "{e:?}");
@@ -136,7 +263,7 @@ mod tests {
 /// rather than guess.
 pub fn output_columns(sql: &str) -> Option<Vec<String>> {
     use sqlparser::ast::{Expr, SelectItem, SetExpr};
-    let statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
+    let statements = parse(sql).ok()?;
     let [Statement::Query(q)] = statements.as_slice() else {
         return None;
     };

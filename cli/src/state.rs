@@ -26,6 +26,27 @@ pub struct GitInfo {
 /// ignored when comparing (a new commit alone changes nothing).
 pub const GIT_TAGS: [&str; 3] = ["dekit:git-commit", "dekit:git-branch", "dekit:git-dirty"];
 
+/// Whether a recorded or desired attribute and a live one are the same, for a plan and for
+/// drift: tags compare without the git stamps (`GIT_TAGS`), which are dekit's own record of the
+/// apply that last touched a resource, never a change nor drift.
+pub fn same_attr(name: &str, a: Option<&serde_json::Value>, b: Option<&serde_json::Value>) -> bool {
+    if name != "tags" {
+        return a == b;
+    }
+    let own = |t: Option<&serde_json::Value>| {
+        t.map(|t| match t {
+            serde_json::Value::Object(m) => serde_json::Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !GIT_TAGS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        })
+    };
+    own(a) == own(b)
+}
+
 impl GitInfo {
     /// The tags, values limited to what every AWS service accepts in a tag value.
     pub fn tags(&self) -> Vec<(&'static str, String)> {

@@ -101,11 +101,12 @@ pub fn run(m: &Manifest) -> String {
 pub fn test(r: &Report) -> String {
     let n = |v: Verdict| r.outcomes.iter().filter(|o| o.verdict == v).count();
     let mut md = format!(
-        "### dekit test: {} checks, {} passed, {} warned, {} failed (stack `{}`, environment `{}`)\n\n",
+        "### dekit test: {} checks, {} passed, {} warned, {} failed, {} skipped (stack `{}`, environment `{}`)\n\n",
         r.outcomes.len(),
         n(Verdict::Pass),
         n(Verdict::Warn),
         n(Verdict::Fail) + n(Verdict::Error),
+        n(Verdict::Skipped),
         r.stack,
         r.environment
     );
@@ -122,6 +123,7 @@ pub fn test(r: &Report) -> String {
                 Verdict::Error => "**error**",
                 Verdict::Warn => "warn",
                 Verdict::Pass => "pass",
+                Verdict::Skipped => "skipped",
             };
             md.push_str(&format!("| `{}` | {v} | {} |\n", o.name, cell(&o.message)));
         }

@@ -11,16 +11,29 @@ use std::process::{Command, Output};
 pub struct Stack {
     pub dir: PathBuf,
     pub name: String,
+    /// The instant dekit's clock starts at (`DEKIT_NOW`), for tests that must hold on any day.
+    pub now: Option<String>,
 }
 
 impl Stack {
+    /// The stack with dekit's clock started at `now` (RFC 3339) in every command it runs.
+    pub fn at(scope: &Scope, now: &str) -> Stack {
+        let mut s = Stack::new(scope);
+        s.now = Some(now.to_string());
+        s
+    }
+
     pub fn new(scope: &Scope) -> Stack {
         let name = scope.prefix.trim_end_matches('-').to_string();
         let dir = std::env::temp_dir().join(format!("dekit-engine-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         common::copy_dir(&common::repo_root().join("stacks/retail"), &dir);
         let _ = std::fs::remove_dir_all(dir.join(".dekit"));
-        let s = Stack { dir, name };
+        let s = Stack {
+            dir,
+            name,
+            now: None,
+        };
         s.edit(|t| {
             t.replace("stack: retail\n", &format!("stack: {}\n", s.name))
                 .replace(
@@ -92,6 +105,7 @@ impl Stack {
         all.insert(if args[0] == "state" { 2 } else { 1 }, &file);
         Command::new(env!("CARGO_BIN_EXE_dekit"))
             .args(&all)
+            .envs(self.now.as_deref().map(|n| ("DEKIT_NOW", n)))
             .envs(env.iter().copied())
             .output()
             .unwrap()
@@ -131,6 +145,12 @@ impl Stack {
             Some(0),
             "plan is not empty:\n{}",
             String::from_utf8_lossy(&o.stdout)
+        );
+        // Converged also means nothing differs from the state: dekit's own git stamps are no drift.
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !text.contains("drift"),
+            "a converged plan notes drift:\n{text}"
         );
     }
 }

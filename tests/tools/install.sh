@@ -15,7 +15,11 @@ command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing ${missing[*]} (Spark needs Java; the HTML report is opened in Chromium)"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    # One apt at a time (localstack/databases.sh may be installing beside this), and a failed
+    # install fails the script instead of leaving the Spark tests without Java.
+    flock /var/lock/dekit-apt.lock apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive flock /var/lock/dekit-apt.lock \
+      apt-get install -y -qq "${missing[@]}" >&2
   else
     say "missing ${missing[*]}: install them (tests that run Spark or open the report will fail)"
   fi

@@ -91,7 +91,7 @@ pub fn run(a: Args) -> ExitCode {
         let key = format!(
             "{}{}-{:04x}.json",
             crate::quality::reconcile::produced_prefix(&stream),
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            crate::clock::now().format("%Y%m%dT%H%M%S%.3fZ"),
             rand::random::<u16>()
         );
         if let Err(e) = lake.put_json(&key, &sent).await {

@@ -81,6 +81,7 @@ pub fn run(a: Args) -> ExitCode {
                 runner::Verdict::Fail => "FAIL ",
                 runner::Verdict::Warn => "WARN ",
                 runner::Verdict::Error => "ERROR",
+                runner::Verdict::Skipped => "SKIP ",
             };
             println!("{mark} {}: {}", o.name, o.message);
             for s in &o.sample {
@@ -96,9 +97,10 @@ pub fn run(a: Args) -> ExitCode {
             n(runner::Verdict::Warn),
         );
         println!(
-            "\n{} checks, {} passed, {warned} warned, {failed} failed. Report: _dekit/tests/{}.json in the lake.",
+            "\n{} checks, {} passed, {warned} warned, {failed} failed, {} skipped. Report: _dekit/tests/{}.json in the lake.",
             report.outcomes.len(),
             n(runner::Verdict::Pass),
+            n(runner::Verdict::Skipped),
             report.test_id
         );
     }

@@ -129,7 +129,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
     let l = &d.checked.loaded;
     let s = &l.stack;
     let names = crate::names::Names::new(l);
-    let now = chrono::Utc::now();
+    let now = crate::clock::now();
 
     let plan = d.plan(10).await?;
     let mut drift: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -239,8 +239,10 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
             newest: newest
                 .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
                 .map(|t| t.to_rfc3339()),
-            age_hours: newest
-                .map(|t| ((now.timestamp() - t) as f64 / 3600.0 * 100.0).round() / 100.0),
+            // Objects' times are the cloud's, so their age is by the system clock.
+            age_hours: newest.map(|t| {
+                ((chrono::Utc::now().timestamp() - t) as f64 / 3600.0 * 100.0).round() / 100.0
+            }),
         }
     };
     let mut zones = vec![];
@@ -633,11 +635,12 @@ fn causes(
         }
     }
     if let Some(r) = tests {
-        for o in r
-            .outcomes
-            .iter()
-            .filter(|o| o.verdict != crate::quality::runner::Verdict::Pass)
-        {
+        for o in r.outcomes.iter().filter(|o| {
+            !matches!(
+                o.verdict,
+                crate::quality::runner::Verdict::Pass | crate::quality::runner::Verdict::Skipped
+            )
+        }) {
             let Some(p) = producer(d, &o.relation) else {
                 continue;
             };

@@ -99,19 +99,6 @@ impl Plan {
 /// References (`graph::refs`) resolve to the referenced resource's live output when it stays (no
 /// change, or an update in place); when it is created or replaced the value is known only after
 /// apply, and the plan says so.
-/// Tags without the ones recording the apply's git commit (`state::GIT_TAGS`).
-fn without_git(tags: Option<&Value>) -> Option<Value> {
-    tags.map(|t| match t {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !crate::state::GIT_TAGS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    })
-}
-
 pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan, CycleError> {
     let mut changes: Vec<Change> = vec![];
     let mut actions: BTreeMap<String, Action> = BTreeMap::new();
@@ -148,11 +135,7 @@ pub fn diff(graph: &Graph, existing: &BTreeMap<String, Existing>) -> Result<Plan
                     .filter(|k| {
                         let have = live.attrs.get(*k);
                         let want = node.attrs.get(*k);
-                        if k.as_str() == "tags" {
-                            without_git(have) != without_git(want)
-                        } else {
-                            have != want
-                        }
+                        !crate::state::same_attr(k, have, want)
                     })
                     .collect();
                 let forces: Vec<String> = changed

@@ -4,7 +4,7 @@
 //!
 //! Example: `orders: [{accepted_values: {column: status, values: [placed, shipped]}}]`.
 
-use super::{ident, literal};
+use super::{literal, name};
 
 pub fn sql(relation: &str, column: &str, values: &[String]) -> String {
     super::count_of(&rows(relation, column, values))
@@ -19,8 +19,8 @@ pub fn rows(relation: &str, column: &str, values: &[String]) -> String {
         .join(", ");
     format!(
         "SELECT * FROM {} WHERE {} IS NOT NULL AND CAST({} AS VARCHAR) NOT IN ({list})",
-        ident(relation),
-        ident(column),
-        ident(column)
+        name(relation),
+        name(column),
+        name(column)
     )
 }

@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 /// A verdict with its reason, and the figures behind it (the failure's "row").
 pub struct Judged {
     pub failed: bool,
+    /// Too little history to judge: neither a pass nor a failure.
+    pub skipped: bool,
     pub message: String,
     pub detail: Value,
 }
@@ -70,8 +72,9 @@ pub fn history(manifests: &[Manifest], step: &str, relation: &str) -> Vec<(DateT
 fn too_short(have: usize, a: &Anomaly, what: &str) -> Judged {
     Judged {
         failed: false,
+        skipped: true,
         message: format!(
-            "passed: {have} {what} of history, {} needed before it judges",
+            "skipped: {have} {what} of history, {} needed before it judges",
             a.min_runs
         ),
         detail: json!({ "history": have, "min_runs": a.min_runs }),
@@ -98,6 +101,7 @@ pub fn volume(a: &Anomaly, hist: &[(DateTime<Utc>, u64)]) -> Judged {
     let failed = v < lo || v > hi;
     Judged {
         failed,
+        skipped: false,
         message: format!(
             "{}: the last run wrote {last} rows; the {} runs before: median {med:.0}, robust deviation {dev:.1}, so {lo:.0}..{hi:.0} (± {} deviations)",
             if failed { "anomaly" } else { "passed" },
@@ -129,6 +133,7 @@ pub fn freshness(a: &Anomaly, hist: &[(DateTime<Utc>, u64)], now: DateTime<Utc>)
     let failed = age > limit;
     Judged {
         failed,
+        skipped: false,
         message: format!(
             "{}: last written {age:.2} h ago; the usual interval is {med:.2} h (median of {}), robust deviation {dev:.2} h, so at most {limit:.2} h (+ {} deviations)",
             if failed { "stale" } else { "passed" },
@@ -181,9 +186,9 @@ mod tests {
     }
 
     #[test]
-    fn short_history_passes_saying_so() {
+    fn short_history_is_skipped_saying_so() {
         let j = volume(&a(), &hist(&[500, 1]));
-        assert!(!j.failed);
+        assert!(!j.failed && j.skipped);
         assert!(
             j.message.contains("1 runs of history, 5 needed"),
             "{}",

@@ -6,11 +6,11 @@
 //!
 //! Example: `orders: [{sql: "SELECT * FROM {this} WHERE status = 'shipped' AND total <= 0"}]`.
 
-use super::ident;
+use super::name;
 
 /// The query with `{this}` replaced by the relation's quoted name.
 pub fn this(sql: &str, relation: &str) -> String {
-    sql.replace("{this}", &ident(relation))
+    sql.replace("{this}", &name(relation))
 }
 
 pub fn sql(relation: &str, query: &str) -> String {

@@ -4,14 +4,14 @@
 //!
 //! Example: `orders: [{freshness: {column: order_ts, max_age_hours: 24}}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, column: &str, max_age_hours: u32) -> String {
     format!(
         "SELECT CASE WHEN max(CAST({} AS TIMESTAMP)) IS NULL OR max(CAST({} AS TIMESTAMP)) < current_timestamp - INTERVAL '{max_age_hours}' HOUR THEN 1 ELSE 0 END AS failures FROM {}",
-        ident(column),
-        ident(column),
-        ident(relation)
+        name(column),
+        name(column),
+        name(relation)
     )
 }
 
@@ -19,7 +19,7 @@ pub fn sql(relation: &str, column: &str, max_age_hours: u32) -> String {
 pub fn rows(relation: &str, column: &str) -> String {
     format!(
         "SELECT max(CAST({} AS TIMESTAMP)) AS newest FROM {}",
-        ident(column),
-        ident(relation)
+        name(column),
+        name(relation)
     )
 }

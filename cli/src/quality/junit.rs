@@ -21,18 +21,23 @@ pub fn render(r: &Report) -> String {
     let secs = |ms: u64| ms as f64 / 1000.0;
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
-        "<testsuites name=\"dekit test {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">\n",
+        "<testsuites name=\"dekit test {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
         esc(&r.stack),
         r.outcomes.len(),
         count(Verdict::Fail),
         count(Verdict::Error),
+        count(Verdict::Skipped),
         secs(r.outcomes.iter().map(|o| o.duration_ms).sum())
     ));
     for (rel, cases) in suites {
         let f = cases.iter().filter(|o| o.verdict == Verdict::Fail).count();
         let e = cases.iter().filter(|o| o.verdict == Verdict::Error).count();
+        let sk = cases
+            .iter()
+            .filter(|o| o.verdict == Verdict::Skipped)
+            .count();
         x.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" time=\"{:.3}\">\n",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{sk}\" time=\"{:.3}\">\n",
             esc(rel),
             cases.len(),
             secs(cases.iter().map(|o| o.duration_ms).sum())
@@ -68,6 +73,10 @@ pub fn render(r: &Report) -> String {
                     esc(&o.check),
                     esc(&o.message),
                     body()
+                )),
+                Verdict::Skipped => x.push_str(&format!(
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    esc(&o.message)
                 )),
                 Verdict::Error => x.push_str(&format!(
                     ">\n      <error type=\"{}\" message=\"{}\">{}</error>\n    </testcase>\n",

@@ -95,6 +95,13 @@ pub fn count_of(rows: &str) -> String {
     format!("SELECT count(*) AS failures FROM ({rows}) f")
 }
 
+/// A relation or column as the catalog names it, quoted: lowercase, as Glue keeps names and the
+/// loader writes columns (`customerNumber` is the column `customernumber`). Quoting the declared
+/// spelling made the local engine look for `customerNumber` and fail; Athena ignores case.
+pub fn name(s: &str) -> String {
+    ident(&s.to_ascii_lowercase())
+}
+
 /// Quote an identifier for Athena/Trino and DataFusion alike.
 pub fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))

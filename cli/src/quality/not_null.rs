@@ -4,7 +4,7 @@
 //!
 //! Example: `orders: [{not_null: [order_id, customer_id]}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, cols: &[&str]) -> String {
     super::count_of(&rows(relation, cols))
@@ -14,8 +14,8 @@ pub fn sql(relation: &str, cols: &[&str]) -> String {
 pub fn rows(relation: &str, cols: &[&str]) -> String {
     let cond = cols
         .iter()
-        .map(|c| format!("{} IS NULL", ident(c)))
+        .map(|c| format!("{} IS NULL", name(c)))
         .collect::<Vec<_>>()
         .join(" OR ");
-    format!("SELECT * FROM {} WHERE {cond}", ident(relation))
+    format!("SELECT * FROM {} WHERE {cond}", name(relation))
 }

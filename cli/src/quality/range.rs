@@ -4,7 +4,7 @@
 //!
 //! Example: `order_items: [{range: {column: quantity, min: 1, max: 1000}}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> String {
     super::count_of(&rows(relation, column, min, max))
@@ -12,7 +12,7 @@ pub fn sql(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> 
 
 /// The rows that fail.
 pub fn rows(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) -> String {
-    let c = ident(column);
+    let c = name(column);
     let mut conds = vec![];
     if let Some(m) = min {
         conds.push(format!("{c} < {m}"));
@@ -25,5 +25,5 @@ pub fn rows(relation: &str, column: &str, min: Option<f64>, max: Option<f64>) ->
     } else {
         conds.join(" OR ")
     };
-    format!("SELECT * FROM {} WHERE {cond}", ident(relation))
+    format!("SELECT * FROM {} WHERE {cond}", name(relation))
 }

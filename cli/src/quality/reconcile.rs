@@ -60,10 +60,10 @@ pub async fn streams(
         let cols: Vec<String> = t
             .columns
             .iter()
-            .map(|(c, _)| crate::quality::ident(&c.value.to_ascii_lowercase()))
+            .map(|(c, _)| crate::quality::name(&c.value))
             .collect();
         let list = cols.join(", ");
-        let rel = crate::quality::ident(&table.value);
+        let rel = crate::quality::name(&table.value);
         let count_sql = format!(
             "SELECT count(*) AS landed, (SELECT count(*) FROM (SELECT {list} FROM {rel} GROUP BY {list} HAVING count(*) > 1) d) AS duplicated FROM {rel}"
         );
@@ -150,9 +150,6 @@ pub async fn loads(
             let Some(last) = crate::run::batch::last_load(lake, batch, table).await? else {
                 continue;
             };
-            if last.objects.is_empty() {
-                continue; // recorded before dekit kept the parts' prefix
-            }
             let started = Instant::now();
             let mut o = Outcome::new(
                 format!(
@@ -163,6 +160,16 @@ pub async fn loads(
                 "reconcile",
                 String::new(),
             );
+            if last.objects.is_empty() {
+                // Recorded before dekit kept the parts' prefix: nothing to count them by.
+                o.verdict = Verdict::Skipped;
+                o.message = format!(
+                    "skipped: load {} was recorded without the prefix of its parts; the next load of `{}` records it",
+                    last.load_id, batch.value
+                );
+                out.push(o);
+                continue;
+            }
             match rows_in_parts(lake, &last.objects).await {
                 Ok((in_lake, parts)) => {
                     let read = last.rows + last.bad;

@@ -5,7 +5,7 @@
 //!
 //! Example: `fact_orders: [{relationships: {column: customer_key, to: dim_customers.customer_key}}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, column: &str, to_table: &str, to_column: &str) -> String {
     super::count_of(&rows(relation, column, to_table, to_column))
@@ -15,11 +15,11 @@ pub fn sql(relation: &str, column: &str, to_table: &str, to_column: &str) -> Str
 pub fn rows(relation: &str, column: &str, to_table: &str, to_column: &str) -> String {
     format!(
         "SELECT c.* FROM {} c LEFT JOIN {} p ON c.{} = p.{} WHERE c.{} IS NOT NULL AND p.{} IS NULL",
-        ident(relation),
-        ident(to_table),
-        ident(column),
-        ident(to_column),
-        ident(column),
-        ident(to_column)
+        name(relation),
+        name(to_table),
+        name(column),
+        name(to_column),
+        name(column),
+        name(to_column)
     )
 }

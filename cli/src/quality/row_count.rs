@@ -4,7 +4,7 @@
 //!
 //! Example: `orders: [{row_count: {min: 1}}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, min: Option<u64>, max: Option<u64>) -> String {
     let mut conds = vec![];
@@ -21,11 +21,11 @@ pub fn sql(relation: &str, min: Option<u64>, max: Option<u64>) -> String {
     };
     format!(
         "SELECT CASE WHEN {cond} THEN 1 ELSE 0 END AS failures FROM {}",
-        ident(relation)
+        name(relation)
     )
 }
 
 /// The count itself, the one fact a failure has.
 pub fn rows(relation: &str) -> String {
-    format!("SELECT count(*) AS row_count FROM {}", ident(relation))
+    format!("SELECT count(*) AS row_count FROM {}", name(relation))
 }

@@ -7,7 +7,7 @@
 //! Example: `fact_orders: [{row_count_matches: {to: order_items, filter: "order_id IN (SELECT
 //! order_id FROM orders WHERE status <> 'cancelled')"}}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, to: &str, filter: Option<&str>) -> String {
     super::count_of(&rows(relation, to, filter))
@@ -19,7 +19,7 @@ pub fn rows(relation: &str, to: &str, filter: Option<&str>) -> String {
     format!(
         "SELECT a.n AS row_count, b.n AS expected FROM (SELECT count(*) AS n FROM {}) a \
          CROSS JOIN (SELECT count(*) AS n FROM {}{filter}) b WHERE a.n <> b.n",
-        ident(relation),
-        ident(to)
+        name(relation),
+        name(to)
     )
 }

@@ -23,6 +23,9 @@ pub enum Verdict {
     Warn,
     /// The check could not run (a relation not built, a column missing).
     Error,
+    /// The check did not judge, and says why (too little history to judge an anomaly, a load
+    /// recorded without what reconciliation needs). Not a pass: shown and counted as such.
+    Skipped,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,7 +82,7 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.outcomes
             .iter()
-            .all(|o| matches!(o.verdict, Verdict::Pass | Verdict::Warn))
+            .all(|o| matches!(o.verdict, Verdict::Pass | Verdict::Warn | Verdict::Skipped))
     }
 }
 
@@ -120,12 +123,8 @@ pub fn label(c: &Check) -> String {
 /// Run the checks of `relations` (all when empty) and the reconciliations.
 pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<Report, String> {
     let s = &cat.checked.loaded.stack;
-    let started = chrono::Utc::now();
-    let test_id = format!(
-        "{}-{:04x}",
-        started.format("%Y%m%dT%H%M%SZ"),
-        rand::random::<u16>()
-    );
+    let started = crate::clock::now();
+    let test_id = crate::clock::run_id();
     let ctx = session::new(cat)?;
     let unavailable = session::register_stack(&ctx, cat).await?;
     let mut outcomes = vec![];
@@ -169,6 +168,10 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
                 (_, None) => Err("the check has no query".into()),
             };
             match found {
+                Ok(f) if f.skipped => {
+                    o.verdict = Verdict::Skipped;
+                    o.message = f.message.unwrap_or_else(|| "skipped".into());
+                }
                 Ok(f) if f.failures == 0 => {
                     o.message = f.message.unwrap_or_else(|| "passed".into())
                 }
@@ -259,6 +262,8 @@ struct Found {
     sample: Vec<serde_json::Value>,
     stored: Option<String>,
     message: Option<String>,
+    /// The check did not judge (the message says why).
+    skipped: bool,
 }
 
 /// The last 100 run manifests, oldest first.
@@ -283,13 +288,14 @@ fn anomaly(cat: Catalog<'_>, c: &Check, a: &Anomaly, relation: &str, runs: &[Man
     let hist = super::anomaly::history(runs, &step, relation);
     let j = match c {
         Check::VolumeAnomaly(_) => super::anomaly::volume(a, &hist),
-        _ => super::anomaly::freshness(a, &hist, chrono::Utc::now()),
+        _ => super::anomaly::freshness(a, &hist, crate::clock::now()),
     };
     Found {
         failures: j.failed as u64,
         sample: if j.failed { vec![j.detail] } else { vec![] },
         stored: None,
         message: Some(format!("{} (step {step})", j.message)),
+        skipped: j.skipped,
     }
 }
 
@@ -354,6 +360,7 @@ async fn schema(
         )),
         sample: rows.into_iter().take(5).collect(),
         stored: Some(lake.url(&key)),
+        skipped: false,
     })
 }
 
@@ -396,6 +403,7 @@ async fn on_aws(
         sample,
         stored: Some(lake.url(&prefix)),
         message: None,
+        skipped: false,
     })
 }
 
@@ -415,7 +423,7 @@ async fn one(
         .collect()
         .await
         .map_err(|e| message(&e))?;
-    let n = first_int(&batches).ok_or("the check's query returned no count")?;
+    let n = first_int(&batches)?;
     if n == 0 {
         return Ok(Found::default());
     }
@@ -441,23 +449,35 @@ async fn one(
         sample,
         stored: Some(lake.url(&key)),
         message: None,
+        skipped: false,
     })
 }
 
-fn first_int(batches: &[RecordBatch]) -> Option<u64> {
-    let b = batches.iter().find(|b| b.num_rows() > 0)?;
+/// The failing count a check's query returned. No row, a NULL or a negative count is an error:
+/// read as 0 it would pass a check that judged nothing.
+fn first_int(batches: &[RecordBatch]) -> Result<u64, String> {
+    let b = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or("the check's query returned no count")?;
     let col = datafusion::arrow::compute::cast(
         b.column(0),
         &datafusion::arrow::datatypes::DataType::Int64,
     )
-    .ok()?;
+    .map_err(|e| format!("the check's count is not a number: {e}"))?;
     let a = col
         .as_any()
-        .downcast_ref::<datafusion::arrow::array::Int64Array>()?;
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .ok_or("the check's count is not a number")?;
     if a.is_null(0) {
-        return Some(0);
+        return Err("the check's query returned NULL as its failing count".into());
     }
-    Some(a.value(0).max(0) as u64)
+    u64::try_from(a.value(0)).map_err(|_| {
+        format!(
+            "the check's query returned a negative count ({})",
+            a.value(0)
+        )
+    })
 }
 
 /// The first `limit` rows as JSON objects.
@@ -480,4 +500,30 @@ pub fn to_json(batches: &[RecordBatch], limit: usize) -> Vec<serde_json::Value> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use std::sync::Arc;
+
+    fn counted(v: Option<i64>) -> Vec<RecordBatch> {
+        vec![
+            RecordBatch::try_from_iter([("failures", Arc::new(Int64Array::from(vec![v])) as _)])
+                .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn a_count_that_judged_nothing_is_an_error_not_a_pass() {
+        assert_eq!(first_int(&counted(Some(3))), Ok(3));
+        assert_eq!(first_int(&counted(Some(0))), Ok(0));
+        let e = first_int(&counted(None)).unwrap_err();
+        assert!(e.contains("NULL"), "{e}");
+        let e = first_int(&counted(Some(-1))).unwrap_err();
+        assert!(e.contains("negative"), "{e}");
+        let e = first_int(&[]).unwrap_err();
+        assert!(e.contains("no count"), "{e}");
+    }
 }

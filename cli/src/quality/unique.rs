@@ -4,7 +4,7 @@
 //!
 //! Example: `customers: [{unique: [customer_id]}]`.
 
-use super::ident;
+use super::name;
 
 pub fn sql(relation: &str, cols: &[&str]) -> String {
     super::count_of(&rows(relation, cols))
@@ -12,9 +12,9 @@ pub fn sql(relation: &str, cols: &[&str]) -> String {
 
 /// The duplicated keys, with how often each occurs.
 pub fn rows(relation: &str, cols: &[&str]) -> String {
-    let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let list = cols.iter().map(|c| name(c)).collect::<Vec<_>>().join(", ");
     format!(
         "SELECT {list}, count(*) AS occurrences FROM {} GROUP BY {list} HAVING count(*) > 1",
-        ident(relation)
+        name(relation)
     )
 }

@@ -264,7 +264,7 @@ async fn load_table(
             ..StepStats::default()
         });
     };
-    let ingest_date = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let ingest_date = crate::clock::now().format("%Y-%m-%d").to_string();
     let partition = if l.partitioned {
         format!("ingest_date={ingest_date}/")
     } else {

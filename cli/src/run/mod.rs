@@ -219,12 +219,8 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
             .collect();
         chosen.retain(|s| !done.contains(s));
     }
-    let started = chrono::Utc::now();
-    let run_id = format!(
-        "{}-{:04x}",
-        started.format("%Y%m%dT%H%M%SZ"),
-        rand::random::<u16>()
-    );
+    let started = crate::clock::now();
+    let run_id = crate::clock::run_id();
     let git = crate::state::git_info(&ctx.checked.loaded.src.dir());
 
     let mut records: BTreeMap<String, StepRecord> = BTreeMap::new();
@@ -331,7 +327,7 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
         git_commit: git.as_ref().map(|g| g.commit.clone()),
         git_dirty: git.as_ref().map(|g| g.dirty),
         started_at: started.to_rfc3339(),
-        finished_at: chrono::Utc::now().to_rfc3339(),
+        finished_at: crate::clock::now().to_rfc3339(),
         selectors: opts.select.clone(),
         resumed_from: opts.resume.clone(),
         steps: order.iter().filter_map(|s| records.remove(s)).collect(),
@@ -359,7 +355,7 @@ async fn publish(ctx: &Ctx, m: &Manifest, started: chrono::DateTime<chrono::Utc>
         .filter(|s| s.kind == "ingest")
         .map(|s| s.stats.rows)
         .sum();
-    let secs = (chrono::Utc::now() - started).num_milliseconds() as f64 / 1000.0;
+    let secs = (crate::clock::now() - started).num_milliseconds() as f64 / 1000.0;
     let values = [
         ("FailedSteps", failed, StandardUnit::Count),
         (

@@ -1,6 +1,11 @@
 //! Parquet files as a source: each row becomes a JSON object (dates and timestamps as ISO text,
 //! decimals as exact text), so Parquet input takes the path every other source takes and its
 //! values are checked against the declared columns the same way.
+//!
+//! Writers choose among Arrow's physical variants of one logical type: Arrow-based tools (Polars,
+//! DataFusion, DuckDB, `tpchgen-cli`) write strings as views, others as large strings,
+//! dictionaries or unannotated byte arrays. Each column is first cast to one plain variant per
+//! logical type (`plain`), so a string is a string whichever way it was stored.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -8,14 +13,45 @@ use arrow_array::types::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+/// The plain variant of a column's logical type that `value` reads: strings of every layout as
+/// `Utf8`, dictionaries as their values, byte arrays as `Binary`, narrow or wide decimals as
+/// `Decimal128` where the precision fits, `Date64` as `Date32`, half floats as `Float32`.
+fn plain(a: &ArrayRef, column: &str) -> Result<ArrayRef, String> {
+    let to = match a.data_type() {
+        DataType::Dictionary(_, v) => plain_type(v),
+        t => plain_type(t),
+    };
+    match to {
+        Some(t) if &t != a.data_type() => datafusion::arrow::compute::cast(a, &t)
+            .map_err(|e| format!("column `{column}` ({}): {e}", a.data_type())),
+        _ => Ok(a.clone()),
+    }
+}
+
+fn plain_type(t: &DataType) -> Option<DataType> {
+    Some(match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => DataType::Binary,
+        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => DataType::Decimal128(*p, *s),
+        DataType::Decimal256(p, s) if *p <= 38 => DataType::Decimal128(*p, *s),
+        DataType::Date64 => DataType::Date32,
+        DataType::Float16 => DataType::Float32,
+        DataType::Dictionary(_, v) => return plain_type(v),
+        other => other.clone(),
+    })
+}
+
 /// One value of a column as JSON; a type it cannot carry is an error naming the column.
 fn value(a: &dyn Array, i: usize, column: &str) -> Result<Value, String> {
-    if a.is_null(i) {
+    if a.is_null(i) || a.data_type() == &DataType::Null {
         return Ok(Value::Null);
     }
     Ok(match a.data_type() {
@@ -31,7 +67,20 @@ fn value(a: &dyn Array, i: usize, column: &str) -> Result<Value, String> {
         DataType::Float32 => json!(a.as_primitive::<Float32Type>().value(i)),
         DataType::Float64 => json!(a.as_primitive::<Float64Type>().value(i)),
         DataType::Utf8 => json!(a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => json!(a.as_string::<i64>().value(i)),
+        // Byte arrays without a string annotation (older Hive and Spark writers): text when
+        // they hold UTF-8, which a `string` column needs.
+        DataType::Binary => match std::str::from_utf8(a.as_binary::<i32>().value(i)) {
+            Ok(s) => json!(s),
+            Err(e) => {
+                return Err(format!(
+                    "column `{column}` holds bytes that are not UTF-8 text ({e}): dekit loads byte arrays into `string` columns only"
+                ));
+            }
+        },
+        DataType::Decimal256(..) => json!(
+            a.as_primitive::<arrow_array::types::Decimal256Type>()
+                .value_as_string(i)
+        ),
         DataType::Decimal128(..) => json!(
             a.as_primitive::<arrow_array::types::Decimal128Type>()
                 .value_as_string(i)
@@ -67,10 +116,16 @@ fn value(a: &dyn Array, i: usize, column: &str) -> Result<Value, String> {
 /// A batch's rows as JSON lines.
 pub fn lines(batch: &RecordBatch) -> Result<Bytes, String> {
     let schema = batch.schema();
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| plain(c, f.name()))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out = vec![];
     for i in 0..batch.num_rows() {
         let mut o = serde_json::Map::new();
-        for (c, f) in batch.columns().iter().zip(schema.fields()) {
+        for (c, f) in columns.iter().zip(schema.fields()) {
             o.insert(f.name().clone(), value(c.as_ref(), i, f.name())?);
         }
         serde_json::to_writer(&mut out, &Value::Object(o)).expect("JSON serializes");

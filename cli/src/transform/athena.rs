@@ -11,8 +11,6 @@
 //! (`"retail_prod"."orders"`), in place, so Athena's line and column numbers are the model's.
 
 use sqlparser::ast::{ObjectName, Query, Spanned, Visit, Visitor};
-use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
@@ -23,7 +21,7 @@ pub const CTAS_HEADER_LINES: u32 = 3;
 /// names already qualified stay as they are. Unparseable SQL is returned unchanged (validate has
 /// already reported it).
 pub fn qualified(sql: &str, db: &str, known: &BTreeSet<String>) -> String {
-    let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else {
+    let Ok(statements) = crate::sql::parse(sql) else {
         return sql.to_string();
     };
     let mut v = Names::default();

@@ -110,7 +110,7 @@ pub async fn run(
         "row_count": rows,
         "schema": columns.iter().map(|(n, t)| json!({ "name": n, "type": t })).collect::<Vec<_>>(),
         "files": files,
-        "written_at": chrono::Utc::now().to_rfc3339(),
+        "written_at": crate::clock::now().to_rfc3339(),
     });
     let mkey = format!("{prefix}_manifest.json");
     lake.put_json(&mkey, &manifest)

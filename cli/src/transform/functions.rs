@@ -34,6 +34,7 @@ pub fn all() -> Vec<ScalarUDF> {
     out.push(ScalarUDF::from(Trino::new("date_parse", 2, MICROS)));
     out.push(ScalarUDF::from(Trino::new("date_add", 3, MICROS)));
     out.push(ScalarUDF::from(Trino::new("date_diff", 3, DataType::Int64)));
+    out.push(ScalarUDF::from(ClockNow::new(None)));
     out
 }
 
@@ -360,6 +361,78 @@ fn diff(unit: &str, from: NaiveDateTime, to: NaiveDateTime) -> Result<i64> {
         "year" => months() / 12,
         other => return exec_err!("date_diff: unknown unit `{other}`"),
     })
+}
+
+/// `now()` and `current_timestamp` by dekit's clock (`crate::clock`), not the system's: a
+/// freshness check judged under a simulated day compares with that day. As DataFusion's own
+/// `now()`, one value for the whole query, fixed when the query is planned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ClockNow {
+    signature: Signature,
+    aliases: Vec<String>,
+    timezone: Option<Arc<str>>,
+}
+
+impl ClockNow {
+    fn new(timezone: Option<Arc<str>>) -> ClockNow {
+        ClockNow {
+            signature: Signature::nullary(Volatility::Stable),
+            aliases: vec!["current_timestamp".to_string()],
+            timezone,
+        }
+    }
+
+    fn value(&self) -> ScalarValue {
+        ScalarValue::TimestampNanosecond(
+            crate::clock::now().timestamp_nanos_opt(),
+            self.timezone.clone(),
+        )
+    }
+}
+
+impl ScalarUDFImpl for ClockNow {
+    fn name(&self) -> &str {
+        "now"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn with_updated_config(
+        &self,
+        config: &datafusion::common::config::ConfigOptions,
+    ) -> Option<ScalarUDF> {
+        let tz = config.execution.time_zone.as_deref().map(Arc::from);
+        Some(ScalarUDF::from(ClockNow::new(tz)))
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Timestamp(
+            TimeUnit::Nanosecond,
+            self.timezone.clone(),
+        ))
+    }
+
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value()))
+    }
+
+    fn simplify(
+        &self,
+        _: Vec<datafusion::logical_expr::Expr>,
+        _: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> Result<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        Ok(
+            datafusion::logical_expr::simplify::ExprSimplifyResult::Simplified(
+                datafusion::logical_expr::Expr::Literal(self.value(), None),
+            ),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -181,7 +181,7 @@ pub async fn model(
             version: version.to_string(),
             location: url.clone(),
             rows: written,
-            built_at: chrono::Utc::now().to_rfc3339(),
+            built_at: crate::clock::now().to_rfc3339(),
             partitions: BTreeMap::new(),
         },
     )
@@ -384,7 +384,7 @@ async fn incremental(
                 version: b.version.to_string(),
                 location: b.lake.url(&format!("{}{}/", b.base, b.version)),
                 rows,
-                built_at: chrono::Utc::now().to_rfc3339(),
+                built_at: crate::clock::now().to_rfc3339(),
                 partitions: parts,
             },
         )

@@ -10,13 +10,11 @@ use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, ObjectNamePart,
     Value, VisitMut, VisitorMut,
 };
-use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// The model's SQL in Spark's dialect, or why it cannot be translated.
 pub fn spark_sql(sql: &str) -> Result<String, String> {
-    let mut statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| e.to_string())?;
+    let mut statements = crate::sql::parse(sql).map_err(|e| e.message)?;
     let mut t = Translate { error: None };
     let _ = statements.visit(&mut t);
     if let Some(e) = t.error {

@@ -9,6 +9,7 @@ pub mod dependency_cycle;
 pub mod duplicate_name;
 pub mod environment;
 pub mod glue_name;
+pub mod key_prefix;
 pub mod literal_secret;
 pub mod public_access;
 pub mod quality_columns;
@@ -53,6 +54,7 @@ pub const ALL: &[Rule] = &[
     literal_secret::RULE,
     column_type::RULE,
     value_range::RULE,
+    key_prefix::RULE,
     source_fields::RULE,
     environment::RULE,
     public_access::RULE,

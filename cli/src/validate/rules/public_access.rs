@@ -72,6 +72,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             "`kms_key` is ignored unless `encryption: kms`",
             k.span,
         )),
+        (Encryption::Kms, Some(k)) if !is_kms_key(k) => out.push(
+            cx.error(
+                "E190",
+                format!("`{}` is not a KMS key", k.value),
+                k.span,
+            )
+            .hint("give a key ARN (arn:aws:kms:<region>:<account>:key/<id>), a key id, `alias/<name>` or an alias ARN"),
+        ),
         _ => {}
     }
     for r in &sec.readers {
@@ -94,6 +102,65 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                     "e.g. `arn:aws:iam::123456789012:role/bi-reader`; `*` would make data public",
                 ),
             );
+        }
+    }
+}
+
+/// A KMS key as S3, Glue, Firehose and CloudWatch Logs take it: a key id (a UUID, or `mrk-` and
+/// 32 hex digits for a multi-Region key), `alias/<name>`, or the ARN of either.
+pub fn is_kms_key(k: &str) -> bool {
+    fn key_id(id: &str) -> bool {
+        let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
+        if let Some(m) = id.strip_prefix("mrk-") {
+            return hex(m, 32);
+        }
+        let parts: Vec<&str> = id.split('-').collect();
+        parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| hex(p, n))
+    }
+    fn alias(a: &str) -> bool {
+        a.strip_prefix("alias/").is_some_and(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        })
+    }
+    if let Some(rest) = k.strip_prefix("arn:") {
+        // arn:<partition>:kms:<region>:<account>:key/<id> or alias/<name>
+        let p: Vec<&str> = rest.splitn(5, ':').collect();
+        return p.len() == 5
+            && p[1] == "kms"
+            && !p[2].is_empty()
+            && p[3].len() == 12
+            && p[3].chars().all(|c| c.is_ascii_digit())
+            && (p[4].strip_prefix("key/").is_some_and(key_id) || alias(p[4]));
+    }
+    key_id(k) || alias(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_kms_key;
+
+    #[test]
+    fn kms_keys_in_every_form_aws_takes_and_nothing_else() {
+        for ok in [
+            "alias/lake",
+            "alias/aws/s3",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:alias/lake",
+        ] {
+            assert!(is_kms_key(ok), "{ok}");
+        }
+        for bad in [
+            "my-key",
+            "alias/",
+            "arn:aws:s3:::bucket",
+            "arn:aws:kms:eu-west-1:123:key/x",
+            "1234abcd-12ab-34cd-56ef",
+        ] {
+            assert!(!is_kms_key(bad), "{bad}");
         }
     }
 }

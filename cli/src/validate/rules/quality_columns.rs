@@ -74,6 +74,43 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // A batch load partitions what it writes by columns its tables have.
+    for (name, b) in s.ingest.batch.iter() {
+        let tables: Vec<_> = s
+            .tables
+            .iter()
+            .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == name.value))
+            .collect();
+        if tables.is_empty() {
+            continue;
+        }
+        for p in &b.partition_by {
+            let has = |t: &crate::model::Table| {
+                t.columns
+                    .keys()
+                    .chain(t.partitions.keys())
+                    .any(|c| c.eq_ignore_ascii_case(&p.value))
+            };
+            if !tables.iter().any(|(_, t)| has(t)) {
+                let names: Vec<&str> = tables.iter().map(|(n, _)| n.value.as_str()).collect();
+                out.push(
+                    cx.error(
+                        "E200",
+                        format!(
+                            "no table of batch load `{}` has a column `{}` to partition by",
+                            name.value, p.value
+                        ),
+                        p.span,
+                    )
+                    .hint(format!(
+                        "declare it as a partition of its tables ({}), e.g. `partitions: {{{}: string}}`, or remove it",
+                        names.join(", "),
+                        p.value
+                    )),
+                );
+            }
+        }
+    }
     for (key, checks) in s.quality.iter() {
         let known_cols = columns_of(cx, key);
         let col = |c: &Spanned<String>, out: &mut Vec<Diagnostic>| {
@@ -114,17 +151,23 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 Check::Freshness(f) => col(&f.column, out),
                 Check::Relationships(r) => {
                     col(&r.column, out);
+                    // The target may be a table or a model: its columns as the catalog has them.
                     if let Some((t, c)) = r.to.split_once('.')
-                        && let Some(target) = s.tables.get(t)
-                        && target.columns.get(c).is_none()
+                        && let Some((what, cols)) = columns_of(cx, t)
+                        && !cols.iter().any(|k| k.eq_ignore_ascii_case(c))
                     {
-                        out.push(cx.error_in(
+                        let mut d = cx.error_in(
                             "E200",
-                            format!("table `{t}` has no column `{c}`"),
+                            format!("{what} `{t}` has no column `{c}`"),
                             &r.to,
                             t.len() + 1,
                             c.len(),
-                        ));
+                        );
+                        d = match did_you_mean(c, cols.iter().map(String::as_str)) {
+                            Some(s) => d.hint(format!("did you mean `{s}`?")),
+                            None => d.hint(format!("its columns: {}", cols.join(", "))),
+                        };
+                        out.push(d);
                     }
                 }
                 Check::Range(r) => {

@@ -14,8 +14,6 @@ use super::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::validate::Cx;
 use sqlparser::ast::{CastKind, Expr, Query, SetExpr, Spanned, Visit, Visitor};
-use sqlparser::dialect::GenericDialect;
-use sqlparser::parser::Parser;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::OnceLock;
@@ -409,7 +407,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         let Some(file) = cx.files.iter().find(|f| f.path == m.path) else {
             continue;
         };
-        let Ok(statements) = Parser::parse_sql(&GenericDialect {}, &m.sql) else {
+        let Ok(statements) = crate::sql::parse(&m.sql) else {
             continue; // E131 has said why
         };
         let mut v = Finder {
@@ -542,9 +540,7 @@ mod tests {
             trino: &trino,
             local: local_functions(),
         };
-        let _ = Parser::parse_sql(&GenericDialect {}, sql)
-            .unwrap()
-            .visit(&mut v);
+        let _ = crate::sql::parse(sql).unwrap().visit(&mut v);
         v.found.into_iter().map(|(l, c, m, _)| (l, c, m)).collect()
     }
 

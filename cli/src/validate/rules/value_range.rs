@@ -129,7 +129,21 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    for (_, a) in s.observe.alarms.iter() {
+    for (name, a) in s.observe.alarms.iter() {
+        // Every metric dekit alarms on is a count, a rate or an age: never below 0.
+        if !a.threshold.is_finite() || a.threshold < 0.0 {
+            out.push(
+                cx.error(
+                    "E160",
+                    format!(
+                        "alarm `{}`: threshold must be 0 or more, found {}",
+                        name.value, a.threshold
+                    ),
+                    name.span,
+                )
+                .hint("its metric is a count, a rate or an age, never negative: the alarm would be always on or never"),
+            );
+        }
         let p = a.period_seconds.value;
         if !(p == 10 || p == 30 || (p >= 60 && p % 60 == 0)) {
             out.push(cx.error(
