@@ -88,7 +88,10 @@ impl Diagnostic {
                     span.line,
                     span.col
                 );
-                let line = src.line_text(span.line);
+                // A long line (generated SQL, minified YAML) is shown around the column only.
+                let full = src.line_text(span.line);
+                let (clipped, col) = window(full, span.col as usize);
+                let line = clipped.as_str();
                 let gutter = span.line.to_string().len();
                 let pad = " ".repeat(gutter);
                 let _ = writeln!(out, "{pad} |");
@@ -106,7 +109,7 @@ impl Diagnostic {
                 let _ = writeln!(out, "{} | {}", span.line, shown);
                 let prefix: String = line
                     .chars()
-                    .take(span.col.saturating_sub(1) as usize)
+                    .take(col.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 let rest = line.chars().count().saturating_sub(prefix.chars().count());
@@ -144,6 +147,30 @@ impl Diagnostic {
     }
 }
 
+/// Characters shown each side of the column in a line longer than `2 * AROUND`.
+const AROUND: usize = 60;
+
+/// The part of `line` shown for 1-based character column `col`, with `…` where it was cut, and
+/// the column within that part.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= 2 * AROUND {
+        return (line.to_string(), col);
+    }
+    let from = col.saturating_sub(AROUND + 1).min(n);
+    let to = (col + AROUND).min(n);
+    let mut out: String = line.chars().skip(from).take(to - from).collect();
+    let mut at = col - from;
+    if from > 0 {
+        out.insert(0, '…');
+        at += 1;
+    }
+    if to < n {
+        out.push('…');
+    }
+    (out, at)
+}
+
 /// Closest candidate to `word`, if close enough to be a plausible typo.
 pub fn did_you_mean<'a>(
     word: &str,
@@ -159,4 +186,19 @@ pub fn did_you_mean<'a>(
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+
+    #[test]
+    fn a_long_line_is_shown_around_its_column() {
+        let line = "x".repeat(10_000) + "HERE" + &"y".repeat(10_000);
+        let (shown, col) = window(&line, 10_001);
+        assert!(shown.chars().count() <= 2 * super::AROUND + 3, "{shown}");
+        assert_eq!(shown.chars().nth(col - 1), Some('H'), "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert_eq!(window("short", 3), ("short".to_string(), 3));
+    }
 }

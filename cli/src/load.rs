@@ -65,9 +65,12 @@ impl Report {
         self.diags.iter().filter(|d| d.is_error())
     }
 
+    /// The diagnostics in full, at most `SHOWN` of them (a generated file can hold hundreds of
+    /// thousands: the first are the ones to fix), then the count of all.
     pub fn render(&self, stack: Option<&SourceFile>) -> String {
+        const SHOWN: usize = 200;
         let mut out = String::new();
-        for d in &self.diags {
+        for d in self.diags.iter().take(SHOWN) {
             let src = stack
                 .filter(|s| s.path == d.file)
                 .or_else(|| self.files.iter().find(|f| f.path == d.file));
@@ -76,6 +79,12 @@ impl Report {
         }
         let errors = self.diags.iter().filter(|d| d.is_error()).count();
         let warnings = self.diags.len() - errors;
+        if self.diags.len() > SHOWN {
+            out.push_str(&format!(
+                "... and {} more not shown (`--json` lists them all); fix the first ones, which often cause the rest\n",
+                self.diags.len() - SHOWN
+            ));
+        }
         if errors > 0 || warnings > 0 {
             out.push_str(&format!(
                 "{errors} error{}, {warnings} warning{}\n",

@@ -91,6 +91,11 @@ impl SourceFile {
         }
     }
 
+    /// How many lines the text has.
+    pub fn line_count(&self) -> u32 {
+        self.line_starts.len() as u32
+    }
+
     /// Text of 1-based line `line`, without its newline.
     pub fn line_text(&self, line: u32) -> &str {
         let i = (line as usize)

@@ -14,10 +14,11 @@ pub struct SqlError {
     pub col: u32,
 }
 
-/// How deep one expression may nest, counted as operators along a path of the tree (`a OR b OR
-/// c` is a chain of two). The parser builds long chains without recursion, but every walk over
-/// the tree (visitors, the engines' planners, even dropping it) recurses once per level: a model
-/// of 200,000 `OR` terms overflowed the stack. A thousand is far beyond hand-written SQL.
+/// How deep one expression may nest, bounded by the operators along a path of the tree (`a OR b
+/// OR c` holds two; `x = 1 OR x = 2` three: every operator counts, an upper bound of the depth).
+/// The parser builds long chains without recursion, but every walk over the tree (visitors, the
+/// engines' planners, even dropping it) recurses once per level: a model of 200,000 `OR` terms
+/// overflowed the stack. A thousand is far beyond hand-written SQL.
 pub const MAX_EXPRESSION_DEPTH: usize = 1000;
 
 /// Parse SQL, refusing first (from the tokens alone, without building a tree) an expression
@@ -116,7 +117,7 @@ fn bounded(sql: &str) -> Result<(), SqlError> {
             if top.1 > MAX_EXPRESSION_DEPTH {
                 return Err(SqlError {
                     message: format!(
-                        "this expression nests more than {MAX_EXPRESSION_DEPTH} operators deep; write long lists of alternatives as `col IN (...)` or a join with a table of values"
+                        "this expression holds more than {MAX_EXPRESSION_DEPTH} operators, too deep a tree to walk safely; write long lists of alternatives as `col IN (...)` or a join with a table of values"
                     ),
                     line: t.span.start.line.max(1) as u32,
                     col: t.span.start.column.max(1) as u32,
@@ -225,14 +226,14 @@ mod tests {
         let sql = format!("select *\nfrom t\nwhere {}", terms.join(" or "));
         let e = relations(&sql).unwrap_err();
         assert_eq!(e.line, 3, "{e:?}");
-        assert!(e.message.contains("1000 operators deep"), "{e:?}");
+        assert!(e.message.contains("more than 1000 operators"), "{e:?}");
         // Nesting counts along the path: parentheses do not reset it.
         let mut inner = "a".to_string();
         for _ in 0..10 {
             inner = format!("({} + {inner})", vec!["a"; 120].join(" + "));
         }
         let e = relations(&format!("select {inner} from t")).unwrap_err();
-        assert!(e.message.contains("operators deep"), "{e:?}");
+        assert!(e.message.contains("too deep a tree"), "{e:?}");
         // Long but flat: many columns, each short, and a long IN list.
         let cols: Vec<String> = (0..3000).map(|i| format!("a + {i} as c{i}")).collect();
         let list: Vec<String> = (0..50_000).map(|i| i.to_string()).collect();

@@ -6,6 +6,11 @@
 //! Then the same in process for generated stacks of about 5, 10 and 20 MB (many tables with
 //! columns, variables and quality checks): the time per MB must stay flat (linear decoding), so
 //! the 20 MB stack takes at most 5× the 5 MB one (4× is linear).
+//!
+//! And two hostile stacks, through the binary as a user meets them: a model whose SQL is one
+//! boolean expression of 200,000 `OR` terms (1.4 MB; refused, located, target < 1 s), and a
+//! 3 MB `tables:` of 250,000 entries that are each an error (target < 2 s; the first ones shown,
+//! the rest counted).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -93,6 +98,61 @@ fn scaling() -> serde_json::Value {
     })
 }
 
+/// Wall time of one `dekit validate` of a hostile stack, which must fail with a located error.
+fn hostile_one(dir: &std::path::Path, name: &str, text: &str, model: Option<&str>) -> f64 {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    if let Some(sql) = model {
+        std::fs::create_dir_all(dir.join("models")).unwrap();
+        std::fs::write(dir.join("models/deep.sql"), sql).unwrap();
+    }
+    let mut samples = vec![];
+    for _ in 0..3 {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_dekit"))
+            .args(["validate", path.to_str().unwrap()])
+            .output()
+            .expect("dekit runs");
+        samples.push(t.elapsed());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(
+            err.contains("error[") && err.contains("  --> "),
+            "{name}: {err}"
+        );
+    }
+    median(samples).as_secs_f64()
+}
+
+fn hostile() -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("dekit-bench-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = "stack: shop\nenvironments:\n  local:\n    target: local\nstorage:\n  lake:\n    bucket: shop-lake-test\n    zones:\n      raw: {}\n      curated: {}\n  catalog:\n    database: shop\n";
+    let terms: Vec<String> = (0..200_000).map(|i| format!("x = {i}")).collect();
+    let sql = format!("select x\nfrom t\nwhere {}\n", terms.join(" or "));
+    let deep = hostile_one(
+        &dir,
+        "deep",
+        &format!("{head}transforms:\n  deep:\n    sql: models/deep.sql\n    zone: curated\n"),
+        Some(&sql),
+    );
+    let mut many = format!("{head}tables:\n");
+    for i in 0..250_000 {
+        many.push_str(&format!("  x{i}: 1\n"));
+    }
+    let errors = hostile_one(&dir, "many", &many, None);
+    std::fs::remove_dir_all(&dir).unwrap();
+    serde_json::json!({
+        "benchmark": "validate_hostile",
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "or_terms_200000_seconds": (deep * 1000.0).round() / 1000.0,
+        "errors_250000_seconds": (errors * 1000.0).round() / 1000.0,
+        "sql_bytes": sql.len(),
+        "stack_bytes": many.len(),
+        "meets_target": deep < 1.0 && errors < 2.0,
+    })
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let runs = 30;
@@ -127,4 +187,5 @@ fn main() {
         })
     );
     println!("{}", scaling());
+    println!("{}", hostile());
 }

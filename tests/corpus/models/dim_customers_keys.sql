@@ -1,0 +1,1 @@
+select customer_id as customer_key from orders
