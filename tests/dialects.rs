@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn retail(env: &str) -> dekit::validate::Checked {
-    let path = common::repo_root().join("stacks/retail/stack.yaml");
+    checked("stacks/retail/stack.yaml", env)
+}
+
+fn checked(file: &str, env: &str) -> dekit::validate::Checked {
+    let path = common::repo_root().join(file);
     let (loaded, report) = dekit::load::load_file(&path, Some(env))
         .unwrap_or_else(|(_, r)| panic!("retail does not load: {:?}", r.diags));
     let (checked, report) = dekit::validate::check(loaded, report);
@@ -34,9 +38,19 @@ fn athena_statements() -> Vec<(String, Vec<String>)> {
 
 /// The statements `dekit test` sends Athena for each SQL check of retail (prod).
 fn athena_check_statements() -> Vec<(String, dekit::quality::athena::Statements)> {
-    let checked = retail("prod");
+    check_statements(&retail("prod"))
+}
+
+/// The same for a stack whose columns are camelCase (`customerNumber`).
+fn camel_case_check_statements() -> Vec<(String, dekit::quality::athena::Statements)> {
+    check_statements(&checked("tests/fixtures/camel_case/stack.yaml", "prod"))
+}
+
+fn check_statements(
+    checked: &dekit::validate::Checked,
+) -> Vec<(String, dekit::quality::athena::Statements)> {
     let db = dekit::names::Names::new(&checked.loaded).database();
-    let known = dekit::transform::materialize::known(&checked);
+    let known = dekit::transform::materialize::known(checked);
     let mut out = vec![];
     for (rel, checks) in checked.loaded.stack.quality.iter() {
         for (i, c) in checks.iter().enumerate() {
@@ -60,6 +74,23 @@ fn athena_check_statements_for_retail() {
 }
 
 #[test]
+fn athena_check_statements_name_camel_case_columns_as_the_catalog_does() {
+    let all = camel_case_check_statements();
+    assert_eq!(all.len(), 9, "{}", all.len());
+    for (n, st) in &all {
+        for sql in [&st.count, &st.sample, &st.unload] {
+            // Quoted names are the catalog's lowercase ones; the user's own SQL stays as written.
+            assert!(!sql.contains("\"customerNumber\""), "{n}: {sql}");
+        }
+    }
+    let text: Vec<String> = all
+        .into_iter()
+        .map(|(n, st)| format!("-- {n}\n{}\n{}\n{}", st.count, st.sample, st.unload))
+        .collect();
+    insta::assert_snapshot!("athena_camel_case_checks", text.join("\n\n"));
+}
+
+#[test]
 fn athena_statements_for_every_retail_model() {
     for (name, stmts) in athena_statements() {
         insta::assert_snapshot!(format!("athena_{name}"), stmts.join("\n;\n"));
@@ -79,7 +110,10 @@ fn athena_statements_parse_as_trino() {
     }
     // The quality checks' statements; UNLOAD's query on its own (sqlglot takes UNLOAD as an
     // opaque command, which would prove nothing).
-    for (name, st) in athena_check_statements() {
+    for (name, st) in athena_check_statements()
+        .into_iter()
+        .chain(camel_case_check_statements())
+    {
         for (part, sql) in [
             ("count", &st.count),
             ("sample", &st.sample),

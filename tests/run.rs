@@ -735,6 +735,153 @@ fn a_mysql_source_with_its_own_schema_loads_declared_types() {
     assert!(o.status.success(), "{}", out(&o));
 }
 
+/// The outcome named `name` of a `dekit test --json` report.
+fn outcome<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no outcome {name} in {r:#}"))
+}
+
+/// classicmodels-style camelCase columns: every check kind that names a column passes on good
+/// data and fails with the right rows on bad data, on the local engine. The loader stores
+/// `customerNumber` as the catalog's `customernumber`; the checks must name it the same way.
+#[test]
+fn checks_over_camel_case_columns_pass_and_fail_on_their_rows() {
+    let _c = cloud();
+    let scope = Scope::new("runcamel");
+    // Freshness is judged by dekit's clock: on this day the data is a day old.
+    let mut s = Stack::at(&scope, "2026-06-01T00:00:00Z");
+    let my = MariaDb::new(&s.name);
+    my.sql(
+        "CREATE TABLE customers (customerNumber INT PRIMARY KEY, customerName VARCHAR(50), \
+         countryCode CHAR(2), creditLimit DECIMAL(10,2) NULL, createdAt DATETIME); \
+         INSERT INTO customers VALUES (103, 'Atelier graphique', 'FR', 21000.00, '2026-05-31 00:00:00'), \
+         (112, 'Signal Gift Stores', 'US', NULL, '2026-05-30 12:00:00'), \
+         (114, 'Australian Collectors, Co.', 'AU', 117300.00, '2026-05-29 08:00:00'); \
+         CREATE TABLE payments (customerNumber INT, checkNumber VARCHAR(50) PRIMARY KEY, amount DECIMAL(10,2)); \
+         INSERT INTO payments VALUES (103, 'HQ336336', 6066.78), (112, 'BO864823', 14191.12), (114, 'GG31455', 4567.00)",
+    );
+    let (port, password) =
+        dekit::run::sources::local_server_info(dekit::run::sources::Db::Mysql).unwrap();
+    let db = my.conn.database.clone();
+    s.edit(|t| {
+        t.replacen(
+            "sources:\n",
+            &format!(
+                "sources:\n  crm:\n    kind: mysql\n    host: ${{env.CRM_HOST}}\n    port: {port}\n    database: {db}\n    user: dekit\n    password: ${{env.CRM_PASSWORD}}\n    tables: [customers, payments]\n"
+            ),
+            1,
+        )
+        .replacen(
+            "  batch:\n",
+            "  batch:\n    crm_load:\n      source: crm\n      zone: raw\n      prefix: crm/\n      format: parquet\n",
+            1,
+        )
+        .replacen(
+            "\ntables:\n",
+            "\ntables:\n  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    columns:\n      customerNumber: int\n      customerName: string\n      countryCode: string\n      creditLimit: decimal(10,2)\n      createdAt: timestamp\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      customerNumber: int\n      checkNumber: string\n      amount: decimal(10,2)\n",
+            1,
+        )
+        .replacen(
+            "\nquality:\n",
+            "\nquality:\n  crm_customers:\n    - not_null: [customerNumber, customerName]\n    - unique: [customerNumber]\n    - accepted_values: { column: countryCode, values: [FR, US, AU] }\n    - range: { column: creditLimit, min: 0, max: 200000 }\n    - freshness: { column: createdAt, max_age_hours: 72 }\n    - sql: \"SELECT * FROM {this} WHERE customerName = ''\"\n    - schema: {}\n  crm_payments:\n    - relationships: { column: customerNumber, to: crm_customers.customerNumber }\n    - row_count_matches: { to: crm_customers, filter: \"customerName <> ''\" }\n",
+            1,
+        )
+    });
+    let env = [
+        ("CRM_HOST", "127.0.0.1"),
+        ("CRM_PASSWORD", password.as_str()),
+        SMALL_PARTS,
+    ];
+    let o = s.raw_env(&["apply", "--auto-approve"], &env);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = s.raw_env(&["run", "--select", "crm_load"], &env);
+    assert!(o.status.success(), "{}", out(&o));
+    let test = |s: &Stack| -> (Value, bool) {
+        let o = s.raw_env(
+            &[
+                "test",
+                "--json",
+                "--select",
+                "crm_customers",
+                "--select",
+                "crm_payments",
+            ],
+            &env,
+        );
+        let r: Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+        (r, o.status.success())
+    };
+    let names = [
+        "crm_customers.not_null(customerNumber, customerName)",
+        "crm_customers.unique(customerNumber)",
+        "crm_customers.accepted_values(countryCode)",
+        "crm_customers.range(creditLimit)",
+        "crm_customers.freshness(createdAt, 72h)",
+        "crm_customers.sql",
+        "crm_customers.schema",
+        "crm_payments.relationships(customerNumber -> crm_customers.customerNumber)",
+        "crm_payments.row_count_matches(crm_customers)",
+    ];
+    let (r, ok) = test(&s);
+    for n in names {
+        assert_eq!(outcome(&r, n)["verdict"], "pass", "{:#}", outcome(&r, n));
+    }
+    assert!(ok, "{r:#}");
+
+    // Bad rows of every kind: a customer without a name and one with an empty name, a country
+    // outside the list, a negative credit limit, a payment of a customer that does not exist
+    // (so one payment more than named customers); and a week later, nothing new: stale.
+    my.sql(
+        "INSERT INTO customers VALUES (121, NULL, 'NO', -5.00, '2026-05-31 06:00:00'), \
+         (131, '', 'US', 10.00, '2026-05-31 07:00:00'); \
+         INSERT INTO payments VALUES (999, 'ZZ000001', 1.00)",
+    );
+    let o = s.raw_env(&["run", "--select", "crm_load"], &env);
+    assert!(o.status.success(), "{}", out(&o));
+    s.now = Some("2026-06-08T00:00:00Z".into());
+    let (r, ok) = test(&s);
+    assert!(!ok, "bad rows passed: {r:#}");
+    let failed = |n: &str| {
+        let o = outcome(&r, n);
+        assert_eq!(o["verdict"], "fail", "{o:#}");
+        o.clone()
+    };
+    let o = failed("crm_customers.not_null(customerNumber, customerName)");
+    assert_eq!(o["sample"][0]["customernumber"], 121, "{o:#}");
+    let o = failed("crm_customers.accepted_values(countryCode)");
+    assert_eq!(o["sample"][0]["countrycode"], "NO", "{o:#}");
+    let o = failed("crm_customers.range(creditLimit)");
+    assert_eq!(o["sample"][0]["customernumber"], 121, "{o:#}");
+    let o = failed("crm_customers.sql");
+    assert_eq!(o["sample"][0]["customernumber"], 131, "{o:#}");
+    let o = failed("crm_customers.freshness(createdAt, 72h)");
+    assert!(
+        o["sample"][0]["newest"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-05-31T07:00:00"),
+        "{o:#}"
+    );
+    let o = failed("crm_payments.relationships(customerNumber -> crm_customers.customerNumber)");
+    assert_eq!(o["sample"][0]["customernumber"], 999, "{o:#}");
+    assert_eq!(o["failures"], 1, "{o:#}");
+    let o = failed("crm_payments.row_count_matches(crm_customers)");
+    assert_eq!(o["sample"][0]["row_count"], 4, "{o:#}");
+    // Nothing was loaded twice, and the files hold the declared columns.
+    assert_eq!(
+        outcome(&r, "crm_customers.unique(customerNumber)")["verdict"],
+        "pass"
+    );
+    assert_eq!(outcome(&r, "crm_customers.schema")["verdict"], "pass");
+    let o = s.raw_env(&["destroy", "--auto-approve", "--force-delete-data"], &env);
+    assert!(o.status.success(), "{}", out(&o));
+}
+
 /// A JSON API on loopback: `/orders` in three pages (a `next` path, then a `Link` header), for
 /// the bearer token `tok-123` only.
 fn serve_api() -> (String, std::thread::JoinHandle<()>) {
