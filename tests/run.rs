@@ -843,7 +843,7 @@ fn checks_over_camel_case_columns_pass_and_fail_on_their_rows() {
     );
     let o = s.raw_env(&["run", "--select", "crm_load"], &env);
     assert!(o.status.success(), "{}", out(&o));
-    s.now = Some("2026-06-08T00:00:00Z".into());
+    s.set_now("2026-06-08T00:00:00Z");
     let (r, ok) = test(&s);
     assert!(!ok, "bad rows passed: {r:#}");
     let failed = |n: &str| {

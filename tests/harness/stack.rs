@@ -11,16 +11,38 @@ use std::process::{Command, Output};
 pub struct Stack {
     pub dir: PathBuf,
     pub name: String,
-    /// The instant dekit's clock starts at (`DEKIT_NOW`), for tests that must hold on any day.
-    pub now: Option<String>,
+    /// A simulated clock for tests that must hold on any day: the instant it showed when set, and
+    /// when that was. Each command gets `DEKIT_NOW` as that instant plus the real time since, so
+    /// the simulated time runs forward across commands as it does across real ones (a fixed
+    /// `DEKIT_NOW` for every command would give a later run an earlier run id).
+    now: Option<(chrono::DateTime<chrono::Utc>, std::time::Instant)>,
 }
 
 impl Stack {
     /// The stack with dekit's clock started at `now` (RFC 3339) in every command it runs.
     pub fn at(scope: &Scope, now: &str) -> Stack {
         let mut s = Stack::new(scope);
-        s.now = Some(now.to_string());
+        s.set_now(now);
         s
+    }
+
+    /// Set the simulated clock to `now` (RFC 3339); it runs forward from there.
+    pub fn set_now(&mut self, now: &str) {
+        let at = chrono::DateTime::parse_from_rfc3339(now)
+            .unwrap_or_else(|e| panic!("{now}: {e}"))
+            .with_timezone(&chrono::Utc);
+        self.now = Some((at, std::time::Instant::now()));
+    }
+
+    /// `DEKIT_NOW` for a command starting now, when the clock is simulated.
+    fn now_env(&self) -> Option<(&'static str, String)> {
+        self.now.map(|(at, since)| {
+            let t = at + chrono::Duration::from_std(since.elapsed()).unwrap();
+            (
+                "DEKIT_NOW",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+        })
     }
 
     pub fn new(scope: &Scope) -> Stack {
@@ -105,7 +127,7 @@ impl Stack {
         all.insert(if args[0] == "state" { 2 } else { 1 }, &file);
         Command::new(env!("CARGO_BIN_EXE_dekit"))
             .args(&all)
-            .envs(self.now.as_deref().map(|n| ("DEKIT_NOW", n)))
+            .envs(self.now_env())
             .envs(env.iter().copied())
             .output()
             .unwrap()
