@@ -82,19 +82,27 @@ pub fn run(a: Args) -> ExitCode {
             partition_key,
             rate: a.rate,
         };
-        let sent = p.send(input).await?;
+        let mut sent = p.send(input).await?;
         // What was produced, for `dekit test` to reconcile with what landed.
         let lake = crate::run::lake::Lake {
             clients: d.clients.clone(),
             bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
         };
-        let key = format!(
-            "{}{}-{:04x}.json",
+        let name = format!(
+            "{}{}-{:04x}",
             crate::quality::reconcile::produced_prefix(&stream),
             crate::clock::now().format("%Y%m%dT%H%M%S%.3fZ"),
             rand::random::<u16>()
         );
-        if let Err(e) = lake.put_json(&key, &sent).await {
+        // The records themselves first, then the count that points at them.
+        let copy = format!("{name}.jsonl.gz");
+        let mut doc = serde_json::to_value(&sent).expect("counts serialize");
+        doc["copy"] = serde_json::Value::String(copy.clone());
+        let recorded = match lake.put(&copy, std::mem::take(&mut sent.copy)).await {
+            Ok(()) => lake.put_json(&format!("{name}.json"), &doc).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
             eprintln!(
                 "warning: the count of records produced was not recorded ({e}): `dekit test` cannot reconcile this stream"
             );

@@ -178,16 +178,11 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
                 }
             }
         };
-        let mut produced = 0;
-        for k in lake
-            .list(&crate::quality::reconcile::produced_prefix(name))
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let doc: Option<serde_json::Value> =
-                lake.get_json(&k).await.map_err(|e| e.to_string())?;
-            produced += doc.and_then(|d| d["records"].as_u64()).unwrap_or(0);
-        }
+        let produced: u64 = crate::quality::reconcile::produced(lake, name)
+            .await?
+            .iter()
+            .map(|(_, d)| d["records"].as_u64().unwrap_or(0))
+            .sum();
         let delivery = match s.ingest.streams.get(name).and_then(|x| x.delivery.as_ref()) {
             Some(_) => Some(delivery_status(d, &names.delivery(name)).await?),
             None => None,

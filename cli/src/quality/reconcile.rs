@@ -20,7 +20,78 @@ pub fn produced_prefix(stream: &str) -> String {
     format!("_dekit/produced/{stream}/")
 }
 
-/// One outcome per stream that `produce` sent records to and a table is filled from.
+/// What `produce` recorded for a stream: (key, document) of each call, oldest first. Each
+/// document counts the records Kinesis accepted and names the gzipped copy of them (`copy`).
+pub async fn produced(
+    lake: &Lake,
+    stream: &str,
+) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let mut keys = lake
+        .list(&produced_prefix(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    keys.retain(|k| k.ends_with(".json"));
+    keys.sort();
+    let mut out = vec![];
+    for k in keys {
+        let doc: Option<serde_json::Value> = lake.get_json(&k).await.map_err(|e| e.to_string())?;
+        if let Some(d) = doc {
+            out.push((k, d));
+        }
+    }
+    Ok(out)
+}
+
+/// A multiset of rows: each distinct row (Arrow's row format of the declared columns, so equal
+/// values are equal bytes) with how often it occurs and where to find one of them.
+#[derive(Default)]
+struct Counted {
+    rows: std::collections::HashMap<Vec<u8>, (u64, usize, usize)>,
+    batches: Vec<datafusion::arrow::array::RecordBatch>,
+}
+
+impl Counted {
+    fn add(&mut self, batch: datafusion::arrow::array::RecordBatch) -> Result<(), String> {
+        use datafusion::arrow::row::{RowConverter, SortField};
+        let fields = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect();
+        let conv = RowConverter::new(fields).map_err(|e| e.to_string())?;
+        let rows = conv
+            .convert_columns(batch.columns())
+            .map_err(|e| e.to_string())?;
+        let b = self.batches.len();
+        for (i, r) in rows.iter().enumerate() {
+            self.rows.entry(r.as_ref().to_vec()).or_insert((0, b, i)).0 += 1;
+        }
+        self.batches.push(batch);
+        Ok(())
+    }
+
+    fn total(&self) -> u64 {
+        self.rows.values().map(|(n, _, _)| n).sum()
+    }
+
+    /// One row as JSON, with how often it was produced and landed.
+    fn show(&self, at: (usize, usize), produced: u64, landed: u64) -> serde_json::Value {
+        let mut row = to_json(&[self.batches[at.0].slice(at.1, 1)], 1)
+            .pop()
+            .unwrap_or_default();
+        if let serde_json::Value::Object(o) = &mut row {
+            o.insert("produced".into(), produced.into());
+            o.insert("occurrences".into(), landed.into());
+        }
+        row
+    }
+}
+
+/// One outcome per stream that `produce` sent records to and a table is filled from: what was
+/// produced and what landed compared as multisets of rows of the table's declared columns, so a
+/// record produced twice and landed twice is exact, and one lost or landed once too often is
+/// named with its row.
 pub async fn streams(
     cat: Catalog<'_>,
     ctx: &SessionContext,
@@ -40,77 +111,120 @@ pub async fn streams(
         if !relations.is_empty() && !relations.contains(&table.value) {
             continue;
         }
-        let keys = lake
-            .list(&produced_prefix(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        if keys.is_empty() {
+        let docs = produced(lake, stream).await?;
+        if docs.is_empty() {
             continue; // nothing produced through dekit: nothing to reconcile
         }
         let started = Instant::now();
-        let mut produced = 0u64;
-        for k in &keys {
-            let doc: Option<serde_json::Value> =
-                lake.get_json(k).await.map_err(|e| e.to_string())?;
-            produced += doc
-                .as_ref()
-                .and_then(|d| d["records"].as_u64())
-                .ok_or_else(|| format!("{}: no `records` count", lake.url(k)))?;
-        }
-        let cols: Vec<String> = t
-            .columns
+        let cols = crate::run::columns::of_table(table, t)?;
+        let list = cols
             .iter()
-            .map(|(c, _)| crate::quality::name(&c.value))
-            .collect();
-        let list = cols.join(", ");
-        let rel = crate::quality::name(&table.value);
-        let count_sql = format!(
-            "SELECT count(*) AS landed, (SELECT count(*) FROM (SELECT {list} FROM {rel} GROUP BY {list} HAVING count(*) > 1) d) AS duplicated FROM {rel}"
-        );
-        let dup_sql = format!(
-            "SELECT {list}, count(*) AS occurrences FROM {rel} GROUP BY {list} HAVING count(*) > 1"
-        );
+            .map(|c| crate::quality::name(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {list} FROM {}", crate::quality::name(&table.value));
         let mut o = Outcome::new(
             format!("{}.reconcile(produced -> {})", stream.value, table.value),
             &table.value,
             "reconcile",
-            count_sql.clone(),
+            sql.clone(),
         );
-        let counts = async {
-            let b = ctx
-                .sql(&count_sql)
+        let judged = async {
+            let mut produced_rows = Counted::default();
+            let mut sent = 0u64;
+            let mut unreadable = 0u64;
+            for (k, d) in &docs {
+                let n = d["records"]
+                    .as_u64()
+                    .ok_or_else(|| format!("{}: no `records` count", lake.url(k)))?;
+                let copy = d["copy"].as_str().ok_or_else(|| {
+                    format!(
+                        "{}: recorded by a dekit that kept no copy of the records; produce again to reconcile",
+                        lake.url(k)
+                    )
+                })?;
+                let (batch, bad) = typed(lake, copy, &cols).await?;
+                if batch.num_rows() as u64 + bad != n {
+                    return Err(format!(
+                        "{}: counts {n} records, its copy holds {}",
+                        lake.url(k),
+                        batch.num_rows() as u64 + bad
+                    ));
+                }
+                sent += n;
+                unreadable += bad;
+                produced_rows.add(batch)?;
+            }
+            let mut landed_rows = Counted::default();
+            let schema = crate::run::columns::schema(&cols);
+            for b in ctx
+                .sql(&sql)
                 .await
                 .map_err(|e| message(&e))?
                 .collect()
                 .await
-                .map_err(|e| message(&e))?;
-            let v = to_json(&b, 1);
-            let get = |k: &str| v.first().and_then(|r| r[k].as_u64()).unwrap_or(0);
-            Ok::<_, String>((get("landed"), get("duplicated")))
+                .map_err(|e| message(&e))?
+            {
+                let columns = b
+                    .columns()
+                    .iter()
+                    .zip(schema.fields())
+                    .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                landed_rows.add(
+                    datafusion::arrow::array::RecordBatch::try_new(schema.clone(), columns)
+                        .map_err(|e| e.to_string())?,
+                )?;
+            }
+            Ok::<_, String>((sent, unreadable, produced_rows, landed_rows))
         };
-        match counts.await {
-            Ok((landed, duplicated)) => {
-                let distinct_landed = landed.saturating_sub(duplicated);
-                let lost = produced.saturating_sub(distinct_landed);
-                let mut parts = vec![format!("produced {produced}, landed {landed}")];
+        match judged.await {
+            Ok((sent, unreadable, p, l)) => {
+                let (mut lost, mut again, mut foreign) = (0u64, 0u64, 0u64);
+                let (mut extra_rows, mut lost_rows) = (vec![], vec![]);
+                for (key, &(pn, pb, pi)) in &p.rows {
+                    let ln = l.rows.get(key).map_or(0, |r| r.0);
+                    if ln < pn {
+                        lost += pn - ln;
+                        lost_rows.push(p.show((pb, pi), pn, ln));
+                    }
+                }
+                for (key, &(ln, lb, li)) in &l.rows {
+                    match p.rows.get(key).map(|r| r.0) {
+                        Some(pn) if ln > pn => {
+                            again += ln - pn;
+                            extra_rows.push(l.show((lb, li), pn, ln));
+                        }
+                        Some(_) => {}
+                        None => foreign += ln,
+                    }
+                }
+                let mut parts = vec![format!("produced {sent}, landed {}", l.total())];
                 if lost > 0 {
                     parts.push(format!("{lost} lost"));
                 }
-                if duplicated > 0 {
-                    parts.push(format!("{duplicated} records landed more than once"));
-                    if let Ok(df) = ctx.sql(&dup_sql).await
-                        && let Ok(b) = df.collect().await
-                    {
-                        o.sample = to_json(&b, 5);
-                    }
+                if again > 0 {
+                    parts.push(format!("{again} records landed more than once"));
                 }
-                if landed > produced + duplicated {
+                if foreign > 0 {
                     parts.push(format!(
-                        "{} more rows than produced (records sent another way?)",
-                        landed - produced - duplicated
+                        "{foreign} more rows than produced (records sent another way?)"
                     ));
                 }
-                o.failures = lost + duplicated;
+                if unreadable > 0 {
+                    parts.push(format!(
+                        "{unreadable} produced records do not fit the table's columns"
+                    ));
+                }
+                // Most frequent first, then by value: the same sample on every run.
+                let key = |v: &serde_json::Value| {
+                    (std::cmp::Reverse(v["occurrences"].as_u64()), v.to_string())
+                };
+                extra_rows.sort_by_key(key);
+                lost_rows.sort_by_key(|v| v.to_string());
+                o.sample = extra_rows.into_iter().chain(lost_rows).take(5).collect();
+                o.failures = lost + again;
                 o.verdict = if o.failures > 0 {
                     Verdict::Fail
                 } else {
@@ -127,6 +241,47 @@ pub async fn streams(
         out.push(o);
     }
     Ok(out)
+}
+
+/// The produced records of a copy as rows of the declared columns, converted as the loader
+/// converts them, and how many did not convert.
+async fn typed(
+    lake: &Lake,
+    key: &str,
+    cols: &[crate::run::columns::Column],
+) -> Result<(datafusion::arrow::array::RecordBatch, u64), String> {
+    use crate::run::columns::{Rows, Value};
+    use crate::run::convert::{field, record};
+    use std::io::BufRead;
+    let body = lake
+        .get(key)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "{}: the copy of the produced records is missing",
+                lake.url(key)
+            )
+        })?;
+    let mut rows = Rows::new(cols);
+    let mut bad = 0;
+    for line in std::io::BufReader::new(flate2::read::MultiGzDecoder::new(&body[..])).split(b'\n') {
+        let line = line.map_err(|e| format!("{}: {e}", lake.url(key)))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let converted = record(&line).map_err(|_| ()).and_then(|obj| {
+            let values: Vec<Option<Value>> = cols
+                .iter()
+                .map(|c| field(&obj, &c.name).map(Value::Json))
+                .collect();
+            rows.push(&values).map_err(|_| ())
+        });
+        if converted.is_err() {
+            bad += 1;
+        }
+    }
+    Ok((rows.finish(), bad))
 }
 
 /// One outcome per batch-loaded table with a committed load.

@@ -21,6 +21,10 @@ pub struct Sent {
     /// Lines refused before sending (too big), with why.
     pub refused: Vec<String>,
     pub seconds: f64,
+    /// Every record Kinesis accepted, as JSON lines, gzipped: what `dekit test` reconciles the
+    /// landed rows with, record by record (a record sent twice must land twice).
+    #[serde(skip)]
+    pub copy: Vec<u8>,
 }
 
 pub struct Producer<'a> {
@@ -36,6 +40,7 @@ impl Producer<'_> {
     pub async fn send(&self, input: impl BufRead) -> Result<Sent, String> {
         let start = Instant::now();
         let mut sent = Sent::default();
+        let mut copy = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let mut batch: Vec<PutRecordsRequestEntry> = vec![];
         let mut batch_bytes = 0usize;
         for (i, line) in input.split(b'\n').enumerate() {
@@ -54,7 +59,8 @@ impl Producer<'_> {
                 continue;
             }
             if batch.len() == MAX_RECORDS || batch_bytes + size > MAX_CALL_BYTES {
-                self.put(std::mem::take(&mut batch), &mut sent).await?;
+                self.put(std::mem::take(&mut batch), &mut sent, &mut copy)
+                    .await?;
                 batch_bytes = 0;
                 self.pace(&sent, start).await;
             }
@@ -68,8 +74,11 @@ impl Producer<'_> {
             );
         }
         if !batch.is_empty() {
-            self.put(batch, &mut sent).await?;
+            self.put(batch, &mut sent, &mut copy).await?;
         }
+        sent.copy = copy
+            .finish()
+            .map_err(|e| format!("compressing the copy of the records: {e}"))?;
         sent.seconds = start.elapsed().as_secs_f64();
         Ok(sent)
     }
@@ -105,6 +114,7 @@ impl Producer<'_> {
         &self,
         mut entries: Vec<PutRecordsRequestEntry>,
         sent: &mut Sent,
+        copy: &mut impl std::io::Write,
     ) -> Result<(), String> {
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=ATTEMPTS {
@@ -135,6 +145,9 @@ impl Producer<'_> {
                 } else {
                     sent.records += 1;
                     sent.bytes += entry.data().as_ref().len() as u64;
+                    copy.write_all(entry.data().as_ref())
+                        .and_then(|()| copy.write_all(b"\n"))
+                        .map_err(|e| format!("keeping a copy of the records: {e}"))?;
                 }
             }
             if retry.is_empty() {
