@@ -243,6 +243,35 @@ fn screenshot(page: &std::path::Path, png: &std::path::Path) -> (Value, String) 
     (serde_json::from_slice(&stats.stdout).unwrap(), log)
 }
 
+/// Whether the lineage figure of `html` lies inside a `width`-pixel window, as Chromium lays it
+/// out: "fits", or "cut" when its right edge is beyond the window's.
+fn lineage_fits(html: &str, dir: &std::path::Path, width: u32) -> String {
+    let probe = dir.join(format!("fits-{}.html", html.len()));
+    let script = "<script>const r=document.querySelector('svg[aria-label=lineage]').getBoundingClientRect();\
+                  document.body.setAttribute('data-lineage', r.right <= document.documentElement.clientWidth ? 'fits' : 'cut');</script>";
+    std::fs::write(&probe, html.replace("</body>", &format!("{script}</body>"))).unwrap();
+    let o = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            &format!("--window-size={width},900"),
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let at = dom
+        .find("data-lineage=\"")
+        .unwrap_or_else(|| panic!("no layout verdict:\n{}", String::from_utf8_lossy(&o.stderr)));
+    dom[at + 14..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// `observe --html`: one self-contained page that a browser renders (not blank) without a
 /// console error, with the charts and the lineage.
 fn html_report_renders(s: &Stack) {
@@ -275,6 +304,16 @@ fn html_report_renders(s: &Stack) {
         !log.contains("CONSOLE"),
         "the page logged to the console:\n{log}"
     );
+    // At 1280 px the lineage fits the page: nothing of it is cut off at the right.
+    assert_eq!(lineage_fits(&html, &dir, 1280), "fits", "at 1280 px");
+    // The control: a fixed-width figure wider than the window is found cut off (a first
+    // `style` attribute wins over the report's own).
+    let wide = html.replacen(
+        "<svg viewBox",
+        "<svg style=\"width:3000px\" data-wide=\"1\" viewBox",
+        1,
+    );
+    assert_eq!(lineage_fits(&wide, &dir, 1280), "cut", "the control");
     // The control: an empty page is found blank, so the check above can fail.
     let empty = dir.join("empty.html");
     std::fs::write(&empty, "<!doctype html><html><body></body></html>").unwrap();

@@ -103,7 +103,8 @@ fn lineage(s: &Snapshot) -> String {
         }
     }
     let mut svg = format!(
-        "<figure><figcaption>Lineage (colour: last run)</figcaption><svg width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"lineage\">"
+        // Scaled down to the page's width when wider (a long pipeline was cut off at the right).
+        "<figure><figcaption>Lineage (colour: last run)</figcaption><svg viewBox=\"0 0 {width} {height}\" style=\"width:100%;max-width:{width}px;height:auto\" role=\"img\" aria-label=\"lineage\">"
     );
     for (n, deps) in &s.lineage {
         let Some(&(x2, y2)) = at.get(n.as_str()) else {
