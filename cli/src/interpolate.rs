@@ -133,6 +133,22 @@ impl Vars {
     }
 }
 
+/// The first `${var.NAME}` or built-in reference left in a value that should have been
+/// resolved (`${env.NAME}` is kept on purpose until the value is used).
+pub fn unresolved(s: &str) -> Option<&str> {
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let end = after.find('}').unwrap_or(after.len());
+        let expr = after[..end].trim();
+        if expr.starts_with("var.") || BUILTINS.contains(&expr) {
+            return Some(&rest[i..(i + 3 + end).min(rest.len())]);
+        }
+        rest = after;
+    }
+    None
+}
+
 fn is_env_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with(|c: char| c.is_ascii_digit())
@@ -170,6 +186,17 @@ pub fn resolve_env(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_what_was_never_resolved() {
+        assert_eq!(
+            unresolved("dekit-${var.lake_bucket}-x"),
+            Some("${var.lake_bucket}")
+        );
+        assert_eq!(unresolved("arn:aws:s3:::${stack}-lake"), Some("${stack}"));
+        assert_eq!(unresolved("${env.DB_HOST}"), None);
+        assert_eq!(unresolved("plain"), None);
+    }
 
     fn vars() -> Vars {
         let mut v = Vars::default();

@@ -170,6 +170,14 @@ pub fn check(graph: &Graph, loaded: &Loaded) -> Result<(), Dangling> {
                 continue;
             }
             walk(key, key, v, &mut |path, key, s| {
+                // Interpolation must have resolved every `${var...}` and built-in: one left
+                // over would reach a bucket name or an IAM ARN as text.
+                if let Some(left) = crate::interpolate::unresolved(s) {
+                    problems.push(format!(
+                        "{}: `{path}` = `{s}`: `{left}` was never resolved",
+                        n.address
+                    ));
+                }
                 if let Some(why) = mention(&k, n, key, s, region, account) {
                     problems.push(format!("{}: `{path}` = `{s}`: {why}", n.address));
                 }
