@@ -7,7 +7,7 @@ mod common;
 mod harness;
 
 use harness::stack::Stack;
-use harness::{Scope, cloud};
+use harness::{Scope, cloud, outcome};
 use serde_json::Value;
 use std::io::Read;
 
@@ -28,15 +28,6 @@ fn test_report(s: &Stack, junit: &std::path::Path) -> (Value, bool) {
         )
     });
     (r, o.status.success())
-}
-
-fn outcome<'a>(r: &'a Value, name: &str) -> &'a Value {
-    r["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == name)
-        .unwrap_or_else(|| panic!("no outcome {name} in {r}"))
 }
 
 /// Test cases of a JUnit file as Python's ElementTree reads them: (name, failed).

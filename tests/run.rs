@@ -6,7 +6,7 @@ mod common;
 mod harness;
 
 use harness::stack::Stack;
-use harness::{Scope, cloud, out, step};
+use harness::{Scope, cloud, out, outcome, step};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -574,6 +574,37 @@ impl MariaDb {
     }
 }
 
+impl MariaDb {
+    /// Add this database to the stack as the source `crm` (tables customers and payments), its
+    /// batch load `crm_load` into `raw/crm/`, and `tables` (YAML under `tables:`); returns the
+    /// environment its commands need (the host and the generated password).
+    fn add_to(&self, s: &Stack, tables: &str) -> [(&'static str, String); 3] {
+        let (port, password) =
+            dekit::run::sources::local_server_info(dekit::run::sources::Db::Mysql).unwrap();
+        let db = &self.conn.database;
+        s.edit(|t| {
+            t.replacen(
+                "sources:\n",
+                &format!(
+                    "sources:\n  crm:\n    kind: mysql\n    host: ${{env.CRM_HOST}}\n    port: {port}\n    database: {db}\n    user: dekit\n    password: ${{env.CRM_PASSWORD}}\n    tables: [customers, payments]\n"
+                ),
+                1,
+            )
+            .replacen(
+                "  batch:\n",
+                "  batch:\n    crm_load:\n      source: crm\n      zone: raw\n      prefix: crm/\n      format: parquet\n",
+                1,
+            )
+            .replacen("\ntables:\n", &format!("\ntables:\n{tables}"), 1)
+        });
+        [
+            ("CRM_HOST", "127.0.0.1".to_string()),
+            ("CRM_PASSWORD", password),
+            (SMALL_PARTS.0, SMALL_PARTS.1.to_string()),
+        ]
+    }
+}
+
 impl Drop for MariaDb {
     fn drop(&mut self) {
         let db = self.conn.database.clone();
@@ -609,33 +640,12 @@ fn a_mysql_source_with_its_own_schema_loads_declared_types() {
          INSERT INTO payments VALUES (103, 'HQ336336', '2004-10-19', 6066.78), (103, 'JM555205', '2003-06-05', 14571.44), \
          (112, 'BO864823', '2004-12-17', 14191.12), (114, 'GG31455', '2003-05-20', 123456789.00)",
     );
-    let (port, password) =
-        dekit::run::sources::local_server_info(dekit::run::sources::Db::Mysql).unwrap();
-    let db = my.conn.database.clone();
-    s.edit(|t| {
-        t.replacen(
-            "sources:\n",
-            &format!(
-                "sources:\n  crm:\n    kind: mysql\n    host: ${{env.CRM_HOST}}\n    port: {port}\n    database: {db}\n    user: dekit\n    password: ${{env.CRM_PASSWORD}}\n    tables: [customers, payments]\n"
-            ),
-            1,
-        )
-        .replacen(
-            "  batch:\n",
-            "  batch:\n    crm_load:\n      source: crm\n      zone: raw\n      prefix: crm/\n      format: parquet\n",
-            1,
-        )
-        .replacen(
-            "\ntables:\n",
-            "\ntables:\n  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    watermark: customerNumber\n    columns:\n      customerNumber: int\n      customerName: string\n      creditLimit: decimal(10,2)\n      country: string\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      checknumber: string\n      customernumber: int\n      paymentdate: date\n      amount: decimal(10,2)\n",
-            1,
-        )
-    });
-    let env = [
-        ("CRM_HOST", "127.0.0.1"),
-        ("CRM_PASSWORD", password.as_str()),
-        SMALL_PARTS,
-    ];
+    let vars = my.add_to(
+        &s,
+        "  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    watermark: customerNumber\n    columns:\n      customerNumber: int\n      customerName: string\n      creditLimit: decimal(10,2)\n      country: string\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      checknumber: string\n      customernumber: int\n      paymentdate: date\n      amount: decimal(10,2)\n",
+    );
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let password = vars[1].1.clone();
     // Apply writes the load job's connection secret from the same environment.
     let o = s.raw_env(&["apply", "--auto-approve"], &env);
     assert!(o.status.success(), "{}", out(&o));
@@ -735,16 +745,6 @@ fn a_mysql_source_with_its_own_schema_loads_declared_types() {
     assert!(o.status.success(), "{}", out(&o));
 }
 
-/// The outcome named `name` of a `dekit test --json` report.
-fn outcome<'a>(r: &'a Value, name: &str) -> &'a Value {
-    r["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == name)
-        .unwrap_or_else(|| panic!("no outcome {name} in {r:#}"))
-}
-
 /// classicmodels-style camelCase columns: every check kind that names a column passes on good
 /// data and fails with the right rows on bad data, on the local engine. The loader stores
 /// `customerNumber` as the catalog's `customernumber`; the checks must name it the same way.
@@ -764,38 +764,18 @@ fn checks_over_camel_case_columns_pass_and_fail_on_their_rows() {
          CREATE TABLE payments (customerNumber INT, checkNumber VARCHAR(50) PRIMARY KEY, amount DECIMAL(10,2)); \
          INSERT INTO payments VALUES (103, 'HQ336336', 6066.78), (112, 'BO864823', 14191.12), (114, 'GG31455', 4567.00)",
     );
-    let (port, password) =
-        dekit::run::sources::local_server_info(dekit::run::sources::Db::Mysql).unwrap();
-    let db = my.conn.database.clone();
+    let vars = my.add_to(
+        &s,
+        "  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    columns:\n      customerNumber: int\n      customerName: string\n      countryCode: string\n      creditLimit: decimal(10,2)\n      createdAt: timestamp\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      customerNumber: int\n      checkNumber: string\n      amount: decimal(10,2)\n",
+    );
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     s.edit(|t| {
         t.replacen(
-            "sources:\n",
-            &format!(
-                "sources:\n  crm:\n    kind: mysql\n    host: ${{env.CRM_HOST}}\n    port: {port}\n    database: {db}\n    user: dekit\n    password: ${{env.CRM_PASSWORD}}\n    tables: [customers, payments]\n"
-            ),
-            1,
-        )
-        .replacen(
-            "  batch:\n",
-            "  batch:\n    crm_load:\n      source: crm\n      zone: raw\n      prefix: crm/\n      format: parquet\n",
-            1,
-        )
-        .replacen(
-            "\ntables:\n",
-            "\ntables:\n  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    columns:\n      customerNumber: int\n      customerName: string\n      countryCode: string\n      creditLimit: decimal(10,2)\n      createdAt: timestamp\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      customerNumber: int\n      checkNumber: string\n      amount: decimal(10,2)\n",
-            1,
-        )
-        .replacen(
             "\nquality:\n",
             "\nquality:\n  crm_customers:\n    - not_null: [customerNumber, customerName]\n    - unique: [customerNumber]\n    - accepted_values: { column: countryCode, values: [FR, US, AU] }\n    - range: { column: creditLimit, min: 0, max: 200000 }\n    - freshness: { column: createdAt, max_age_hours: 72 }\n    - sql: \"SELECT * FROM {this} WHERE customerName = ''\"\n    - schema: {}\n  crm_payments:\n    - relationships: { column: customerNumber, to: crm_customers.customerNumber }\n    - row_count_matches: { to: crm_customers, filter: \"customerName <> ''\" }\n",
             1,
         )
     });
-    let env = [
-        ("CRM_HOST", "127.0.0.1"),
-        ("CRM_PASSWORD", password.as_str()),
-        SMALL_PARTS,
-    ];
     let o = s.raw_env(&["apply", "--auto-approve"], &env);
     assert!(o.status.success(), "{}", out(&o));
     let o = s.raw_env(&["run", "--select", "crm_load"], &env);

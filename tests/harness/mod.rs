@@ -630,6 +630,16 @@ pub fn out(o: &std::process::Output) -> String {
     )
 }
 
+/// The outcome named `name` of a test report (`dekit test --json`).
+pub fn outcome<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no outcome {name} in {r:#}"))
+}
+
 /// The record of step `name` in a run manifest (`dekit run --json`).
 pub fn step<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     m["steps"]
