@@ -990,6 +990,109 @@ fn an_http_api_source_is_followed_page_by_page() {
     s.ok(&["destroy", "--force-delete-data"]);
 }
 
+/// Parquet that nobody here wrote: TPC-H from `tpchgen-cli` (string views, as Arrow-based tools
+/// write), loaded through a `files` source with declared types; the lake then holds what DuckDB
+/// reads from the same files, to the cent.
+#[test]
+fn tpch_parquet_from_an_arrow_writer_loads_exactly() {
+    let _c = cloud();
+    let scope = Scope::new("runtpch");
+    let s = Stack::new(&scope);
+    let python = common::tools_python();
+    let data = s.dir.join("tpch");
+    let generated = std::process::Command::new(python.with_file_name("tpchgen-cli"))
+        .args([
+            "parquet",
+            "-s",
+            "0.001",
+            "--tables=lineitem,nation",
+            "--output-dir",
+        ])
+        .arg(&data)
+        .output()
+        .expect("tpchgen-cli runs (tests/tools/install.sh installs it)");
+    assert!(generated.status.success(), "{}", out(&generated));
+    s.edit(|t| {
+        t.replacen(
+            "sources:\n",
+            "sources:\n  tpch:\n    kind: files\n    path: tpch\n    format: parquet\n    tables: [lineitem, nation]\n",
+            1,
+        )
+        .replacen(
+            "  batch:\n",
+            "  batch:\n    tpch_load:\n      source: tpch\n      zone: raw\n      prefix: tpch/\n",
+            1,
+        )
+        .replacen(
+            "\ntables:\n",
+            "\ntables:\n  lineitem:\n    zone: raw\n    from: tpch_load\n    columns:\n      l_orderkey: bigint\n      l_partkey: bigint\n      l_suppkey: bigint\n      l_linenumber: int\n      l_quantity: decimal(15,2)\n      l_extendedprice: decimal(15,2)\n      l_discount: decimal(15,2)\n      l_tax: decimal(15,2)\n      l_returnflag: string\n      l_linestatus: string\n      l_shipdate: date\n      l_commitdate: date\n      l_receiptdate: date\n      l_shipinstruct: string\n      l_shipmode: string\n      l_comment: string\n  nation:\n    zone: raw\n    from: tpch_load\n    columns:\n      n_nationkey: int\n      n_name: string\n      n_regionkey: int\n      n_comment: string\n",
+            1,
+        )
+    });
+    s.ok(&["apply"]);
+    let (m, ok) = run(&s, &["--select", "tpch_load"]);
+    assert!(ok, "{m}");
+    assert_eq!(step(&m, "ingest.tpch_load")["bad"], 0, "{m}");
+    let sql = "SELECT l_returnflag, l_linestatus, count(*) AS n, CAST(sum(l_extendedprice) AS VARCHAR) AS price, \
+               CAST(min(l_shipdate) AS VARCHAR) AS first, max(length(l_comment)) AS longest \
+               FROM lineitem GROUP BY 1, 2 ORDER BY 1, 2";
+    let o = s.raw(&["query", sql, "--format", "json"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let ours: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let file = data.join("lineitem.parquet");
+    let duck = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys, json, duckdb\n\
+             rows = duckdb.sql(sys.argv[1].replace('FROM lineitem', \"FROM '\" + sys.argv[2] + \"'\")).fetchall()\n\
+             print(json.dumps([[str(v) for v in r] for r in rows]))",
+            sql,
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(duck.status.success(), "{}", out(&duck));
+    let theirs: Vec<Vec<String>> = serde_json::from_slice(&duck.stdout).unwrap();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let ours: Vec<Vec<String>> = ours
+        .iter()
+        .map(|r| {
+            [
+                "l_returnflag",
+                "l_linestatus",
+                "n",
+                "price",
+                "first",
+                "longest",
+            ]
+            .iter()
+            .map(|c| text(&r[*c]))
+            .collect()
+        })
+        .collect();
+    assert!(ours.len() >= 3, "{ours:?}");
+    assert_eq!(ours, theirs);
+    let nations = s.raw(&[
+        "query",
+        "SELECT count(*) AS n FROM nation",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&nations.stdout).contains("25"),
+        "{}",
+        out(&nations)
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
 #[test]
 fn files_sources_read_parquet_and_objects_in_s3() {
     use arrow_array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
