@@ -769,8 +769,24 @@ fn checks_over_camel_case_columns_pass_and_fail_on_their_rows() {
         "  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    columns:\n      customerNumber: int\n      customerName: string\n      countryCode: string\n      creditLimit: decimal(10,2)\n      createdAt: timestamp\n  crm_payments:\n    zone: raw\n    from: crm_load\n    source_table: payments\n    columns:\n      customerNumber: int\n      checkNumber: string\n      amount: decimal(10,2)\n",
     );
     let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // A model over the camelCase table, and a unit test whose rows name the columns as declared.
+    std::fs::write(
+        s.dir.join("models/crm_credit.sql"),
+        "SELECT customerNumber, creditLimit FROM crm_customers WHERE creditLimit > 0\n",
+    )
+    .unwrap();
     s.edit(|t| {
         t.replacen(
+            "\ntransforms:\n",
+            "\ntransforms:\n  crm_credit:\n    sql: models/crm_credit.sql\n    zone: curated\n",
+            1,
+        )
+        .replacen(
+            "\nunit_tests:\n",
+            "\nunit_tests:\n  credit_keeps_positive_limits:\n    model: crm_credit\n    given:\n      crm_customers:\n        - { customerNumber: 1, creditLimit: 5.00 }\n        - { customerNumber: 2, creditLimit: 0 }\n    expect:\n      - { customerNumber: 1, creditLimit: 5.00 }\n",
+            1,
+        )
+        .replacen(
             "\nquality:\n",
             "\nquality:\n  crm_customers:\n    - not_null: [customerNumber, customerName]\n    - unique: [customerNumber]\n    - accepted_values: { column: countryCode, values: [FR, US, AU] }\n    - range: { column: creditLimit, min: 0, max: 200000 }\n    - freshness: { column: createdAt, max_age_hours: 72 }\n    - sql: \"SELECT * FROM {this} WHERE customerName = ''\"\n    - schema: {}\n  crm_payments:\n    - relationships: { column: customerNumber, to: crm_customers.customerNumber }\n    - row_count_matches: { to: crm_customers, filter: \"customerName <> ''\" }\n",
             1,
@@ -812,6 +828,14 @@ fn checks_over_camel_case_columns_pass_and_fail_on_their_rows() {
         assert_eq!(outcome(&r, n)["verdict"], "pass", "{:#}", outcome(&r, n));
     }
     assert!(ok, "{r:#}");
+    let o = s.raw_env(
+        &["test", "--json", "--select", "credit_keeps_positive_limits"],
+        &env,
+    );
+    let u: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    let u = outcome(&u, "unit.credit_keeps_positive_limits");
+    assert_eq!(u["verdict"], "pass", "{u:#}");
+    assert_eq!(u["message"], "1 rows as expected", "{u:#}");
 
     // Bad rows of every kind: a customer without a name and one with an empty name, a country
     // outside the list, a negative credit limit, a payment of a customer that does not exist

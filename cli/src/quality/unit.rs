@@ -80,6 +80,16 @@ async fn compare(checked: &Checked, t: &UnitTest) -> Result<(usize, Vec<Row>, Ve
             Some(f) => fixture_rows(&dir, f).map_err(|e| format!("given `{rel}`: {e}"))?,
             None => vec![],
         };
+        // Columns by the catalog's (lowercase) names, as the loader writes them and the engine
+        // resolves unquoted names: `customerNumber` given is the column `customernumber`.
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect()
+            })
+            .collect();
         let rows = rows.as_slice();
         let schema = schema_of(checked, rel, rows)?;
         let mut text = String::new();
