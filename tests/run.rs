@@ -1060,13 +1060,7 @@ fn tpch_parquet_from_an_arrow_writer_loads_exactly() {
     let sql = "SELECT l_returnflag, l_linestatus, count(*) AS n, CAST(sum(l_extendedprice) AS VARCHAR) AS price, \
                CAST(min(l_shipdate) AS VARCHAR) AS first, max(length(l_comment)) AS longest \
                FROM lineitem GROUP BY 1, 2 ORDER BY 1, 2";
-    let o = s.raw(&["query", sql, "--format", "json"]);
-    assert!(o.status.success(), "{}", out(&o));
-    let ours: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let ours = s.query(sql);
     let file = data.join("lineitem.parquet");
     let duck = std::process::Command::new(&python)
         .args([
@@ -1103,17 +1097,8 @@ fn tpch_parquet_from_an_arrow_writer_loads_exactly() {
         .collect();
     assert!(ours.len() >= 3, "{ours:?}");
     assert_eq!(ours, theirs);
-    let nations = s.raw(&[
-        "query",
-        "SELECT count(*) AS n FROM nation",
-        "--format",
-        "json",
-    ]);
-    assert!(
-        String::from_utf8_lossy(&nations.stdout).contains("25"),
-        "{}",
-        out(&nations)
-    );
+    let nations = s.query("SELECT count(*) AS n FROM nation");
+    assert_eq!(text(&nations[0]["n"]), "25", "{nations:?}");
     s.ok(&["destroy", "--force-delete-data"]);
 }
 

@@ -23,16 +23,6 @@ fn run(s: &Stack, extra: &[&str], env: &[(&str, &str)]) -> (Value, Output) {
 }
 
 /// `dekit query --format json`: one JSON object per row.
-fn query(s: &Stack, sql: &str) -> Vec<Value> {
-    let o = s.raw(&["query", sql, "--format", "json"]);
-    assert!(o.status.success(), "query {sql} failed:\n{}", out(&o));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn int(v: &Value) -> i64 {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
@@ -174,9 +164,7 @@ fn retail_star_schema_view_and_export_match_the_sample() {
     assert_eq!(step(&m, "export.product_features")["status"], "succeeded");
 
     let want = expected();
-    let fact = query(
-        &s,
-        "select count(*) as n, cast(sum(revenue) * 100 as bigint) as cents, count(distinct customer_key) as buyers from fact_orders",
+    let fact = s.query("select count(*) as n, cast(sum(revenue) * 100 as bigint) as cents, count(distinct customer_key) as buyers from fact_orders",
     );
     assert_eq!(int(&fact[0]["n"]) as usize, want.fact_rows);
     assert_eq!(int(&fact[0]["cents"]), want.revenue_cents, "total revenue");
@@ -185,34 +173,26 @@ fn retail_star_schema_view_and_export_match_the_sample() {
         step(&m, "transform.fact_orders")["rows"].as_u64().unwrap() as usize,
         want.fact_rows
     );
-    let per_country: BTreeMap<String, i64> = query(
-        &s,
-        "select country, sum(orders) as orders from sales_by_month_country group by country",
-    )
-    .iter()
-    .map(|r| {
-        (
-            r["country"].as_str().unwrap().to_string(),
-            int(&r["orders"]),
-        )
-    })
-    .collect();
+    let per_country: BTreeMap<String, i64> = s
+        .query("select country, sum(orders) as orders from sales_by_month_country group by country")
+        .iter()
+        .map(|r| {
+            (
+                r["country"].as_str().unwrap().to_string(),
+                int(&r["orders"]),
+            )
+        })
+        .collect();
     assert_eq!(per_country, want.orders_per_country, "orders per country");
-    let days = query(&s, "select count(*) as n from dim_date");
+    let days = s.query("select count(*) as n from dim_date");
     assert_eq!(int(&days[0]["n"]) as usize, want.order_days);
     // Trino's day_of_week: ISO, Monday = 1; 2026-11-23 was a Monday.
-    let dow = query(
-        &s,
-        "select day_of_week from dim_date where calendar_date = DATE '2026-11-23'",
-    );
+    let dow = s.query("select day_of_week from dim_date where calendar_date = DATE '2026-11-23'");
     if let Some(r) = dow.first() {
         assert_eq!(int(&r["day_of_week"]), 1);
     }
     // Clicks come from the stream: every sample event counted once.
-    let clicks = query(
-        &s,
-        "select sum(views) + sum(add_to_carts) as n from product_interactions",
-    );
+    let clicks = s.query("select sum(views) + sum(add_to_carts) as n from product_interactions");
     let sample =
         std::fs::read_to_string(common::repo_root().join("stacks/retail/data/clickstream.jsonl"))
             .unwrap();
@@ -337,10 +317,7 @@ fn an_edited_model_rebuilds_with_its_downstream_and_a_crash_leaves_the_old_versi
     ] {
         assert!(!rebuilt(&m, unchanged), "{unchanged} rebuilt: {m}");
     }
-    let names = query(
-        &s,
-        "select count(*) as n from dim_products where name = upper(name)",
-    );
+    let names = s.query("select count(*) as n from dim_products where name = upper(name)");
     assert_eq!(int(&names[0]["n"]) as usize, csv("products").len());
 
     // Killed after writing a new version, before switching the table: readers still get the
@@ -362,7 +339,7 @@ fn an_edited_model_rebuilds_with_its_downstream_and_a_crash_leaves_the_old_versi
         now.storage_descriptor().unwrap().location().unwrap(),
         old_loc
     );
-    let n = query(&s, "select count(*) as n from dim_customers");
+    let n = s.query("select count(*) as n from dim_customers");
     assert_eq!(int(&n[0]["n"]) as usize, csv("customers").len());
     let versions = |s: &Stack| -> std::collections::BTreeSet<String> {
         keys(s, "curated/dim_customers/")
@@ -639,12 +616,9 @@ fn an_incremental_model_rewrites_only_changed_partitions() {
     );
     let older = months.iter().next().unwrap();
     assert!(locs[older].contains(&first_id), "{locs:?}");
-    let n = query(&s, "select count(*) as n from orders_by_month");
+    let n = s.query("select count(*) as n from orders_by_month");
     assert_eq!(int(&n[0]["n"]) as usize, csv("orders").len() + 1);
-    let n = query(
-        &s,
-        "select count(*) as n from orders_by_month where order_month = '2027-03'",
-    );
+    let n = s.query("select count(*) as n from orders_by_month where order_month = '2027-03'");
     assert_eq!(int(&n[0]["n"]), 1);
 
     // Nothing new: nothing written.

@@ -133,6 +133,22 @@ impl Stack {
             .unwrap()
     }
 
+    /// `dekit query SQL --format json`: one JSON object per row.
+    pub fn query(&self, sql: &str) -> Vec<Value> {
+        let o = self.raw(&["query", sql, "--format", "json"]);
+        assert!(
+            o.status.success(),
+            "query {sql} failed:\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.dekit(args);
         assert!(
