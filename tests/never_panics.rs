@@ -189,6 +189,25 @@ fn hostile_inputs_are_refused_quickly_and_precisely() {
         .unwrap();
         model("models/ors.sql").into_bytes()
     }));
+    // One expression of 200,000 terms (1.4 MB): every walk over its tree recursed once per term
+    // and overflowed the stack; refused from its tokens, with its line and column.
+    cases.push(("SQL of 200,000 ORs".into(), {
+        let ors: Vec<String> = (0..200_000).map(|i| format!("x = {i}")).collect();
+        std::fs::write(
+            dir.join("models/deep.sql"),
+            format!("select x\nfrom t\nwhere {}\n", ors.join(" or ")),
+        )
+        .unwrap();
+        model("models/deep.sql").into_bytes()
+    }));
+    // 50,000 entries that are each an error: diagnostics were quadratic in their number.
+    cases.push(("50,000 errors".into(), {
+        let mut t = format!("{valid_head}tables:\n");
+        for i in 0..50_000 {
+            t.push_str(&format!("  x{i}: 1\n"));
+        }
+        t.into_bytes()
+    }));
     for tag in [
         "!!binary c2VjcmV0",
         "!!python/object:os.system x",
@@ -238,6 +257,8 @@ fn hostile_inputs_are_refused_quickly_and_precisely() {
         );
         if name.starts_with("sql: ")
             || name.starts_with("tag ")
+            || name == "SQL of 200,000 ORs"
+            || name == "50,000 errors"
             || name.starts_with("alias bomb 9")
             || name == "NUL byte"
         {
