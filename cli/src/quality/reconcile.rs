@@ -116,19 +116,26 @@ pub async fn streams(
             continue; // nothing produced through dekit: nothing to reconcile
         }
         let started = Instant::now();
-        let cols = crate::run::columns::of_table(table, t)?;
+        let name = format!("{}.reconcile(produced -> {})", stream.value, table.value);
+        let cols = match crate::run::columns::of_table(table, t) {
+            Ok(c) => c,
+            Err(e) => {
+                // A column type the loader cannot write: this reconciliation cannot run, the
+                // rest of the report can.
+                let mut o = Outcome::new(name, &table.value, "reconcile", String::new());
+                o.verdict = Verdict::Error;
+                o.message = e;
+                out.push(o);
+                continue;
+            }
+        };
         let list = cols
             .iter()
             .map(|c| crate::quality::name(&c.name))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("SELECT {list} FROM {}", crate::quality::name(&table.value));
-        let mut o = Outcome::new(
-            format!("{}.reconcile(produced -> {})", stream.value, table.value),
-            &table.value,
-            "reconcile",
-            sql.clone(),
-        );
+        let mut o = Outcome::new(name, &table.value, "reconcile", sql.clone());
         let judged = async {
             let mut produced_rows = Counted::default();
             let mut sent = 0u64;
