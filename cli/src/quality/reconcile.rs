@@ -88,6 +88,49 @@ impl Counted {
     }
 }
 
+/// Produced against landed, row by row.
+struct Compared {
+    /// Copies produced that did not land.
+    lost: u64,
+    /// Copies landed beyond those produced.
+    again: u64,
+    /// Rows landed that nobody produced through dekit.
+    foreign: u64,
+    /// Rows landed too often (most often first), then rows lost: up to five.
+    sample: Vec<serde_json::Value>,
+}
+
+fn compare(p: &Counted, l: &Counted) -> Compared {
+    let (mut lost, mut again, mut foreign) = (0u64, 0u64, 0u64);
+    let (mut extra_rows, mut lost_rows) = (vec![], vec![]);
+    for (key, &(pn, pb, pi)) in &p.rows {
+        let ln = l.rows.get(key).map_or(0, |r| r.0);
+        if ln < pn {
+            lost += pn - ln;
+            lost_rows.push(p.show((pb, pi), pn, ln));
+        }
+    }
+    for (key, &(ln, lb, li)) in &l.rows {
+        match p.rows.get(key).map(|r| r.0) {
+            Some(pn) if ln > pn => {
+                again += ln - pn;
+                extra_rows.push(l.show((lb, li), pn, ln));
+            }
+            Some(_) => {}
+            None => foreign += ln,
+        }
+    }
+    // Most frequent first, then by value: the same sample whatever the hash order.
+    extra_rows.sort_by_key(|v| (std::cmp::Reverse(v["occurrences"].as_u64()), v.to_string()));
+    lost_rows.sort_by_key(|v| v.to_string());
+    Compared {
+        lost,
+        again,
+        foreign,
+        sample: extra_rows.into_iter().chain(lost_rows).take(5).collect(),
+    }
+}
+
 /// One outcome per stream that `produce` sent records to and a table is filled from: what was
 /// produced and what landed compared as multisets of rows of the table's declared columns, so a
 /// record produced twice and landed twice is exact, and one lost or landed once too often is
@@ -188,35 +231,18 @@ pub async fn streams(
         };
         match judged.await {
             Ok((sent, unreadable, p, l)) => {
-                let (mut lost, mut again, mut foreign) = (0u64, 0u64, 0u64);
-                let (mut extra_rows, mut lost_rows) = (vec![], vec![]);
-                for (key, &(pn, pb, pi)) in &p.rows {
-                    let ln = l.rows.get(key).map_or(0, |r| r.0);
-                    if ln < pn {
-                        lost += pn - ln;
-                        lost_rows.push(p.show((pb, pi), pn, ln));
-                    }
-                }
-                for (key, &(ln, lb, li)) in &l.rows {
-                    match p.rows.get(key).map(|r| r.0) {
-                        Some(pn) if ln > pn => {
-                            again += ln - pn;
-                            extra_rows.push(l.show((lb, li), pn, ln));
-                        }
-                        Some(_) => {}
-                        None => foreign += ln,
-                    }
-                }
+                let d = compare(&p, &l);
                 let mut parts = vec![format!("produced {sent}, landed {}", l.total())];
-                if lost > 0 {
-                    parts.push(format!("{lost} lost"));
+                if d.lost > 0 {
+                    parts.push(format!("{} lost", d.lost));
                 }
-                if again > 0 {
-                    parts.push(format!("{again} records landed more than once"));
+                if d.again > 0 {
+                    parts.push(format!("{} records landed more than once", d.again));
                 }
-                if foreign > 0 {
+                if d.foreign > 0 {
                     parts.push(format!(
-                        "{foreign} more rows than produced (records sent another way?)"
+                        "{} more rows than produced (records sent another way?)",
+                        d.foreign
                     ));
                 }
                 if unreadable > 0 {
@@ -224,14 +250,8 @@ pub async fn streams(
                         "{unreadable} produced records do not fit the table's columns"
                     ));
                 }
-                // Most frequent first, then by value: the same sample on every run.
-                let key = |v: &serde_json::Value| {
-                    (std::cmp::Reverse(v["occurrences"].as_u64()), v.to_string())
-                };
-                extra_rows.sort_by_key(key);
-                lost_rows.sort_by_key(|v| v.to_string());
-                o.sample = extra_rows.into_iter().chain(lost_rows).take(5).collect();
-                o.failures = lost + again;
+                o.sample = d.sample;
+                o.failures = d.lost + d.again;
                 o.verdict = if o.failures > 0 {
                     Verdict::Fail
                 } else {
@@ -388,4 +408,42 @@ async fn rows_in_parts(lake: &Lake, prefix: &str) -> Result<(u64, usize), String
         rows += meta.file_metadata().num_rows().max(0) as u64;
     }
     Ok((rows, keys.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+
+    fn rows(ids: &[&str]) -> Counted {
+        let mut c = Counted::default();
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(StringArray::from(ids.to_vec())) as _),
+            ("n", Arc::new(Int64Array::from(vec![1; ids.len()])) as _),
+        ])
+        .unwrap();
+        c.add(batch).unwrap();
+        c
+    }
+
+    #[test]
+    fn produced_and_landed_compare_as_multisets() {
+        // Each record produced twice and landed twice: exact.
+        let d = compare(&rows(&["a", "b", "a", "b"]), &rows(&["b", "a", "b", "a"]));
+        assert_eq!((d.lost, d.again, d.foreign), (0, 0, 0));
+        assert!(d.sample.is_empty());
+        // Produced once, landed twice; produced once, never landed; landed, never produced.
+        let d = compare(&rows(&["a", "b", "c"]), &rows(&["a", "a", "b", "z"]));
+        assert_eq!((d.lost, d.again, d.foreign), (1, 1, 1));
+        assert_eq!(d.sample[0]["id"], "a");
+        assert_eq!(d.sample[0]["occurrences"], 2);
+        assert_eq!(d.sample[0]["produced"], 1);
+        assert_eq!(d.sample[1]["id"], "c");
+        assert_eq!(d.sample[1]["occurrences"], 0);
+        // Produced twice, landed once: one copy lost, named.
+        let d = compare(&rows(&["a", "a"]), &rows(&["a"]));
+        assert_eq!((d.lost, d.again), (1, 0));
+        assert_eq!(d.sample[0]["produced"], 2);
+    }
 }
