@@ -27,6 +27,7 @@ pub mod resources;
 pub mod revision;
 pub mod run;
 pub mod schedule;
+pub mod settings;
 pub mod source;
 pub mod sql;
 pub mod stack_files;

@@ -259,7 +259,10 @@ impl LockInfo {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "unknown-host".into());
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let user = crate::settings::get()
+            .user
+            .clone()
+            .unwrap_or_else(|| "unknown".into());
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();

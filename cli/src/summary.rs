@@ -9,7 +9,7 @@ use std::io::Write;
 
 /// Append `md` to the summary file, if there is one; a failure to write is a warning only.
 pub fn append(md: &str) {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+    let Some(path) = crate::settings::get().step_summary.clone() else {
         return;
     };
     let written = std::fs::OpenOptions::new()

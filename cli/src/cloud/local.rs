@@ -31,11 +31,7 @@ const ASSETS: &[(&str, &str)] = &[
 
 /// `$DEKIT_CACHE`, default `~/.cache/dekit`.
 pub fn cache_dir() -> PathBuf {
-    match std::env::var_os("DEKIT_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into()))
-            .join(".cache/dekit"),
-    }
+    crate::settings::get().cache.clone()
 }
 
 /// Write the bundled script and requirements (when changed) and return the script's path.

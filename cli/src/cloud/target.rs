@@ -27,22 +27,13 @@ pub enum Target {
     },
 }
 
-fn port(var: &str, default: u16) -> u16 {
-    std::env::var(var)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(default)
-}
-
 impl Target {
     /// The default local cloud on loopback for `engine` (ports from `DEKIT_LOCAL_PORT` /
     /// `DEKIT_MOTO_PORT`).
     pub fn local(engine: LocalEngine) -> Target {
-        let main = std::env::var("DEKIT_LOCAL_PORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| port("DEKIT_LOCALSTACK_PORT", 4566));
-        let moto = format!("http://127.0.0.1:{}", port("DEKIT_MOTO_PORT", 5000));
+        let set = crate::settings::get();
+        let main = set.local_port;
+        let moto = format!("http://127.0.0.1:{}", set.moto_port);
         Target::Local {
             region: "us-east-1".into(),
             endpoint: format!("http://127.0.0.1:{main}"),
@@ -59,8 +50,8 @@ impl Target {
     /// The local cloud with the engine `DEKIT_LOCAL_ENGINE` names (default MiniStack); see
     /// `local::detect` for the one that runs.
     pub fn local_default() -> Target {
-        let engine = match std::env::var("DEKIT_LOCAL_ENGINE").as_deref() {
-            Ok("localstack") => LocalEngine::Localstack,
+        let engine = match crate::settings::get().local_engine.as_deref() {
+            Some("localstack") => LocalEngine::Localstack,
             _ => LocalEngine::Ministack,
         };
         Target::local(engine)

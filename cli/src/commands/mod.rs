@@ -89,12 +89,13 @@ pub struct StackArgs {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    // The library's clock may start at another instant, for tests that must hold on any day.
-    if let Some(at) = std::env::var_os("DEKIT_NOW").filter(|v| !v.is_empty()) {
-        match crate::clock::parse(&at.to_string_lossy()).and_then(crate::clock::start_at) {
-            Ok(()) => {}
-            Err(e) => return fail(&format!("DEKIT_NOW: {e}")),
-        }
+    // The environment, read once; the library's clock may start at another instant (tests
+    // that must hold on any day).
+    crate::settings::init(crate::settings::Settings::from_env());
+    if let Some(at) = &crate::settings::get().now
+        && let Err(e) = crate::clock::parse(at).and_then(crate::clock::start_at)
+    {
+        return fail(&format!("DEKIT_NOW: {e}"));
     }
     match cli.command {
         Command::Validate(a) => validate::run(a),

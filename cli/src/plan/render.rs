@@ -174,7 +174,7 @@ fn inline(key: &str, v: &Value) -> String {
 /// red. Plain text (pipes, CI logs, snapshots) stays uncoloured; `NO_COLOR` turns it off.
 pub fn colorize(text: &str) -> String {
     use std::io::IsTerminal;
-    if std::env::var_os("NO_COLOR").is_some() || !std::io::stdout().is_terminal() {
+    if crate::settings::get().no_color || !std::io::stdout().is_terminal() {
         return text.to_string();
     }
     let paint = |code: &str, line: &str| format!("\x1b[{code}m{line}\x1b[0m");

@@ -15,11 +15,7 @@ pub const PART_BYTES: usize = 32 << 20;
 /// And at this many rows (`DEKIT_PART_ROWS` overrides), so one object stays a size engines split
 /// work by.
 pub fn part_rows() -> usize {
-    std::env::var("DEKIT_PART_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(1_000_000)
+    crate::settings::get().part_rows
 }
 const BATCH_ROWS: usize = 8192;
 

@@ -31,7 +31,7 @@ use std::time::Instant;
 /// Crash tests stop the process at a named point (`DEKIT_FAILPOINT=landing.after_object`), the
 /// way a SIGKILL would, to prove a re-run neither loses nor duplicates data from exactly there.
 pub fn failpoint(name: &str) {
-    if std::env::var("DEKIT_FAILPOINT").is_ok_and(|f| f == name) {
+    if crate::settings::get().failpoint.as_deref() == Some(name) {
         eprintln!("failpoint `{name}`: exiting as if killed");
         std::process::exit(137);
     }

@@ -94,16 +94,13 @@ pub fn local_server_info(db: Db) -> Result<(u16, String), String> {
 }
 
 fn local_server(db: Db) -> Result<(u16, String), String> {
-    let (port_var, data_var, default_port, name) = match db {
-        Db::Postgres => ("DEKIT_PG_PORT", "DEKIT_PG_DATA", 5433, "postgres"),
-        Db::Mysql => ("DEKIT_MYSQL_PORT", "DEKIT_MYSQL_DATA", 3307, "mariadb"),
+    let set = crate::settings::get();
+    let (port, data, name) = match db {
+        Db::Postgres => (set.pg_port, &set.pg_data, "postgres"),
+        Db::Mysql => (set.mysql_port, &set.mysql_data, "mariadb"),
     };
-    let port: u16 = std::env::var(port_var)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(default_port);
-    let data = match std::env::var_os(data_var) {
-        Some(d) => PathBuf::from(d),
+    let data = match data {
+        Some(d) => d.clone(),
         // Root's servers run as their own users, which cannot enter root's home.
         None if is_root() => PathBuf::from(format!("/var/lib/dekit/{name}-{port}")),
         None => crate::cloud::local::cache_dir().join(format!("{name}-{port}")),
@@ -119,7 +116,7 @@ fn local_server(db: Db) -> Result<(u16, String), String> {
 }
 
 fn is_root() -> bool {
-    std::env::var("USER").is_ok_and(|u| u == "root")
+    crate::settings::get().user.as_deref() == Some("root")
         || std::fs::metadata("/proc/self")
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
             .unwrap_or(false)
