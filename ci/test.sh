@@ -27,11 +27,14 @@ tools_pid=$!
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
+# The crash tests' failpoints are a feature only test builds carry: every step builds with it, so
+# nothing is built twice.
+features=(--features failpoints)
 echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --locked "${features[@]}" -- -D warnings
 stamp
 echo "== cargo test --no-run"
-cargo test --locked --no-run
+cargo test --locked "${features[@]}" --no-run
 stamp
 
 echo "== local cloud (MiniStack)"
@@ -56,7 +59,7 @@ fi
 "$CARGO_TARGET_DIR/debug/dekit" local status
 
 echo "== cargo test (MiniStack)"
-cargo test --locked
+cargo test --locked "${features[@]}"
 stamp
 
 echo "== engine tests on LocalStack + moto (ports 4610/5010)"
@@ -67,10 +70,10 @@ echo "== engine tests on LocalStack + moto (ports 4610/5010)"
   ./localstack/local.sh start --engine localstack
   # One call per service; the first Kinesis call makes LocalStack fetch kinesis-local from npm.
   "$CARGO_TARGET_DIR/debug/dekit" local status
-  cargo test --locked --test engine --test local_cloud --test run --test git
+  cargo test --locked "${features[@]}" --test engine --test local_cloud --test run --test git
   # The ministack_ tests pin MiniStack's own gaps and refuse to pass elsewhere: left out by name.
-  cargo test --locked --test local_engines -- --skip ministack_
+  cargo test --locked "${features[@]}" --test local_engines -- --skip ministack_
   # Models on LocalStack's S3 and moto's Glue (the PySpark comparison ran in the first phase).
-  cargo test --locked --test transform --test quality --test observe -- --skip glue_scripts
+  cargo test --locked "${features[@]}" --test transform --test quality --test observe -- --skip glue_scripts
 )
 stamp

@@ -452,6 +452,10 @@ fn run_until(s: &Stack, failpoint: &str, args: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "crash tests need `--features failpoints` (ci/test.sh passes it)"
+)]
 fn crashes_mid_load_and_mid_landing_neither_lose_nor_duplicate() {
     let _c = cloud();
     let scope = Scope::new("runcrash");
