@@ -6,6 +6,16 @@ use sqlparser::parser::Parser;
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
+/// A double-quoted identifier, as Athena/Trino, DataFusion and PostgreSQL read it.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A single-quoted string literal.
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqlError {
     pub message: String,

@@ -4,7 +4,8 @@
 //!
 //! Example: `orders: [{accepted_values: {column: status, values: [placed, shipped]}}]`.
 
-use super::{literal, name};
+use super::name;
+use crate::sql::literal;
 
 pub fn sql(relation: &str, column: &str, values: &[String]) -> String {
     super::count_of(&rows(relation, column, values))

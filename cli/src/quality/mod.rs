@@ -99,17 +99,7 @@ pub fn count_of(rows: &str) -> String {
 /// loader writes columns (`customerNumber` is the column `customernumber`). Quoting the declared
 /// spelling made the local engine look for `customerNumber` and fail; Athena ignores case.
 pub fn name(s: &str) -> String {
-    ident(&s.to_ascii_lowercase())
-}
-
-/// Quote an identifier for Athena/Trino and DataFusion alike.
-pub fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Quote a string literal.
-pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    crate::sql::ident(&s.to_ascii_lowercase())
 }
 
 #[cfg(test)]

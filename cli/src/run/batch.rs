@@ -484,22 +484,22 @@ async fn open(
                 .map(|c| {
                     real.iter()
                         .find(|r| r.eq_ignore_ascii_case(&c.name))
-                        .map_or_else(|| sources::ident(&c.name), |r| sources::ident(r))
+                        .map_or_else(|| crate::sql::ident(&c.name), |r| crate::sql::ident(r))
                 })
                 .collect();
             missing_columns(&conn, &table_name, &l.cols, &real)?;
-            let from = sources::ident(&table_name);
+            let from = crate::sql::ident(&table_name);
             let (filter, high, order) = match wm {
                 Some((i, _)) => {
                     let col = &select[*i];
-                    let lo = above(col, state.watermark.as_deref(), sources::literal);
+                    let lo = above(col, state.watermark.as_deref(), crate::sql::literal);
                     let high: Option<String> = client
                         .query_one(&format!("SELECT max({col})::text FROM {from}{lo}"), &[])
                         .await
                         .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?
                         .get(0);
                     let Some(high) = high else { return Ok(None) };
-                    let (filter, order) = up_to(col, &lo, &high, sources::literal);
+                    let (filter, order) = up_to(col, &lo, &high, crate::sql::literal);
                     (filter, Some(high), order)
                 }
                 None => (String::new(), None, String::new()),

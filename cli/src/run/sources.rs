@@ -5,6 +5,7 @@
 use super::columns::{Column, Kind};
 use crate::interpolate::resolve_env;
 use crate::model::{Source, SourceKind};
+use crate::sql::ident;
 use std::path::{Path, PathBuf};
 use tokio_postgres::{Client, NoTls};
 
@@ -323,16 +324,6 @@ pub async fn seed_mysql(
         seeded.push(table.clone());
     }
     Ok(seeded)
-}
-
-/// A double-quoted SQL identifier.
-pub fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// A single-quoted SQL literal.
-pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The PostgreSQL type a declared Glue column is seeded as.

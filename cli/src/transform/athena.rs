@@ -10,6 +10,7 @@
 //! Table and model names in the SQL are qualified with the environment's database
 //! (`"retail_prod"."orders"`), in place, so Athena's line and column numbers are the model's.
 
+use crate::sql::ident;
 use sqlparser::ast::{ObjectName, Query, Spanned, Visit, Visitor};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -99,10 +100,6 @@ fn offset(sql: &str, (line, col): (u64, u64)) -> Option<usize> {
         at += l.len();
     }
     None
-}
-
-pub fn ident(s: &str) -> String {
-    crate::quality::ident(s)
 }
 
 /// A model's statements as `run` sends them to Athena, with the version `version` and, for a
@@ -249,16 +246,13 @@ impl Ctas<'_> {
         let mut with = vec![
             "format = 'PARQUET'".to_string(),
             "write_compression = 'SNAPPY'".to_string(),
-            format!(
-                "external_location = {}",
-                crate::quality::literal(self.location)
-            ),
+            format!("external_location = {}", crate::sql::literal(self.location)),
         ];
         if !self.partition_by.is_empty() {
             let cols: Vec<String> = self
                 .partition_by
                 .iter()
-                .map(|c| crate::quality::literal(c))
+                .map(|c| crate::sql::literal(c))
                 .collect();
             with.push(format!("partitioned_by = ARRAY[{}]", cols.join(", ")));
         }
@@ -291,7 +285,7 @@ impl Ctas<'_> {
         let tuples: Vec<String> = values
             .iter()
             .map(|v| {
-                let vs: Vec<String> = v.iter().map(|x| crate::quality::literal(x)).collect();
+                let vs: Vec<String> = v.iter().map(|x| crate::sql::literal(x)).collect();
                 if vs.len() == 1 {
                     vs[0].clone()
                 } else {
