@@ -268,19 +268,9 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         tables.push(place(&t.value, &prefix, &objects));
     }
 
-    // The last five runs, newest first (run ids sort by time).
-    let mut run_keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;
-    run_keys.sort();
-    let mut manifests: Vec<Manifest> = vec![];
-    for k in run_keys.iter().rev().take(5) {
-        if let Some(m) = lake
-            .get_json::<Manifest>(k)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            manifests.push(m);
-        }
-    }
+    // The last five runs, newest first.
+    let mut manifests = crate::run::last_manifests(lake, 5).await?;
+    manifests.reverse();
     let runs = manifests
         .iter()
         .map(|m| Run {

@@ -153,7 +153,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
                 }
                 (Check::VolumeAnomaly(a) | Check::FreshnessAnomaly(a), _) => {
                     if history.is_none() {
-                        history = Some(manifests(lake).await?);
+                        history = Some(crate::run::last_manifests(lake, 100).await?);
                     }
                     Ok(anomaly(
                         cat,
@@ -264,23 +264,6 @@ struct Found {
     message: Option<String>,
     /// The check did not judge (the message says why).
     skipped: bool,
-}
-
-/// The last 100 run manifests, oldest first.
-async fn manifests(lake: &Lake) -> Result<Vec<Manifest>, String> {
-    let mut keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;
-    keys.sort();
-    let mut out = vec![];
-    for k in keys.iter().rev().take(100).rev() {
-        if let Some(m) = lake
-            .get_json::<Manifest>(k)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            out.push(m);
-        }
-    }
-    Ok(out)
 }
 
 fn anomaly(cat: Catalog<'_>, c: &Check, a: &Anomaly, relation: &str, runs: &[Manifest]) -> Found {

@@ -177,6 +177,23 @@ pub fn manifest_key(run_id: &str) -> String {
     format!("_dekit/runs/{run_id}.json")
 }
 
+/// The last `n` run manifests, oldest first (run ids sort by time: `clock::run_id`).
+pub async fn last_manifests(lake: &Lake, n: usize) -> Result<Vec<Manifest>, String> {
+    let mut keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;
+    keys.sort();
+    let mut out = vec![];
+    for k in &keys[keys.len().saturating_sub(n)..] {
+        if let Some(m) = lake
+            .get_json::<Manifest>(k)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
 pub struct Options {
     pub select: Vec<String>,
     pub parallelism: usize,

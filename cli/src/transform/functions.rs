@@ -254,50 +254,7 @@ fn literal(v: &ColumnarValue, f: &str) -> Result<String> {
 
 /// Trino's (MySQL's) `date_format` specifiers in chrono's terms.
 pub fn chrono_format(mysql: &str) -> Result<String> {
-    let mut out = String::new();
-    let mut chars = mysql.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(spec) = chars.next() else {
-            return exec_err!("date format `{mysql}` ends with a lone `%`");
-        };
-        let to = match spec {
-            'a' => "%a",
-            'b' => "%b",
-            'c' => "%-m",
-            'd' => "%d",
-            'e' => "%-d",
-            'f' => "%6f",
-            'H' => "%H",
-            'h' | 'I' => "%I",
-            'i' => "%M",
-            'j' => "%j",
-            'k' => "%-H",
-            'l' => "%-I",
-            'M' => "%B",
-            'm' => "%m",
-            'p' => "%p",
-            'r' => "%I:%M:%S %p",
-            'S' | 's' => "%S",
-            'T' => "%H:%M:%S",
-            'v' => "%V",
-            'W' => "%A",
-            'x' => "%G",
-            'Y' => "%Y",
-            'y' => "%y",
-            '%' => "%%",
-            other => {
-                return exec_err!(
-                    "date format specifier `%{other}` is not supported by Athena's date_format"
-                );
-            }
-        };
-        out.push_str(to);
-    }
-    Ok(out)
+    super::date_formats::chrono(mysql).map_err(DataFusionError::Execution)
 }
 
 fn parse(s: &str, fmt: &str) -> Result<i64> {

@@ -4,6 +4,7 @@
 
 pub mod athena;
 pub mod catalog;
+pub mod date_formats;
 pub mod errors;
 pub mod export;
 pub mod functions;

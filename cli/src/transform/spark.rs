@@ -89,7 +89,7 @@ impl VisitorMut for Translate {
             "date_format" | "date_parse" => {
                 let mut a = args(f);
                 if let Some(fmt) = a.get_mut(1) {
-                    match string_literal(fmt).map(|s| java_format(&s)) {
+                    match string_literal(fmt).map(|s| super::date_formats::java(&s)) {
                         Some(Ok(j)) => **fmt = Expr::value(Value::SingleQuotedString(j)),
                         Some(Err(e)) => self.error = Some(e),
                         None => {
@@ -128,67 +128,6 @@ impl VisitorMut for Translate {
         }
         ControlFlow::Continue(())
     }
-}
-
-/// Trino's (MySQL's) date format as a Java/Spark datetime pattern.
-pub fn java_format(mysql: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut literal = String::new();
-    let flush = |out: &mut String, lit: &mut String| {
-        if !lit.is_empty() {
-            out.push('\'');
-            out.push_str(&lit.replace('\'', "''"));
-            out.push('\'');
-            lit.clear();
-        }
-    };
-    let mut chars = mysql.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            if c.is_ascii_alphabetic() {
-                literal.push(c);
-            } else {
-                flush(&mut out, &mut literal);
-                out.push(c);
-            }
-            continue;
-        }
-        flush(&mut out, &mut literal);
-        let spec = chars
-            .next()
-            .ok_or_else(|| format!("date format `{mysql}` ends with a lone `%`"))?;
-        out.push_str(match spec {
-            'Y' => "yyyy",
-            'y' => "yy",
-            'm' => "MM",
-            'c' => "M",
-            'd' => "dd",
-            'e' => "d",
-            'H' => "HH",
-            'k' => "H",
-            'h' | 'I' => "hh",
-            'l' => "h",
-            'i' => "mm",
-            'S' | 's' => "ss",
-            'f' => "SSSSSS",
-            'p' => "a",
-            'T' => "HH:mm:ss",
-            'r' => "hh:mm:ss a",
-            'j' => "DDD",
-            'M' => "MMMM",
-            'b' => "MMM",
-            'W' => "EEEE",
-            'a' => "EEE",
-            '%' => "%",
-            other => {
-                return Err(format!(
-                    "date format specifier `%{other}` has no Spark equivalent dekit knows"
-                ));
-            }
-        });
-    }
-    flush(&mut out, &mut literal);
-    Ok(out)
 }
 
 /// What the Glue script of a model needs.
@@ -265,11 +204,5 @@ mod tests {
             s,
             "SELECT CAST(date_format(o.order_ts, 'yyyyMMdd') AS INTEGER) AS k, (weekday(o.order_ts) + 1) AS dow, timestampdiff(DAY, a, b) AS d FROM orders o"
         );
-        assert_eq!(
-            java_format("%Y-%m-%d %H:%i:%s").unwrap(),
-            "yyyy-MM-dd HH:mm:ss"
-        );
-        assert!(java_format("week %v").unwrap_err().contains("%v"));
-        assert_eq!(java_format("%YT%H").unwrap(), "yyyy'T'HH");
     }
 }
