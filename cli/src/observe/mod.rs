@@ -253,8 +253,8 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
     for (t, _) in s.tables.iter() {
         let loc = d
             .graph
-            .get(&format!("glue_table.{}", t.value))
-            .and_then(|n| n.attrs["location"].as_str())
+            .catalog_table(&t.value)
+            .map(|t| t.location())
             .unwrap_or_default()
             .to_string();
         let prefix = loc

@@ -301,16 +301,11 @@ async fn schema(
             .collect()
     } else {
         cat.graph
-            .get(&format!("glue_table.{relation}"))
-            .and_then(|n| n.attrs["columns"].as_array().cloned())
+            .catalog_table(relation)
+            .map(|t| t.columns())
             .unwrap_or_default()
             .iter()
-            .map(|c| {
-                (
-                    c["name"].as_str().unwrap_or_default().to_string(),
-                    c["type"].as_str().unwrap_or_default().to_string(),
-                )
-            })
+            .map(|c| (c.name.to_string(), c.r#type.to_string()))
             .collect()
     };
     let mut found = (*session::data_schema(ctx, cat, relation).await?).clone();

@@ -116,14 +116,13 @@ fn table_load<'a>(
             ));
         }
     }
-    let node = ctx
+    let t = ctx
         .graph
-        .get(&format!("glue_table.{name}"))
+        .catalog_table(name)
         .ok_or_else(|| format!("table `{name}` is not in the graph"))?;
-    let url = node.attrs["location"].as_str().unwrap_or_default();
-    let location = url
-        .strip_prefix(&format!("s3://{}/", ctx.lake.bucket))
-        .ok_or_else(|| format!("table `{name}` is not in the lake: {url}"))?
+    let location = t
+        .prefix_in(&ctx.lake.bucket)
+        .ok_or_else(|| format!("table `{name}` is not in the lake: {}", t.location()))?
         .to_string();
     Ok(TableLoad {
         batch,
@@ -984,20 +983,18 @@ async fn register_partition(
     partition: &str,
 ) -> Result<(), String> {
     use aws_sdk_glue::types::{PartitionInput, SerDeInfo, StorageDescriptor};
-    let node = ctx
+    let t = ctx
         .graph
-        .get(&format!("glue_table.{}", l.name))
+        .catalog_table(l.name)
         .ok_or_else(|| format!("table `{}` is not in the graph", l.name))?;
-    let a = &node.attrs;
-    let st = &a["storage"];
-    let columns = a["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let st = t.storage();
+    let columns = t
+        .columns()
+        .iter()
         .map(|c| {
             aws_sdk_glue::types::Column::builder()
-                .name(c["name"].as_str().unwrap_or_default())
-                .r#type(c["type"].as_str().unwrap_or_default())
+                .name(c.name)
+                .r#type(c.r#type)
                 .build()
                 .expect("name is set")
         })
@@ -1005,19 +1002,15 @@ async fn register_partition(
     let sd = StorageDescriptor::builder()
         .set_columns(Some(columns))
         .location(ctx.lake.url(&format!("{}{partition}", l.location)))
-        .input_format(st["input_format"].as_str().unwrap_or_default())
-        .output_format(st["output_format"].as_str().unwrap_or_default())
-        .serde_info(
-            SerDeInfo::builder()
-                .serialization_library(st["serde"].as_str().unwrap_or_default())
-                .build(),
-        )
+        .input_format(st.input_format)
+        .output_format(st.output_format)
+        .serde_info(SerDeInfo::builder().serialization_library(st.serde).build())
         .build();
     let input = PartitionInput::builder()
         .values(date)
         .storage_descriptor(sd)
         .build();
-    let db = a["database"].as_str().unwrap_or_default();
+    let db = t.database();
     let out = ctx
         .clients
         .glue

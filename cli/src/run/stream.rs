@@ -90,13 +90,13 @@ pub async fn run(ctx: &Ctx, name: &str, progress: &Progress) -> Result<StepStats
             )
         }
         (None, Some((t, tb))) => {
-            let node = ctx
+            let table = ctx
                 .graph
-                .get(&format!("glue_table.{}", t.value))
+                .catalog_table(&t.value)
                 .ok_or_else(|| format!("table `{}` is not in the graph", t.value))?;
-            let url = node.attrs["location"].as_str().unwrap_or_default();
             (
-                url.strip_prefix(&format!("s3://{}/", ctx.lake.bucket))
+                table
+                    .prefix_in(&ctx.lake.bucket)
                     .unwrap_or_default()
                     .to_string(),
                 tb.zone.value.clone(),

@@ -682,12 +682,9 @@ async fn feed(
     let s = &cat.checked.loaded.stack;
     h.update(format!("\n#{name}\n"));
     if s.tables.get(name).is_some() {
-        let node = cat.graph.get(&format!("glue_table.{name}"));
-        let loc = node
-            .and_then(|n| n.attrs["location"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        h.update(serde_json::to_string(&node.map(|n| &n.attrs)).unwrap_or_default());
+        let table = cat.graph.catalog_table(name);
+        let loc = table.map(|t| t.location()).unwrap_or_default().to_string();
+        h.update(serde_json::to_string(&table.map(|t| t.attrs())).unwrap_or_default());
         let key = loc
             .strip_prefix(&format!("s3://{}/", lake.bucket))
             .unwrap_or_default();

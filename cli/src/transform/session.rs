@@ -241,12 +241,12 @@ pub async fn data_schema(
         let df = ctx.table(name).await.map_err(|e| e.to_string())?;
         return Ok(Arc::new(df.schema().as_arrow().clone()));
     }
-    let node = cat
+    let table = cat
         .graph
-        .get(&format!("glue_table.{name}"))
+        .catalog_table(name)
         .ok_or_else(|| format!("no catalog table for `{name}` in the graph"))?;
-    if node.attrs["format"].as_str().unwrap_or("parquet") == "parquet" {
-        let location = node.attrs["location"].as_str().unwrap_or_default();
+    if table.format() == "parquet" {
+        let location = table.location();
         let opts =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let t = listing(ctx, location, opts, None).await?;
@@ -276,37 +276,31 @@ async fn raw_table(
     cat: Catalog<'_>,
     name: &str,
 ) -> Result<Arc<dyn TableProvider>, String> {
-    let node = cat
+    let table = cat
         .graph
-        .get(&format!("glue_table.{name}"))
+        .catalog_table(name)
         .ok_or_else(|| format!("no catalog table for `{name}` in the graph"))?;
-    let a = &node.attrs;
-    let location = a["location"].as_str().unwrap_or_default();
-    let cols = |v: &serde_json::Value| -> Result<Vec<Field>, String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                let n = c["name"].as_str().unwrap_or_default().to_ascii_lowercase();
-                let t = c["type"].as_str().unwrap_or_default();
-                Kind::parse(t)
-                    .map(|k| Field::new(n.clone(), k.arrow(), true))
-                    .map_err(|e| format!("table `{name}` column `{n}`: {e}"))
-            })
-            .collect()
-    };
-    let schema = Arc::new(Schema::new(cols(&a["columns"])?));
-    let partitions: Vec<(String, DataType)> = a["partition_keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .map(|n| (n.to_ascii_lowercase(), DataType::Utf8))
+    let location = table.location();
+    let fields = table
+        .columns()
+        .iter()
+        .map(|c| {
+            let n = c.name.to_ascii_lowercase();
+            Kind::parse(c.r#type)
+                .map(|k| Field::new(n.clone(), k.arrow(), true))
+                .map_err(|e| format!("table `{name}` column `{n}`: {e}"))
+        })
+        .collect::<Result<Vec<Field>, String>>()?;
+    let schema = Arc::new(Schema::new(fields));
+    let partitions: Vec<(String, DataType)> = table
+        .partition_keys()
+        .iter()
+        .map(|c| (c.name.to_ascii_lowercase(), DataType::Utf8))
         .collect();
-    if a["format"].as_str() == Some("json") {
+    if table.format() == "json" {
         return json_table(cat, name, location, schema).await;
     }
-    let opts = match a["format"].as_str().unwrap_or("parquet") {
+    let opts = match table.format() {
         "parquet" => {
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet")
         }
