@@ -78,7 +78,7 @@ fn resharding_lineage() {
             LocalEngine::Ministack => assert_eq!(
                 (with_parent, closed),
                 (0, 0),
-                "MiniStack's resharding gained lineage: update README's engine table and the gap list"
+                "MiniStack's resharding gained lineage: update docs/local-cloud.md's engine table and the gap list"
             ),
         }
     });
@@ -411,6 +411,6 @@ fn ministack_alarms_ignore_dimensions() {
     );
     assert_eq!(
         state, "ALARM",
-        "MiniStack now evaluates an alarm on its own dimensions only: update README's engine gaps and tests/alarms.rs's note"
+        "MiniStack now evaluates an alarm on its own dimensions only: update docs/local-cloud.md's engine gaps and tests/alarms.rs's note"
     );
 }

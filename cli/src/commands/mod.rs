@@ -72,7 +72,8 @@ pub enum Command {
     Schema,
     /// List every diagnostic code, or explain one (`dekit rules E101`).
     Rules(rules::Args),
-    /// Run the local cloud (LocalStack + moto) that `local` environments target.
+    /// Run the local cloud (MiniStack by default, or LocalStack + moto) that `local` environments
+    /// target.
     Local(local::Args),
     /// CI/CD: `dekit ci init --provider github|gitlab` writes the stack's pipeline.
     Ci(ci::Args),

@@ -15,7 +15,7 @@ pub const RULE: Rule = Rule {
     code: "E180",
     name: "environment",
     summary: "environments name their account, region and endpoints correctly",
-    hint: "see \"The local cloud\" in the README for how environments are written",
+    hint: "see docs/local-cloud.md for how environments are written",
     source: include_str!("environment.rs"),
     also: &[(
         "W181",
