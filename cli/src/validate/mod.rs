@@ -83,8 +83,27 @@ impl<'a> Cx<'a> {
 
 /// A hint for findings whose rule had nothing more specific to say: every error carries one.
 fn default_hint(code: &str) -> &'static str {
-    crate::codes::hint(code)
-        .unwrap_or("`dekit rules` lists every check; `dekit rules CODE` explains one")
+    hint(code).unwrap_or("`dekit rules` lists every check; `dekit rules CODE` explains one")
+}
+
+/// The hint of `code`, from the loader's codes or a rule's (without building the explanations:
+/// this runs for every diagnostic).
+pub fn hint(code: &str) -> Option<&'static str> {
+    crate::load::CODES
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .map(|(_, _, _, hint, _)| *hint)
+        .or_else(|| {
+            rules::ALL.iter().find_map(|r| {
+                if r.code == code {
+                    return Some(r.hint);
+                }
+                r.also
+                    .iter()
+                    .find(|(c, ..)| *c == code)
+                    .map(|(_, _, _, h)| *h)
+            })
+        })
 }
 
 /// The components (second-level keys: `sources.shop_app`) that hold a decoding error of the
