@@ -2,9 +2,9 @@
 //! and each `validate` rule's, errors and warnings alike. `dekit rules` lists them and
 //! `dekit rules CODE` explains one (what, why, example, fix). The tables are the loader's
 //! (`load::CODES`) and the rules' own; `validate::hint` reads the same ones for a diagnostic that
-//! has no hint of its own, so this registry sits above both and nothing below calls up into it. A test keeps the registry, the source and the corpus
-//! in step: every code the source emits is registered, and every registered code has a corpus
-//! fixture whose snapshot shows it.
+//! has no hint of its own, so this registry sits above both and nothing below calls up into it.
+//! A test keeps the registry, the source and the corpus in step: every code the source emits is
+//! registered, and every registered code has a corpus fixture whose snapshot shows it.
 
 use crate::validate::rules::ALL;
 
