@@ -3,7 +3,7 @@
 //! sets it to an artifact). Nothing is written when it is not set.
 
 use crate::plan::{Action, Plan};
-use crate::quality::runner::{Report, Verdict};
+use crate::quality::outcome::{Report, Verdict};
 use crate::run::{Manifest, Status};
 use std::io::Write;
 

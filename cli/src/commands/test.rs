@@ -4,7 +4,7 @@
 
 use super::StackArgs;
 use crate::deploy;
-use crate::quality::{junit, runner};
+use crate::quality::{junit, outcome, runner};
 use crate::transform::session::Catalog;
 use std::process::ExitCode;
 
@@ -77,11 +77,11 @@ pub fn run(a: Args) -> ExitCode {
     } else {
         for o in &report.outcomes {
             let mark = match o.verdict {
-                runner::Verdict::Pass => "PASS ",
-                runner::Verdict::Fail => "FAIL ",
-                runner::Verdict::Warn => "WARN ",
-                runner::Verdict::Error => "ERROR",
-                runner::Verdict::Skipped => "SKIP ",
+                outcome::Verdict::Pass => "PASS ",
+                outcome::Verdict::Fail => "FAIL ",
+                outcome::Verdict::Warn => "WARN ",
+                outcome::Verdict::Error => "ERROR",
+                outcome::Verdict::Skipped => "SKIP ",
             };
             println!("{mark} {}: {}", o.name, o.message);
             for s in &o.sample {
@@ -91,16 +91,16 @@ pub fn run(a: Args) -> ExitCode {
                 println!("        all failing rows: {s}");
             }
         }
-        let n = |v: runner::Verdict| report.outcomes.iter().filter(|o| o.verdict == v).count();
+        let n = |v: outcome::Verdict| report.outcomes.iter().filter(|o| o.verdict == v).count();
         let (failed, warned) = (
-            n(runner::Verdict::Fail) + n(runner::Verdict::Error),
-            n(runner::Verdict::Warn),
+            n(outcome::Verdict::Fail) + n(outcome::Verdict::Error),
+            n(outcome::Verdict::Warn),
         );
         println!(
             "\n{} checks, {} passed, {warned} warned, {failed} failed, {} skipped. Report: _dekit/tests/{}.json in the lake.",
             report.outcomes.len(),
-            n(runner::Verdict::Pass),
-            n(runner::Verdict::Skipped),
+            n(outcome::Verdict::Pass),
+            n(outcome::Verdict::Skipped),
             report.test_id
         );
     }

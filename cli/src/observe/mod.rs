@@ -305,7 +305,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         .await
         .map_err(|e| e.to_string())?;
     test_keys.sort();
-    let report: Option<crate::quality::runner::Report> = match test_keys.last() {
+    let report: Option<crate::quality::outcome::Report> = match test_keys.last() {
         Some(k) => lake.get_json(k).await.map_err(|e| e.to_string())?,
         None => None,
     };
@@ -315,7 +315,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         passed: r
             .outcomes
             .iter()
-            .filter(|o| o.verdict == crate::quality::runner::Verdict::Pass)
+            .filter(|o| o.verdict == crate::quality::outcome::Verdict::Pass)
             .count(),
         failed: r
             .outcomes
@@ -323,7 +323,8 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
             .filter(|o| {
                 matches!(
                     o.verdict,
-                    crate::quality::runner::Verdict::Fail | crate::quality::runner::Verdict::Error
+                    crate::quality::outcome::Verdict::Fail
+                        | crate::quality::outcome::Verdict::Error
                 )
             })
             .map(|o| o.name.clone())
@@ -554,7 +555,7 @@ fn producer(d: &Deployment, relation: &str) -> Option<String> {
 fn causes(
     d: &Deployment,
     last: Option<&Manifest>,
-    tests: Option<&crate::quality::runner::Report>,
+    tests: Option<&crate::quality::outcome::Report>,
     resources: &[Resource],
     streams: &[Stream],
 ) -> Vec<Cause> {
@@ -623,7 +624,7 @@ fn causes(
         for o in r.outcomes.iter().filter(|o| {
             !matches!(
                 o.verdict,
-                crate::quality::runner::Verdict::Pass | crate::quality::runner::Verdict::Skipped
+                crate::quality::outcome::Verdict::Pass | crate::quality::outcome::Verdict::Skipped
             )
         }) {
             let Some(p) = producer(d, &o.relation) else {

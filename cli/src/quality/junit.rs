@@ -1,7 +1,7 @@
 //! JUnit XML of a test report, the format CI systems (GitHub Actions reporters, GitLab, Jenkins)
 //! read: a suite per relation, a case per check, `<failure>` with the count, the query and a sample.
 
-use super::runner::{Report, Verdict};
+use super::outcome::{Report, Verdict};
 use std::collections::BTreeMap;
 
 fn esc(s: &str) -> String {
@@ -13,7 +13,7 @@ fn esc(s: &str) -> String {
 }
 
 pub fn render(r: &Report) -> String {
-    let mut suites: BTreeMap<&str, Vec<&super::runner::Outcome>> = BTreeMap::new();
+    let mut suites: BTreeMap<&str, Vec<&super::outcome::Outcome>> = BTreeMap::new();
     for o in &r.outcomes {
         suites.entry(o.relation.as_str()).or_default().push(o);
     }

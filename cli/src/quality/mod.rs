@@ -8,6 +8,7 @@ pub mod custom;
 pub mod freshness;
 pub mod junit;
 pub mod not_null;
+pub mod outcome;
 pub mod range;
 pub mod reconcile;
 pub mod relationships;

@@ -9,7 +9,7 @@
 //! Example: 300 produced, 299 rows in `clickstream_events` → `clickstream.reconcile` fails with
 //! "produced 300, landed 299: 1 lost".
 
-use super::runner::{Outcome, Verdict, to_json};
+use super::outcome::{Outcome, Verdict, to_json};
 use crate::run::lake::Lake;
 use crate::transform::errors::message;
 use crate::transform::session::Catalog;

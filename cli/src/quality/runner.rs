@@ -3,6 +3,7 @@
 //! `_dekit/failures/<relation>/<n>-<check>.parquet` (dbt's `store_failures`); plus the
 //! reconciliation of each stream's produced and landed records (`reconcile`).
 
+use super::outcome::{Outcome, Report, Verdict, to_json};
 use super::reconcile;
 use crate::model::{Anomaly, Check, CheckSeverity};
 use crate::run::Manifest;
@@ -11,80 +12,7 @@ use crate::transform::errors::message;
 use crate::transform::session::{self, Catalog};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::prelude::SessionContext;
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// Failed, at `severity: warn`: reported, not failing the test.
-    Warn,
-    /// The check could not run (a relation not built, a column missing).
-    Error,
-    /// The check did not judge, and says why (too little history to judge an anomaly, a load
-    /// recorded without what reconciliation needs). Not a pass: shown and counted as such.
-    Skipped,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Outcome {
-    /// `customers.not_null(customer_id, email)`.
-    pub name: String,
-    pub relation: String,
-    pub check: String,
-    #[serde(default)]
-    pub severity: CheckSeverity,
-    pub verdict: Verdict,
-    /// Failing rows (1 for row_count and freshness, which fail as a whole).
-    pub failures: u64,
-    pub message: String,
-    /// Up to 5 offending rows, as JSON objects.
-    pub sample: Vec<serde_json::Value>,
-    /// Where all offending rows were stored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored: Option<String>,
-    pub sql: String,
-    pub duration_ms: u64,
-}
-
-impl Outcome {
-    /// A check about to run: passing, nothing found yet, at severity error.
-    pub fn new(name: String, relation: &str, check: &str, sql: String) -> Outcome {
-        Outcome {
-            name,
-            relation: relation.to_string(),
-            check: check.to_string(),
-            severity: CheckSeverity::Error,
-            verdict: Verdict::Pass,
-            failures: 0,
-            message: String::new(),
-            sample: vec![],
-            stored: None,
-            sql,
-            duration_ms: 0,
-        }
-    }
-}
-
-/// The test report, also written to `_dekit/tests/<id>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
-    pub test_id: String,
-    pub stack: String,
-    pub environment: String,
-    pub started_at: String,
-    pub outcomes: Vec<Outcome>,
-}
-
-impl Report {
-    pub fn ok(&self) -> bool {
-        self.outcomes
-            .iter()
-            .all(|o| matches!(o.verdict, Verdict::Pass | Verdict::Warn | Verdict::Skipped))
-    }
-}
 
 /// A check's name as reports show it: `not_null(order_id, customer_id)`.
 pub fn label(c: &Check) -> String {
@@ -456,28 +384,6 @@ fn first_int(batches: &[RecordBatch]) -> Result<u64, String> {
             a.value(0)
         )
     })
-}
-
-/// The first `limit` rows as JSON objects.
-pub fn to_json(batches: &[RecordBatch], limit: usize) -> Vec<serde_json::Value> {
-    let mut out = vec![];
-    let mut left = limit;
-    for b in batches {
-        if left == 0 {
-            break;
-        }
-        let n = b.num_rows().min(left);
-        left -= n;
-        let mut buf = vec![];
-        let mut w = datafusion::arrow::json::ArrayWriter::new(&mut buf);
-        if w.write(&b.slice(0, n)).is_ok()
-            && w.finish().is_ok()
-            && let Ok(serde_json::Value::Array(rows)) = serde_json::from_slice(&buf)
-        {
-            out.extend(rows);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! rows alone (in memory, nothing read from the lake), its result compared with the expected rows
 //! as a multiset on the columns the expectation names.
 
-use super::runner::{Outcome, Verdict, to_json};
+use super::outcome::{Outcome, Verdict, to_json};
 use crate::model::UnitTest;
 use crate::model::unit_tests::Fixture;
 use crate::model::unit_tests::Row;
