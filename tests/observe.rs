@@ -109,7 +109,7 @@ fn observe_reports_what_is_there_and_names_a_broken_source_as_the_cause() {
     // Records Firehose could not deliver: its error prefix fills and a click is missing from the
     // lake. The failed reconciliation is put on the delivery, not on the data.
     let c = cloud();
-    let lake = dekit::run::lake::Lake {
+    let lake = dekit::lake::Lake {
         clients: c.clients.clone(),
         bucket: bucket.clone(),
     };

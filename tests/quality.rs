@@ -11,8 +11,8 @@ use harness::{Scope, cloud, outcome};
 use serde_json::Value;
 use std::io::Read;
 
-fn lake(s: &Stack) -> dekit::run::lake::Lake {
-    dekit::run::lake::Lake {
+fn lake(s: &Stack) -> dekit::lake::Lake {
+    dekit::lake::Lake {
         clients: cloud().clients.clone(),
         bucket: format!("{}-local-lake", s.name),
     }

@@ -133,7 +133,7 @@ fn glue_table(s: &Stack, name: &str) -> aws_sdk_glue::types::Table {
 fn keys(s: &Stack, prefix: &str) -> Vec<String> {
     let c = cloud();
     c.rt.block_on(async {
-        let lake = dekit::run::lake::Lake {
+        let lake = dekit::lake::Lake {
             clients: c.clients.clone(),
             bucket: format!("{}-local-lake", s.name),
         };
@@ -256,7 +256,7 @@ fn retail_star_schema_view_and_export_match_the_sample() {
         ]
     );
     let manifest: Value = cloud().rt.block_on(async {
-        dekit::run::lake::Lake {
+        dekit::lake::Lake {
             clients: cloud().clients.clone(),
             bucket: format!("{}-local-lake", s.name),
         }

@@ -11,6 +11,18 @@ pub fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+/// A relation or column as the catalog names it, quoted: lowercase, as Glue keeps names and the
+/// loader writes columns (`customerNumber` is the column `customernumber`). Quoting the declared
+/// spelling made the local engine look for `customerNumber` and fail; Athena ignores case.
+pub fn name(s: &str) -> String {
+    ident(&s.to_ascii_lowercase())
+}
+
+/// A check's query with `{this}` replaced by the relation's quoted catalog name.
+pub fn this(sql: &str, relation: &str) -> String {
+    sql.replace("{this}", &name(relation))
+}
+
 /// A single-quoted string literal.
 pub fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))

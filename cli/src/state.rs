@@ -4,7 +4,7 @@
 //! Writes are atomic (temp file, fsync, rename), so a crash leaves the old or the new state, never
 //! a torn one. Each resource is recorded as soon as it exists, so a crash loses nothing.
 
-use crate::graph::ResourceKind;
+use crate::resources::kind::ResourceKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -84,7 +84,7 @@ pub fn run(a: Args) -> ExitCode {
         };
         let mut sent = p.send(input).await?;
         // What was produced, for `dekit test` to reconcile with what landed.
-        let lake = crate::run::lake::Lake {
+        let lake = crate::lake::Lake {
             clients: d.clients.clone(),
             bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
         };

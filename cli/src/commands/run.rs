@@ -174,7 +174,7 @@ pub fn run(a: Args) -> ExitCode {
         }
         let local = d.checked.loaded.env.target.value == crate::model::Target::Local;
         let ctx = Ctx {
-            lake: run::lake::Lake {
+            lake: crate::lake::Lake {
                 clients: d.clients.clone(),
                 bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
             },

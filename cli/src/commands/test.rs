@@ -48,7 +48,7 @@ pub fn run(a: Args) -> ExitCode {
     }
     let result = super::block_on(async move {
         let d = deploy::open(checked, false).await?;
-        let lake = crate::run::lake::Lake {
+        let lake = crate::lake::Lake {
             clients: d.clients.clone(),
             bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
         };

@@ -12,52 +12,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// AWS resource kinds dekit manages.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ResourceKind {
-    S3Bucket,
-    S3Object,
-    KinesisStream,
-    FirehoseDeliveryStream,
-    GlueDatabase,
-    GlueTable,
-    GlueCrawler,
-    GlueJob,
-    GlueTrigger,
-    GlueSecurityConfiguration,
-    GlueCatalogEncryption,
-    IamRole,
-    CloudwatchAlarm,
-    AthenaWorkgroup,
-    SecretsmanagerSecret,
-    SnsTopic,
-}
-
-impl ResourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceKind::S3Bucket => "s3_bucket",
-            ResourceKind::S3Object => "s3_object",
-            ResourceKind::KinesisStream => "kinesis_stream",
-            ResourceKind::FirehoseDeliveryStream => "firehose_delivery_stream",
-            ResourceKind::GlueDatabase => "glue_database",
-            ResourceKind::GlueTable => "glue_table",
-            ResourceKind::GlueCrawler => "glue_crawler",
-            ResourceKind::GlueJob => "glue_job",
-            ResourceKind::GlueTrigger => "glue_trigger",
-            ResourceKind::GlueSecurityConfiguration => "glue_security_configuration",
-            ResourceKind::GlueCatalogEncryption => "glue_catalog_encryption",
-            ResourceKind::IamRole => "iam_role",
-            ResourceKind::CloudwatchAlarm => "cloudwatch_alarm",
-            ResourceKind::AthenaWorkgroup => "athena_workgroup",
-            ResourceKind::SecretsmanagerSecret => "secretsmanager_secret",
-            ResourceKind::SnsTopic => "sns_topic",
-        }
-    }
-}
+// The kinds are the providers' (`resources`), which sit below the graph.
+pub use crate::resources::kind::ResourceKind;
 
 /// Pipeline step kinds: what `dekit run` executes, in dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]

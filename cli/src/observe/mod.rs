@@ -5,12 +5,11 @@
 //! in the lineage, and what that step said.
 
 pub mod html;
-pub mod metrics;
 
 use crate::deploy::Deployment;
 use crate::graph::NodeKind;
+use crate::lake::Lake;
 use crate::plan::Action;
-use crate::run::lake::Lake;
 use crate::run::{Manifest, Status};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,7 +223,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         });
     }
 
-    let place = |name: &str, prefix: &str, objects: &[crate::run::lake::Object]| {
+    let place = |name: &str, prefix: &str, objects: &[crate::lake::Object]| {
         let newest = objects.iter().map(|o| o.last_modified).max();
         Place {
             name: name.to_string(),

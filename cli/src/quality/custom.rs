@@ -6,12 +6,7 @@
 //!
 //! Example: `orders: [{sql: "SELECT * FROM {this} WHERE status = 'shipped' AND total <= 0"}]`.
 
-use super::name;
-
-/// The query with `{this}` replaced by the relation's quoted name.
-pub fn this(sql: &str, relation: &str) -> String {
-    sql.replace("{this}", &name(relation))
-}
+use crate::sql::this;
 
 pub fn sql(relation: &str, query: &str) -> String {
     super::count_of(&rows(relation, query))

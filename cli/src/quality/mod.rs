@@ -20,6 +20,7 @@ pub mod unique;
 pub mod unit;
 
 use crate::model::Check;
+pub use crate::sql::name;
 use serde_json::{Value, json};
 
 pub fn kind(c: &Check) -> &'static str {
@@ -94,13 +95,6 @@ fn names(cols: &[crate::yaml::Spanned<String>]) -> Vec<&str> {
 /// The failing-row count of a query listing failing rows: one definition per check.
 pub fn count_of(rows: &str) -> String {
     format!("SELECT count(*) AS failures FROM ({rows}) f")
-}
-
-/// A relation or column as the catalog names it, quoted: lowercase, as Glue keeps names and the
-/// loader writes columns (`customerNumber` is the column `customernumber`). Quoting the declared
-/// spelling made the local engine look for `customerNumber` and fail; Athena ignores case.
-pub fn name(s: &str) -> String {
-    crate::sql::ident(&s.to_ascii_lowercase())
 }
 
 #[cfg(test)]

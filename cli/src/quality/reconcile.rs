@@ -10,7 +10,7 @@
 //! "produced 300, landed 299: 1 lost".
 
 use super::outcome::{Outcome, Verdict, to_json};
-use crate::run::lake::Lake;
+use crate::lake::Lake;
 use crate::transform::errors::message;
 use crate::transform::session::Catalog;
 use datafusion::prelude::SessionContext;
@@ -160,7 +160,7 @@ pub async fn streams(
         }
         let started = Instant::now();
         let name = format!("{}.reconcile(produced -> {})", stream.value, table.value);
-        let cols = match crate::run::columns::of_table(table, t) {
+        let cols = match crate::schema::of_table(table, t) {
             Ok(c) => c,
             Err(e) => {
                 // A column type the loader cannot write: this reconciliation cannot run, the
@@ -206,7 +206,7 @@ pub async fn streams(
                 produced_rows.add(batch)?;
             }
             let mut landed_rows = Counted::default();
-            let schema = crate::run::columns::schema(&cols);
+            let schema = crate::schema::schema(&cols);
             for b in ctx
                 .sql(&sql)
                 .await
@@ -275,10 +275,10 @@ pub async fn streams(
 async fn typed(
     lake: &Lake,
     key: &str,
-    cols: &[crate::run::columns::Column],
+    cols: &[crate::schema::Column],
 ) -> Result<(datafusion::arrow::array::RecordBatch, u64), String> {
-    use crate::run::columns::{Rows, Value};
     use crate::run::convert::{field, record};
+    use crate::schema::{Rows, Value};
     use std::io::BufRead;
     let body = lake
         .get(key)

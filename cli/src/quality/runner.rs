@@ -5,9 +5,9 @@
 
 use super::outcome::{Outcome, Report, Verdict, to_json};
 use super::reconcile;
+use crate::lake::Lake;
 use crate::model::{Anomaly, Check, CheckSeverity};
 use crate::run::Manifest;
-use crate::run::lake::Lake;
 use crate::transform::errors::message;
 use crate::transform::session::{self, Catalog};
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -165,7 +165,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
         .filter(|o| o.check == "freshness" || o.check == "freshness_anomaly")
         .count() as f64;
     use aws_sdk_cloudwatch::types::StandardUnit;
-    if let Err(e) = crate::observe::metrics::publish(
+    if let Err(e) = crate::metrics::publish(
         cat.clients,
         &report.stack,
         &report.environment,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 /// One row per column that differs: `{column, declared, found, problem}`.
 pub fn compare(declared: &[(String, String)], found: &Schema, allow_extra: bool) -> Vec<Value> {
     let norm = |t: &str| {
-        crate::run::columns::Kind::parse(t)
+        crate::schema::Kind::parse(t)
             .ok()
             .and_then(|k| glue(&k.arrow()).ok())
             .unwrap_or_else(|| t.to_ascii_lowercase())

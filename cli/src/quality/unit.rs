@@ -182,7 +182,7 @@ pub fn fixture_rows(dir: &std::path::Path, f: &Fixture) -> Result<Vec<Row>, Stri
 fn schema_of(checked: &Checked, rel: &str, rows: &[Row]) -> Result<Arc<Schema>, String> {
     let s = &checked.loaded.stack;
     if let Some(t) = s.tables.get(rel) {
-        let mut fields: Vec<Field> = crate::run::columns::of_table(rel, t)?
+        let mut fields: Vec<Field> = crate::schema::of_table(rel, t)?
             .iter()
             .map(|c| Field::new(&c.name, c.kind.arrow(), true))
             .collect();

@@ -15,6 +15,7 @@ pub mod glue_security_configuration;
 pub mod glue_table;
 pub mod glue_trigger;
 pub mod iam_role;
+pub mod kind;
 pub mod kinesis_stream;
 pub mod s3_bucket;
 pub mod s3_object;
@@ -22,7 +23,7 @@ pub mod secretsmanager_secret;
 pub mod sns_topic;
 
 use crate::cloud::{Clients, CloudError};
-use crate::graph::ResourceKind;
+use kind::ResourceKind;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;

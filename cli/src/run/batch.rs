@@ -9,12 +9,13 @@
 //!   finds a pending load (a crash, a failed step) deletes its objects first;
 //! - the watermark advances only after every object is written.
 
-use super::columns::Column;
+use super::Ctx;
 use super::convert::{self, Mark, Part, Spec, Summary};
-use super::lake::Lake;
 use super::sources;
-use super::{Ctx, Progress, StepStats};
+use crate::lake::Lake;
 use crate::model::{DataFormat, SourceKind, Table};
+use crate::schema::Column;
+use crate::stats::{Progress, StepStats};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 
@@ -104,7 +105,7 @@ fn table_load<'a>(
     table: &'a Table,
     zone_prefix: &str,
 ) -> Result<TableLoad<'a>, String> {
-    let cols = super::columns::of_table(name, table)?;
+    let cols = crate::schema::of_table(name, table)?;
     let mut partitioned = false;
     for (p, _) in table.partitions.iter() {
         if p.value == "ingest_date" {
@@ -921,7 +922,7 @@ async fn convert_and_upload(
         }
         written.push(key);
         hashes.push(hash);
-        super::failpoint(&format!("batch.after_part@{table}"));
+        crate::failpoint::failpoint(&format!("batch.after_part@{table}"));
     }
     drop(part_rx);
     let summary = convert

@@ -2,7 +2,7 @@
 //! bounded memory: rows become Arrow batches, batches fill a Parquet writer, and a part is cut and
 //! handed on once it reaches `PART_BYTES`. Rows that do not fit go to `bad` with where they were.
 
-use super::columns::{Column, Kind, Rows, Value};
+use crate::schema::{Column, Kind, Rows, Value};
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -52,9 +52,9 @@ impl Mark {
             Kind::TinyInt | Kind::SmallInt | Kind::Int | Kind::BigInt => {
                 Mark::N(t.parse::<i64>().ok()? as i128)
             }
-            Kind::Decimal(p, s) => Mark::N(super::columns::decimal(t, p, s).ok()?),
-            Kind::Timestamp => Mark::N(super::columns::timestamp(t).ok()? as i128),
-            Kind::Date => Mark::N(super::columns::timestamp(t).ok()? as i128),
+            Kind::Decimal(p, s) => Mark::N(crate::schema::decimal(t, p, s).ok()?),
+            Kind::Timestamp => Mark::N(crate::schema::timestamp(t).ok()? as i128),
+            Kind::Date => Mark::N(crate::schema::timestamp(t).ok()? as i128),
             _ => Mark::S(t.to_string()),
         })
     }
@@ -146,7 +146,7 @@ fn writer<'a>(
             .set_max_row_group_row_count(Some(128 * 1024))
             .set_created_by("dekit".into())
             .build(),
-        schema: super::columns::schema(cols),
+        schema: crate::schema::schema(cols),
         current: None,
         rows_in_part: 0,
         max_rows: part_rows(),

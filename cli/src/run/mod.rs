@@ -7,10 +7,8 @@
 //! them.
 
 pub mod batch;
-pub mod columns;
 pub mod convert;
 pub mod http;
-pub mod lake;
 pub mod parquet_in;
 pub mod produce;
 pub mod select;
@@ -19,27 +17,14 @@ pub mod stream;
 
 use crate::cloud::Clients;
 use crate::graph::{Graph, NodeKind, StepKind};
+use crate::lake::Lake;
 use crate::model::LocalEngine;
+use crate::stats::{Progress, StepStats};
 use crate::validate::Checked;
-use lake::Lake;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-
-/// Crash tests stop the process at a named point (`DEKIT_FAILPOINT=landing.after_object`), the
-/// way a SIGKILL would, to prove a re-run neither loses nor duplicates data from exactly there.
-/// Only builds with the `failpoints` feature have them; elsewhere this does nothing.
-pub fn failpoint(name: &str) {
-    #[cfg(feature = "failpoints")]
-    if crate::settings::get().failpoint.as_deref() == Some(name) {
-        eprintln!("failpoint `{name}`: exiting as if killed");
-        std::process::exit(137);
-    }
-    #[cfg(not(feature = "failpoints"))]
-    let _ = name;
-}
 
 /// Everything a step needs, shared by the steps running at once.
 pub struct Ctx {
@@ -66,48 +51,6 @@ impl Ctx {
             checked: &self.checked,
             graph: &self.graph,
             clients: &self.clients,
-        }
-    }
-}
-
-/// Rows and bytes a running step has moved so far, for progress lines.
-#[derive(Default)]
-pub struct Progress {
-    rows: AtomicU64,
-    bytes: AtomicU64,
-}
-
-impl Progress {
-    pub fn add(&self, rows: u64, bytes: u64) {
-        self.rows.fetch_add(rows, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct StepStats {
-    pub rows: u64,
-    /// Bytes read from the source.
-    pub bytes: u64,
-    /// Objects written to the lake.
-    pub objects: u64,
-    /// Rows or records sent to the error prefix.
-    pub bad: u64,
-    pub notes: Vec<String>,
-    /// Rows per table, for steps that write several (a batch load).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub by_table: std::collections::BTreeMap<String, u64>,
-}
-
-impl StepStats {
-    pub fn add(&mut self, o: &StepStats) {
-        self.rows += o.rows;
-        self.bytes += o.bytes;
-        self.objects += o.objects;
-        self.bad += o.bad;
-        self.notes.extend(o.notes.iter().cloned());
-        for (t, n) in &o.by_table {
-            *self.by_table.entry(t.clone()).or_default() += n;
         }
     }
 }
@@ -329,11 +272,14 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
             _ = ticker.tick() => {
                 let now: Vec<Running> = in_flight
                     .iter()
-                    .map(|(s, (t, p))| Running {
-                        step: s,
-                        rows: p.rows.load(Ordering::Relaxed),
-                        bytes: p.bytes.load(Ordering::Relaxed),
-                        secs: t.elapsed().as_secs_f64(),
+                    .map(|(s, (t, p))| {
+                        let (rows, bytes) = p.counts();
+                        Running {
+                            step: s,
+                            rows,
+                            bytes,
+                            secs: t.elapsed().as_secs_f64(),
+                        }
                     })
                     .collect();
                 reporter.progress(&now);
@@ -387,9 +333,7 @@ async fn publish(ctx: &Ctx, m: &Manifest, started: chrono::DateTime<chrono::Utc>
         ("RowsMoved", rows as f64, StandardUnit::Count),
         ("RunSeconds", secs, StandardUnit::Seconds),
     ];
-    if let Err(e) =
-        crate::observe::metrics::publish(&ctx.clients, &m.stack, &m.environment, &values).await
-    {
+    if let Err(e) = crate::metrics::publish(&ctx.clients, &m.stack, &m.environment, &values).await {
         eprintln!("warning: the run's metrics were not published: {e}");
     }
 }
@@ -511,7 +455,10 @@ async fn source_step(ctx: &Ctx, name: &str) -> Result<StepStats, String> {
 }
 
 /// The source tables loads read from `name`, with the columns of the catalog tables they fill.
-fn source_tables(ctx: &Ctx, name: &str) -> Result<Vec<(String, Vec<columns::Column>)>, String> {
+fn source_tables(
+    ctx: &Ctx,
+    name: &str,
+) -> Result<Vec<(String, Vec<crate::schema::Column>)>, String> {
     let s = &ctx.checked.loaded.stack;
     let mut out = vec![];
     for (bname, b) in s.ingest.batch.iter() {
@@ -523,7 +470,7 @@ fn source_tables(ctx: &Ctx, name: &str) -> Result<Vec<(String, Vec<columns::Colu
             .iter()
             .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == bname.value))
         {
-            let cols = columns::of_table(tname, t)?;
+            let cols = crate::schema::of_table(tname, t)?;
             let source_table = t
                 .source_table
                 .as_ref()

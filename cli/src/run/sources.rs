@@ -2,9 +2,9 @@
 //! time, never stored), or files. In a `local` environment with `local_sources: true`, database
 //! sources with `sample:` data are served by the project's local servers, seeded from the sample.
 
-use super::columns::{Column, Kind};
 use crate::interpolate::resolve_env;
 use crate::model::{Source, SourceKind};
+use crate::schema::{Column, Kind};
 use crate::sql::ident;
 use std::path::{Path, PathBuf};
 use tokio_postgres::{Client, NoTls};

@@ -12,10 +12,11 @@
 //! - a run that died between object and checkpoint finds the objects past its checkpoint and
 //!   resumes after the last of them, so no record is written twice and none is lost.
 
-use super::columns::{Column, Rows, Value};
+use super::Ctx;
 use super::convert::{self, Bad};
-use super::{Ctx, Progress, StepStats};
 use crate::cloud::error::from_sdk;
+use crate::schema::{Column, Rows, Value};
+use crate::stats::{Progress, StepStats};
 use aws_sdk_kinesis::types::ShardIteratorType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -115,7 +116,7 @@ pub async fn run(ctx: &Ctx, name: &str, progress: &Progress) -> Result<StepStats
         }
     };
     let cols = match table {
-        Some((t, tb)) => Some(super::columns::of_table(t, tb)?),
+        Some((t, tb)) => Some(crate::schema::of_table(t, tb)?),
         None => None,
     };
     let gzip = match st.delivery.as_ref().map(|d| d.compression) {
@@ -282,7 +283,7 @@ async fn land_shard(
             if cut {
                 stats.add(&write_batch(ctx, l, shard, &batch).await?);
                 progress.add(batch.len() as u64, batch_bytes as u64);
-                super::failpoint("landing.after_object");
+                crate::failpoint::failpoint("landing.after_object");
                 save(ctx, l, shard, &mut cp, &batch, false).await?;
                 batch.clear();
                 batch_bytes = 0;
@@ -301,7 +302,7 @@ async fn land_shard(
     if !batch.is_empty() {
         stats.add(&write_batch(ctx, l, shard, &batch).await?);
         progress.add(batch.len() as u64, batch_bytes as u64);
-        super::failpoint("landing.after_object");
+        crate::failpoint::failpoint("landing.after_object");
     }
     if !batch.is_empty() || closed {
         save(ctx, l, shard, &mut cp, &batch, closed).await?;
@@ -444,7 +445,7 @@ async fn write_batch(
             .put_new(&key, body)
             .await
             .map_err(|e| e.to_string())?
-            == super::lake::Put::Written
+            == crate::lake::Put::Written
         {
             stats.objects += 1;
         }

@@ -6,9 +6,9 @@
 use super::errors::message;
 use super::session::{self, Catalog};
 use super::types;
+use crate::lake::Lake;
 use crate::model::DataFormat;
-use crate::run::lake::Lake;
-use crate::run::{Progress, StepStats};
+use crate::stats::{Progress, StepStats};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;

@@ -14,9 +14,9 @@ use super::catalog::{self, ModelTable};
 use super::errors::{at_model, message};
 use super::session::{self, Catalog};
 use super::types;
+use crate::lake::Lake;
 use crate::model::Materialized;
-use crate::run::lake::Lake;
-use crate::run::{Progress, StepStats};
+use crate::stats::{Progress, StepStats};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -143,7 +143,7 @@ pub async fn model(
         .await
         .map_err(|e| at_model(&m.path, &m.sql, &e))?;
     progress.add(written, 0);
-    crate::run::failpoint("transform.after_write");
+    crate::failpoint::failpoint("transform.after_write");
 
     let objects = lake.list(&prefix).await.map_err(|e| e.to_string())?;
     if objects.is_empty() {
@@ -348,7 +348,7 @@ async fn incremental(
         };
         parts.insert(dir, state);
     }
-    crate::run::failpoint("transform.after_write");
+    crate::failpoint::failpoint("transform.after_write");
     let db = b.cat.database();
     let s = &b.cat.checked.loaded.stack;
     catalog::put_table(
@@ -515,7 +515,7 @@ fn contract(
     let exprs = declared
         .iter()
         .map(|(c, ty)| {
-            let kind = crate::run::columns::Kind::parse(ty)
+            let kind = crate::schema::Kind::parse(ty)
                 .map_err(|e| format!("model `{name}` column `{c}`: {e}"))?;
             let field = df
                 .schema()

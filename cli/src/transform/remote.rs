@@ -7,7 +7,7 @@ use super::catalog;
 use super::session::Catalog;
 use crate::cloud::error::from_sdk;
 use crate::model::{Engine, Materialized};
-use crate::run::StepStats;
+use crate::stats::StepStats;
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
 use std::time::Duration;
 

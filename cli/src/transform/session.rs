@@ -7,7 +7,7 @@ use super::functions;
 use crate::cloud::Clients;
 use crate::cloud::error::from_sdk;
 use crate::graph::Graph;
-use crate::run::columns::Kind;
+use crate::schema::Kind;
 use crate::validate::Checked;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
@@ -329,7 +329,7 @@ async fn json_table(
     schema: Arc<Schema>,
 ) -> Result<Arc<dyn TableProvider>, String> {
     use futures_util::{StreamExt, TryStreamExt};
-    let lake = crate::run::lake::Lake {
+    let lake = crate::lake::Lake {
         clients: cat.clients.clone(),
         bucket: cat.bucket(),
     };

@@ -213,7 +213,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                     }
                 }
                 Check::Sql(q) => {
-                    let sql = crate::quality::custom::this(&q.value, &key.value);
+                    let sql = crate::sql::this(&q.value, &key.value);
                     if let Err(e) = crate::sql::relations(&sql) {
                         out.push(
                             cx.error("E200", format!("the check's SQL does not parse: {}", e.message), q.span)

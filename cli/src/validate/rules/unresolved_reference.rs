@@ -173,8 +173,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         }
         for c in checks {
             if let crate::model::Check::Sql(q) = &c.check
-                && let Ok(read) =
-                    crate::sql::relations(&crate::quality::custom::this(&q.value, &key.value))
+                && let Ok(read) = crate::sql::relations(&crate::sql::this(&q.value, &key.value))
             {
                 for r in read.iter().filter(|r| {
                     !cx.relations.contains_key(*r) && **r != key.value.to_ascii_lowercase()
