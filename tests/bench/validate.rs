@@ -50,7 +50,7 @@ fn generated(dir: &std::path::Path, mb: usize) -> PathBuf {
     let mut i = 0;
     while t.len() + quality.len() < mb * 1024 * 1024 {
         t.push_str(&format!(
-            "  t{i}:\n    zone: raw\n    description: table ${{var.owner}} {i}\n    columns:\n"
+            "  t{i}:\n    zone: raw\n    external: true\n    description: table ${{var.owner}} {i}\n    columns:\n"
         ));
         for c in 0..10 {
             t.push_str(&format!(
