@@ -213,13 +213,17 @@ fn observe_reports_what_is_there_and_names_a_broken_source_as_the_cause() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Headless Chromium as the report tests run it (tests/tools/install.sh installs it).
+fn chromium() -> Command {
+    let mut c = Command::new("chromium");
+    c.args(["--headless", "--no-sandbox", "--disable-gpu"]);
+    c
+}
+
 /// A headless Chromium screenshot of a page: (stats of the PNG, Chromium's log).
 fn screenshot(page: &std::path::Path, png: &std::path::Path) -> (Value, String) {
-    let o = Command::new("chromium")
+    let o = chromium()
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
             "--enable-logging=stderr",
             "--v=0",
             "--window-size=1200,1400",
@@ -250,14 +254,8 @@ fn lineage_fits(html: &str, dir: &std::path::Path, width: u32) -> String {
     let script = "<script>const r=document.querySelector('svg[aria-label=lineage]').getBoundingClientRect();\
                   document.body.setAttribute('data-lineage', r.right <= document.documentElement.clientWidth ? 'fits' : 'cut');</script>";
     std::fs::write(&probe, html.replace("</body>", &format!("{script}</body>"))).unwrap();
-    let o = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            &format!("--window-size={width},900"),
-            "--dump-dom",
-        ])
+    let o = chromium()
+        .args([&format!("--window-size={width},900"), "--dump-dom"])
         .arg(format!("file://{}", probe.display()))
         .output()
         .expect("chromium runs");

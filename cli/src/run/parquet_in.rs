@@ -22,19 +22,16 @@ use serde_json::{Value, json};
 /// `Utf8`, dictionaries as their values, byte arrays as `Binary`, narrow or wide decimals as
 /// `Decimal128` where the precision fits, `Date64` as `Date32`, half floats as `Float32`.
 fn plain(a: &ArrayRef, column: &str) -> Result<ArrayRef, String> {
-    let to = match a.data_type() {
-        DataType::Dictionary(_, v) => plain_type(v),
-        t => plain_type(t),
-    };
-    match to {
-        Some(t) if &t != a.data_type() => datafusion::arrow::compute::cast(a, &t)
-            .map_err(|e| format!("column `{column}` ({}): {e}", a.data_type())),
-        _ => Ok(a.clone()),
+    let to = plain_type(a.data_type());
+    if &to == a.data_type() {
+        return Ok(a.clone());
     }
+    datafusion::arrow::compute::cast(a, &to)
+        .map_err(|e| format!("column `{column}` ({}): {e}", a.data_type()))
 }
 
-fn plain_type(t: &DataType) -> Option<DataType> {
-    Some(match t {
+fn plain_type(t: &DataType) -> DataType {
+    match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
         DataType::Binary
         | DataType::LargeBinary
@@ -44,9 +41,9 @@ fn plain_type(t: &DataType) -> Option<DataType> {
         DataType::Decimal256(p, s) if *p <= 38 => DataType::Decimal128(*p, *s),
         DataType::Date64 => DataType::Date32,
         DataType::Float16 => DataType::Float32,
-        DataType::Dictionary(_, v) => return plain_type(v),
+        DataType::Dictionary(_, v) => plain_type(v),
         other => other.clone(),
-    })
+    }
 }
 
 /// One value of a column as JSON; a type it cannot carry is an error naming the column.
