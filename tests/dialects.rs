@@ -56,7 +56,7 @@ fn check_statements(
         for (i, c) in checks.iter().enumerate() {
             let url = format!("s3://lake/_dekit/failures/{}/{i}/", rel.value);
             if let Some(st) = dekit::quality::athena::render(c, &rel.value, &db, &known, &url) {
-                out.push((format!("{}_{i}_{}", rel.value, dekit::quality::kind(c)), st));
+                out.push((format!("{}_{i}_{}", rel.value, dekit::checks::kind(c)), st));
             }
         }
     }
@@ -157,7 +157,7 @@ fn glue_scripts_for_every_retail_table_model() {
         if t.materialized != dekit::model::Materialized::Table {
             continue;
         }
-        let script = dekit::transform::spark::for_model(
+        let script = dekit::graph::compile::glue_script(
             &checked,
             name,
             &format!("s3://acme-retail-prod-lake/curated/{}/", name.value),

@@ -361,8 +361,10 @@ fn random_kills_of_apply_and_destroy_converge() {
     let stack = Stack::new(&scope);
     let file = stack.file();
     let state = stack.dir.join(".dekit/local.state.json");
-    let mut seed: u64 = 0x9e3779b97f4a7c15;
-    let trials = 20;
+    // The same moments on every run; DEKIT_KILL_SEED and DEKIT_KILL_TRIALS explore others.
+    let env_u64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut seed: u64 = env_u64("DEKIT_KILL_SEED").unwrap_or(0x9e3779b97f4a7c15);
+    let trials = env_u64("DEKIT_KILL_TRIALS").unwrap_or(20);
     for trial in 0..trials {
         // Killed with SIGKILL at a random moment 0.1–1.2 s into an apply ...
         let delay = std::time::Duration::from_millis(100 + next(&mut seed) % 1100);

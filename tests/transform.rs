@@ -480,7 +480,7 @@ fn glue_scripts_under_pyspark_give_the_local_engines_rows() {
         let expected = dir.join("expected").join(format!("{name}.parquet"));
         copy(&format!("select * from {name}"), &expected);
         let target = format!("file://{}/out/{name}/", dir.display());
-        let script = dekit::transform::spark::for_model(&checked, name, &target, &db).unwrap();
+        let script = dekit::graph::compile::glue_script(&checked, name, &target, &db).unwrap();
         let path = dir.join("scripts").join(format!("{name}.py"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, script).unwrap();

@@ -4,6 +4,7 @@
 //! resource graph (`graph`) → plan (`plan`) → apply.
 
 pub mod aws_names;
+pub mod checks;
 pub mod ci;
 pub mod clock;
 pub mod cloud;
@@ -11,6 +12,7 @@ pub mod codes;
 pub mod commands;
 pub mod deploy;
 pub mod diagnostic;
+pub mod dialect;
 pub mod engine;
 pub mod failpoint;
 pub mod graph;

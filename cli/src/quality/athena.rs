@@ -27,8 +27,8 @@ pub fn render(
     known: &BTreeSet<String>,
     failures_url: &str,
 ) -> Option<Statements> {
-    let count = qualified(&super::sql(c, relation)?, db, known);
-    let failing = qualified(&super::rows_sql(c, relation)?, db, known);
+    let count = qualified(&crate::checks::sql(c, relation)?, db, known);
+    let failing = qualified(&crate::checks::rows_sql(c, relation)?, db, known);
     Some(Statements {
         count,
         sample: format!("SELECT * FROM ({failing}) f LIMIT 5"),

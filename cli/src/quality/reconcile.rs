@@ -174,10 +174,10 @@ pub async fn streams(
         };
         let list = cols
             .iter()
-            .map(|c| crate::quality::name(&c.name))
+            .map(|c| crate::sql::name(&c.name))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("SELECT {list} FROM {}", crate::quality::name(&table.value));
+        let sql = format!("SELECT {list} FROM {}", crate::sql::name(&table.value));
         let mut o = Outcome::new(name, &table.value, "reconcile", sql.clone());
         let judged = async {
             let mut produced_rows = Counted::default();

@@ -67,11 +67,11 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
             let c = &qc.check;
             let t = Instant::now();
             let name = format!("{}.{}", rel.value, label(c));
-            let sql = super::sql(c, &rel.value);
+            let sql = crate::checks::sql(c, &rel.value);
             let mut o = Outcome::new(
                 name,
                 &rel.value,
-                super::kind(c),
+                crate::checks::kind(c),
                 sql.clone().unwrap_or_default(),
             );
             o.severity = qc.severity;
@@ -279,7 +279,10 @@ async fn on_aws(
     index: usize,
 ) -> Result<Found, String> {
     use crate::transform::remote;
-    let prefix = format!("_dekit/failures/{relation}/{index}-{}/", super::kind(c));
+    let prefix = format!(
+        "_dekit/failures/{relation}/{index}-{}/",
+        crate::checks::kind(c)
+    );
     let st = super::athena::render(
         c,
         relation,
@@ -288,7 +291,7 @@ async fn on_aws(
         &lake.url(&prefix),
     )
     .ok_or("the check has no query")?;
-    let what = format!("{relation}.{}", super::kind(c));
+    let what = format!("{relation}.{}", crate::checks::kind(c));
     let counted = remote::select(cat, &st.count, &what).await?;
     let n = counted
         .first()
@@ -333,14 +336,14 @@ async fn one(
     if n == 0 {
         return Ok(Found::default());
     }
-    let rows_sql = super::rows_sql(c, relation).ok_or("the check has no query")?;
+    let rows_sql = crate::checks::rows_sql(c, relation).ok_or("the check has no query")?;
     let df = ctx.sql(&rows_sql).await.map_err(|e| message(&e))?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let rows = df.collect().await.map_err(|e| message(&e))?;
     let sample = to_json(&rows, 5);
     let key = format!(
         "_dekit/failures/{relation}/{index}-{}.parquet",
-        super::kind(c)
+        crate::checks::kind(c)
     );
     let mut body = vec![];
     let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut body, schema, None)

@@ -59,7 +59,27 @@ async fn wait_active(
     name: &str,
     lane: Lane,
 ) -> Result<StreamDescriptionSummary, CloudError> {
-    poll_for("WaitActive", name, 120, || if_active(c, name, lane)).await
+    let seen = Seen::default();
+    poll_for("WaitActive", name, 120, || if_active(c, name, lane, &seen))
+        .await
+        .map_err(|e| seen.told(e))
+}
+
+/// What the last poll of a wait found, for the error when the wait times out.
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Option<String>>);
+
+impl Seen {
+    fn set(&self, what: String) {
+        *self.0.lock().expect("seen") = Some(what);
+    }
+
+    fn told(&self, mut e: CloudError) -> CloudError {
+        if let Some(what) = self.0.lock().expect("seen").as_deref() {
+            e.message = format!("{} (the last poll found {what})", e.message);
+        }
+        e
+    }
 }
 
 /// The stream's summary if it is ACTIVE (not found: `None`, as just after a create).
@@ -67,10 +87,14 @@ async fn if_active(
     c: &Clients,
     name: &str,
     lane: Lane,
+    seen: &Seen,
 ) -> Result<Option<StreamDescriptionSummary>, CloudError> {
-    Ok(describe(c, name, lane)
-        .await?
-        .filter(|s| s.stream_status() == &StreamStatus::Active))
+    let summary = describe(c, name, lane).await?;
+    seen.set(match &summary {
+        None => "no stream of that name".to_string(),
+        Some(s) => format!("it {}", s.stream_status().as_str()),
+    });
+    Ok(summary.filter(|s| s.stream_status() == &StreamStatus::Active))
 }
 
 /// `call` once it is its turn among other Kinesis calls (see `KinesisPace`).
@@ -103,14 +127,16 @@ async fn wait_changed(
     }
     // (polls made, when the last one started)
     let polls = std::sync::Mutex::new((0u32, returned));
+    let seen = Seen::default();
     let active = poll_for("WaitActive", name, 120, || {
         {
             let mut p = polls.lock().expect("polls");
             *p = (p.0 + 1, Instant::now());
         }
-        if_active(c, name, lane)
+        if_active(c, name, lane, &seen)
     })
-    .await?;
+    .await
+    .map_err(|e| seen.told(e))?;
     let (n, last) = *polls.lock().expect("polls");
     c.kinesis_pace.learn(n == 1, last.duration_since(returned));
     Ok(active)

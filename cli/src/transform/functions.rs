@@ -38,13 +38,6 @@ pub fn all() -> Vec<ScalarUDF> {
     out
 }
 
-/// The names `all()` registers: the dialect check counts them as known locally.
-pub fn names() -> Vec<&'static str> {
-    let mut v: Vec<&str> = PARTS.iter().map(|(n, _)| *n).collect();
-    v.extend(["date_format", "date_parse", "date_add", "date_diff"]);
-    v
-}
-
 /// Trino's field functions, each a bigint.
 const PARTS: &[(&str, Field)] = &[
     ("year", Field::Arrow(DatePart::Year)),
@@ -254,7 +247,7 @@ fn literal(v: &ColumnarValue, f: &str) -> Result<String> {
 
 /// Trino's (MySQL's) `date_format` specifiers in chrono's terms.
 pub fn chrono_format(mysql: &str) -> Result<String> {
-    super::date_formats::chrono(mysql).map_err(DataFusionError::Execution)
+    crate::dialect::date_formats::chrono(mysql).map_err(DataFusionError::Execution)
 }
 
 fn parse(s: &str, fmt: &str) -> Result<i64> {
@@ -404,6 +397,20 @@ mod tests {
         }
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         datafusion::arrow::util::display::array_value_to_string(batches[0].column(0), 0).unwrap()
+    }
+
+    /// `validate` knows what the local engine resolves from `dialect::local`: exactly these.
+    #[test]
+    fn registers_the_trino_functions_the_dialect_names() {
+        let mut added: Vec<String> = all()
+            .iter()
+            .map(|f| f.name().to_string())
+            .filter(|n| n != "now") // DataFusion's own name, replaced by the clock's
+            .collect();
+        added.sort();
+        let mut named: Vec<&str> = crate::dialect::local::TRINO_ADDED.to_vec();
+        named.sort();
+        assert_eq!(added, named);
     }
 
     /// Expected values are Trino's (checked against its documentation's examples).

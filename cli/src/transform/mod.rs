@@ -4,12 +4,10 @@
 
 pub mod athena;
 pub mod catalog;
-pub mod date_formats;
 pub mod errors;
 pub mod export;
 pub mod functions;
 pub mod materialize;
 pub mod remote;
 pub mod session;
-pub mod spark;
 pub mod types;

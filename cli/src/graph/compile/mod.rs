@@ -22,6 +22,7 @@ use crate::model::{Encryption, Stack};
 use crate::names::{Names, with_slash};
 use crate::policy::{Arns, Policy, trust};
 use crate::validate::Checked;
+pub use pipeline::glue_script;
 use serde_json::{Map, Value, json};
 
 /// Glue version of every generated job (Glue 4.0: Spark 3.3, Python 3.10).

@@ -102,7 +102,7 @@ fn transforms(b: &mut Builder, workgroup: &Option<String>) {
             Engine::Athena => deps.extend(workgroup.clone()),
             Engine::Glue => {
                 // SQL that has no Spark form was reported by validate; the script says why.
-                let script = crate::transform::spark::for_model(b.checked, name, &url, &db)
+                let script = glue_script(b.checked, name, &url, &db)
                     .unwrap_or_else(|e| format!("raise SystemExit({:?})\n", e));
                 let read_prefixes: Vec<String> = model
                     .reads
@@ -203,7 +203,7 @@ fn quality(b: &mut Builder, workgroup: &Option<String>) {
         deps.extend(workgroup.clone());
         let tests: Vec<Value> = checks
             .iter()
-            .map(|c| json!(crate::quality::describe(c)))
+            .map(|c| json!(crate::checks::describe(c)))
             .collect();
         b.step(
             S::Quality,
@@ -228,4 +228,35 @@ fn relation_prefix(b: &Builder, name: &str) -> Option<String> {
         b.names.zone_prefix(&t.zone),
         with_slash(name)
     ))
+}
+
+/// The Glue script of model `name`, writing under `target` and registering in `database`
+/// (the model's zone and the stack's database when `apply` uploads it; local paths in tests).
+pub fn glue_script(
+    checked: &crate::validate::Checked,
+    name: &str,
+    target: &str,
+    database: &str,
+) -> Result<String, String> {
+    let t = checked
+        .loaded
+        .stack
+        .transforms
+        .get(name)
+        .ok_or_else(|| format!("no model `{name}`"))?;
+    let m = checked
+        .models
+        .get(name)
+        .ok_or_else(|| format!("no SQL for model `{name}`"))?;
+    let partition_by = t.partitions();
+    crate::dialect::spark::script(&crate::dialect::spark::Script {
+        job: &crate::names::Names::new(&checked.loaded).scoped(name),
+        model: name,
+        sql: &m.sql,
+        target,
+        database,
+        partition_by: &partition_by,
+        description: t.description.as_deref().unwrap_or_default(),
+    })
+    .map_err(|e| format!("{}: {e}", m.path.display()))
 }

@@ -16,7 +16,6 @@ use crate::validate::Cx;
 use sqlparser::ast::{CastKind, Expr, Query, SetExpr, Spanned, Visit, Visitor};
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::sync::OnceLock;
 
 pub const RULE: Rule = Rule {
     code: "E135",
@@ -371,35 +370,6 @@ const ALTERNATIVES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Names the local engine resolves: DataFusion's functions, aliases included, and dekit's
-/// Trino functions (`crate::transform::functions`).
-fn local_functions() -> &'static BTreeSet<String> {
-    static SET: OnceLock<BTreeSet<String>> = OnceLock::new();
-    SET.get_or_init(|| {
-        let ctx = datafusion::prelude::SessionContext::new();
-        let state = ctx.state();
-        let mut set: BTreeSet<String> = BTreeSet::new();
-        for f in state.scalar_functions().values() {
-            set.insert(f.name().to_string());
-            set.extend(f.aliases().iter().cloned());
-        }
-        for f in state.aggregate_functions().values() {
-            set.insert(f.name().to_string());
-            set.extend(f.aliases().iter().cloned());
-        }
-        for f in state.window_functions().values() {
-            set.insert(f.name().to_string());
-            set.extend(f.aliases().iter().cloned());
-        }
-        set.extend(
-            crate::transform::functions::names()
-                .into_iter()
-                .map(str::to_string),
-        );
-        set
-    })
-}
-
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     let trino: BTreeSet<&str> = TRINO.iter().copied().collect();
@@ -413,7 +383,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         let mut v = Finder {
             found: vec![],
             trino: &trino,
-            local: local_functions(),
+            local: crate::dialect::local::functions(),
         };
         let _ = statements.visit(&mut v);
         for (line, col, msg, fix) in v.found {
@@ -426,7 +396,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         }
         if let Some(t) = s.transforms.get(name) {
             if t.engine == crate::model::Engine::Glue
-                && let Err(e) = crate::transform::spark::spark_sql(&m.sql)
+                && let Err(e) = crate::dialect::spark::spark_sql(&m.sql)
             {
                 out.push(
                     Diagnostic::error("E135", format!("model `{name}` (engine: glue): {e}"))
@@ -538,7 +508,7 @@ mod tests {
         let mut v = Finder {
             found: vec![],
             trino: &trino,
-            local: local_functions(),
+            local: crate::dialect::local::functions(),
         };
         let _ = crate::sql::parse(sql).unwrap().visit(&mut v);
         v.found.into_iter().map(|(l, c, m, _)| (l, c, m)).collect()

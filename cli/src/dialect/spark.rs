@@ -1,4 +1,5 @@
-//! `engine: glue`: a model's SQL for Spark, and the PySpark script its Glue job runs.
+//! `engine: glue`: a model's SQL for Spark, and the PySpark script its Glue job runs (the graph
+//! fills it in for each model: `graph::compile::glue_script`).
 //!
 //! Models are written once, in Athena's (Trino's) dialect. Spark differs in a few functions, so
 //! the script gets the SQL with those calls rewritten to Spark's (`day_of_week(x)` →
@@ -157,37 +158,6 @@ pub fn script(s: &Script<'_>) -> Result<String, String> {
             "description": serde_json::to_string(s.description).unwrap_or_default(),
         }),
     ))
-}
-
-/// The Glue script of model `name`, writing under `target` and registering in `database`
-/// (the model's zone and the stack's database when `apply` uploads it; local paths in tests).
-pub fn for_model(
-    checked: &crate::validate::Checked,
-    name: &str,
-    target: &str,
-    database: &str,
-) -> Result<String, String> {
-    let t = checked
-        .loaded
-        .stack
-        .transforms
-        .get(name)
-        .ok_or_else(|| format!("no model `{name}`"))?;
-    let m = checked
-        .models
-        .get(name)
-        .ok_or_else(|| format!("no SQL for model `{name}`"))?;
-    let partition_by = t.partitions();
-    script(&Script {
-        job: &crate::names::Names::new(&checked.loaded).scoped(name),
-        model: name,
-        sql: &m.sql,
-        target,
-        database,
-        partition_by: &partition_by,
-        description: t.description.as_deref().unwrap_or_default(),
-    })
-    .map_err(|e| format!("{}: {e}", m.path.display()))
 }
 
 #[cfg(test)]
