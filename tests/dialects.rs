@@ -174,3 +174,36 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// The engine is chosen once from the deployment: everything local on a local target; on AWS
+/// Athena, except a table model declared `engine: glue`, which its Glue job builds.
+#[test]
+fn the_engine_of_each_model_follows_the_target_and_the_model() {
+    use dekit::model::{Engine, Materialized};
+    use dekit::transform::engine::SqlEngine;
+    let local = retail("local");
+    assert_eq!(SqlEngine::of(&local), SqlEngine::Local);
+    for (name, _) in local.loaded.stack.transforms.iter() {
+        assert_eq!(
+            SqlEngine::for_model(&local, name),
+            SqlEngine::Local,
+            "{}",
+            name.value
+        );
+    }
+    let prod = retail("prod");
+    assert_eq!(SqlEngine::of(&prod), SqlEngine::Athena);
+    let mut glue = 0;
+    for (name, t) in prod.loaded.stack.transforms.iter() {
+        let want = if t.engine == Engine::Glue && t.materialized == Materialized::Table {
+            glue += 1;
+            SqlEngine::GlueSpark
+        } else {
+            SqlEngine::Athena
+        };
+        assert_eq!(SqlEngine::for_model(&prod, name), want, "{}", name.value);
+    }
+    assert!(glue > 0, "retail has a Glue model: the choice was tested");
+    assert!(!SqlEngine::GlueSpark.capabilities().runs_checks);
+    assert!(SqlEngine::Local.capabilities().skips_unchanged);
+}

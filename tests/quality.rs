@@ -205,7 +205,7 @@ fn passes_and_names_each_corruption(test: &str, now: &str) {
     // In the lake: a part of the orders' last load stored twice, one click lost and another
     // landed twice. The part is found through the load's record, not by listing order.
     rt.block_on(async {
-        let last = dekit::run::batch::last_load(&l, "shop_tables", "orders")
+        let last = dekit::records::last_load(&l, "shop_tables", "orders")
             .await
             .unwrap()
             .expect("the orders' last load is recorded");

@@ -28,6 +28,7 @@ pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod quality;
+pub mod records;
 pub mod resources;
 pub mod revision;
 pub mod run;

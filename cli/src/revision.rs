@@ -306,7 +306,7 @@ pub fn steps(changes: &[Change], graph: &Graph, stack: &crate::model::Stack) -> 
             "serving.exports" => Some(format!("export.{name}")),
             "sources" => Some(format!("source.{name}")),
             "ingest.streams" | "ingest.batch" => Some(format!("ingest.{name}")),
-            "tables" => crate::run::producer(stack, name),
+            "tables" => crate::graph::steps::producer(stack, name),
             // A table's checks: its quality step.
             "quality" => Some(format!("quality.{name}")),
             _ => None,
@@ -329,7 +329,7 @@ pub fn selected(
         return touched;
     }
     let sels: Vec<String> = touched.iter().map(|s| format!("{s}+")).collect();
-    crate::run::select::select(&crate::run::select::step_graph(graph), &sels).unwrap_or(touched)
+    crate::graph::steps::select(&crate::graph::steps::step_graph(graph), &sels).unwrap_or(touched)
 }
 
 /// The resource and step addresses of the changed components and everything that depends on

@@ -4,7 +4,7 @@
 
 use crate::plan::{Action, Plan};
 use crate::quality::outcome::{Report, Verdict};
-use crate::run::{Manifest, Status};
+use crate::records::{Manifest, Status};
 use std::io::Write;
 
 /// Append `md` to the summary file, if there is one; a failure to write is a warning only.

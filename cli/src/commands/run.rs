@@ -3,7 +3,8 @@
 
 use super::StackArgs;
 use crate::deploy;
-use crate::run::{self, Ctx, Manifest, Options, Reporter, Running, Status, StepRecord};
+use crate::records::{Manifest, Status, StepRecord};
+use crate::run::{self, Ctx, Options, Reporter, Running};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]

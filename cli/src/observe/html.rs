@@ -3,7 +3,7 @@
 //! results, the lineage graph coloured by the last run, and the likely causes.
 
 use super::Snapshot;
-use crate::run::Status;
+use crate::records::Status;
 use std::collections::BTreeMap;
 
 fn esc(s: &str) -> String {

@@ -10,7 +10,7 @@ use crate::deploy::Deployment;
 use crate::graph::NodeKind;
 use crate::lake::Lake;
 use crate::plan::Action;
-use crate::run::{Manifest, Status};
+use crate::records::{Manifest, Status};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -268,7 +268,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
     }
 
     // The last five runs, newest first.
-    let mut manifests = crate::run::last_manifests(lake, 5).await?;
+    let mut manifests = crate::records::last_manifests(lake, 5).await?;
     manifests.reverse();
     let runs = manifests
         .iter()
@@ -386,7 +386,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         alarms,
         incidents,
         causes,
-        lineage: crate::run::select::step_graph(&d.graph),
+        lineage: crate::graph::steps::step_graph(&d.graph),
     })
 }
 
@@ -546,7 +546,7 @@ fn duration(m: &Manifest) -> f64 {
 
 /// The step that produces a relation.
 fn producer(d: &Deployment, relation: &str) -> Option<String> {
-    crate::run::producer(&d.checked.loaded.stack, relation)
+    crate::graph::steps::producer(&d.checked.loaded.stack, relation)
 }
 
 /// From symptoms (steps that did not succeed in the last run, checks that failed) to the failed
@@ -558,7 +558,7 @@ fn causes(
     resources: &[Resource],
     streams: &[Stream],
 ) -> Vec<Cause> {
-    let steps = crate::run::select::step_graph(&d.graph);
+    let steps = crate::graph::steps::step_graph(&d.graph);
     let mut out = vec![];
     let record = |step: &str| last.and_then(|m| m.steps.iter().find(|s| s.step == step));
     // The failed steps upstream of `step` (itself included) that have no failed step upstream.

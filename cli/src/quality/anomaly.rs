@@ -12,7 +12,7 @@
 //! Example: `orders: [{volume_anomaly: {runs: 10, min_runs: 5, tolerance: 3}}]`.
 
 use crate::model::Anomaly;
-use crate::run::{Manifest, Status};
+use crate::records::{Manifest, Status};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 

@@ -277,8 +277,8 @@ async fn typed(
     key: &str,
     cols: &[crate::schema::Column],
 ) -> Result<(datafusion::arrow::array::RecordBatch, u64), String> {
-    use crate::run::convert::{field, record};
     use crate::schema::{Rows, Value};
+    use crate::schema::{field, record};
     use std::io::BufRead;
     let body = lake
         .get(key)
@@ -329,7 +329,7 @@ pub async fn loads(
             if !relations.is_empty() && !relations.contains(&table.value) {
                 continue;
             }
-            let Some(last) = crate::run::batch::last_load(lake, batch, table).await? else {
+            let Some(last) = crate::records::last_load(lake, batch, table).await? else {
                 continue;
             };
             let started = Instant::now();

@@ -7,7 +7,8 @@ use super::outcome::{Outcome, Report, Verdict, to_json};
 use super::reconcile;
 use crate::lake::Lake;
 use crate::model::{Anomaly, Check, CheckSeverity};
-use crate::run::Manifest;
+use crate::records::Manifest;
+use crate::transform::engine::SqlEngine;
 use crate::transform::errors::message;
 use crate::transform::session::{self, Catalog};
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -57,8 +58,8 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
     let unavailable = session::register_stack(&ctx, cat).await?;
     let mut outcomes = vec![];
     let mut history: Option<Vec<Manifest>> = None;
-    // On AWS the SQL checks run where the data is: Athena.
-    let on_athena = cat.checked.loaded.env.target.value != crate::model::Target::Local;
+    // The SQL checks run where the data is: on AWS, Athena.
+    let engine = SqlEngine::of(cat.checked);
     for (rel, checks) in s.quality.iter() {
         if !relations.is_empty() && !relations.contains(&rel.value) {
             continue;
@@ -81,7 +82,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
                 }
                 (Check::VolumeAnomaly(a) | Check::FreshnessAnomaly(a), _) => {
                     if history.is_none() {
-                        history = Some(crate::run::last_manifests(lake, 100).await?);
+                        history = Some(crate::records::last_manifests(lake, 100).await?);
                     }
                     Ok(anomaly(
                         cat,
@@ -91,8 +92,10 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
                         history.as_deref().unwrap_or_default(),
                     ))
                 }
-                (_, Some(_)) if on_athena => on_aws(cat, lake, c, &rel.value, i).await,
-                (_, Some(sql)) => one(&ctx, lake, c, &rel.value, i, sql).await,
+                (_, Some(sql)) => match engine {
+                    SqlEngine::Local => one(&ctx, lake, c, &rel.value, i, sql).await,
+                    _ => on_aws(cat, lake, c, &rel.value, i).await,
+                },
                 (_, None) => Err("the check has no query".into()),
             };
             match found {
@@ -195,7 +198,8 @@ struct Found {
 }
 
 fn anomaly(cat: Catalog<'_>, c: &Check, a: &Anomaly, relation: &str, runs: &[Manifest]) -> Found {
-    let step = crate::run::producer(&cat.checked.loaded.stack, relation).unwrap_or_default();
+    let step =
+        crate::graph::steps::producer(&cat.checked.loaded.stack, relation).unwrap_or_default();
     let hist = super::anomaly::history(runs, &step, relation);
     let j = match c {
         Check::VolumeAnomaly(_) => super::anomaly::volume(a, &hist),

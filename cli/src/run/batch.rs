@@ -14,44 +14,10 @@ use super::convert::{self, Mark, Part, Spec, Summary};
 use super::sources;
 use crate::lake::Lake;
 use crate::model::{DataFormat, SourceKind, Table};
+use crate::records::{Last, LoadState, Pending, load_state_key};
 use crate::schema::Column;
 use crate::stats::{Progress, StepStats};
-use serde::{Deserialize, Serialize};
 use std::io::Read;
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct LoadState {
-    /// The highest watermark loaded, as the source wrote it.
-    watermark: Option<String>,
-    /// For file sources: the content hash of the file last loaded.
-    fingerprint: Option<String>,
-    pending: Option<Pending>,
-    last: Option<Last>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Pending {
-    load_id: String,
-    /// Every object of the load starts with this.
-    objects: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Last {
-    load_id: String,
-    ingest_date: Option<String>,
-    rows: u64,
-    parts: usize,
-    /// Where its parts are (a key prefix), for `dekit test` to count what is in the lake.
-    #[serde(default)]
-    objects: String,
-    /// Rows the source gave that went to the error prefix instead.
-    #[serde(default)]
-    bad: u64,
-    /// Each part's content hash: a full reload that finds the same bytes writes nothing.
-    #[serde(default)]
-    hashes: Vec<String>,
-}
 
 /// One table of the load, resolved from the stack and the graph.
 struct TableLoad<'a> {
@@ -142,36 +108,6 @@ fn table_load<'a>(
 
 fn state_key(l: &TableLoad) -> String {
     load_state_key(l.batch, l.name)
-}
-
-fn load_state_key(batch: &str, table: &str) -> String {
-    format!("_dekit/state/ingest/{batch}/{table}.json")
-}
-
-/// A table's last committed load, as `dekit test` reconciles it: rows written, rows sent to the
-/// error prefix, and the key prefix of its parts.
-pub struct LoadRecord {
-    pub load_id: String,
-    pub rows: u64,
-    pub bad: u64,
-    pub objects: String,
-}
-
-pub async fn last_load(
-    lake: &Lake,
-    batch: &str,
-    table: &str,
-) -> Result<Option<LoadRecord>, String> {
-    let state: Option<LoadState> = lake
-        .get_json(&load_state_key(batch, table))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(state.and_then(|s| s.last).map(|l| LoadRecord {
-        load_id: l.load_id,
-        rows: l.rows,
-        bad: l.bad,
-        objects: l.objects,
-    }))
 }
 
 #[derive(Clone, Copy, PartialEq)]

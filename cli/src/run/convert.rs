@@ -366,32 +366,7 @@ fn json_rows(input: impl Read, spec: &Spec, sink: &mut Sink) -> Result<Summary, 
     Ok(sum)
 }
 
-type Obj = serde_json::Map<String, serde_json::Value>;
-
-/// One JSON line as an object. Fields the table does not declare are allowed (events grow);
-/// what is refused is a line that is not JSON, or not an object.
-pub fn record(line: &[u8]) -> Result<Obj, (String, serde_json::Value)> {
-    match serde_json::from_slice::<serde_json::Value>(line) {
-        Ok(serde_json::Value::Object(o)) => Ok(o),
-        Ok(other) => Err((
-            "not a JSON object".into(),
-            serde_json::Value::String(other.to_string()),
-        )),
-        Err(e) => Err((
-            format!("not JSON: {e}"),
-            serde_json::Value::String(String::from_utf8_lossy(line).into_owned()),
-        )),
-    }
-}
-
-/// A field by its declared (lowercase) name, matched case-insensitively.
-pub fn field<'a>(obj: &'a Obj, name: &str) -> Option<&'a serde_json::Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
+use crate::schema::{field, record};
 
 /// Whether a row's watermark is above the last load's; tracks the highest seen.
 fn above(spec: &Spec, wi: usize, lo: &Option<Mark>, text: Option<&str>, sum: &mut Summary) -> bool {

@@ -11,7 +11,6 @@ pub mod convert;
 pub mod http;
 pub mod parquet_in;
 pub mod produce;
-pub mod select;
 pub mod sources;
 pub mod stream;
 
@@ -19,9 +18,9 @@ use crate::cloud::Clients;
 use crate::graph::{Graph, NodeKind, StepKind};
 use crate::lake::Lake;
 use crate::model::LocalEngine;
+use crate::records::{Manifest, Status, StepRecord, manifest_key};
 use crate::stats::{Progress, StepStats};
 use crate::validate::Checked;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,88 +54,6 @@ impl Ctx {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Succeeded,
-    Failed,
-    /// Not run because a step it depends on failed.
-    Skipped,
-    /// Selected, but this version of `dekit run` does not execute its kind.
-    NotRun,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub step: String,
-    pub kind: String,
-    pub status: Status,
-    #[serde(flatten)]
-    pub stats: StepStats,
-    pub duration_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The step that writes a relation: a table's ingestion, a model's transform, a view's serve.
-pub fn producer(s: &crate::model::Stack, relation: &str) -> Option<String> {
-    if let Some(t) = s.tables.get(relation) {
-        return t.from.as_ref().map(|f| format!("ingest.{}", f.value));
-    }
-    if s.transforms.get(relation).is_some() {
-        return Some(format!("transform.{relation}"));
-    }
-    if s.serving.views.get(relation).is_some() {
-        return Some(format!("serve.{relation}"));
-    }
-    None
-}
-
-/// The run manifest, written to `_dekit/runs/<run id>.json` in the lake.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    pub run_id: String,
-    pub stack: String,
-    pub environment: String,
-    pub git_commit: Option<String>,
-    pub git_dirty: Option<bool>,
-    pub started_at: String,
-    pub finished_at: String,
-    pub selectors: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resumed_from: Option<String>,
-    pub steps: Vec<StepRecord>,
-}
-
-impl Manifest {
-    pub fn ok(&self) -> bool {
-        self.steps
-            .iter()
-            .all(|s| matches!(s.status, Status::Succeeded | Status::NotRun))
-    }
-}
-
-pub fn manifest_key(run_id: &str) -> String {
-    format!("_dekit/runs/{run_id}.json")
-}
-
-/// The last `n` run manifests, oldest first (run ids sort by time: `clock::run_id`).
-pub async fn last_manifests(lake: &Lake, n: usize) -> Result<Vec<Manifest>, String> {
-    let mut keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;
-    keys.sort();
-    let mut out = vec![];
-    for k in &keys[keys.len().saturating_sub(n)..] {
-        if let Some(m) = lake
-            .get_json::<Manifest>(k)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            out.push(m);
-        }
-    }
-    Ok(out)
-}
-
 pub struct Options {
     pub select: Vec<String>,
     pub parallelism: usize,
@@ -166,8 +83,8 @@ pub trait Reporter: Send + Sync {
 /// Walk the selected steps. Returns the manifest (also written to the lake).
 pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Manifest, String> {
     let ctx = Arc::new(ctx);
-    let steps = select::step_graph(&ctx.graph);
-    let mut chosen = select::select(&steps, &opts.select)?;
+    let steps = crate::graph::steps::step_graph(&ctx.graph);
+    let mut chosen = crate::graph::steps::select(&steps, &opts.select)?;
     if let Some(prev) = &opts.resume {
         let m: Manifest = ctx
             .lake
@@ -286,7 +203,7 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
             }
         }
     }
-    let order = select::ordered(&steps, &chosen);
+    let order = crate::graph::steps::ordered(&steps, &chosen);
     let manifest = Manifest {
         run_id: run_id.clone(),
         stack: ctx.checked.loaded.stack.stack.value.clone(),
@@ -352,7 +269,8 @@ async fn execute(
     run_id: &str,
     progress: &Progress,
 ) -> Result<Option<StepStats>, String> {
-    use crate::transform::{export, materialize, remote};
+    use crate::transform::engine::SqlEngine;
+    use crate::transform::export;
     let node = ctx
         .graph
         .get(step)
@@ -360,26 +278,14 @@ async fn execute(
     let cat = ctx.catalog();
     let name = node.name.as_str();
     match node.kind {
-        NodeKind::Step(StepKind::Transform) if ctx.local => {
-            materialize::model(cat, &ctx.lake, name, run_id, ctx.full_refresh, progress)
-                .await
-                .map(Some)
-        }
-        NodeKind::Step(StepKind::Transform) => remote::model(cat, name, run_id).await.map(Some),
-        NodeKind::Step(StepKind::Serve) if ctx.local => {
-            let d = ctx
-                .checked
-                .loaded
-                .stack
-                .serving
-                .views
-                .get(name)
-                .and_then(|v| v.description.clone());
-            materialize::view(cat, name, d.as_deref().unwrap_or_default())
-                .await
-                .map(Some)
-        }
-        NodeKind::Step(StepKind::Serve) => remote::view(cat, name).await.map(Some),
+        NodeKind::Step(StepKind::Transform) => SqlEngine::for_model(&ctx.checked, name)
+            .build(cat, &ctx.lake, name, run_id, ctx.full_refresh, progress)
+            .await
+            .map(Some),
+        NodeKind::Step(StepKind::Serve) => SqlEngine::of(&ctx.checked)
+            .replace_view(cat, name)
+            .await
+            .map(Some),
         NodeKind::Step(StepKind::Export) => export::run(cat, &ctx.lake, name, run_id, progress)
             .await
             .map(Some),

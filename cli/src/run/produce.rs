@@ -87,7 +87,7 @@ impl Producer<'_> {
         if let Some(field) = &self.partition_key
             && let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(line)
         {
-            match super::convert::field(&o, field) {
+            match crate::schema::field(&o, field) {
                 Some(serde_json::Value::String(s)) if !s.is_empty() => {
                     return s.chars().take(256).collect();
                 }

@@ -13,7 +13,7 @@
 //!   resumes after the last of them, so no record is written twice and none is lost.
 
 use super::Ctx;
-use super::convert::{self, Bad};
+use super::convert::Bad;
 use crate::cloud::error::from_sdk;
 use crate::schema::{Column, Rows, Value};
 use crate::stats::{Progress, StepStats};
@@ -457,13 +457,13 @@ async fn write_batch(
 fn check(l: &Landing, rows: Option<&mut Rows>, line: &[u8]) -> Option<(String, serde_json::Value)> {
     let cols = l.cols.as_ref()?;
     let rows = rows?;
-    let obj = match convert::record(line) {
+    let obj = match crate::schema::record(line) {
         Ok(o) => o,
         Err(e) => return Some(e),
     };
     let values: Vec<Option<Value>> = cols
         .iter()
-        .map(|c| convert::field(&obj, &c.name).map(Value::Json))
+        .map(|c| crate::schema::field(&obj, &c.name).map(Value::Json))
         .collect();
     // Only a check: the typed rows are dropped, the record lands as it came.
     let r = rows.push(&values);

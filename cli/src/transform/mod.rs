@@ -4,6 +4,7 @@
 
 pub mod athena;
 pub mod catalog;
+pub mod engine;
 pub mod errors;
 pub mod export;
 pub mod functions;

@@ -117,6 +117,20 @@ pub fn ordered(steps: &Steps, chosen: &BTreeSet<String>) -> Vec<String> {
     out
 }
 
+/// The step that writes a relation: a table's ingestion, a model's transform, a view's serve.
+pub fn producer(s: &crate::model::Stack, relation: &str) -> Option<String> {
+    if let Some(t) = s.tables.get(relation) {
+        return t.from.as_ref().map(|f| format!("ingest.{}", f.value));
+    }
+    if s.transforms.get(relation).is_some() {
+        return Some(format!("transform.{relation}"));
+    }
+    if s.serving.views.get(relation).is_some() {
+        return Some(format!("serve.{relation}"));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
