@@ -147,3 +147,96 @@ fn the_check_sees_imports_and_ignores_comments_and_tests() {
     let found: Vec<String> = imports(text).into_iter().collect();
     assert_eq!(found, ["graph", "sql"]);
 }
+
+/// Functions of `text` (outside unit tests) longer than `limit` lines with no `// Long: why`
+/// among the comments and attributes just above them: (name, first line, lines).
+fn long_functions(text: &str, limit: usize) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("#[cfg(test)]"))
+        .unwrap_or(lines.len());
+    let mut out = vec![];
+    for i in 0..end {
+        let line = lines[i];
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        let head = [
+            "pub(crate) ",
+            "pub(super) ",
+            "pub ",
+            "async ",
+            "const ",
+            "unsafe ",
+        ]
+        .iter()
+        .fold(t, |t, p| t.strip_prefix(p).unwrap_or(t));
+        let head = head.strip_prefix("async ").unwrap_or(head);
+        let Some(rest) = head.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // The body ends at the first line that is only `}` at the function's indentation.
+        let close = format!("{}}}", " ".repeat(indent));
+        let Some(last) = (i + 1..end).find(|&k| lines[k] == close) else {
+            continue;
+        };
+        // A declaration without a body (a trait method) ends with `;` before any `{`.
+        if lines[i..=last]
+            .iter()
+            .position(|l| l.trim_end().ends_with(';'))
+            < lines[i..=last]
+                .iter()
+                .position(|l| l.trim_end().ends_with('{'))
+        {
+            continue;
+        }
+        let n = last - i + 1;
+        let reason = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| {
+                let l = l.trim_start();
+                l.starts_with("//") || l.starts_with("#[")
+            })
+            .any(|l| l.trim_start().starts_with("// Long: "));
+        if n > limit && !reason {
+            out.push((name, i + 1, n));
+        }
+    }
+    out
+}
+
+/// No product function over ~100 lines, or a one-line reason beside it (`// Long: why`).
+#[test]
+fn no_long_function_without_a_reason() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = vec![];
+    files(&src, &mut all);
+    all.sort();
+    let mut long = vec![];
+    for f in &all {
+        for (name, at, n) in long_functions(&std::fs::read_to_string(f).unwrap(), 100) {
+            let rel = f.strip_prefix(&src).unwrap().display().to_string();
+            long.push(format!("{rel}:{at}: `{name}` is {n} lines"));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these, or say why beside them (`// Long: ...`):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_length_check_counts_bodies_and_honours_reasons() {
+    let body = "    let x = 1;\n".repeat(120);
+    let text = format!(
+        "pub async fn big() {{\n{body}}}\n\n// Long: one arm per kind\nfn excused() {{\n{body}}}\n\nfn small() {{\n}}\n"
+    );
+    let found = long_functions(&text, 100);
+    assert_eq!(found, vec![("big".to_string(), 1, 122)]);
+}

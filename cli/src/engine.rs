@@ -371,6 +371,7 @@ fn with_outputs(kind: ResourceKind, walk: &Walk, desired: &Attrs, live: Option<&
 /// Run a plan's changes. Creates/updates follow dependencies; deletes run after, dependents first.
 /// References in the desired attributes are resolved from what the state records, just before the
 /// resource is written, so they carry the referenced resource's outputs as AWS returned them.
+// Long: ordering, adoption and the walk share the change set; to split next into pure steps then the loop.
 pub async fn apply(
     clients: &Clients,
     graph: &Graph,

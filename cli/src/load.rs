@@ -193,6 +193,7 @@ pub fn load(
 }
 
 /// First pass over the raw tree: the stack name, the chosen environment and its variables.
+// Long: one pass over the raw tree; each variable source (stack, environment, file) adds diagnostics to the same report.
 fn build_vars(
     src: &SourceFile,
     root: &Node,

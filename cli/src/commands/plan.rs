@@ -53,6 +53,7 @@ pub fn run(a: Args) -> ExitCode {
     super::traced(timings, || execute(a))
 }
 
+// Long: one linear sequence, load → refresh → diff → render → save → exit code; to split next.
 fn execute(a: Args) -> ExitCode {
     let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), a.json)
     else {

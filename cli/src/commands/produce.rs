@@ -26,6 +26,7 @@ pub struct Args {
     pub json: bool,
 }
 
+// Long: one linear sequence, records → stream → copy and count in the lake → summary; to split next.
 pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;

@@ -139,6 +139,7 @@ fn lineage(s: &Snapshot) -> String {
     svg
 }
 
+// Long: one HTML page, section by section, in the order it shows them.
 pub fn render(s: &Snapshot) -> String {
     let mut runs: Vec<&super::Run> = s.runs.iter().collect();
     runs.reverse(); // oldest first, as time goes

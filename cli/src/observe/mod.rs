@@ -124,18 +124,50 @@ pub struct Cause {
     pub at: String,
 }
 
+/// Everything `observe` shows, read now: one collector per section.
 pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
     let l = &d.checked.loaded;
-    let s = &l.stack;
-    let names = crate::names::Names::new(l);
     let now = crate::clock::now();
+    let resources = resources(d).await?;
+    let streams = streams(d, lake).await?;
+    let (zones, tables) = places(d, lake).await?;
+    let manifests = {
+        // The last five runs, newest first.
+        let mut m = crate::records::last_manifests(lake, 5).await?;
+        m.reverse();
+        m
+    };
+    let runs = manifests.iter().map(run_of).collect();
+    let report = last_test_report(lake).await?;
+    let tests = report.as_ref().map(tests_of);
+    let alarms = alarms(d).await?;
+    let causes = causes(d, manifests.first(), report.as_ref(), &resources, &streams);
+    let incidents = incidents(&alarms, &causes, &streams);
+    Ok(Snapshot {
+        stack: l.stack.stack.value.clone(),
+        environment: l.env_name.clone(),
+        taken_at: now.to_rfc3339(),
+        resources,
+        streams,
+        zones,
+        tables,
+        runs,
+        tests,
+        alarms,
+        incidents,
+        causes,
+        lineage: crate::graph::steps::step_graph(&d.graph),
+    })
+}
 
+/// Each resource of the graph: in place, missing or changed, and what drifted.
+async fn resources(d: &Deployment) -> Result<Vec<Resource>, String> {
     let plan = d.plan(10).await?;
     let mut drift: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (addr, attr, _, _) in &plan.drift {
         drift.entry(addr.as_str()).or_default().push(attr.clone());
     }
-    let resources: Vec<Resource> = plan
+    Ok(plan
         .changes
         .iter()
         .map(|c| Resource {
@@ -147,8 +179,14 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
             },
             drifted: drift.remove(c.address.as_str()).unwrap_or_default(),
         })
-        .collect();
+        .collect())
+}
 
+/// Each stream: its status and shards, what was produced into it, its delivery and the
+/// delivery's errors, the last hour's metrics.
+async fn streams(d: &Deployment, lake: &Lake) -> Result<Vec<Stream>, String> {
+    let s = &d.checked.loaded.stack;
+    let names = crate::names::Names::new(&d.checked.loaded);
     let mut streams = vec![];
     for (name, _) in s.ingest.streams.iter() {
         let physical = names.stream(name);
@@ -223,6 +261,13 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         });
     }
 
+    Ok(streams)
+}
+
+/// Each zone's and each table's objects: how many, how large, how old.
+async fn places(d: &Deployment, lake: &Lake) -> Result<(Vec<Place>, Vec<Place>), String> {
+    let s = &d.checked.loaded.stack;
+    let names = crate::names::Names::new(&d.checked.loaded);
     let place = |name: &str, prefix: &str, objects: &[crate::lake::Object]| {
         let newest = objects.iter().map(|o| o.last_modified).max();
         Place {
@@ -267,48 +312,52 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         tables.push(place(&t.value, &prefix, &objects));
     }
 
-    // The last five runs, newest first.
-    let mut manifests = crate::records::last_manifests(lake, 5).await?;
-    manifests.reverse();
-    let runs = manifests
-        .iter()
-        .map(|m| Run {
-            run_id: m.run_id.clone(),
-            started_at: m.started_at.clone(),
-            ok: m.ok(),
-            rows: m.steps.iter().map(|s| s.stats.rows).sum(),
-            duration_s: duration(m),
-            failed: m
-                .steps
-                .iter()
-                .filter(|s| s.status == Status::Failed)
-                .map(|s| s.step.clone())
-                .collect(),
-            steps: m
-                .steps
-                .iter()
-                .map(|s| {
-                    (
-                        s.step.clone(),
-                        s.status,
-                        s.stats.rows,
-                        s.duration_ms as f64 / 1000.0,
-                    )
-                })
-                .collect(),
-        })
-        .collect();
+    Ok((zones, tables))
+}
 
+fn run_of(m: &crate::records::Manifest) -> Run {
+    Run {
+        run_id: m.run_id.clone(),
+        started_at: m.started_at.clone(),
+        ok: m.ok(),
+        rows: m.steps.iter().map(|s| s.stats.rows).sum(),
+        duration_s: duration(m),
+        failed: m
+            .steps
+            .iter()
+            .filter(|s| s.status == Status::Failed)
+            .map(|s| s.step.clone())
+            .collect(),
+        steps: m
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.step.clone(),
+                    s.status,
+                    s.stats.rows,
+                    s.duration_ms as f64 / 1000.0,
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The last `dekit test` report stored in the lake.
+async fn last_test_report(lake: &Lake) -> Result<Option<crate::quality::outcome::Report>, String> {
     let mut test_keys = lake
         .list("_dekit/tests/")
         .await
         .map_err(|e| e.to_string())?;
     test_keys.sort();
-    let report: Option<crate::quality::outcome::Report> = match test_keys.last() {
+    Ok(match test_keys.last() {
         Some(k) => lake.get_json(k).await.map_err(|e| e.to_string())?,
         None => None,
-    };
-    let tests = report.as_ref().map(|r| Tests {
+    })
+}
+
+fn tests_of(r: &crate::quality::outcome::Report) -> Tests {
+    Tests {
         test_id: r.test_id.clone(),
         checks: r.outcomes.len(),
         passed: r
@@ -328,8 +377,11 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
             })
             .map(|o| o.name.clone())
             .collect(),
-    });
+    }
+}
 
+/// The stack's alarms and their states.
+async fn alarms(d: &Deployment) -> Result<Vec<Alarm>, String> {
     let alarm_names: Vec<String> = d
         .graph
         .nodes
@@ -371,23 +423,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         }));
     }
 
-    let causes = causes(d, manifests.first(), report.as_ref(), &resources, &streams);
-    let incidents = incidents(&alarms, &causes, &streams);
-    Ok(Snapshot {
-        stack: s.stack.value.clone(),
-        environment: l.env_name.clone(),
-        taken_at: now.to_rfc3339(),
-        resources,
-        streams,
-        zones,
-        tables,
-        runs,
-        tests,
-        alarms,
-        incidents,
-        causes,
-        lineage: crate::graph::steps::step_graph(&d.graph),
-    })
+    Ok(alarms)
 }
 
 /// What a stream shows behind its table's data: records Firehose could not deliver, consumers
@@ -551,6 +587,7 @@ fn producer(d: &Deployment, relation: &str) -> Option<String> {
 
 /// From symptoms (steps that did not succeed in the last run, checks that failed) to the failed
 /// step furthest upstream of each, through the step DAG, and resources missing or changed.
+// Long: one walk from each symptom upstream through the step DAG; the arms share what was already named.
 fn causes(
     d: &Deployment,
     last: Option<&Manifest>,
@@ -678,6 +715,7 @@ fn causes(
 }
 
 /// The snapshot as text, for a terminal.
+// Long: the terminal page, section by section, in the order it shows them.
 pub fn render(s: &Snapshot) -> String {
     let mut o = format!(
         "dekit observe: {} / {} at {}\n",

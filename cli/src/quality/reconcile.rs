@@ -135,6 +135,7 @@ fn compare(p: &Counted, l: &Counted) -> Compared {
 /// produced and what landed compared as multisets of rows of the table's declared columns, so a
 /// record produced twice and landed twice is exact, and one lost or landed once too often is
 /// named with its row.
+// Long: one stream's reconciliation: produced documents, landed objects, multiset compare, outcome.
 pub async fn streams(
     cat: Catalog<'_>,
     ctx: &SessionContext,

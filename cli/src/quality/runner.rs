@@ -50,6 +50,7 @@ pub fn label(c: &Check) -> String {
 }
 
 /// Run the checks of `relations` (all when empty) and the reconciliations.
+// Long: one match over the check kinds, each arm a call; the history and the session are shared across them.
 pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<Report, String> {
     let s = &cat.checked.loaded.stack;
     let started = crate::clock::now();

@@ -166,6 +166,7 @@ async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError
 
 /// `converge` for a stream known to be ACTIVE (`active`: its summary then). Returns the summary
 /// of the ACTIVE stream after the last change that needed a wait (tags need none).
+// Long: one change per stream attribute, each waited out before the next (Kinesis takes one at a time).
 async fn converge_active(
     c: &Clients,
     d: &Attrs,

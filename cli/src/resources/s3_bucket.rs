@@ -26,6 +26,7 @@ fn build_err(name: &str) -> impl Fn(aws_sdk_s3::error::BuildError) -> CloudError
     move |e| CloudError::new("Build", name, "InvalidInput", e.to_string())
 }
 
+// Long: one S3 call per bucket setting, in the order S3 accepts them.
 async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<(), CloudError> {
     let name = s(d, "name");
     let changed = |k: &str| live.is_none_or(|l| l.get(k) != d.get(k));
@@ -168,6 +169,7 @@ async fn apply_settings(c: &Clients, d: &Attrs, live: Option<&Attrs>) -> Result<
     Ok(())
 }
 
+// Long: one S3 read per bucket setting, each with its own not-found code.
 async fn read(c: &Clients, d: &Attrs) -> Result<Option<Attrs>, CloudError> {
     let name = s(d, "name");
     // All settings at once: a missing bucket answers NoSuchBucket to each of them.

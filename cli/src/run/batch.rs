@@ -148,6 +148,7 @@ enum Input {
     },
 }
 
+// Long: the load transaction: pending record, parts, commit, watermark; to split next into begin/commit.
 async fn load_table(
     ctx: &Ctx,
     l: &TableLoad<'_>,
@@ -324,6 +325,7 @@ async fn load_table(
 }
 
 /// Open the table's input, or `None` when it holds nothing new since the last load.
+// Long: one arm per source kind (file, PostgreSQL, MySQL, HTTP); to split next into one opener per kind.
 async fn open(
     ctx: &Ctx,
     l: &TableLoad<'_>,

@@ -81,6 +81,7 @@ pub trait Reporter: Send + Sync {
 }
 
 /// Walk the selected steps. Returns the manifest (also written to the lake).
+// Long: the executor's walk: resume, select, launch, record, manifest; to split next.
 pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Manifest, String> {
     let ctx = Arc::new(ctx);
     let steps = crate::graph::steps::step_graph(&ctx.graph);

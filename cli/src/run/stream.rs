@@ -202,6 +202,7 @@ async fn land(ctx: &Ctx, l: &Landing, progress: &Progress) -> Result<StepStats, 
 
 /// Land one shard from its checkpoint to its end (or to the latest record). Returns whether the
 /// shard is closed and fully landed.
+// Long: one shard's loop: read, convert, land, checkpoint, in the order that keeps it exactly once.
 async fn land_shard(
     ctx: &Ctx,
     l: &Landing,

@@ -19,6 +19,7 @@ use serde_json::json;
 /// Rows per file: parts stay a few tens of MiB for typical feature tables.
 const PART_ROWS: usize = 1_000_000;
 
+// Long: one export: query, encode parts, write, manifest, in the order a reader relies on.
 pub async fn run(
     cat: Catalog<'_>,
     lake: &Lake,

@@ -51,6 +51,7 @@ pub fn state_key(model: &str) -> String {
 }
 
 /// Build the transform `name` (a table or a view model).
+// Long: one model build: fingerprint, skip, build, register, version; to split next.
 pub async fn model(
     cat: Catalog<'_>,
     lake: &Lake,
@@ -223,6 +224,7 @@ struct Build<'a> {
 /// only those whose hash changed are written under the new version and switched in the catalog;
 /// the others keep their location. Each partition switches atomically; a reader during the build
 /// may see some partitions new and others old, never a partial partition.
+// Long: the incremental build's partition compare and swap share one plan; to split next.
 async fn incremental(
     b: &Build<'_>,
     df: DataFrame,

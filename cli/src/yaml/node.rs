@@ -200,6 +200,7 @@ impl Builder<'_, '_> {
         }
     }
 
+    // Long: one arm per YAML event kind, as the parser emits them.
     fn node(&mut self, ev: Event, mark: Marker) -> Result<Node, Diagnostic> {
         self.nodes += 1;
         self.depth += 1;

@@ -6,6 +6,7 @@ use crate::policy::{Policy, list_prefixes};
 use crate::templates;
 use serde_json::json;
 
+// Long: one stack section to its nodes (job, script, role, trigger), in the order the references need.
 pub fn add(b: &mut Builder) {
     let s = b.s;
     let lake = b.lake();

@@ -6,6 +6,7 @@ use crate::model::{CatalogEncryption, Engine};
 use crate::policy::{Arns, list_prefixes};
 use serde_json::{Value, json};
 
+// Long: one stack section to its nodes (buckets, settings, catalog, workgroup), in reference order.
 pub fn add(b: &mut Builder) {
     let s = b.s;
     let lake = b.lake();

@@ -8,6 +8,7 @@ use crate::names::with_slash;
 use crate::policy::{Policy, list_prefixes};
 use serde_json::{Value, json};
 
+// Long: one stack section to its nodes (stream, delivery, role, alarm), in reference order.
 pub fn add(b: &mut Builder) {
     let lake = b.lake();
     let lake_addr = resource_address(R::S3Bucket, "lake");

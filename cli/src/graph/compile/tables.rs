@@ -6,6 +6,7 @@ use crate::model::DataFormat;
 use crate::policy::{Policy, list_prefixes};
 use serde_json::{Value, json};
 
+// Long: one stack section to its nodes (table, crawler, role), in reference order.
 pub fn add(b: &mut Builder) {
     let s = b.s;
     let lake = b.lake();

@@ -35,6 +35,7 @@ fn columns_of(cx: &Cx, name: &str) -> Option<(&'static str, Vec<String>)> {
     crate::sql::output_columns(&model.sql).map(|c| ("model", c))
 }
 
+// Long: one arm per check kind naming columns, each with its own diagnostic.
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     for (name, t) in s.transforms.iter() {

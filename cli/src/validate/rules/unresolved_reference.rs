@@ -65,6 +65,7 @@ fn missing<'a>(
     Some(d)
 }
 
+// Long: one arm per place a stack names another component, each with its own diagnostic.
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     let zones = || s.storage.lake.zones.keys();

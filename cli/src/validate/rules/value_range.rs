@@ -21,6 +21,7 @@ pub const RULE: Rule = Rule {
     check,
 };
 
+// Long: one arm per bounded setting, each with its own range and diagnostic.
 fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
     let s = &cx.loaded.stack;
     let range = |v: &Spanned<u32>, lo: u32, hi: u32, what: &str, out: &mut Vec<Diagnostic>| {
