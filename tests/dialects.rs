@@ -50,7 +50,7 @@ fn check_statements(
     checked: &dekit::validate::Checked,
 ) -> Vec<(String, dekit::quality::athena::Statements)> {
     let db = dekit::names::Names::new(&checked.loaded).database();
-    let known = dekit::transform::materialize::known(checked);
+    let known = checked.loaded.stack.relations();
     let mut out = vec![];
     for (rel, checks) in checked.loaded.stack.quality.iter() {
         for (i, c) in checks.iter().enumerate() {

@@ -70,6 +70,18 @@ pub struct Stack {
     pub security: Security,
 }
 
+impl Stack {
+    /// The relation names a model may read: tables, models, views.
+    pub fn relations(&self) -> std::collections::BTreeSet<String> {
+        self.tables
+            .iter()
+            .map(|(n, _)| n.value.clone())
+            .chain(self.transforms.iter().map(|(n, _)| n.value.clone()))
+            .chain(self.serving.views.iter().map(|(n, _)| n.value.clone()))
+            .collect()
+    }
+}
+
 /// Storage formats of data in the lake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]

@@ -292,7 +292,7 @@ async fn on_aws(
         c,
         relation,
         &cat.database(),
-        &crate::transform::materialize::known(cat.checked),
+        &cat.checked.loaded.stack.relations(),
         &lake.url(&prefix),
     )
     .ok_or("the check has no query")?;

@@ -155,7 +155,7 @@ pub fn render(
         .models
         .get(name)
         .ok_or_else(|| format!("no model or view `{name}`"))?;
-    let sql = qualified(&m.sql, &db, &super::materialize::known(checked));
+    let sql = qualified(&m.sql, &db, &checked.loaded.stack.relations());
     let t = s.transforms.get(name);
     let view = t.is_none_or(|t| t.materialized == crate::model::Materialized::View);
     let partition_by: Vec<String> = t.map(|t| t.partitions()).unwrap_or_default();

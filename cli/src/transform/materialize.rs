@@ -460,7 +460,7 @@ pub async fn view(cat: Catalog<'_>, name: &str, description: &str) -> Result<Ste
     let columns =
         types::columns(df.schema().as_arrow()).map_err(|e| format!("{}: {e}", m.path.display()))?;
     let db = cat.database();
-    let sql = super::athena::qualified(&m.sql, &db, &known(cat.checked));
+    let sql = super::athena::qualified(&m.sql, &db, &cat.checked.loaded.stack.relations());
     catalog::put_view(cat.clients, &db, name, description, &sql, &columns).await?;
     Ok(StepStats {
         notes: vec![format!(
@@ -469,17 +469,6 @@ pub async fn view(cat: Catalog<'_>, name: &str, description: &str) -> Result<Ste
         )],
         ..Default::default()
     })
-}
-
-/// The relation names a model may read: tables, models, views.
-pub fn known(checked: &crate::validate::Checked) -> BTreeSet<String> {
-    let s = &checked.loaded.stack;
-    s.tables
-        .iter()
-        .map(|(n, _)| n.value.clone())
-        .chain(s.transforms.iter().map(|(n, _)| n.value.clone()))
-        .chain(s.serving.views.iter().map(|(n, _)| n.value.clone()))
-        .collect()
 }
 
 /// The result cast to the declared `columns:`, in their order; a column missing from the result,

@@ -30,7 +30,7 @@ pub async fn model(cat: Catalog<'_>, name: &str, version: &str) -> Result<StepSt
 pub async fn view(cat: Catalog<'_>, name: &str) -> Result<StepStats, String> {
     let m = &cat.checked.models[name];
     let db = cat.database();
-    let sql = athena::qualified(&m.sql, &db, &super::materialize::known(cat.checked));
+    let sql = athena::qualified(&m.sql, &db, &cat.checked.loaded.stack.relations());
     let stmt = athena::view(&db, name, &sql);
     run_query(cat, &stmt, &shown(cat, name), 1).await?;
     Ok(StepStats {
