@@ -207,3 +207,65 @@ fn the_engine_of_each_model_follows_the_target_and_the_model() {
     assert!(!SqlEngine::GlueSpark.capabilities().runs_checks);
     assert!(SqlEngine::Local.capabilities().skips_unchanged);
 }
+
+/// Retail with its pipeline deployed: the state machine, snapshotted, and accepted by an
+/// independent Amazon States Language validator (npm `asl-validator`).
+#[test]
+fn retail_state_machine_is_valid_asl() {
+    let dir = tempdir("asl");
+    common::copy_dir(&common::repo_root().join("stacks/retail"), &dir);
+    let file = dir.join("stack.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{text}\norchestration:\n  schedule: cron(0 5 * * ? *)\n  retries: 3\n"),
+    )
+    .unwrap();
+    let checked = checked(file.to_str().unwrap(), "prod");
+    let g = dekit::graph::compile::compile(&checked).unwrap();
+    let def = dekit::graph::state_machine::of(&g, &checked.loaded).expect("a definition");
+    let text = serde_json::to_string_pretty(&def).unwrap();
+    insta::assert_snapshot!("retail_state_machine", text);
+    // Every step of the run DAG has its task, after every step it depends on.
+    let steps = dekit::graph::steps::step_graph(&g);
+    let levels = dekit::graph::state_machine::levels(&steps);
+    let level_of = |s: &str| {
+        levels
+            .iter()
+            .position(|l| l.iter().any(|x| x == s))
+            .unwrap()
+    };
+    for (s, deps) in &steps {
+        assert!(text.contains(&format!("\"{s}\": {{")), "no task for {s}");
+        for d in deps {
+            assert!(level_of(d) < level_of(s), "{s} runs before {d}");
+        }
+    }
+    let path = dir.join("state-machine.json");
+    std::fs::write(&path, &text).unwrap();
+    let validator = common::tools_python().with_file_name("asl-validator");
+    let o = Command::new(&validator)
+        .arg("--json-path")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", validator.display()));
+    assert!(
+        o.status.success(),
+        "asl-validator refuses the definition:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The validator is not a rubber stamp: a state pointing nowhere is refused.
+    let broken = text.replacen("\"Next\": \"finish\"", "\"Next\": \"nowhere\"", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&path, &broken).unwrap();
+    let o = Command::new(&validator)
+        .arg("--json-path")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "asl-validator accepted a dangling Next"
+    );
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the independent tools tests check dekit with: a venv with PySpark, sqlglot and DuckDB
-# (requirements.txt), Java 17 for Spark when no `java` is on PATH, and Chromium to open the HTML
-# report headless (Debian's packages, as root).
+# (requirements.txt), Java 17 for Spark when no `java` is on PATH, Chromium to open the HTML
+# report headless (Debian's packages, as root), and npm's asl-validator (package.json and its lock), linked
+# into the venv's bin/ beside the python.
 # Prints the venv's python on its last line. Idempotent: a venv named by the pins' hash is reused.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -48,4 +49,17 @@ if [ ! -x "$dir/bin/python" ] || [ ! -f "$dir/.complete" ]; then
   "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
   touch "$dir/.complete"
 fi
+# The ASL validator, from the npm registry, in a directory named by its pins' hash.
+pkg="$here/package.json"
+lock="$here/package-lock.json"
+node_dir="$cache/node-tools-$(cat "$pkg" "$lock" | sha256sum | cut -c1-12)"
+if [ ! -x "$node_dir/node_modules/.bin/asl-validator" ]; then
+  command -v npm >/dev/null || { say "npm is missing: install Node.js (asl-validator checks the state machine)"; exit 1; }
+  say "installing asl-validator into $node_dir"
+  rm -rf "$node_dir"
+  mkdir -p "$node_dir"
+  cp "$pkg" "$lock" "$node_dir/"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --silent >&2)
+fi
+ln -sf "$node_dir/node_modules/.bin/asl-validator" "$dir/bin/asl-validator"
 echo "$dir/bin/python"

@@ -1,4 +1,5 @@
-//! `dekit graph FILE --format dot|mermaid|json`: the resource graph with lineage.
+//! `dekit graph FILE --format dot|mermaid|json|asl`: the resource graph with lineage, or the
+//! deployed pipeline's state machine (Amazon States Language).
 
 use super::StackArgs;
 use crate::graph::{compile, render};
@@ -9,6 +10,8 @@ pub enum Format {
     Dot,
     Mermaid,
     Json,
+    /// The state machine of the deployed pipeline (`orchestration:`).
+    Asl,
 }
 
 #[derive(clap::Args, Debug)]
@@ -32,6 +35,14 @@ pub fn run(a: Args) -> ExitCode {
         Format::Dot => render::dot(&g),
         Format::Mermaid => render::mermaid(&g),
         Format::Json => render::json(&g),
+        Format::Asl => match crate::graph::state_machine::of(&g, &checked.loaded) {
+            Some(d) => serde_json::to_string_pretty(&d).unwrap_or_default(),
+            None => {
+                return super::fail(
+                    "the stack has no `orchestration:` section: nothing is deployed to run it",
+                );
+            }
+        },
     };
     println!("{}", out.trim_end());
     ExitCode::SUCCESS

@@ -5,6 +5,7 @@ pub mod compile;
 pub mod references;
 pub mod refs;
 pub mod render;
+pub mod state_machine;
 pub mod steps;
 pub mod tables;
 pub mod walk;

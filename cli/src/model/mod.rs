@@ -6,6 +6,7 @@
 pub mod environments;
 pub mod ingest;
 pub mod observe;
+pub mod orchestration;
 pub mod quality;
 pub mod security;
 pub mod serving;
@@ -18,6 +19,7 @@ pub mod unit_tests;
 pub use environments::*;
 pub use ingest::*;
 pub use observe::*;
+pub use orchestration::Orchestration;
 pub use quality::*;
 pub use security::*;
 pub use serving::*;
@@ -66,6 +68,9 @@ pub struct Stack {
     pub unit_tests: Named<UnitTest>,
     #[serde(default)]
     pub observe: Observe,
+    /// The pipeline deployed and scheduled on AWS (Step Functions, dekit on Lambda).
+    #[serde(default)]
+    pub orchestration: Option<Spanned<Orchestration>>,
     #[serde(default)]
     pub security: Security,
 }

@@ -39,6 +39,7 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             .iter()
             .filter_map(|(_, e)| e.schedule.as_ref()),
     );
+    all.extend(s.orchestration.iter().filter_map(|o| o.schedule.as_ref()));
     for sched in all {
         if let Err(e) = crate::schedule::parse(sched) {
             let mut d = cx.error_in(

@@ -244,6 +244,16 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    for n in s.orchestration.iter().flat_map(|o| &o.notify) {
+        if s.observe.topics.get(&n.value).is_none() {
+            out.extend(missing(
+                cx,
+                n,
+                "topic of observe.topics",
+                s.observe.topics.keys(),
+            ));
+        }
+    }
     for r in &s.security.readers {
         zone(&r.zone, out);
     }

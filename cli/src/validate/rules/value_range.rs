@@ -33,6 +33,12 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
             ));
         }
     };
+    if let Some(o) = &s.orchestration {
+        // Lambda runs an invocation for at most 15 minutes, with 128 MiB to 10 GiB.
+        range(&o.step_timeout_seconds, 1, 900, "step_timeout_seconds", out);
+        range(&o.memory_mb, 128, 10_240, "memory_mb", out);
+        range(&o.retries, 0, 10, "retries", out);
+    }
     for (_, st) in s.ingest.streams.iter() {
         if let Some(sh) = &st.shards {
             if st.mode == StreamMode::OnDemand {
