@@ -1288,3 +1288,145 @@ fn files_sources_read_parquet_and_objects_in_s3() {
     assert_eq!(step(&m, "ingest.rate_load")["objects"], 0, "{m}");
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// The levels of the deployed pipeline's state machine for a stack file.
+fn deployed_levels(file: &str) -> Vec<Vec<String>> {
+    let (loaded, report) = dekit::load::load_file(std::path::Path::new(file), Some("local"))
+        .unwrap_or_else(|(_, r)| panic!("{:?}", r.diags));
+    let (checked, report) = dekit::validate::check(loaded, report);
+    let checked = checked.unwrap_or_else(|| panic!("{:?}", report.diags));
+    let g = dekit::graph::compile::compile(&checked).unwrap();
+    dekit::graph::state_machine::levels(&dekit::graph::steps::step_graph(&g))
+}
+
+/// One execution of the deployed pipeline as the state machine makes it: each level's steps,
+/// one `dekit step` invocation each (again while one answers `more`), then `finish`.
+fn execute_deployed(s: &Stack, execution: &str) -> (Value, BTreeMap<String, Value>) {
+    let started = chrono::Utc::now().to_rfc3339();
+    let invoke = |event: Value| -> Value {
+        let o = s.raw_env(&["step", "--event", &event.to_string()], &[SMALL_PARTS]);
+        assert!(o.status.success(), "{event}: {}", out(&o));
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)))
+    };
+    let mut answers = BTreeMap::new();
+    for level in deployed_levels(&s.file()) {
+        for step in level {
+            let event = serde_json::json!({
+                "action": "step", "step": step, "execution": execution, "started": started,
+            });
+            let mut answer = invoke(event.clone());
+            while answer["more"] == true {
+                answer = invoke(event.clone());
+            }
+            answers.insert(step, answer);
+        }
+    }
+    let finish = invoke(serde_json::json!({
+        "action": "finish", "execution": execution, "started": started,
+    }));
+    (finish, answers)
+}
+
+/// The lake's run manifest a deployed execution wrote (the newest).
+fn last_manifest(s: &Stack) -> Value {
+    let lake = bucket(s);
+    let runs = objects(&lake, "_dekit/runs/");
+    let (_, body) = runs.iter().next_back().expect("a run manifest");
+    serde_json::from_slice(body).unwrap()
+}
+
+#[test]
+fn deployed_steps_load_what_dekit_run_loads_and_gate_on_failures() {
+    let _c = cloud();
+    let (scope, beside) = (Scope::new("deployed"), Scope::new("deplocal"));
+    // The same stack run by `dekit run` ...
+    let local = Stack::new(&beside);
+    local.ok(&["apply"]);
+    local.ok(&["produce", "clickstream"]);
+    let (m, ok) = run(&local, &[]);
+    assert!(ok, "{m}");
+    // ... and by the deployed pipeline's step runtime, one invocation per step.
+    let s = Stack::new(&scope);
+    s.ok(&["apply"]);
+    s.ok(&["produce", "clickstream"]);
+    let (finish, answers) = execute_deployed(&s, "exec-1");
+    assert_eq!(finish["ok"], true, "{finish} {answers:?}");
+    let manifest = last_manifest(&s);
+    let lake = bucket(&s);
+    for t in RAW_TABLES {
+        let rows = parquet_rows(&lake, &format!("raw/shop/{t}/"));
+        assert_eq!(count(&rows), sample_rows(t), "rows of {t}");
+    }
+    assert_eq!(
+        event_ids(&json_lines(&lake, "raw/clickstream/")),
+        sample_events()
+    );
+    // Every step's rows as `dekit run` counted them; quality steps ran their checks (gates).
+    for r in m["steps"].as_array().unwrap() {
+        let name = r["step"].as_str().unwrap();
+        let deployed = step(&manifest, name);
+        if name.starts_with("quality.") {
+            assert_eq!(deployed["status"], "succeeded", "{deployed}");
+            continue;
+        }
+        assert_eq!(deployed["status"], r["status"], "{name}: {deployed} vs {r}");
+        assert_eq!(deployed["rows"], r["rows"], "{name}: {deployed} vs {r}");
+    }
+    for model in ["fact_orders", "dim_customers", "ml_product_features"] {
+        let sql = format!("SELECT count(*) AS n FROM {model}");
+        assert_eq!(s.query(&sql), local.query(&sql), "{model}");
+    }
+    // A second execution with no new data writes no data object.
+    let before = objects(&lake, "raw/");
+    let (finish, _) = execute_deployed(&s, "exec-2");
+    assert_eq!(finish["ok"], true, "{finish}");
+    assert_eq!(objects(&lake, "raw/"), before);
+    assert_eq!(step(&last_manifest(&s), "ingest.shop_tables")["objects"], 0);
+
+    // A model failing at run time: its dependents are skipped, the branches beside it run,
+    // and the run fails naming it.
+    let model = s.dir.join("models/dim_products.sql");
+    let sql = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(
+        &model,
+        format!(
+            "SELECT * FROM ({}) p WHERE 1 / 0 = 1",
+            sql.trim().trim_end_matches(';')
+        ),
+    )
+    .unwrap();
+    let (finish, answers) = execute_deployed(&s, "exec-3");
+    assert_eq!(finish["ok"], false, "{finish}");
+    let message = finish["message"].as_str().unwrap();
+    assert!(message.contains("transform.dim_products"), "{message}");
+    let manifest = last_manifest(&s);
+    assert_eq!(
+        step(&manifest, "transform.dim_products")["status"],
+        "failed"
+    );
+    assert_eq!(
+        step(&manifest, "transform.ml_product_features")["status"],
+        "skipped"
+    );
+    assert_eq!(
+        step(&manifest, "export.product_features")["status"],
+        "skipped"
+    );
+    assert_eq!(
+        step(&manifest, "transform.fact_orders")["status"],
+        "succeeded"
+    );
+    assert_eq!(
+        step(&manifest, "serve.sales_by_month_country")["status"],
+        "succeeded"
+    );
+    assert!(
+        answers["transform.ml_product_features"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("skipped"),
+        "{answers:?}"
+    );
+    local.ok(&["destroy", "--force-delete-data"]);
+    s.ok(&["destroy", "--force-delete-data"]);
+}

@@ -17,6 +17,7 @@ pub mod rules;
 pub mod run;
 pub mod schema;
 pub mod state;
+pub mod step;
 pub mod test;
 pub mod validate;
 
@@ -77,6 +78,8 @@ pub enum Command {
     Local(local::Args),
     /// CI/CD: `dekit ci init --provider github|gitlab` writes the stack's pipeline.
     Ci(ci::Args),
+    /// One invocation of the deployed pipeline's step runtime, as its Lambda makes it.
+    Step(step::Args),
 }
 
 /// Arguments every command that reads a stack takes.
@@ -117,6 +120,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(a) => test::run(a),
         Command::Observe(a) => observe::run(a),
         Command::ForceUnlock(a) => force_unlock::run(a),
+        Command::Step(a) => step::run(a),
     }
 }
 

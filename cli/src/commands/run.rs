@@ -173,21 +173,7 @@ pub fn run(a: Args) -> ExitCode {
             );
             select.extend(steps.iter().map(|s| format!("{s}+")));
         }
-        let local = d.checked.loaded.env.target.value == crate::model::Target::Local;
-        let ctx = Ctx {
-            lake: crate::lake::Lake {
-                clients: d.clients.clone(),
-                bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
-            },
-            local,
-            local_sources: local && d.checked.loaded.env.local_sources,
-            engine: d.checked.loaded.engine,
-            max_bad_rows: a.max_bad_rows,
-            full_refresh: a.full_refresh,
-            clients: d.clients,
-            graph: d.graph,
-            checked: d.checked,
-        };
+        let ctx = ctx_of(d, a.max_bad_rows, a.full_refresh);
         run::run(
             ctx,
             Options {
@@ -227,6 +213,25 @@ pub fn run(a: Args) -> ExitCode {
             }
         }
         Err(e) => super::fail(&e),
+    }
+}
+
+/// What the steps of a run share, from an opened deployment.
+pub(super) fn ctx_of(d: deploy::Deployment, max_bad_rows: u64, full_refresh: bool) -> Ctx {
+    let local = d.checked.loaded.env.target.value == crate::model::Target::Local;
+    Ctx {
+        lake: crate::lake::Lake {
+            clients: d.clients.clone(),
+            bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
+        },
+        local,
+        local_sources: local && d.checked.loaded.env.local_sources,
+        engine: d.checked.loaded.engine,
+        max_bad_rows,
+        full_refresh,
+        clients: d.clients,
+        graph: d.graph,
+        checked: d.checked,
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod convert;
+pub mod deployed;
 pub mod http;
 pub mod parquet_in;
 pub mod produce;

@@ -1,0 +1,296 @@
+//! The deployed pipeline's step runtime: what one invocation of dekit on Lambda does for the
+//! state machine (`graph::state_machine`). The same steps as `dekit run` (`super::execute`),
+//! one per invocation, with the run's state in the lake instead of in one process:
+//! `_dekit/executions/<run id>/<step>.json` holds each step's record, and the last invocation
+//! assembles the run manifest `dekit run` writes (`_dekit/runs/<run id>.json`).
+//!
+//! Semantics are `dekit run`'s: a step whose dependency failed or was skipped is skipped; a step
+//! that already succeeded in this execution is not run again (a retried invocation, a resumed
+//! execution). In the deployed pipeline quality steps run their checks, and a check at severity
+//! error that fails, fails the step, so its dependents are skipped: the gate `dekit test` is
+//! locally.
+
+use super::{Ctx, execute, kind_of};
+use crate::records::{Manifest, Status, StepRecord, manifest_key};
+use crate::stats::{Progress, StepStats};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the state machine asks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Event {
+    /// Run one step.
+    Step {
+        step: String,
+        execution: String,
+        started: String,
+    },
+    /// The invocation for `step` failed itself (Step Functions' error and cause): record it.
+    Failed {
+        step: String,
+        execution: String,
+        started: String,
+        error: serde_json::Value,
+    },
+    /// Every step has a record: write the manifest and the metrics.
+    Finish { execution: String, started: String },
+}
+
+/// The answer the state machine reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Answer {
+    /// The step has more to do (a bounded range of a long load was committed): invoke again.
+    pub more: bool,
+    /// The step (or, for `finish`, the whole run) succeeded or was skipped by design.
+    pub ok: bool,
+    /// One line a person reads: what happened, what failed.
+    pub message: String,
+}
+
+/// The run id of an execution: its start time to the second (so runs sort by time, as
+/// `clock::run_id` does) and a suffix from its name (the same in every invocation).
+pub fn run_id(execution: &str, started: &str) -> Result<String, String> {
+    let at =
+        crate::clock::parse(started).map_err(|e| format!("the execution's start time: {e}"))?;
+    let digest = crate::hash::sha256(execution);
+    Ok(format!("{}-{}", at.format("%Y%m%dT%H%M%SZ"), &digest[..4]))
+}
+
+fn record_key(run_id: &str, step: &str) -> String {
+    format!("_dekit/executions/{run_id}/{step}.json")
+}
+
+pub async fn handle(ctx: &Ctx, event: &Event) -> Result<Answer, String> {
+    match event {
+        Event::Step {
+            step,
+            execution,
+            started,
+        } => step_of(ctx, step, &run_id(execution, started)?).await,
+        Event::Failed {
+            step,
+            execution,
+            started,
+            error,
+        } => {
+            let id = run_id(execution, started)?;
+            let why = error["Cause"]
+                .as_str()
+                .or(error["Error"].as_str())
+                .unwrap_or("the invocation failed")
+                .to_string();
+            let r = record(
+                ctx,
+                step,
+                Status::Failed,
+                StepStats::default(),
+                0,
+                Some(why),
+            );
+            put(ctx, &id, &r).await?;
+            Ok(Answer {
+                ok: false,
+                message: format!("{step}: failed: {}", r.error.unwrap_or_default()),
+                ..Answer::default()
+            })
+        }
+        Event::Finish { execution, started } => finish(ctx, execution, started).await,
+    }
+}
+
+fn record(
+    ctx: &Ctx,
+    step: &str,
+    status: Status,
+    stats: StepStats,
+    duration_ms: u64,
+    error: Option<String>,
+) -> StepRecord {
+    StepRecord {
+        step: step.to_string(),
+        kind: kind_of(&ctx.graph, step),
+        status,
+        stats,
+        duration_ms,
+        error,
+    }
+}
+
+async fn put(ctx: &Ctx, run_id: &str, r: &StepRecord) -> Result<(), String> {
+    ctx.lake
+        .put_json(&record_key(run_id, &r.step), r)
+        .await
+        .map_err(|e| format!("recording step {}: {e}", r.step))
+}
+
+async fn get(ctx: &Ctx, run_id: &str, step: &str) -> Result<Option<StepRecord>, String> {
+    ctx.lake
+        .get_json(&record_key(run_id, step))
+        .await
+        .map_err(|e| format!("reading the record of step {step}: {e}"))
+}
+
+async fn step_of(ctx: &Ctx, step: &str, run_id: &str) -> Result<Answer, String> {
+    let steps = crate::graph::steps::step_graph(&ctx.graph);
+    let deps = steps
+        .get(step)
+        .ok_or_else(|| format!("no step `{step}` in the deployed stack"))?;
+    if let Some(done) = get(ctx, run_id, step).await?
+        && done.status == Status::Succeeded
+    {
+        return Ok(Answer {
+            ok: true,
+            message: format!("{step}: done already in this execution"),
+            ..Answer::default()
+        });
+    }
+    for d in deps {
+        let before = get(ctx, run_id, d).await?;
+        if !before
+            .as_ref()
+            .is_some_and(|r| r.status == Status::Succeeded)
+        {
+            let why = match before {
+                Some(_) => format!("`{d}` did not succeed"),
+                None => format!("`{d}` has not run in this execution"),
+            };
+            let r = record(
+                ctx,
+                step,
+                Status::Skipped,
+                StepStats::default(),
+                0,
+                Some(why),
+            );
+            put(ctx, run_id, &r).await?;
+            return Ok(Answer {
+                ok: true,
+                message: format!("{step}: skipped: {}", r.error.unwrap_or_default()),
+                ..Answer::default()
+            });
+        }
+    }
+    let began = std::time::Instant::now();
+    let result = match ctx.graph.get(step).map(|n| n.kind) {
+        Some(crate::graph::NodeKind::Step(crate::graph::StepKind::Quality)) => {
+            gate(ctx, step).await
+        }
+        _ => execute(ctx, step, run_id, &Progress::default())
+            .await
+            .map(Option::unwrap_or_default),
+    };
+    let took = began.elapsed().as_millis() as u64;
+    let r = match result {
+        Ok(stats) => record(ctx, step, Status::Succeeded, stats, took, None),
+        Err(e) => record(
+            ctx,
+            step,
+            Status::Failed,
+            StepStats::default(),
+            took,
+            Some(e),
+        ),
+    };
+    put(ctx, run_id, &r).await?;
+    Ok(Answer {
+        ok: r.status == Status::Succeeded,
+        message: match &r.error {
+            Some(e) => format!("{step}: failed: {e}"),
+            None => format!("{step}: done: {} rows", r.stats.rows),
+        },
+        ..Answer::default()
+    })
+}
+
+/// A quality step: the relation's checks; one at severity error that does not pass fails it.
+async fn gate(ctx: &Ctx, step: &str) -> Result<StepStats, String> {
+    let relation = step.strip_prefix("quality.").unwrap_or(step).to_string();
+    let report = crate::quality::runner::run(ctx.catalog(), &ctx.lake, &[relation]).await?;
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.verdict,
+                crate::quality::outcome::Verdict::Fail | crate::quality::outcome::Verdict::Error
+            )
+        })
+        .map(|o| format!("{} ({})", o.name, o.message))
+        .collect();
+    if failed.is_empty() {
+        Ok(StepStats {
+            notes: vec![format!("{} checks passed", report.outcomes.len())],
+            ..StepStats::default()
+        })
+    } else {
+        Err(format!("checks failed: {}", failed.join("; ")))
+    }
+}
+
+/// The run's manifest from the steps' records, as `dekit run` writes it, and its metrics.
+async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, String> {
+    let id = run_id(execution, started)?;
+    let steps = crate::graph::steps::step_graph(&ctx.graph);
+    let all = steps.keys().cloned().collect();
+    let mut records: BTreeMap<String, StepRecord> = BTreeMap::new();
+    for s in crate::graph::steps::ordered(&steps, &all) {
+        let r = match get(ctx, &id, &s).await? {
+            Some(r) => r,
+            None => record(
+                ctx,
+                &s,
+                Status::Skipped,
+                StepStats::default(),
+                0,
+                Some("no invocation recorded it".into()),
+            ),
+        };
+        records.insert(s, r);
+    }
+    let order = crate::graph::steps::ordered(&steps, &all);
+    let manifest = Manifest {
+        run_id: id.clone(),
+        stack: ctx.checked.loaded.stack.stack.value.clone(),
+        environment: ctx.checked.loaded.env_name.clone(),
+        git_commit: None,
+        git_dirty: None,
+        started_at: crate::clock::parse(started)?.to_rfc3339(),
+        finished_at: crate::clock::now().to_rfc3339(),
+        selectors: vec![],
+        resumed_from: None,
+        steps: order.iter().filter_map(|s| records.remove(s)).collect(),
+    };
+    ctx.lake
+        .put_json(&manifest_key(&id), &manifest)
+        .await
+        .map_err(|e| format!("writing the run manifest: {e}"))?;
+    let began = crate::clock::parse(started)?;
+    super::publish(ctx, &manifest, began).await;
+    let failed: Vec<String> = manifest
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, Status::Failed | Status::Skipped))
+        .map(|s| match &s.error {
+            Some(e) => format!("{} ({e})", s.step),
+            None => s.step.clone(),
+        })
+        .collect();
+    Ok(Answer {
+        more: false,
+        ok: failed.is_empty(),
+        message: if failed.is_empty() {
+            format!(
+                "run {id} of {}/{} succeeded",
+                manifest.stack, manifest.environment
+            )
+        } else {
+            format!(
+                "run {id} of {}/{} failed: {}",
+                manifest.stack,
+                manifest.environment,
+                failed.join("; ")
+            )
+        },
+    })
+}
