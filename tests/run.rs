@@ -1300,16 +1300,25 @@ fn deployed_levels(file: &str) -> Vec<Vec<String>> {
 }
 
 /// One execution of the deployed pipeline as the state machine makes it: each level's steps,
-/// one `dekit step` invocation each (again while one answers `more`), then `finish`.
+/// one invocation each (again while one answers `more`), then `finish`; through `dekit step`.
 fn execute_deployed(s: &Stack, execution: &str) -> (Value, BTreeMap<String, Value>) {
-    let started = chrono::Utc::now().to_rfc3339();
     let invoke = |event: Value| -> Value {
         let o = s.raw_env(&["step", "--event", &event.to_string()], &[SMALL_PARTS]);
         assert!(o.status.success(), "{event}: {}", out(&o));
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)))
     };
+    execute_with(&s.file(), execution, invoke)
+}
+
+/// `execute_deployed` with another way to invoke a step (the deployed function itself).
+fn execute_with(
+    file: &str,
+    execution: &str,
+    invoke: impl Fn(Value) -> Value,
+) -> (Value, BTreeMap<String, Value>) {
+    let started = chrono::Utc::now().to_rfc3339();
     let mut answers = BTreeMap::new();
-    for level in deployed_levels(&s.file()) {
+    for level in deployed_levels(file) {
         for step in level {
             let event = serde_json::json!({
                 "action": "step", "step": step, "execution": execution, "started": started,
@@ -1428,5 +1437,74 @@ fn deployed_steps_load_what_dekit_run_loads_and_gate_on_failures() {
         "{answers:?}"
     );
     local.ok(&["destroy", "--force-delete-data"]);
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
+/// The step runtime deployed: `apply` creates the function (dekit as `bootstrap`, the stack in
+/// its package), and invocations of the function itself, through Lambda's API on the local
+/// cloud, load the lake exactly as `dekit run` does.
+#[test]
+fn the_deployed_function_runs_the_steps() {
+    let c = cloud();
+    let scope = Scope::new("lambda");
+    let s = Stack::new(&scope);
+    s.edit(|t| format!("{t}\norchestration:\n  step_timeout_seconds: 300\n  memory_mb: 1024\n"));
+    s.ok(&["apply"]);
+    s.ok(&["produce", "clickstream"]);
+    let function = format!("{}-local-steps", s.name);
+    let invoke = |event: Value| -> Value {
+        let out =
+            c.rt.block_on(
+                c.clients
+                    .lambda
+                    .invoke()
+                    .function_name(&function)
+                    .payload(aws_smithy_types::Blob::new(event.to_string()))
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("invoking {function}: {e:?}"));
+        let body = out
+            .payload()
+            .map(|p| p.as_ref().to_vec())
+            .unwrap_or_default();
+        assert!(
+            out.function_error().is_none(),
+            "{event}: the function failed: {}",
+            String::from_utf8_lossy(&body)
+        );
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)))
+    };
+    let (finish, answers) = execute_with(&s.file(), "lambda-1", invoke);
+    assert_eq!(finish["ok"], true, "{finish} {answers:?}");
+    let lake = bucket(&s);
+    for t in RAW_TABLES {
+        let rows = parquet_rows(&lake, &format!("raw/shop/{t}/"));
+        assert_eq!(count(&rows), sample_rows(t), "rows of {t}");
+    }
+    assert_eq!(
+        event_ids(&json_lines(&lake, "raw/clickstream/")),
+        sample_events()
+    );
+    let manifest = last_manifest(&s);
+    assert_eq!(
+        step(&manifest, "ingest.shop_tables")["rows"]
+            .as_u64()
+            .unwrap() as usize,
+        RAW_TABLES.iter().map(|t| sample_rows(t)).sum::<usize>()
+    );
+    // The plan after apply is empty: the function reads back as it was deployed.
+    let plan = s.ok(&["plan"]);
+    assert!(plan.contains("No changes"), "{plan}");
+    // A changed model is a new package: an update of the function's code.
+    let model = s.dir.join("models/dim_products.sql");
+    let sql = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, format!("{sql}\n")).unwrap();
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains("lambda_function.steps will be updated in-place")
+            && plan.contains("package_sha256"),
+        "{plan}"
+    );
     s.ok(&["destroy", "--force-delete-data"]);
 }

@@ -44,7 +44,28 @@ pub fn backend(checked: &Checked, clients: &Clients) -> Backend {
 /// The one way every command that touches a deployed stack opens it: the stack compiles, the
 /// local cloud is up (for `local` environments), the credentials are for the declared account
 /// (for `aws` ones), and the state is loaded.
-pub async fn open(mut checked: Checked, start_local: bool) -> Result<Deployment, String> {
+pub async fn open(checked: Checked, start_local: bool) -> Result<Deployment, String> {
+    let (checked, graph, clients) = connect(checked, start_local).await?;
+    let backend = backend(&checked, &clients);
+    let state = backend
+        .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Deployment {
+        checked,
+        graph,
+        clients,
+        backend,
+        state,
+    })
+}
+
+/// `open` without the state: the graph and clients for a stack in the account it names (what
+/// the deployed pipeline's step runtime needs; it reads and writes the lake, not the state).
+pub async fn connect(
+    mut checked: Checked,
+    start_local: bool,
+) -> Result<(Checked, Graph, Clients), String> {
     let target = Target::from_env(&checked.loaded);
     let start = start_local || checked.loaded.env.start_local;
     if let Some(engine) = local::ensure_up(&target, start).await? {
@@ -76,18 +97,7 @@ pub async fn open(mut checked: Checked, start_local: bool) -> Result<Deployment,
             ));
         }
     }
-    let backend = backend(&checked, &clients);
-    let state = backend
-        .load(&checked.loaded.stack.stack.value, &checked.loaded.env_name)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Deployment {
-        checked,
-        graph,
-        clients,
-        backend,
-        state,
-    })
+    Ok((checked, graph, clients))
 }
 
 /// Why a refresh failed. When the cloud cannot be reached at all, that is one cause: say it once.

@@ -15,5 +15,12 @@ fn main() -> ExitCode {
         const SIG_DFL: usize = 0;
         signal(SIGPIPE, SIG_DFL);
     }
+    // As Lambda starts a custom runtime: `bootstrap`, no arguments, the Runtime API's address set.
+    if std::env::args_os().len() == 1 {
+        dekit::settings::init(dekit::settings::Settings::from_env());
+        if let Some(api) = &dekit::settings::get().lambda_runtime_api {
+            return dekit::commands::lambda::serve(api);
+        }
+    }
     dekit::commands::run(dekit::commands::Cli::parse())
 }

@@ -161,6 +161,9 @@ pub fn as_list(v: &Value) -> Vec<String> {
     }
 }
 
+/// Actions IAM grants on no resource but `*`.
+const RESOURCELESS: &[&str] = &["cloudwatch:PutMetricData"];
+
 /// Why a policy document breaks least privilege, if it does.
 pub fn violations(doc: &Value) -> Vec<String> {
     let mut out = vec![];
@@ -173,8 +176,14 @@ pub fn violations(doc: &Value) -> Vec<String> {
                 out.push(format!("wildcard action `{a}`"));
             }
         }
+        // A few actions take no resource at all; `*` is their only form, allowed under a
+        // condition that narrows them (PutMetricData to one namespace).
+        let resourceless = as_list(&st["Action"])
+            .iter()
+            .all(|a| RESOURCELESS.contains(&a.as_str()))
+            && st.get("Condition").is_some();
         for r in as_list(&st["Resource"]) {
-            if r == "*" {
+            if r == "*" && !resourceless {
                 out.push(format!("wildcard resource in {}", st["Sid"]));
             }
         }

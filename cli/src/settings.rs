@@ -14,6 +14,9 @@
 //! | `GITHUB_STEP_SUMMARY` | append Markdown summaries to this file (CI) |
 //! | `NO_COLOR` | no colour in plans |
 //! | `USER`, `HOME` | who holds a state lock; where the cache is by default |
+//! | `AWS_LAMBDA_RUNTIME_API` | set by Lambda: dekit runs as the deployed pipeline's step runtime |
+//! | `LAMBDA_TASK_ROOT`, `DEKIT_ENVIRONMENT` | on Lambda: where the function's stack is, and its environment |
+//! | `DEKIT_LAMBDA_BINARY` | the binary `apply` deploys as the step runtime (default: this one) |
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -34,13 +37,22 @@ pub struct Settings {
     pub step_summary: Option<PathBuf>,
     pub no_color: bool,
     pub user: Option<String>,
+    pub lambda_runtime_api: Option<String>,
+    pub lambda_task_root: Option<PathBuf>,
+    pub lambda_environment: Option<String>,
+    pub lambda_binary: Option<PathBuf>,
 }
 
 impl Settings {
     /// The settings as the process environment gives them, defaults where it says nothing (or
     /// nothing valid: a port that is not a number is the default port).
     pub fn from_env() -> Settings {
-        Settings::from(|k| std::env::var_os(k))
+        let mut s = Settings::from(|k| std::env::var_os(k));
+        // The step runtime `apply` deploys: this very binary unless the environment names one.
+        if s.lambda_binary.is_none() {
+            s.lambda_binary = std::env::current_exe().ok();
+        }
+        s
     }
 
     /// The settings from `var` (the environment, or a table in tests).
@@ -76,6 +88,10 @@ impl Settings {
             step_summary: path("GITHUB_STEP_SUMMARY"),
             no_color: var("NO_COLOR").is_some(),
             user: text("USER"),
+            lambda_runtime_api: text("AWS_LAMBDA_RUNTIME_API"),
+            lambda_task_root: path("LAMBDA_TASK_ROOT"),
+            lambda_environment: text("DEKIT_ENVIRONMENT"),
+            lambda_binary: path("DEKIT_LAMBDA_BINARY"),
         }
     }
 }

@@ -19,6 +19,9 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
     /// The SDK's credential chain, for clients outside the SDK (the local engine's object store).
     pub credentials: Option<aws_sdk_s3::config::SharedCredentialsProvider>,
     /// Kinesis' account limits, shared by every stream this process creates or changes.
@@ -84,6 +87,9 @@ impl Clients {
             sts: client!(aws_sdk_sts, &conf, target, "sts"),
             cloudwatch: client!(aws_sdk_cloudwatch, &conf, target, "cloudwatch"),
             sns: client!(aws_sdk_sns, &conf, target, "sns"),
+            lambda: client!(aws_sdk_lambda, &conf, target, "lambda"),
+            sfn: client!(aws_sdk_sfn, &conf, target, "stepfunctions"),
+            scheduler: client!(aws_sdk_scheduler, &conf, target, "scheduler"),
             credentials: conf.credentials_provider(),
             kinesis_pace: Default::default(),
         }

@@ -6,6 +6,7 @@ pub mod destroy;
 pub mod diff;
 pub mod force_unlock;
 pub mod graph;
+pub mod lambda;
 pub mod lint;
 pub mod local;
 pub mod observe;

@@ -218,20 +218,32 @@ pub fn run(a: Args) -> ExitCode {
 
 /// What the steps of a run share, from an opened deployment.
 pub(super) fn ctx_of(d: deploy::Deployment, max_bad_rows: u64, full_refresh: bool) -> Ctx {
-    let local = d.checked.loaded.env.target.value == crate::model::Target::Local;
+    let mut ctx = ctx_parts(d.checked, d.graph, d.clients, max_bad_rows);
+    ctx.full_refresh = full_refresh;
+    ctx
+}
+
+/// What the steps of a run share, from a connected stack.
+pub(super) fn ctx_parts(
+    checked: crate::validate::Checked,
+    graph: crate::graph::Graph,
+    clients: crate::cloud::Clients,
+    max_bad_rows: u64,
+) -> Ctx {
+    let local = checked.loaded.env.target.value == crate::model::Target::Local;
     Ctx {
         lake: crate::lake::Lake {
-            clients: d.clients.clone(),
-            bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
+            clients: clients.clone(),
+            bucket: crate::names::Names::new(&checked.loaded).lake_bucket(),
         },
         local,
-        local_sources: local && d.checked.loaded.env.local_sources,
-        engine: d.checked.loaded.engine,
+        local_sources: local && checked.loaded.env.local_sources,
+        engine: checked.loaded.engine,
         max_bad_rows,
-        full_refresh,
-        clients: d.clients,
-        graph: d.graph,
-        checked: d.checked,
+        full_refresh: false,
+        clients,
+        graph,
+        checked,
     }
 }
 

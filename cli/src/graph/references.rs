@@ -43,6 +43,7 @@ struct Known {
     jobs: BTreeSet<String>,
     secrets: BTreeSet<String>,
     topics: BTreeSet<String>,
+    functions: BTreeSet<String>,
     alarms: BTreeSet<String>,
     security_configurations: BTreeSet<String>,
     /// ARNs the stack declares as living outside it.
@@ -84,6 +85,9 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
             }
             NodeKind::Resource(R::CloudwatchAlarm) => {
                 k.alarms.insert(name(n));
+            }
+            NodeKind::Resource(R::LambdaFunction) => {
+                k.functions.insert(name(n));
             }
             NodeKind::Resource(R::GlueSecurityConfiguration) => {
                 k.security_configurations.insert(name(n));
@@ -338,10 +342,19 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
             None => Some("not an alarm ARN".into()),
         }),
         "kms" => Some("a KMS key the stack does not declare".into()),
+        "lambda" => here(true).or_else(|| match resource.strip_prefix("function:") {
+            Some(name) => missing("Lambda function", name, &k.functions),
+            None => Some("not a function ARN".into()),
+        }),
         "logs" => here(true).or_else(|| {
-            (!encrypted_glue_logs(k, resource)).then(|| {
-                "a log group that is neither AWS-owned, a delivery stream's, nor a Glue job's or \
-                 crawler's under the stack's security configuration"
+            // The log group Lambda writes a function's logs to.
+            let lambda = resource
+                .strip_prefix("log-group:/aws/lambda/")
+                .and_then(|r| r.strip_suffix(":*"))
+                .is_some_and(|f| k.functions.contains(f));
+            (!lambda && !encrypted_glue_logs(k, resource)).then(|| {
+                "a log group that is neither AWS-owned, a delivery stream's, a function's, nor a \
+                 Glue job's or crawler's under the stack's security configuration"
                     .into()
             })
         }),

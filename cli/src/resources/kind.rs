@@ -25,6 +25,7 @@ pub enum ResourceKind {
     AthenaWorkgroup,
     SecretsmanagerSecret,
     SnsTopic,
+    LambdaFunction,
 }
 
 impl ResourceKind {
@@ -46,6 +47,7 @@ impl ResourceKind {
             ResourceKind::AthenaWorkgroup => "athena_workgroup",
             ResourceKind::SecretsmanagerSecret => "secretsmanager_secret",
             ResourceKind::SnsTopic => "sns_topic",
+            ResourceKind::LambdaFunction => "lambda_function",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod glue_trigger;
 pub mod iam_role;
 pub mod kind;
 pub mod kinesis_stream;
+pub mod lambda_function;
 pub mod s3_bucket;
 pub mod s3_object;
 pub mod secretsmanager_secret;
@@ -111,6 +112,7 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
         ResourceKind::AthenaWorkgroup => &athena_workgroup::AthenaWorkgroup,
         ResourceKind::SecretsmanagerSecret => &secretsmanager_secret::SecretsmanagerSecret,
         ResourceKind::SnsTopic => &sns_topic::SnsTopic,
+        ResourceKind::LambdaFunction => &lambda_function::LambdaFunction,
     }
 }
 

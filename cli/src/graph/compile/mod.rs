@@ -8,6 +8,7 @@
 
 mod alarms;
 mod batch;
+mod orchestration;
 mod pipeline;
 mod sources;
 mod storage;
@@ -37,6 +38,7 @@ const STEPS: &[fn(&mut Builder)] = &[
     tables::add,
     pipeline::add,
     alarms::add,
+    orchestration::add,
 ];
 
 pub fn compile(checked: &Checked) -> Result<Graph, super::references::Dangling> {
