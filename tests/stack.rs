@@ -764,6 +764,8 @@ fn generated_iam_policies_pass_parliament() {
             "catalog_encryption: external",
             "catalog_encryption: managed",
         );
+    // With its pipeline deployed: the step runtime's role is checked too.
+    let text = format!("{text}\norchestration:\n  schedule: rate(1 hour)\n");
     std::fs::write(&file, text).unwrap();
     let o = dekit(&["graph", file.to_str().unwrap(), "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -826,6 +828,14 @@ fn generated_iam_policies_pass_parliament() {
     assert_eq!(
         use_key["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
         "alias/retail-lake"
+    );
+    assert!(
+        node("iam_role.pipeline_steps")["inline_policy"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["Sid"] == "UseLakeKey"),
+        "the step runtime reads and writes the lake under the stack's key"
     );
     let path = dir.join("kms.json");
     std::fs::write(&path, &o.stdout).unwrap();
