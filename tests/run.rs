@@ -1508,3 +1508,91 @@ fn the_deployed_function_runs_the_steps() {
     );
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// The platform runs itself: `apply` deploys the schedule, the state machine and the step
+/// runtime; the schedule fires, the execution succeeds, and the lake holds what `dekit run`
+/// would have written.
+#[test]
+fn the_schedule_starts_the_pipeline_and_the_execution_loads_the_lake() {
+    let c = cloud();
+    let scope = Scope::new("schedule");
+    let s = Stack::new(&scope);
+    s.edit(|t| {
+        format!("{t}\norchestration:\n  schedule: rate(1 minute)\n  step_timeout_seconds: 300\n")
+    });
+    s.ok(&["apply"]);
+    let plan = s.ok(&["plan"]);
+    assert!(plan.contains("No changes"), "read back as deployed: {plan}");
+    s.ok(&["produce", "clickstream"]);
+    let machine = format!(
+        "arn:aws:states:us-east-1:000000000000:stateMachine:{}-local-pipeline",
+        s.name
+    );
+    // Scheduler fires a one-minute rate within about 90 s of its creation.
+    let began = std::time::Instant::now();
+    let execution = loop {
+        let listed =
+            c.rt.block_on(
+                c.clients
+                    .sfn
+                    .list_executions()
+                    .state_machine_arn(&machine)
+                    .send(),
+            )
+            .expect("list executions");
+        let done = listed
+            .executions()
+            .iter()
+            .find(|e| e.status() != &aws_sdk_sfn::types::ExecutionStatus::Running);
+        if let Some(e) = done {
+            break e.clone();
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(240),
+            "no execution finished within 240 s: {:?}",
+            listed.executions()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    };
+    let history =
+        c.rt.block_on(
+            c.clients
+                .sfn
+                .describe_execution()
+                .execution_arn(execution.execution_arn())
+                .send(),
+        )
+        .expect("describe execution");
+    assert_eq!(
+        execution.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Succeeded,
+        "{history:?}"
+    );
+    let lake = bucket(&s);
+    for t in RAW_TABLES {
+        let rows = parquet_rows(&lake, &format!("raw/shop/{t}/"));
+        assert_eq!(count(&rows), sample_rows(t), "rows of {t}");
+    }
+    assert_eq!(
+        event_ids(&json_lines(&lake, "raw/clickstream/")),
+        sample_events()
+    );
+    let manifest = last_manifest(&s);
+    for r in manifest["steps"].as_array().unwrap() {
+        assert_eq!(r["status"], "succeeded", "{r}");
+    }
+    // A model added to the stack is an update of the state machine (and of the function's
+    // package, which carries the stack).
+    s.edit(|t| {
+        t.replace(
+            "transforms:\n",
+            "transforms:\n  dim_products_copy:\n    sql: models/dim_products.sql\n    zone: curated\n",
+        )
+    });
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains("sfn_state_machine.pipeline will be updated in-place"),
+        "{plan}"
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}

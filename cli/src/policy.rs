@@ -27,6 +27,12 @@ impl Arns<'_> {
             self.region, self.account
         )
     }
+    pub fn state_machine(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{name}",
+            self.region, self.account
+        )
+    }
     pub fn function(&self, name: &str) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{name}",

@@ -12,8 +12,9 @@ use crate::load::Loaded;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// ARNs that AWS owns and no stack creates: the log groups Glue and Firehose write to and the
-/// account's Glue catalog. `{delivery}` must be a delivery stream of the graph.
+/// ARNs that AWS owns and no stack creates: the log groups Glue and Firehose write to, the
+/// account's Glue catalog, and the Step Functions integrations the pipeline's tasks use.
+/// `{delivery}` must be a delivery stream of the graph.
 pub const AWS_OWNED: &[&str] = &[
     "arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/output:*",
     "arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/error:*",
@@ -21,6 +22,8 @@ pub const AWS_OWNED: &[&str] = &[
     "arn:aws:logs:{region}:{account}:log-group:/aws/kinesisfirehose/{delivery}:*",
     "arn:aws:glue:{region}:{account}:catalog",
     "arn:aws:iam::aws:policy/*",
+    "arn:aws:states:::lambda:invoke",
+    "arn:aws:states:::sns:publish",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,7 @@ struct Known {
     secrets: BTreeSet<String>,
     topics: BTreeSet<String>,
     functions: BTreeSet<String>,
+    machines: BTreeSet<String>,
     alarms: BTreeSet<String>,
     security_configurations: BTreeSet<String>,
     /// ARNs the stack declares as living outside it.
@@ -88,6 +92,9 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
             }
             NodeKind::Resource(R::LambdaFunction) => {
                 k.functions.insert(name(n));
+            }
+            NodeKind::Resource(R::SfnStateMachine) => {
+                k.machines.insert(name(n));
             }
             NodeKind::Resource(R::GlueSecurityConfiguration) => {
                 k.security_configurations.insert(name(n));
@@ -343,8 +350,17 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
         }),
         "kms" => Some("a KMS key the stack does not declare".into()),
         "lambda" => here(true).or_else(|| match resource.strip_prefix("function:") {
-            Some(name) => missing("Lambda function", name, &k.functions),
+            // The function, or any of its versions (`name:*`).
+            Some(name) => missing(
+                "Lambda function",
+                name.strip_suffix(":*").unwrap_or(name),
+                &k.functions,
+            ),
             None => Some("not a function ARN".into()),
+        }),
+        "states" => here(true).or_else(|| match resource.strip_prefix("stateMachine:") {
+            Some(name) => missing("state machine", name, &k.machines),
+            None => Some("not a state machine ARN".into()),
         }),
         "logs" => here(true).or_else(|| {
             // The log group Lambda writes a function's logs to.

@@ -13,8 +13,8 @@
 //! writes the run's manifest and metrics; a failed run notifies the stack's topics and ends the
 //! execution `Failed`.
 //!
-//! The execution's input is `{"bundle": "_dekit/stacks/<hash>/"}`: the stack `apply` uploaded,
-//! so a running execution never sees a half-applied stack.
+//! The stack travels in the step runtime's package (`lambda_function`), not in the input: an
+//! execution's input is `{}`.
 
 use super::steps::Steps;
 use serde_json::{Map, Value, json};
@@ -104,7 +104,7 @@ fn step_states(s: &Settings, step: &str, next: Option<&str>, out: &mut Map<Strin
             "action": "step",
             "step": step,
             "execution.$": "$$.Execution.Name",
-            "bundle.$": "$.bundle",
+            "started.$": "$$.Execution.StartTime",
         }),
     );
     task.insert(
@@ -128,7 +128,7 @@ fn step_states(s: &Settings, step: &str, next: Option<&str>, out: &mut Map<Strin
             "action": "failed",
             "step": step,
             "execution.$": "$$.Execution.Name",
-            "bundle.$": "$.bundle",
+            "started.$": "$$.Execution.StartTime",
             "error.$": "$.error",
         }),
     );
@@ -242,7 +242,6 @@ fn ending(s: &Settings, states: &mut Map<String, Value>) {
             "action": "finish",
             "execution.$": "$$.Execution.Name",
             "started.$": "$$.Execution.StartTime",
-            "bundle.$": "$.bundle",
         }),
     );
     finish.insert(

@@ -26,6 +26,8 @@ pub enum ResourceKind {
     SecretsmanagerSecret,
     SnsTopic,
     LambdaFunction,
+    SfnStateMachine,
+    SchedulerSchedule,
 }
 
 impl ResourceKind {
@@ -48,6 +50,8 @@ impl ResourceKind {
             ResourceKind::SecretsmanagerSecret => "secretsmanager_secret",
             ResourceKind::SnsTopic => "sns_topic",
             ResourceKind::LambdaFunction => "lambda_function",
+            ResourceKind::SfnStateMachine => "sfn_state_machine",
+            ResourceKind::SchedulerSchedule => "scheduler_schedule",
         }
     }
 }

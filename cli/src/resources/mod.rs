@@ -20,7 +20,9 @@ pub mod kinesis_stream;
 pub mod lambda_function;
 pub mod s3_bucket;
 pub mod s3_object;
+pub mod scheduler_schedule;
 pub mod secretsmanager_secret;
+pub mod sfn_state_machine;
 pub mod sns_topic;
 
 use crate::cloud::{Clients, CloudError};
@@ -113,6 +115,8 @@ pub fn provider(kind: ResourceKind) -> &'static dyn Provider {
         ResourceKind::SecretsmanagerSecret => &secretsmanager_secret::SecretsmanagerSecret,
         ResourceKind::SnsTopic => &sns_topic::SnsTopic,
         ResourceKind::LambdaFunction => &lambda_function::LambdaFunction,
+        ResourceKind::SfnStateMachine => &sfn_state_machine::SfnStateMachine,
+        ResourceKind::SchedulerSchedule => &scheduler_schedule::SchedulerSchedule,
     }
 }
 
@@ -188,6 +192,7 @@ pub fn is_not_found(e: &CloudError) -> bool {
             | "NoSuchPublicAccessBlockConfiguration"
             | "NoSuchBucketPolicy"
             | "NoSuchTagSet"
+            | "StateMachineDoesNotExist"
     )
 }
 

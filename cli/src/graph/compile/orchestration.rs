@@ -1,6 +1,9 @@
-//! `orchestration:`: the deployed pipeline's step runtime, dekit on Lambda (`lambda_function.steps`)
-//! with its own role, allowed what the steps do and nothing else: the lake's zones and `_dekit/`,
-//! the stack's catalog tables, its sources' secrets, its streams, its metrics and its logs.
+//! `orchestration:`: the pipeline deployed. The step runtime, dekit on Lambda
+//! (`lambda_function.steps`), with its own role allowed what the steps do and nothing else: the
+//! lake's zones and `_dekit/`, the stack's catalog tables, its sources' secrets, its streams, its
+//! metrics and its logs. The state machine (`sfn_state_machine.pipeline`, drawn from the step
+//! graph), allowed to invoke that function and tell the `notify:` topics. The schedule
+//! (`scheduler_schedule.pipeline`), allowed to start that state machine.
 
 use super::{Builder, R, resource_address};
 use crate::hash::sha256;
@@ -35,7 +38,7 @@ pub fn add(b: &mut Builder) {
         "files": files,
     });
     let hash = package_hash(&binary, run_in_place, &dir, &files);
-    b.resource(
+    let function = b.resource(
         R::LambdaFunction,
         "steps",
         json!({
@@ -52,6 +55,79 @@ pub fn add(b: &mut Builder) {
         }),
         [role, artifacts_addr],
     );
+    let machine = state_machine(b, &function);
+    if let Some(schedule) = &o.schedule {
+        let machine_arn = b.attr_of(&machine, "arn");
+        let policy = Policy::default().allow(
+            "StartPipeline",
+            &["states:StartExecution"],
+            vec![machine_arn.as_str().unwrap_or_default().to_string()],
+        );
+        let role = b.role("pipeline", "schedule", "scheduler.amazonaws.com", policy);
+        b.resource(
+            R::SchedulerSchedule,
+            "pipeline",
+            json!({
+                "name": b.names.scoped("pipeline"),
+                "schedule": schedule.value,
+                "timezone": o.timezone.as_ref().map_or("UTC", |t| t.value.as_str()),
+                "enabled": o.enabled,
+                "target": {
+                    "arn": machine_arn,
+                    "role_arn": super::reference(&role, "arn"),
+                    "input": "{}",
+                },
+            }),
+            [machine, role],
+        );
+    }
+}
+
+/// The state machine and its role: invoke the step runtime, publish to the `notify:` topics.
+fn state_machine(b: &mut Builder, function: &str) -> String {
+    let graph = crate::graph::Graph {
+        stack: b.s.stack.value.clone(),
+        environment: b.loaded.env_name.clone(),
+        nodes: b.nodes.clone(),
+    };
+    let definition = crate::graph::state_machine::of(&graph, b.loaded).unwrap_or_default();
+    let function_arn = b.attr_of(function, "arn");
+    let function_arn = function_arn.as_str().unwrap_or_default().to_string();
+    let mut policy = Policy::default().allow(
+        "InvokeSteps",
+        &["lambda:InvokeFunction"],
+        vec![function_arn.clone(), format!("{function_arn}:*")],
+    );
+    let mut deps = vec![function.to_string()];
+    let topics: Vec<String> =
+        b.s.orchestration
+            .iter()
+            .flat_map(|o| &o.notify)
+            .map(|t| resource_address(R::SnsTopic, t))
+            .collect();
+    if !topics.is_empty() {
+        let arns = topics
+            .iter()
+            .map(|t| b.attr_of(t, "arn").as_str().unwrap_or_default().to_string())
+            .collect();
+        policy = policy.allow("NotifyFailure", &["sns:Publish"], arns);
+        deps.extend(topics);
+    }
+    let role = b.role("pipeline", "machine", "states.amazonaws.com", policy);
+    let name = b.names.scoped("pipeline");
+    deps.push(role.clone());
+    b.resource(
+        R::SfnStateMachine,
+        "pipeline",
+        json!({
+            "name": name,
+            "arn": b.arns.state_machine(&name),
+            "role_arn": super::reference(&role, "arn"),
+            "type": "STANDARD",
+            "definition": definition,
+        }),
+        deps,
+    )
 }
 
 /// What the steps read and write: the zones and `_dekit/` of the lake, the catalog's tables,

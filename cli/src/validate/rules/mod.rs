@@ -11,7 +11,6 @@ pub mod environment;
 pub mod glue_name;
 pub mod key_prefix;
 pub mod literal_secret;
-pub mod orchestration;
 pub mod public_access;
 pub mod quality_columns;
 pub mod raw_retention;
@@ -63,5 +62,4 @@ pub const ALL: &[Rule] = &[
     raw_retention::RULE,
     stream_throughput::RULE,
     table_writer::RULE,
-    orchestration::RULE,
 ];
