@@ -261,6 +261,7 @@ fn mention(k: &Known, n: &Node, key: &str, s: &str, region: &str, account: &str)
     }
 }
 
+// Long: one arm per AWS service an ARN may name, each with its own identity check.
 fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) -> Option<String> {
     if k.external.contains(full) {
         return None;
@@ -362,22 +363,26 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
             Some(name) => missing("state machine", name, &k.machines),
             None => Some("not a state machine ARN".into()),
         }),
-        "logs" => here(true).or_else(|| {
-            // The log group Lambda writes a function's logs to.
-            let lambda = resource
-                .strip_prefix("log-group:/aws/lambda/")
-                .and_then(|r| r.strip_suffix(":*"))
-                .is_some_and(|f| k.functions.contains(f));
-            (!lambda && !encrypted_glue_logs(k, resource)).then(|| {
-                "a log group that is neither AWS-owned, a delivery stream's, a function's, nor a \
-                 Glue job's or crawler's under the stack's security configuration"
-                    .into()
-            })
-        }),
+        "logs" => here(true).or_else(|| log_group_problem(k, resource)),
         other => Some(format!(
             "service `{other}` is not one dekit creates or knows"
         )),
     }
+}
+
+/// Why a log group ARN is not one the graph may name: Lambda's group of one of its functions, or
+/// Glue's encrypted groups under one of its security configurations.
+fn log_group_problem(k: &Known, resource: &str) -> Option<String> {
+    // The log group Lambda writes a function's logs to.
+    let lambda = resource
+        .strip_prefix("log-group:/aws/lambda/")
+        .and_then(|r| r.strip_suffix(":*"))
+        .is_some_and(|f| k.functions.contains(f));
+    (!lambda && !encrypted_glue_logs(k, resource)).then(|| {
+        "a log group that is neither AWS-owned, a delivery stream's, a function's, nor a \
+         Glue job's or crawler's under the stack's security configuration"
+            .into()
+    })
 }
 
 /// Whether `resource` (`log-group:<group>:*`) is a log group Glue writes to when one of the
