@@ -12,41 +12,8 @@ mod common;
 mod harness;
 
 use harness::stack::Stack;
-use harness::{Scope, cloud};
+use harness::{Scope, cloud, receive, sqs};
 use serde_json::Value;
-
-fn sqs() -> aws_sdk_sqs::Client {
-    let c = cloud();
-    let endpoint = c.clients.target.endpoint("sqs").expect("a local endpoint");
-    aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::new()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .build(),
-    )
-}
-
-/// Messages waiting in the queue (waits up to `wait` seconds for the first).
-fn receive(q: &aws_sdk_sqs::Client, url: &str, wait: i32) -> Vec<Value> {
-    let out = cloud()
-        .rt
-        .block_on(
-            q.receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(wait)
-                .send(),
-        )
-        .expect("ReceiveMessage");
-    out.messages()
-        .iter()
-        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("an SNS envelope"))
-        .collect()
-}
 
 fn alarm_state(name: &str) -> (String, String) {
     let c = cloud();

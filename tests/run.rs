@@ -6,7 +6,7 @@ mod common;
 mod harness;
 
 use harness::stack::Stack;
-use harness::{Scope, cloud, out, outcome, step};
+use harness::{Scope, cloud, out, outcome, receive, sqs, step};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -1423,10 +1423,18 @@ fn deployed_steps_load_what_dekit_run_loads_and_gate_on_failures() {
     );
     assert_eq!(
         step(&manifest, "transform.fact_orders")["status"],
-        "succeeded"
+        "succeeded",
+        "{manifest:#}"
     );
+    // The checks of fact_orders compare with dim_products: they wait for it, and the view
+    // behind them is not served from data its gate did not pass.
+    assert_eq!(step(&manifest, "quality.fact_orders")["status"], "skipped");
     assert_eq!(
         step(&manifest, "serve.sales_by_month_country")["status"],
+        "skipped"
+    );
+    assert_eq!(
+        step(&manifest, "transform.dim_customers")["status"],
         "succeeded"
     );
     assert!(
@@ -1593,6 +1601,150 @@ fn the_schedule_starts_the_pipeline_and_the_execution_loads_the_lake() {
     assert!(
         plan.contains("sfn_state_machine.pipeline will be updated in-place"),
         "{plan}"
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
+/// A step failing in a deployed execution: the execution fails at it, what depends on it does
+/// not run, the branches beside it do, the on-call's queue (subscribed to the `notify:` topic)
+/// hears which step and why, and the manifest says so; fixed and applied, the next execution
+/// succeeds.
+#[test]
+fn a_failing_step_fails_the_execution_and_tells_the_topic() {
+    let c = cloud();
+    let scope = Scope::new("sfnfail");
+    let s = Stack::new(&scope);
+    s.edit(|t| {
+        format!("{t}\norchestration:\n  notify: [oncall]\n  retries: 0\n").replace(
+            "observe:\n  alarms:\n",
+            "observe:\n  topics:\n    oncall:\n      description: Pages the data on-call\n  alarms:\n",
+        )
+    });
+    let model = s.dir.join("models/dim_products.sql");
+    let good = std::fs::read_to_string(&model).unwrap();
+    let broken = format!(
+        "SELECT * FROM ({}) p WHERE 1 / 0 = 1",
+        good.trim().trim_end_matches(';')
+    );
+    std::fs::write(&model, &broken).unwrap();
+    s.ok(&["apply"]);
+    let topic = format!("arn:aws:sns:us-east-1:000000000000:{}-local-oncall", s.name);
+    let q = sqs();
+    let url =
+        c.rt.block_on(
+            q.create_queue()
+                .queue_name(format!("{}-pager", s.name))
+                .send(),
+        )
+        .expect("CreateQueue")
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:000000000000:{}-pager", s.name);
+    c.rt.block_on(
+        c.clients
+            .sns
+            .subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(&queue_arn)
+            .send(),
+    )
+    .expect("Subscribe");
+    let machine = format!(
+        "arn:aws:states:us-east-1:000000000000:stateMachine:{}-local-pipeline",
+        s.name
+    );
+    let run = |name: &str| -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+        let started =
+            c.rt.block_on(
+                c.clients
+                    .sfn
+                    .start_execution()
+                    .state_machine_arn(&machine)
+                    .name(name)
+                    .input("{}")
+                    .send(),
+            )
+            .expect("StartExecution");
+        let began = std::time::Instant::now();
+        loop {
+            let d =
+                c.rt.block_on(
+                    c.clients
+                        .sfn
+                        .describe_execution()
+                        .execution_arn(started.execution_arn())
+                        .send(),
+                )
+                .expect("DescribeExecution");
+            if d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+                return d;
+            }
+            assert!(
+                began.elapsed().as_secs() < 240,
+                "{name} still running: {d:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    };
+    let failed = run("broken");
+    assert_eq!(
+        failed.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Failed,
+        "{failed:?}"
+    );
+    assert_eq!(failed.error(), Some("StepsFailed"), "{failed:?}");
+    let manifest = last_manifest(&s);
+    assert_eq!(
+        step(&manifest, "transform.dim_products")["status"],
+        "failed"
+    );
+    assert!(
+        step(&manifest, "transform.dim_products")["error"]
+            .as_str()
+            .unwrap()
+            .contains("Divide by zero"),
+        "{manifest}"
+    );
+    assert_eq!(
+        step(&manifest, "transform.ml_product_features")["status"],
+        "skipped"
+    );
+    assert_eq!(
+        step(&manifest, "transform.fact_orders")["status"],
+        "succeeded"
+    );
+    // The checks of fact_orders compare with dim_products: they wait for it, and the view
+    // behind them is not served from data its gate did not pass.
+    assert_eq!(step(&manifest, "quality.fact_orders")["status"], "skipped");
+    assert_eq!(
+        step(&manifest, "serve.sales_by_month_country")["status"],
+        "skipped"
+    );
+    assert_eq!(
+        step(&manifest, "transform.dim_customers")["status"],
+        "succeeded"
+    );
+    let heard = receive(&q, &url, 20);
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    let message = heard[0]["Message"].as_str().unwrap();
+    assert!(
+        message.contains("transform.dim_products") && message.contains("failed"),
+        "{message}"
+    );
+    // Fixed and applied (a new package for the step runtime): the next execution succeeds.
+    std::fs::write(&model, &good).unwrap();
+    s.ok(&["apply"]);
+    let fixed = run("fixed");
+    assert_eq!(
+        fixed.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Succeeded,
+        "{fixed:?}"
+    );
+    assert_eq!(
+        step(&last_manifest(&s), "transform.ml_product_features")["status"],
+        "succeeded"
     );
     s.ok(&["destroy", "--force-delete-data"]);
 }

@@ -201,6 +201,18 @@ fn quality(b: &mut Builder, workgroup: &Option<String>) {
     for (name, checks) in b.s.quality.iter() {
         let mut deps = upstream(b, name, name);
         deps.extend(workgroup.clone());
+        // The relations a check compares with are read too: their producers come first (not
+        // their own checks, which may compare back with this one).
+        for c in checks.iter() {
+            let other = match &c.check {
+                crate::model::Check::Relationships(r) => r.to.split_once('.').map(|(t, _)| t),
+                crate::model::Check::RowCountMatches(m) => Some(m.to.as_str()),
+                _ => None,
+            };
+            if let Some(other) = other.filter(|o| *o != name.value) {
+                deps.extend(upstream(b, other, other));
+            }
+        }
         let tests: Vec<Value> = checks
             .iter()
             .map(|c| json!(crate::checks::describe(c)))
