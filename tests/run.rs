@@ -1452,7 +1452,7 @@ fn deployed_steps_load_what_dekit_run_loads_and_gate_on_failures() {
 /// its package), and invocations of the function itself, through Lambda's API on the local
 /// cloud, load the lake exactly as `dekit run` does.
 #[test]
-fn the_deployed_function_runs_the_steps() {
+fn orchestrated_function_runs_the_steps() {
     let c = cloud();
     let scope = Scope::new("lambda");
     let s = Stack::new(&scope);
@@ -1521,7 +1521,7 @@ fn the_deployed_function_runs_the_steps() {
 /// runtime; the schedule fires, the execution succeeds, and the lake holds what `dekit run`
 /// would have written.
 #[test]
-fn the_schedule_starts_the_pipeline_and_the_execution_loads_the_lake() {
+fn orchestrated_schedule_starts_the_pipeline_and_the_execution_loads_the_lake() {
     let c = cloud();
     let scope = Scope::new("schedule");
     let s = Stack::new(&scope);
@@ -1610,7 +1610,7 @@ fn the_schedule_starts_the_pipeline_and_the_execution_loads_the_lake() {
 /// hears which step and why, and the manifest says so; fixed and applied, the next execution
 /// succeeds.
 #[test]
-fn a_failing_step_fails_the_execution_and_tells_the_topic() {
+fn orchestrated_failing_step_fails_the_execution_and_tells_the_topic() {
     let c = cloud();
     let scope = Scope::new("sfnfail");
     let s = Stack::new(&scope);
