@@ -1733,18 +1733,31 @@ fn orchestrated_failing_step_fails_the_execution_and_tells_the_topic() {
         message.contains("transform.dim_products") && message.contains("failed"),
         "{message}"
     );
-    // Fixed and applied (a new package for the step runtime): the next execution succeeds.
+    // Fixed and applied (a new package for the step runtime): `dekit run --deployed` starts an
+    // execution, follows it step by step, and exits 0 with the run's manifest.
     std::fs::write(&model, &good).unwrap();
     s.ok(&["apply"]);
-    let fixed = run("fixed");
-    assert_eq!(
-        fixed.status(),
-        &aws_sdk_sfn::types::ExecutionStatus::Succeeded,
-        "{fixed:?}"
+    let o = s.raw(&["run", "--deployed", "--json"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    for r in m["steps"].as_array().unwrap() {
+        assert_eq!(r["status"], "succeeded", "{r}");
+    }
+    let followed = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        followed.contains("started (run ")
+            && followed.contains("transform.ml_product_features: done"),
+        "{followed}"
     );
-    assert_eq!(
-        step(&last_manifest(&s), "transform.ml_product_features")["status"],
-        "succeeded"
+    // Broken again: it exits 1 and says which step failed.
+    std::fs::write(&model, &broken).unwrap();
+    s.ok(&["apply"]);
+    let o = s.raw(&["run", "--deployed"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("transform.dim_products: failed"),
+        "{}",
+        out(&o)
     );
     s.ok(&["destroy", "--force-delete-data"]);
 }

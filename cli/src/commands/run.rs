@@ -36,6 +36,10 @@ pub struct Args {
     /// everything downstream of them.
     #[arg(long, value_name = "REF")]
     pub since: Option<String>,
+    /// Start an execution of the deployed pipeline (`orchestration:`) and follow it, instead of
+    /// running the steps here.
+    #[arg(long, conflicts_with_all = ["select", "resume", "since", "full_refresh"])]
+    pub deployed: bool,
 }
 
 /// Plain lines (CI, pipes): a line per start and end, progress every 5 s. On a terminal, the
@@ -154,6 +158,25 @@ pub fn run(a: Args) -> ExitCode {
                 "environment `{}` has no lake yet: run `dekit apply` first",
                 d.checked.loaded.env_name
             ));
+        }
+        if a.deployed {
+            let machine = d
+                .state
+                .resources
+                .get("sfn_state_machine.pipeline")
+                .and_then(|r| r.attrs.get("arn"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    format!(
+                        "environment `{}` has no deployed pipeline: add `orchestration:` to the stack and `dekit apply`",
+                        d.checked.loaded.env_name
+                    )
+                })?;
+            let ctx = ctx_of(d, a.max_bad_rows, false);
+            return run::deployed::follow(&ctx.clients, &ctx.lake, &machine, &Lines::new())
+                .await
+                .map(Some);
         }
         let mut select = a.select.clone();
         if let Some(rev) = &a.since {

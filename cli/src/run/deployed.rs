@@ -294,3 +294,68 @@ async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, Str
         },
     })
 }
+
+/// `dekit run --deployed`: start an execution of the deployed pipeline (`machine`) and follow
+/// it, reporting each step as its record appears, until it ends; its run manifest.
+pub async fn follow(
+    clients: &crate::cloud::Clients,
+    lake: &crate::lake::Lake,
+    machine: &str,
+    reporter: &dyn super::Reporter,
+) -> Result<Manifest, String> {
+    use aws_sdk_sfn::types::ExecutionStatus;
+    let name = format!("manual-{}", crate::clock::run_id());
+    let started = clients
+        .sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(&name)
+        .input("{}")
+        .send()
+        .await
+        .map_err(|e| crate::cloud::error::from_sdk("StartExecution", machine, e).to_string())?;
+    let arn = started.execution_arn().to_string();
+    let at = started.start_date();
+    let at = chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())
+        .ok_or("the execution's start time is out of range")?;
+    let id = run_id(&name, &at.to_rfc3339())?;
+    eprintln!("execution {name} of {machine} started (run {id})");
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let d = clients
+            .sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| crate::cloud::error::from_sdk("DescribeExecution", &arn, e).to_string())?;
+        for key in lake
+            .list(&format!("_dekit/executions/{id}/"))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if seen.insert(key.clone())
+                && let Some(r) = lake
+                    .get_json::<StepRecord>(&key)
+                    .await
+                    .map_err(|e| e.to_string())?
+            {
+                reporter.finished(&r);
+            }
+        }
+        if d.status() != &ExecutionStatus::Running {
+            let manifest: Option<Manifest> = lake
+                .get_json(&manifest_key(&id))
+                .await
+                .map_err(|e| e.to_string())?;
+            return manifest.ok_or_else(|| {
+                format!(
+                    "execution {name} ended {} without a run manifest: {}",
+                    d.status().as_str(),
+                    d.cause().or(d.error()).unwrap_or("no cause given")
+                )
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
