@@ -18,7 +18,6 @@
 
 use super::steps::Steps;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 
 /// What the definition needs besides the steps.
 pub struct Settings<'a> {
@@ -42,35 +41,7 @@ const TRANSIENT: &[&str] = &[
 
 /// The steps by level: every step comes after all its dependencies' levels.
 pub fn levels(steps: &Steps) -> Vec<Vec<String>> {
-    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
-    // Steps form a DAG (validate refuses cycles); a step is placed once its dependencies are.
-    while level.len() < steps.len() {
-        let before = level.len();
-        for (s, deps) in steps {
-            if level.contains_key(s.as_str()) {
-                continue;
-            }
-            let placed: Option<Vec<usize>> = deps
-                .iter()
-                .filter(|d| steps.contains_key(*d))
-                .map(|d| level.get(d.as_str()).copied())
-                .collect();
-            if let Some(ls) = placed {
-                level.insert(s, ls.into_iter().max().map_or(0, |l| l + 1));
-            }
-        }
-        if level.len() == before {
-            break;
-        }
-    }
-    let mut out: Vec<Vec<String>> = vec![];
-    for (s, l) in level {
-        if out.len() <= l {
-            out.resize(l + 1, vec![]);
-        }
-        out[l].push(s.to_string());
-    }
-    out
+    super::steps::waves(steps, &steps.keys().cloned().collect())
 }
 
 fn invoke(s: &Settings, payload: Value) -> Map<String, Value> {

@@ -94,25 +94,31 @@ fn closure(start: &str, next: impl Fn(&str) -> Vec<String>) -> BTreeSet<String> 
 
 /// The chosen steps in dependency order (ties by address), for manifests and summaries.
 pub fn ordered(steps: &Steps, chosen: &BTreeSet<String>) -> Vec<String> {
-    let mut out: Vec<String> = vec![];
+    waves(steps, chosen).concat()
+}
+
+/// The chosen steps in waves: a step is in the wave after the last of its chosen dependencies
+/// (the first when it has none), ties by address. The deployed pipeline runs a wave at a time.
+pub fn waves(steps: &Steps, chosen: &BTreeSet<String>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![];
     let mut done = BTreeSet::new();
-    while out.len() < chosen.len() {
-        let before = out.len();
-        for s in chosen {
-            if !done.contains(s)
-                && steps[s]
-                    .iter()
-                    .all(|d| !chosen.contains(d) || done.contains(d))
-            {
-                out.push(s.clone());
-            }
-        }
-        for s in &out[before..] {
-            done.insert(s.clone());
-        }
-        if out.len() == before {
+    while done.len() < chosen.len() {
+        let wave: Vec<String> = chosen
+            .iter()
+            .filter(|s| {
+                !done.contains(*s)
+                    && steps[*s]
+                        .iter()
+                        .all(|d| !chosen.contains(d) || done.contains(d))
+            })
+            .cloned()
+            .collect();
+        // A cycle (validate refuses them) leaves steps no wave can take.
+        if wave.is_empty() {
             break;
         }
+        done.extend(wave.iter().cloned());
+        out.push(wave);
     }
     out
 }

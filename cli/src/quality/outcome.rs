@@ -42,6 +42,14 @@ pub struct Outcome {
 
 impl Outcome {
     /// A check about to run: passing, nothing found yet, at severity error.
+    /// Whether it lets what is built on it go ahead: passed, a warning, or skipped by design.
+    pub fn ok(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Pass | Verdict::Warn | Verdict::Skipped
+        )
+    }
+
     pub fn new(name: String, relation: &str, check: &str, sql: String) -> Outcome {
         Outcome {
             name,
@@ -71,9 +79,7 @@ pub struct Report {
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.outcomes
-            .iter()
-            .all(|o| matches!(o.verdict, Verdict::Pass | Verdict::Warn | Verdict::Skipped))
+        self.outcomes.iter().all(Outcome::ok)
     }
 }
 

@@ -28,19 +28,11 @@ fn parts(d: &Attrs) -> Result<(FlexibleTimeWindow, Target, ScheduleState), Cloud
         .mode(FlexibleTimeWindowMode::Off)
         .build()
         .map_err(invalid(name))?;
+    let field = |k: &str| d["target"][k].as_str().unwrap_or_default();
     let target = Target::builder()
-        .arn(s(
-            &d["target"].as_object().cloned().unwrap_or_default(),
-            "arn",
-        ))
-        .role_arn(s(
-            &d["target"].as_object().cloned().unwrap_or_default(),
-            "role_arn",
-        ))
-        .input(s(
-            &d["target"].as_object().cloned().unwrap_or_default(),
-            "input",
-        ))
+        .arn(field("arn"))
+        .role_arn(field("role_arn"))
+        .input(field("input"))
         .build()
         .map_err(invalid(name))?;
     let state = if d["enabled"] == false {

@@ -14,7 +14,6 @@ use super::{Ctx, execute, kind_of};
 use crate::records::{Manifest, Status, StepRecord, manifest_key};
 use crate::stats::{Progress, StepStats};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// What the state machine asks.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -207,25 +206,19 @@ async fn step_of(ctx: &Ctx, step: &str, run_id: &str) -> Result<Answer, String> 
 async fn gate(ctx: &Ctx, step: &str) -> Result<StepStats, String> {
     let relation = step.strip_prefix("quality.").unwrap_or(step).to_string();
     let report = crate::quality::runner::run(ctx.catalog(), &ctx.lake, &[relation]).await?;
+    if report.ok() {
+        return Ok(StepStats {
+            notes: vec![format!("{} checks passed", report.outcomes.len())],
+            ..StepStats::default()
+        });
+    }
     let failed: Vec<String> = report
         .outcomes
         .iter()
-        .filter(|o| {
-            matches!(
-                o.verdict,
-                crate::quality::outcome::Verdict::Fail | crate::quality::outcome::Verdict::Error
-            )
-        })
+        .filter(|o| !o.ok())
         .map(|o| format!("{} ({})", o.name, o.message))
         .collect();
-    if failed.is_empty() {
-        Ok(StepStats {
-            notes: vec![format!("{} checks passed", report.outcomes.len())],
-            ..StepStats::default()
-        })
-    } else {
-        Err(format!("checks failed: {}", failed.join("; ")))
-    }
+    Err(format!("checks failed: {}", failed.join("; ")))
 }
 
 /// The run's manifest from the steps' records, as `dekit run` writes it, and its metrics.
@@ -233,9 +226,9 @@ async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, Str
     let id = run_id(execution, started)?;
     let steps = crate::graph::steps::step_graph(&ctx.graph);
     let all = steps.keys().cloned().collect();
-    let mut records: BTreeMap<String, StepRecord> = BTreeMap::new();
+    let mut records = vec![];
     for s in crate::graph::steps::ordered(&steps, &all) {
-        let r = match get(ctx, &id, &s).await? {
+        records.push(match get(ctx, &id, &s).await? {
             Some(r) => r,
             None => record(
                 ctx,
@@ -245,27 +238,25 @@ async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, Str
                 0,
                 Some("no invocation recorded it".into()),
             ),
-        };
-        records.insert(s, r);
+        });
     }
-    let order = crate::graph::steps::ordered(&steps, &all);
+    let began = crate::clock::parse(started)?;
     let manifest = Manifest {
         run_id: id.clone(),
         stack: ctx.checked.loaded.stack.stack.value.clone(),
         environment: ctx.checked.loaded.env_name.clone(),
         git_commit: None,
         git_dirty: None,
-        started_at: crate::clock::parse(started)?.to_rfc3339(),
+        started_at: began.to_rfc3339(),
         finished_at: crate::clock::now().to_rfc3339(),
         selectors: vec![],
         resumed_from: None,
-        steps: order.iter().filter_map(|s| records.remove(s)).collect(),
+        steps: records,
     };
     ctx.lake
         .put_json(&manifest_key(&id), &manifest)
         .await
         .map_err(|e| format!("writing the run manifest: {e}"))?;
-    let began = crate::clock::parse(started)?;
     super::publish(ctx, &manifest, began).await;
     let failed: Vec<String> = manifest
         .steps

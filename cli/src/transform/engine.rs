@@ -79,14 +79,6 @@ impl SqlEngine {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SqlEngine::Local => "local",
-            SqlEngine::Athena => "athena",
-            SqlEngine::GlueSpark => "glue",
-        }
-    }
-
     /// Build model `name` as version `run_id`.
     pub async fn build(
         self,
