@@ -226,6 +226,20 @@ impl Provider for LambdaFunction {
         Box::pin(async move {
             let name = s(d, "name");
             settled(c, name).await?;
+            // The code first, then the description naming its package: a code update that
+            // fails leaves the old hash described, so the next plan still shows it.
+            if live.get("package_sha256") != d.get("package_sha256") {
+                let (bucket, key) = upload(c, d).await?;
+                c.lambda
+                    .update_function_code()
+                    .function_name(name)
+                    .s3_bucket(bucket)
+                    .s3_key(key)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("UpdateFunctionCode", name, e))?;
+                settled(c, name).await?;
+            }
             let conf_keys = ["role_arn", "memory_mb", "timeout_seconds", "environment"];
             if conf_keys.iter().any(|k| live.get(*k) != d.get(*k))
                 || live.get("package_sha256") != d.get("package_sha256")
@@ -241,18 +255,6 @@ impl Provider for LambdaFunction {
                     .send()
                     .await
                     .map_err(|e| from_sdk("UpdateFunctionConfiguration", name, e))?;
-                settled(c, name).await?;
-            }
-            if live.get("package_sha256") != d.get("package_sha256") {
-                let (bucket, key) = upload(c, d).await?;
-                c.lambda
-                    .update_function_code()
-                    .function_name(name)
-                    .s3_bucket(bucket)
-                    .s3_key(key)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("UpdateFunctionCode", name, e))?;
                 settled(c, name).await?;
             }
             let arn = s(live, "arn");
