@@ -392,7 +392,9 @@ impl Provider for KinesisStream {
             }
             // A stream of that name still DELETING (a destroy just before) holds the name: only
             // then is the create refused as in use, and it is waited out and tried again (no
-            // describe before every create). The permit is held until the stream is ACTIVE.
+            // describe before every create). It may also be gone by the time it is described:
+            // then the name is free, and the create is tried again at once. The permit is held
+            // until the stream is ACTIVE.
             let mut permit = create_permit(c).await;
             match req
                 .clone()
@@ -402,7 +404,10 @@ impl Provider for KinesisStream {
             {
                 Err(e)
                     if e.code == "ResourceInUseException"
-                        && status(c, name).await? == Some(StreamStatus::Deleting) =>
+                        && matches!(
+                            status(c, name).await?,
+                            None | Some(StreamStatus::Deleting)
+                        ) =>
                 {
                     drop(permit);
                     wait_gone(c, name).await?;
