@@ -357,15 +357,19 @@ fn kill_after(file: &str, args: &[&str], delay: std::time::Duration) {
 #[test]
 fn random_kills_of_apply_and_destroy_converge() {
     let c = cloud();
-    let scope = Scope::new("crash");
-    let stack = Stack::new(&scope);
-    let file = stack.file();
-    let state = stack.dir.join(".dekit/local.state.json");
     // The same moments on every run; DEKIT_KILL_SEED and DEKIT_KILL_TRIALS explore others.
     let env_u64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let mut seed: u64 = env_u64("DEKIT_KILL_SEED").unwrap_or(0x9e3779b97f4a7c15);
     let trials = env_u64("DEKIT_KILL_TRIALS").unwrap_or(20);
     for trial in 0..trials {
+        // Each trial its own stack: a request the killed process had sent is still carried out
+        // by the cloud, and a loaded local cloud carried out a killed destroy's DeleteStream
+        // after the next trial had created the stream again (CI, twice). Within a trial, what
+        // a killed apply sent may still land during the apply after it, which must converge.
+        let scope = Scope::new("crash");
+        let stack = Stack::new(&scope);
+        let file = stack.file();
+        let state = stack.dir.join(".dekit/local.state.json");
         // Killed with SIGKILL at a random moment 0.1–1.2 s into an apply ...
         let delay = std::time::Duration::from_millis(100 + next(&mut seed) % 1100);
         kill_after(&file, &["apply"], delay);
@@ -374,8 +378,19 @@ fn random_kills_of_apply_and_destroy_converge() {
                 .unwrap_or_else(|e| panic!("trial {trial}: torn state: {e}"));
             assert_eq!(v["version"], 1);
         }
+        // Which trial and kill moment a failure follows.
+        let ok = |args: &[&str], after: &str| {
+            let o = stack.dekit(args);
+            assert!(
+                o.status.success(),
+                "trial {trial} ({after}): dekit {args:?} failed:\n{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8(o.stdout).unwrap()
+        };
         // ... applied again: converges, and every resource of the graph is recorded.
-        let out = stack.ok(&["apply"]);
+        let out = ok(&["apply"], &format!("apply killed after {delay:?}"));
         assert!(
             out.contains("Apply complete!") || out.contains("No changes"),
             "trial {trial} (killed after {delay:?}): {out}"
@@ -391,7 +406,10 @@ fn random_kills_of_apply_and_destroy_converge() {
         // Killed during a destroy, then destroyed: exit 0 and nothing left.
         let delay = std::time::Duration::from_millis(100 + next(&mut seed) % 1100);
         kill_after(&file, &["destroy", "--force-delete-data"], delay);
-        stack.ok(&["destroy", "--force-delete-data"]);
+        ok(
+            &["destroy", "--force-delete-data"],
+            &format!("destroy killed after {delay:?}"),
+        );
         let tagged =
             c.rt.block_on(harness::tagged_with_stack(&c.clients, &stack.name));
         assert_eq!(
@@ -549,6 +567,99 @@ fn saved_plan_refuses_when_state_changed() {
     stack.ok(&["plan", "--out", &pf]);
     let out = stack.ok(&["apply", "--plan", &pf]);
     assert!(out.contains("Apply complete! Resources: 25 added"), "{out}");
+    stack.ok(&["destroy", "--force-delete-data"]);
+}
+
+/// A stream created or deleted by someone else between the plan and its apply (or a killed
+/// apply's request carried out late): a create that finds this stack's stream there converges
+/// it, another stack's is not taken over, and an update of a stream gone since fails at once.
+#[test]
+fn a_stream_changed_between_plan_and_apply() {
+    let c = cloud();
+    let scope = Scope::new("between");
+    let stack = Stack::new(&scope);
+    let stream = format!("{}-local-clickstream", stack.name);
+    let pf = stack.dir.join("plan.json").to_string_lossy().into_owned();
+    // Tagged apart from the create: MiniStack ignores CreateStream's tags.
+    // The stream's status (None: gone), polled until `done` says so (LocalStack takes time).
+    let settle = |done: fn(Option<&str>) -> bool| {
+        for _ in 0..240 {
+            let d = c.rt.block_on(
+                c.clients
+                    .kinesis
+                    .describe_stream_summary()
+                    .stream_name(&stream)
+                    .send(),
+            );
+            let status = d.ok().and_then(|d| {
+                d.stream_description_summary()
+                    .map(|s| s.stream_status().as_str().to_string())
+            });
+            if done(status.as_deref()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!("the stream {stream} did not settle");
+    };
+    // Tagged apart from the create: MiniStack ignores CreateStream's tags.
+    let create = |tags: &[(&str, &str)]| {
+        let k = &c.clients.kinesis;
+        c.rt.block_on(k.create_stream().stream_name(&stream).shard_count(2).send())
+            .unwrap();
+        settle(|s| s == Some("ACTIVE"));
+        for (key, v) in tags {
+            c.rt.block_on(
+                k.add_tags_to_stream()
+                    .stream_name(&stream)
+                    .tags(*key, *v)
+                    .send(),
+            )
+            .unwrap();
+        }
+    };
+    let delete = || {
+        let k = &c.clients.kinesis;
+        c.rt.block_on(k.delete_stream().stream_name(&stream).send())
+            .unwrap();
+    };
+    // Another stack's stream of that name: refused, not adopted.
+    stack.ok(&["plan", "--out", &pf]);
+    create(&[("dekit:stack", "someone-else")]);
+    let o = stack.dekit(&["apply", "--plan", &pf]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("kinesis_stream.clickstream") && out.contains("ResourceInUseException"),
+        "{out}"
+    );
+    delete();
+    settle(|s| s.is_none());
+    // An untagged one (as a killed apply's CreateStream leaves it): converged into this stack's.
+    stack.ok(&["plan", "--out", &pf]);
+    create(&[]);
+    let out = stack.ok(&["apply", "--plan", &pf]);
+    assert!(out.contains("Apply complete!"), "{out}");
+    stack.assert_converged();
+    // Gone between the plan of a change and its apply: no wait for it to come back.
+    stack.edit(|t| {
+        t.replace(
+            "      retention_hours: 24\n      partition_key: customer_id",
+            "      retention_hours: 48\n      partition_key: customer_id",
+        )
+    });
+    stack.ok(&["plan", "--out", &pf]);
+    delete();
+    let o = stack.dekit(&["apply", "--plan", &pf]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("the stream was deleted after the plan read it"),
+        "{out}"
+    );
+    let out = stack.ok(&["apply"]);
+    assert!(out.contains("Apply complete!"), "{out}");
+    stack.assert_converged();
     stack.ok(&["destroy", "--force-delete-data"]);
 }
 

@@ -65,7 +65,7 @@ fn execute(a: Args) -> ExitCode {
 
 async fn locked(d: &mut Deployment, a: &Args, stack_hash: &str) -> Result<bool, String> {
     let plan = match &a.plan {
-        Some(path) => SavedPlan::read_fresh(path, &d.state, stack_hash)?,
+        Some(path) => SavedPlan::read_fresh(path, &mut d.state, stack_hash)?,
         None => {
             let mut p = d.plan(a.parallelism).await?;
             if !a.target.is_empty() {

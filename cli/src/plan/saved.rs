@@ -24,11 +24,16 @@ impl SavedPlan {
     }
 
     /// The saved plan, if it still applies to `state` and the stack whose text hashes to `stack_sha256`.
-    pub fn read_fresh(path: &Path, state: &State, stack_sha256: &str) -> Result<Plan, String> {
+    /// A state never saved (a new stack) takes the plan's lineage: each command starts a new
+    /// state with a lineage of its own, so comparing them would refuse every first plan.
+    pub fn read_fresh(path: &Path, state: &mut State, stack_sha256: &str) -> Result<Plan, String> {
         let text =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let saved: SavedPlan = serde_json::from_slice(&text)
             .map_err(|e| format!("{} is not a dekit plan: {e}", path.display()))?;
+        if state.serial == 0 && saved.serial == 0 {
+            state.lineage.clone_from(&saved.lineage);
+        }
         if saved.lineage != state.lineage || saved.serial != state.serial {
             return Err(format!(
                 "the saved plan is stale: state changed since it was made (serial {} → {}); run `dekit plan` again",

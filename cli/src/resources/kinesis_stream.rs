@@ -158,8 +158,20 @@ fn mode(d: &Attrs) -> StreamMode {
     }
 }
 
+/// Update a stream the plan read: one that is gone now was deleted after the plan (by someone
+/// else, or a request of a killed run carried out late), which no wait brings back.
 async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
-    let active = wait_active(c, s(d, "name"), Lane::Other).await?;
+    let name = s(d, "name");
+    let found = describe(c, name, Lane::Other).await?;
+    if found.is_none_or(|s| s.stream_status() == &StreamStatus::Deleting) {
+        return Err(CloudError::new(
+            "DescribeStreamSummary",
+            name,
+            "ResourceNotFoundException",
+            "the stream was deleted after the plan read it (outside this apply); plan again to create it",
+        ));
+    }
+    let active = wait_active(c, name, Lane::Other).await?;
     converge_active(c, d, live, active).await?;
     Ok(())
 }
@@ -396,39 +408,66 @@ impl Provider for KinesisStream {
             // then the name is free, and the create is tried again at once. The permit is held
             // until the stream is ACTIVE.
             let mut permit = create_permit(c).await;
-            match req
+            let sent = req
                 .clone()
                 .send()
                 .await
-                .map_err(|e| from_sdk("CreateStream", name, e))
-            {
-                Err(e)
-                    if e.code == "ResourceInUseException"
-                        && matches!(
-                            status(c, name).await?,
-                            None | Some(StreamStatus::Deleting)
-                        ) =>
-                {
+                .map_err(|e| from_sdk("CreateStream", name, e));
+            let existing = match sent {
+                Ok(_) => None,
+                Err(e) if e.code == "ResourceInUseException" => {
+                    let found = describe(c, name, Lane::Other)
+                        .await?
+                        .filter(|s| s.stream_status() != &StreamStatus::Deleting);
+                    match found {
+                        None => {
+                            drop(permit);
+                            wait_gone(c, name).await?;
+                            permit = create_permit(c).await;
+                            req.send()
+                                .await
+                                .map_err(|e| from_sdk("CreateStream", name, e))?;
+                            None
+                        }
+                        // Created already by a create of this stack carried out earlier (a
+                        // killed apply's request, or an attempt the SDK retried after it landed):
+                        // converged from what it is. Another stack's stream is not taken over.
+                        Some(sum) => {
+                            let live = live_of(name, &sum, &list_tags(c, name).await?);
+                            let stack_of = |a: &Attrs| a.get("tags")?.get("dekit:stack").cloned();
+                            if stack_of(&live).is_some_and(|s| Some(s) != stack_of(d)) {
+                                return Err(e);
+                            }
+                            Some((live, sum))
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+            let (live, active) = match existing {
+                Some((live, sum)) => {
                     drop(permit);
-                    wait_gone(c, name).await?;
-                    permit = create_permit(c).await;
-                    req.send()
-                        .await
-                        .map_err(|e| from_sdk("CreateStream", name, e))?;
+                    let active = if sum.stream_status() == &StreamStatus::Active {
+                        sum
+                    } else {
+                        wait_active(c, name, Lane::Other).await?
+                    };
+                    (live, active)
                 }
-                other => {
-                    other?;
+                None => {
+                    let active = wait_changed(c, name, Lane::Creating).await?;
+                    drop(permit);
+                    // What a new stream is, without reading it back: the mode and shards it
+                    // was created with, 24 h retention, no encryption. Tags are set again
+                    // (LocalStack ignores CreateStream's tags; AWS keeps them, and adding equal
+                    // tags changes nothing).
+                    let mut live = d.clone();
+                    live.insert("retention_hours".into(), json!(24));
+                    live.insert("encryption".into(), json!({ "type": "NONE" }));
+                    live.remove("tags");
+                    (live, active)
                 }
-            }
-            let active = wait_changed(c, name, Lane::Creating).await?;
-            drop(permit);
-            // What a new stream is, without reading it back: the mode and shards it was created
-            // with, 24 h retention, no encryption. Tags are set again (LocalStack ignores
-            // CreateStream's tags; AWS keeps them, and adding equal tags changes nothing).
-            let mut live = d.clone();
-            live.insert("retention_hours".into(), json!(24));
-            live.insert("encryption".into(), json!({ "type": "NONE" }));
-            live.remove("tags");
+            };
             let last = converge_active(c, d, &live, active).await?;
             Ok(Some(live_of(name, &last, &list_tags(c, name).await?)))
         })
