@@ -1733,20 +1733,53 @@ fn orchestrated_failing_step_fails_the_execution_and_tells_the_topic() {
         message.contains("transform.dim_products") && message.contains("failed"),
         "{message}"
     );
-    // Fixed and applied (a new package for the step runtime): `dekit run --deployed` starts an
-    // execution, follows it step by step, and exits 0 with the run's manifest.
+    // Fixed and applied (a new package for the step runtime): `dekit run --deployed --resume`
+    // starts an execution that runs only what did not succeed in the failed one, follows it
+    // step by step, and exits 0 with the run's manifest.
+    let failed_run = manifest["run_id"].as_str().unwrap().to_string();
+    let o = s.raw(&["run", "--deployed", "--resume", "no-such-run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("no run `no-such-run` to resume"),
+        "{}",
+        out(&o)
+    );
     std::fs::write(&model, &good).unwrap();
     s.ok(&["apply"]);
-    let o = s.raw(&["run", "--deployed", "--json"]);
+    let o = s.raw(&["run", "--deployed", "--resume", &failed_run, "--json"]);
     assert!(o.status.success(), "{}", out(&o));
     let m: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
-    for r in m["steps"].as_array().unwrap() {
-        assert_eq!(r["status"], "succeeded", "{r}");
-    }
+    assert_eq!(m["resumed_from"], failed_run.as_str());
+    let ran: Vec<&str> = m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], "succeeded", "{r}");
+            r["step"].as_str().unwrap()
+        })
+        .collect();
+    let not_succeeded: Vec<&str> = manifest["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != "succeeded")
+        .map(|r| r["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, not_succeeded, "{m}");
+    // Exact: the rebuilt dimension holds every product once, and what succeeded before (the
+    // loads, fact_orders) was not loaded or built again.
+    assert_eq!(
+        step(&m, "transform.dim_products")["rows"],
+        s.query("SELECT count(DISTINCT product_id) AS n FROM products")[0]["n"]
+    );
+    let orders = s.query("SELECT count(*) AS n FROM fact_orders")[0]["n"].clone();
+    assert_eq!(orders, step(&manifest, "transform.fact_orders")["rows"]);
     let followed = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(
         followed.contains("started (run ")
-            && followed.contains("transform.ml_product_features: done"),
+            && followed.contains("transform.ml_product_features: done")
+            && !followed.contains("transform.fact_orders:"),
         "{followed}"
     );
     // Broken again: it exits 1 and says which step failed.

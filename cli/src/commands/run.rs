@@ -38,7 +38,8 @@ pub struct Args {
     pub since: Option<String>,
     /// Start an execution of the deployed pipeline (`orchestration:`) and follow it, instead of
     /// running the steps here.
-    #[arg(long, conflicts_with_all = ["select", "resume", "since", "full_refresh"])]
+    /// With `--resume RUN`, the execution runs only what did not succeed in run RUN.
+    #[arg(long, conflicts_with_all = ["select", "since", "full_refresh"])]
     pub deployed: bool,
 }
 
@@ -174,9 +175,15 @@ pub fn run(a: Args) -> ExitCode {
                     )
                 })?;
             let ctx = ctx_of(d, a.max_bad_rows, false);
-            return run::deployed::follow(&ctx.clients, &ctx.lake, &machine, &Lines::new())
-                .await
-                .map(Some);
+            return run::deployed::follow(
+                &ctx.clients,
+                &ctx.lake,
+                &machine,
+                a.resume.as_deref(),
+                &Lines::new(),
+            )
+            .await
+            .map(Some);
         }
         let mut select = a.select.clone();
         if let Some(rev) = &a.since {

@@ -76,6 +76,7 @@ fn step_states(s: &Settings, step: &str, next: Option<&str>, out: &mut Map<Strin
             "step": step,
             "execution.$": "$$.Execution.Name",
             "started.$": "$$.Execution.StartTime",
+            "input.$": "$$.Execution.Input",
         }),
     );
     task.insert(
@@ -213,6 +214,7 @@ fn ending(s: &Settings, states: &mut Map<String, Value>) {
             "action": "finish",
             "execution.$": "$$.Execution.Name",
             "started.$": "$$.Execution.StartTime",
+            "input.$": "$$.Execution.Input",
         }),
     );
     finish.insert(

@@ -24,6 +24,8 @@ pub enum Event {
         step: String,
         execution: String,
         started: String,
+        #[serde(default)]
+        input: Input,
     },
     /// The invocation for `step` failed itself (Step Functions' error and cause): record it.
     Failed {
@@ -33,7 +35,60 @@ pub enum Event {
         error: serde_json::Value,
     },
     /// Every step has a record: write the manifest and the metrics.
-    Finish { execution: String, started: String },
+    Finish {
+        execution: String,
+        started: String,
+        #[serde(default)]
+        input: Input,
+    },
+}
+
+/// The execution's input (a schedule's, or `dekit run --deployed`'s); other fields are the
+/// user's and ignored.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Input {
+    /// Resume run RUN: the steps that succeeded in it are not run again (`dekit run --resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
+}
+
+/// What a resumed run did: the steps that succeeded in it.
+struct Resumed {
+    run: String,
+    succeeded: std::collections::BTreeSet<String>,
+}
+
+impl Resumed {
+    async fn of(ctx: &Ctx, input: &Input) -> Result<Option<Resumed>, String> {
+        let Some(run) = &input.resume else {
+            return Ok(None);
+        };
+        let m: Manifest = ctx
+            .lake
+            .get_json(&manifest_key(run))
+            .await
+            .map_err(|e| format!("reading run {run} to resume: {e}"))?
+            .ok_or_else(|| {
+                format!(
+                    "no run `{run}` to resume in {}",
+                    ctx.lake.url("_dekit/runs/")
+                )
+            })?;
+        let succeeded = m
+            .steps
+            .iter()
+            .filter(|s| s.status == Status::Succeeded)
+            .map(|s| s.step.clone())
+            .collect();
+        Ok(Some(Resumed {
+            run: run.clone(),
+            succeeded,
+        }))
+    }
+
+    fn done(r: &Option<Resumed>, step: &str) -> bool {
+        r.as_ref().is_some_and(|r| r.succeeded.contains(step))
+    }
 }
 
 /// The answer the state machine reads.
@@ -66,7 +121,11 @@ pub async fn handle(ctx: &Ctx, event: &Event) -> Result<Answer, String> {
             step,
             execution,
             started,
-        } => step_of(ctx, step, &run_id(execution, started)?).await,
+            input,
+        } => {
+            let resumed = Resumed::of(ctx, input).await?;
+            step_of(ctx, step, &run_id(execution, started)?, &resumed).await
+        }
         Event::Failed {
             step,
             execution,
@@ -94,7 +153,14 @@ pub async fn handle(ctx: &Ctx, event: &Event) -> Result<Answer, String> {
                 ..Answer::default()
             })
         }
-        Event::Finish { execution, started } => finish(ctx, execution, started).await,
+        Event::Finish {
+            execution,
+            started,
+            input,
+        } => {
+            let resumed = Resumed::of(ctx, input).await?;
+            finish(ctx, execution, started, &resumed).await
+        }
     }
 }
 
@@ -130,11 +196,27 @@ async fn get(ctx: &Ctx, run_id: &str, step: &str) -> Result<Option<StepRecord>, 
         .map_err(|e| format!("reading the record of step {step}: {e}"))
 }
 
-async fn step_of(ctx: &Ctx, step: &str, run_id: &str) -> Result<Answer, String> {
+// Long: the step's whole life in one invocation: done before, dependencies, run, record.
+async fn step_of(
+    ctx: &Ctx,
+    step: &str,
+    run_id: &str,
+    resumed: &Option<Resumed>,
+) -> Result<Answer, String> {
     let steps = crate::graph::steps::step_graph(&ctx.graph);
     let deps = steps
         .get(step)
         .ok_or_else(|| format!("no step `{step}` in the deployed stack"))?;
+    // As `dekit run --resume`: a step that succeeded in the resumed run is not part of this one.
+    if let Some(r) = resumed
+        && r.succeeded.contains(step)
+    {
+        return Ok(Answer {
+            ok: true,
+            message: format!("{step}: succeeded in run {} (resumed)", r.run),
+            ..Answer::default()
+        });
+    }
     if let Some(done) = get(ctx, run_id, step).await?
         && done.status == Status::Succeeded
     {
@@ -146,10 +228,11 @@ async fn step_of(ctx: &Ctx, step: &str, run_id: &str) -> Result<Answer, String> 
     }
     for d in deps {
         let before = get(ctx, run_id, d).await?;
-        if !before
-            .as_ref()
-            .is_some_and(|r| r.status == Status::Succeeded)
-        {
+        let satisfied = match &before {
+            Some(r) => r.status == Status::Succeeded,
+            None => Resumed::done(resumed, d),
+        };
+        if !satisfied {
             let why = match before {
                 Some(_) => format!("`{d}` did not succeed"),
                 None => format!("`{d}` has not run in this execution"),
@@ -222,7 +305,12 @@ async fn gate(ctx: &Ctx, step: &str) -> Result<StepStats, String> {
 }
 
 /// The run's manifest from the steps' records, as `dekit run` writes it, and its metrics.
-async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, String> {
+async fn finish(
+    ctx: &Ctx,
+    execution: &str,
+    started: &str,
+    resumed: &Option<Resumed>,
+) -> Result<Answer, String> {
     let id = run_id(execution, started)?;
     let steps = crate::graph::steps::step_graph(&ctx.graph);
     let all = steps.keys().cloned().collect();
@@ -230,6 +318,8 @@ async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, Str
     for s in crate::graph::steps::ordered(&steps, &all) {
         records.push(match get(ctx, &id, &s).await? {
             Some(r) => r,
+            // Not part of a resumed run, as in `dekit run --resume`'s manifest.
+            None if Resumed::done(resumed, &s) => continue,
             None => record(
                 ctx,
                 &s,
@@ -250,7 +340,7 @@ async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, Str
         started_at: began.to_rfc3339(),
         finished_at: crate::clock::now().to_rfc3339(),
         selectors: vec![],
-        resumed_from: None,
+        resumed_from: resumed.as_ref().map(|r| r.run.clone()),
         steps: records,
     };
     ctx.lake
@@ -287,21 +377,38 @@ async fn finish(ctx: &Ctx, execution: &str, started: &str) -> Result<Answer, Str
 }
 
 /// `dekit run --deployed`: start an execution of the deployed pipeline (`machine`) and follow
-/// it, reporting each step as its record appears, until it ends; its run manifest.
+/// it, reporting each step as its record appears, until it ends; its run manifest. With
+/// `resume`, the execution runs again only what did not succeed in that run.
 pub async fn follow(
     clients: &crate::cloud::Clients,
     lake: &crate::lake::Lake,
     machine: &str,
+    resume: Option<&str>,
     reporter: &dyn super::Reporter,
 ) -> Result<Manifest, String> {
     use aws_sdk_sfn::types::ExecutionStatus;
+    if let Some(run) = resume
+        && lake
+            .get_json::<Manifest>(&manifest_key(run))
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+    {
+        return Err(format!(
+            "no run `{run}` to resume in {}",
+            lake.url("_dekit/runs/")
+        ));
+    }
+    let input = Input {
+        resume: resume.map(str::to_string),
+    };
     let name = format!("manual-{}", crate::clock::run_id());
     let started = clients
         .sfn
         .start_execution()
         .state_machine_arn(machine)
         .name(&name)
-        .input("{}")
+        .input(serde_json::to_string(&input).expect("input serializes"))
         .send()
         .await
         .map_err(|e| crate::cloud::error::from_sdk("StartExecution", machine, e).to_string())?;
