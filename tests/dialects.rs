@@ -221,9 +221,27 @@ fn retail_state_machine_is_valid_asl() {
         format!("{text}\norchestration:\n  schedule: cron(0 5 * * ? *)\n  retries: 3\n"),
     )
     .unwrap();
-    let checked = checked(file.to_str().unwrap(), "prod");
+    let (loaded, report) = dekit::load::load_file(&file, Some("prod")).unwrap();
+    let (checked, report) = dekit::validate::check(loaded, report);
+    let checked = checked.unwrap();
     let g = dekit::graph::compile::compile(&checked).unwrap();
     let def = dekit::graph::state_machine::of(&g, &checked.loaded).expect("a definition");
+    // One scheduler: the batch load's Glue trigger is folded into the pipeline (W121 says so).
+    assert!(
+        !g.nodes
+            .iter()
+            .any(|n| n.kind
+                == dekit::graph::NodeKind::Resource(dekit::graph::ResourceKind::GlueTrigger)),
+        "a Glue trigger beside the pipeline"
+    );
+    assert!(
+        report
+            .diags
+            .iter()
+            .any(|d| d.code == "W121" && d.message.contains("batch `shop_tables`")),
+        "{:?}",
+        report.diags
+    );
     let text = serde_json::to_string_pretty(&def).unwrap();
     insta::assert_snapshot!("retail_state_machine", text);
     // Every step of the run DAG has its task, after every step it depends on.

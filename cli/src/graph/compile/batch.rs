@@ -1,5 +1,6 @@
 //! `ingest.batch`: a Glue job per batch load (script rendered from `templates/`), with its role and,
-//! where a schedule is declared, its trigger; plus the ingest step `dekit run` executes.
+//! where a schedule is declared and no pipeline is deployed (`orchestration:`), its trigger; plus
+//! the ingest step `dekit run` (and the deployed pipeline) executes.
 
 use super::{Builder, R, S, resource_address};
 use crate::policy::{Policy, list_prefixes};
@@ -94,7 +95,14 @@ pub fn add(b: &mut Builder) {
         );
         let mut deps = vec![job.clone(), format!("source.{}", batch.source.value)];
         let mut step = json!({ "mode": "batch", "writes": url, "tables": tables });
-        if let Some(schedule) = &batch.schedule {
+        // One scheduler: with `orchestration:` the pipeline's state machine runs the load on
+        // its schedule, with dekit's watermarks and load ids; a Glue trigger beside it would
+        // load the same tables a second way (W121 says so at the batch's `schedule:`).
+        if let Some(schedule) = batch
+            .schedule
+            .as_ref()
+            .filter(|_| s.orchestration.is_none())
+        {
             deps.push(b.resource(
                 R::GlueTrigger,
                 name,

@@ -3,6 +3,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::validate::Cx;
 
+pub mod batch_schedule;
 pub mod bucket_name;
 pub mod column_type;
 pub mod dependency_cycle;
@@ -49,6 +50,7 @@ pub const ALL: &[Rule] = &[
     unresolved_reference::RULE,
     dependency_cycle::RULE,
     schedule::RULE,
+    batch_schedule::RULE,
     sql_model::RULE,
     sql_dialect::RULE,
     literal_secret::RULE,
