@@ -875,3 +875,77 @@ fn generated_iam_policies_pass_parliament() {
     assert!(out.contains("kms:NoSuchAliases"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// S126: the deployed pipeline as generated stays inside its stack (`dekit lint` is clean), and
+/// each way out of it, made by editing the graph, is a finding on the resource.
+#[test]
+fn lint_keeps_the_deployed_pipeline_inside_its_stack() {
+    let dir = std::env::temp_dir().join(format!("dekit-s126-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_dir(&repo_root().join("stacks/retail"), &dir);
+    let file = dir.join("stack.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "observe:\n  alarms:\n",
+        "observe:\n  topics:\n    oncall:\n      description: Pages the on-call\n  alarms:\n",
+    );
+    let text = format!("{text}\norchestration:\n  schedule: rate(1 hour)\n  notify: [oncall]\n");
+    std::fs::write(&file, text).unwrap();
+    let o = dekit(&["lint", file.to_str().unwrap(), "--format", "json"]);
+    let found: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(found.iter().all(|v| v["code"] != "S126"), "{found:#?}");
+    let (loaded, report) = dekit::load::load_file(&file, None).unwrap();
+    let (checked, _) = dekit::validate::check(loaded, report);
+    let mut g = dekit::graph::compile::compile(&checked.unwrap()).unwrap();
+    let at = |_: &str| dekit::source::Span::default();
+    assert_eq!(dekit::lint::pipeline::check(&g, &at), vec![]);
+    for n in &mut g.nodes {
+        match n.address.as_str() {
+            "sfn_state_machine.pipeline" => {
+                let text = serde_json::to_string(&n.attrs["definition"])
+                    .unwrap()
+                    .replace("function:", "function:someone-elses-")
+                    .replace("-oncall\"", "-elsewhere\"")
+                    .replacen(
+                        "arn:aws:states:::lambda:invoke\"",
+                        "arn:aws:states:::glue:startJobRun.sync\"",
+                        1,
+                    );
+                n.attrs["definition"] = serde_json::from_str(&text).unwrap();
+            }
+            "scheduler_schedule.pipeline" => {
+                n.attrs["target"]["arn"] =
+                    Value::from("arn:aws:states:us-east-1:1:stateMachine:other");
+            }
+            "lambda_function.steps" => {
+                n.attrs["artifacts_bucket"] = Value::from("someone-elses-bucket");
+            }
+            _ => {}
+        }
+    }
+    let found: Vec<String> = dekit::lint::pipeline::check(&g, &at)
+        .into_iter()
+        .map(|f| f.2)
+        .collect();
+    let has = |s: &str| found.iter().any(|f| f.contains(s));
+    assert!(
+        has("invokes `arn:aws:lambda:") && has("not the stack's function"),
+        "{found:#?}"
+    );
+    assert!(
+        has("publishes to `arn:aws:sns:") && has("-elsewhere`"),
+        "{found:#?}"
+    );
+    assert!(
+        has("calls `arn:aws:states:::glue:startJobRun.sync`"),
+        "{found:#?}"
+    );
+    assert!(
+        has("scheduler_schedule.pipeline starts `arn:aws:states:us-east-1:1:stateMachine:other`"),
+        "{found:#?}"
+    );
+    assert!(
+        has("lambda_function.steps reads its package from `someone-elses-bucket`"),
+        "{found:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,7 @@
 pub mod generated;
 pub mod glue;
 pub mod iam;
+pub mod pipeline;
 pub mod sarif;
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -51,6 +52,7 @@ pub const GRAPH_RULES: &[(&str, &str, &str, &str)] = &[
     generated::DELIVERY,
     glue::JOBS,
     glue::CATALOG,
+    pipeline::CONFINED,
 ];
 
 /// `dekit rules CODE` for a graph rule: what, why (its module's doc comment) and the fix.
@@ -59,6 +61,7 @@ pub fn explain(code: &str) -> Option<String> {
     let source = match &c[..3] {
         "S11" => include_str!("iam.rs"),
         _ if ["S124", "S125"].contains(c) => include_str!("glue.rs"),
+        "S126" => include_str!("pipeline.rs"),
         _ => include_str!("generated.rs"),
     };
     let doc: String = source
@@ -88,6 +91,7 @@ pub fn findings(report: &Report, checked: Option<&Checked>) -> Result<Vec<Findin
         for (code, level, message, hint, span) in iam::check(&graph, &at)
             .into_iter()
             .chain(generated::check(&graph, &at))
+            .chain(pipeline::check(&graph, &at))
             .chain(glue::check(
                 &graph,
                 c.loaded.stack.security.catalog_encryption.as_ref(),
