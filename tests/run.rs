@@ -1726,6 +1726,32 @@ fn orchestrated_failing_step_fails_the_execution_and_tells_the_topic() {
         step(&manifest, "transform.dim_customers")["status"],
         "succeeded"
     );
+    // `observe` lists the execution, its status and the step that failed.
+    let o = s.raw(&["observe", "--json"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed = seen["executions"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["name"] == "broken"))
+        .unwrap_or_else(|| panic!("no execution `broken` in {seen:#}"));
+    assert_eq!(listed["status"], "FAILED", "{listed}");
+    assert_eq!(listed["run_id"], manifest["run_id"], "{listed}");
+    let failed_steps: Vec<&str> = listed["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        failed_steps.len() == 1 && failed_steps[0].starts_with("transform.dim_products ("),
+        "{listed}"
+    );
+    let o = s.raw(&["observe"]);
+    assert!(
+        out(&o).contains("Pipeline executions") && out(&o).contains("broken  FAILED"),
+        "{}",
+        out(&o)
+    );
     let heard = receive(&q, &url, 20);
     assert_eq!(heard.len(), 1, "{heard:?}");
     let message = heard[0]["Message"].as_str().unwrap();

@@ -221,6 +221,24 @@ pub fn render(s: &Snapshot) -> String {
             t.age_hours.map_or("-".into(), |h| format!("{h:.1} h ago"))
         ));
     }
+    if !s.executions.is_empty() {
+        body.push_str("</table><h2>Pipeline executions</h2><table><tr><th>execution</th><th>status</th><th>run</th><th>steps recorded</th><th>failed</th></tr>");
+        for e in &s.executions {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&e.name),
+                if e.status == "SUCCEEDED" || e.status == "RUNNING" {
+                    ""
+                } else {
+                    " class=\"bad\""
+                },
+                esc(&e.status),
+                esc(&e.run_id),
+                e.steps_done,
+                esc(&e.failed.join("; "))
+            ));
+        }
+    }
     body.push_str("</table><h2>Streams</h2><table><tr><th>stream</th><th>status</th><th>shards</th><th>produced</th></tr>");
     for st in &s.streams {
         body.push_str(&format!(

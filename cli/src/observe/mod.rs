@@ -10,7 +10,7 @@ use crate::deploy::Deployment;
 use crate::graph::NodeKind;
 use crate::lake::Lake;
 use crate::plan::Action;
-use crate::records::{Manifest, Status};
+use crate::records::{Manifest, Status, StepRecord};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub zones: Vec<Place>,
     pub tables: Vec<Place>,
     pub runs: Vec<Run>,
+    /// The deployed pipeline's last executions, newest first (empty without `orchestration:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub executions: Vec<Execution>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tests: Option<Tests>,
     pub alarms: Vec<Alarm>,
@@ -88,6 +91,21 @@ pub struct Run {
     pub steps: Vec<(String, Status, u64, f64)>,
 }
 
+/// One execution of the deployed pipeline: what Step Functions says, and its steps' records so
+/// far (a running execution has no manifest yet).
+#[derive(Debug, Serialize)]
+pub struct Execution {
+    pub name: String,
+    /// Step Functions' status: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
+    pub status: String,
+    pub started_at: String,
+    pub run_id: String,
+    /// Steps with a record in this execution.
+    pub steps_done: usize,
+    /// Steps recorded as failed, with why.
+    pub failed: Vec<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Tests {
     pub test_id: String,
@@ -138,6 +156,7 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         m
     };
     let runs = manifests.iter().map(run_of).collect();
+    let executions = executions(d, lake).await?;
     let report = last_test_report(lake).await?;
     let tests = report.as_ref().map(tests_of);
     let alarms = alarms(d).await?;
@@ -152,12 +171,79 @@ pub async fn snapshot(d: &Deployment, lake: &Lake) -> Result<Snapshot, String> {
         zones,
         tables,
         runs,
+        executions,
         tests,
         alarms,
         incidents,
         causes,
         lineage: crate::graph::steps::step_graph(&d.graph),
     })
+}
+
+/// The deployed pipeline's last five executions (none when the stack deploys no pipeline, or
+/// it is not applied yet), each with the steps its invocations recorded.
+async fn executions(d: &Deployment, lake: &Lake) -> Result<Vec<Execution>, String> {
+    use crate::graph::ResourceKind;
+    let Some(machine) = d
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.kind == NodeKind::Resource(ResourceKind::SfnStateMachine))
+        .and_then(|n| n.attrs.get("arn").and_then(serde_json::Value::as_str))
+    else {
+        return Ok(vec![]);
+    };
+    let listed = d
+        .clients
+        .sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .max_results(5)
+        .send()
+        .await;
+    let listed = match crate::resources::absent(
+        listed.map_err(|e| crate::cloud::error::from_sdk("ListExecutions", machine, e)),
+    )
+    .map_err(|e| e.to_string())?
+    {
+        Some(l) => l,
+        None => return Ok(vec![]),
+    };
+    let mut out = vec![];
+    for e in listed.executions() {
+        let at = e.start_date();
+        let started = chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())
+            .unwrap_or_default()
+            .to_rfc3339();
+        let run_id = crate::run::deployed::run_id(e.name(), &started)?;
+        let mut steps_done = 0;
+        let mut failed = vec![];
+        for key in lake
+            .list(&format!("_dekit/executions/{run_id}/"))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            steps_done += 1;
+            if let Some(r) = lake
+                .get_json::<StepRecord>(&key)
+                .await
+                .map_err(|e| e.to_string())?
+                && r.status == Status::Failed
+            {
+                failed.push(format!("{} ({})", r.step, r.error.unwrap_or_default()));
+            }
+        }
+        out.push(Execution {
+            name: e.name().to_string(),
+            status: e.status().as_str().to_string(),
+            started_at: started,
+            run_id,
+            steps_done,
+            failed,
+        });
+    }
+    out.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    Ok(out)
 }
 
 /// Each resource of the graph: in place, missing or changed, and what drifted.
@@ -790,6 +876,23 @@ pub fn render(s: &Snapshot) -> String {
                 format!("  failed: {}", r.failed.join(", "))
             }
         ));
+    }
+    if !s.executions.is_empty() {
+        o.push_str("\nPipeline executions (newest first)\n");
+        for e in &s.executions {
+            o.push_str(&format!(
+                "  {}  {:<9}  run {}  {} steps recorded{}\n",
+                e.name,
+                e.status,
+                e.run_id,
+                e.steps_done,
+                if e.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!("  failed: {}", e.failed.join(", "))
+                }
+            ));
+        }
     }
     if let Some(t) = &s.tests {
         o.push_str(&format!(
