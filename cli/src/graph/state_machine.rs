@@ -39,6 +39,11 @@ const TRANSIENT: &[&str] = &[
     "Lambda.ClientExecutionTimeoutException",
 ];
 
+/// An invocation that died (killed, out of memory) or ran out of time. Steps are idempotent
+/// (load ids, records, the partial load removed on the next try), so running one again is safe;
+/// a step that fails answers `ok: false` instead, which is not retried.
+const CRASHED: &[&str] = &["Runtime.ExitError", "Sandbox.Timedout", "States.Timeout"];
+
 /// The steps by level: every step comes after all its dependencies' levels.
 pub fn levels(steps: &Steps) -> Vec<Vec<String>> {
     super::steps::waves(steps, &steps.keys().cloned().collect())
@@ -55,12 +60,20 @@ fn invoke(s: &Settings, payload: Value) -> Map<String, Value> {
     m.insert("TimeoutSeconds".into(), json!(s.step_timeout_seconds + 60));
     m.insert(
         "Retry".into(),
-        json!([{
-            "ErrorEquals": TRANSIENT,
-            "IntervalSeconds": 2,
-            "MaxAttempts": s.retries,
-            "BackoffRate": 2.0
-        }]),
+        json!([
+            {
+                "ErrorEquals": TRANSIENT,
+                "IntervalSeconds": 2,
+                "MaxAttempts": s.retries,
+                "BackoffRate": 2.0
+            },
+            {
+                "ErrorEquals": CRASHED,
+                "IntervalSeconds": 5,
+                "MaxAttempts": s.retries,
+                "BackoffRate": 2.0
+            }
+        ]),
     );
     m
 }
