@@ -1371,6 +1371,81 @@ fn last_manifest(s: &Stack) -> Value {
     serde_json::from_slice(body).unwrap()
 }
 
+/// A load longer than one invocation may run: each invocation commits a bounded range
+/// (`orchestration.rows_per_invocation`) and answers that more follow, until none do; a million
+/// rows land exactly once, and the step's record counts them all.
+#[test]
+fn deployed_long_load_commits_ranges_until_done() {
+    let _c = cloud();
+    let scope = Scope::new("ranges");
+    let s = Stack::new(&scope);
+    s.edit(|t| format!("{t}\norchestration:\n  rows_per_invocation: 250000\n"));
+    s.ok(&["apply"]);
+    let started = chrono::Utc::now().to_rfc3339();
+    let event = |step: &str| {
+        serde_json::json!({
+            "action": "step", "step": step, "execution": "long", "started": started,
+        })
+        .to_string()
+    };
+    // The execution's source step (the sample seeded), then a million more orders.
+    let o = s.raw(&["step", "--event", &event("source.shop_db")]);
+    assert!(out(&o).contains("\"ok\":true"), "{}", out(&o));
+    s.sql(
+        "INSERT INTO orders SELECT 1000 + g, 1 + g % 50, 'placed', timestamp '2026-01-01' + g * interval '1 second' \
+         FROM generate_series(1, 1000000) g",
+    );
+    let expected = sample_rows("orders") + 1_000_000;
+    let mut answers = vec![];
+    loop {
+        let o = s.raw_env(
+            &["step", "--event", &event("ingest.shop_tables")],
+            &[SMALL_PARTS],
+        );
+        assert!(o.status.success(), "{}", out(&o));
+        let a: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(a["ok"], true, "{a}");
+        answers.push(a["message"].clone());
+        if a["more"] != true {
+            break;
+        }
+        assert!(answers.len() < 10, "no end: {answers:?}");
+    }
+    // 1,000,150 orders in ranges of 250,000: five invocations, the last one short.
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    let lake = bucket(&s);
+    let orders = parquet_rows(&lake, "raw/shop/orders/");
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &orders {
+        let col = b
+            .column_by_name("order_id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        for v in col.iter() {
+            assert!(seen.insert(v.unwrap()), "order {v:?} loaded twice");
+        }
+    }
+    assert_eq!(seen.len(), expected);
+    let records = objects(&lake, "_dekit/executions/");
+    assert_eq!(
+        records.len(),
+        2,
+        "the source's record and the load's, written when it was done"
+    );
+    let (_, body) = records
+        .iter()
+        .find(|(k, _)| k.ends_with("/ingest.shop_tables.json"))
+        .unwrap();
+    let r: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(r["status"], "succeeded", "{r}");
+    assert_eq!(r["by_table"]["orders"], expected, "{r}");
+    assert!(r.get("more").is_none(), "{r}");
+    assert!(objects(&lake, "_dekit/partial/").is_empty());
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
 #[test]
 fn deployed_steps_load_what_dekit_run_loads_and_gate_on_failures() {
     let _c = cloud();

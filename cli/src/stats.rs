@@ -40,6 +40,10 @@ pub struct StepStats {
     /// Rows per table, for steps that write several (a batch load).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub by_table: std::collections::BTreeMap<String, u64>,
+    /// A bounded range was committed and more rows wait (the deployed step runtime invokes the
+    /// step again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
 }
 
 impl StepStats {
@@ -52,5 +56,6 @@ impl StepStats {
         for (t, n) in &o.by_table {
             *self.by_table.entry(t.clone()).or_default() += n;
         }
+        self.more |= o.more;
     }
 }

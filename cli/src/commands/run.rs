@@ -271,6 +271,7 @@ pub(super) fn ctx_parts(
         engine: checked.loaded.engine,
         max_bad_rows,
         full_refresh: false,
+        rows_per_range: None,
         clients,
         graph,
         checked,

@@ -28,6 +28,10 @@ pub struct Orchestration {
     /// commits a bounded range per invocation and is invoked again until done.
     #[serde(default = "step_seconds")]
     pub step_timeout_seconds: Spanned<u32>,
+    /// Rows a watermark load reads in one invocation before it commits them and is invoked
+    /// again for the rest (default 5,000,000), so a long load never outlives Lambda's limit.
+    #[serde(default = "rows_per_invocation")]
+    pub rows_per_invocation: Spanned<u32>,
     /// Lambda memory for the step runtime, MiB (128–10240).
     #[serde(default = "memory")]
     pub memory_mb: Spanned<u32>,
@@ -46,6 +50,10 @@ fn two() -> Spanned<u32> {
 
 fn step_seconds() -> Spanned<u32> {
     Spanned::new(900)
+}
+
+fn rows_per_invocation() -> Spanned<u32> {
+    Spanned::new(5_000_000)
 }
 
 fn memory() -> Spanned<u32> {

@@ -134,6 +134,8 @@ enum Input {
         sql: String,
         /// The range's upper end, fixed before reading so a re-run reads the same rows.
         high: Option<String>,
+        /// The range stops short of the source's newest mark (a bounded range): more follow.
+        more: bool,
     },
     Http {
         api: super::http::Api,
@@ -145,6 +147,7 @@ enum Input {
         /// Declared columns by their real names: the header of the CSV the rows become.
         header: Vec<String>,
         high: Option<String>,
+        more: bool,
     },
 }
 
@@ -201,6 +204,10 @@ async fn load_table(
             ..StepStats::default()
         });
     };
+    let more = matches!(
+        input,
+        Input::Postgres { more: true, .. } | Input::Mysql { more: true, .. }
+    );
     let ingest_date = crate::clock::now().format("%Y-%m-%d").to_string();
     let partition = if l.partitioned {
         format!("ingest_date={ingest_date}/")
@@ -321,6 +328,7 @@ async fn load_table(
         bad,
         notes,
         by_table: [(l.name.to_string(), summary.rows)].into(),
+        more,
     })
 }
 
@@ -427,7 +435,7 @@ async fn open(
                 .collect();
             missing_columns(&conn, &table_name, &l.cols, &real)?;
             let from = crate::sql::ident(&table_name);
-            let (filter, high, order) = match wm {
+            let (filter, high, order, more) = match wm {
                 Some((i, _)) => {
                     let col = &select[*i];
                     let lo = above(col, state.watermark.as_deref(), crate::sql::literal);
@@ -437,16 +445,34 @@ async fn open(
                         .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?
                         .get(0);
                     let Some(high) = high else { return Ok(None) };
+                    let (high, more) = match ctx.rows_per_range {
+                        Some(n) => {
+                            let bound: Option<String> = client
+                                .query_one(&bounded_high(col, &from, &lo, n, "::text"), &[])
+                                .await
+                                .map_err(|e| {
+                                    format!("{}: {}", conn.describe(), sources::pg_error(&e))
+                                })?
+                                .get(0);
+                            bounded(high, bound)
+                        }
+                        None => (high, false),
+                    };
                     let (filter, order) = up_to(col, &lo, &high, crate::sql::literal);
-                    (filter, Some(high), order)
+                    (filter, Some(high), order, more)
                 }
-                None => (String::new(), None, String::new()),
+                None => (String::new(), None, String::new(), false),
             };
             let sql = format!(
                 "COPY (SELECT {} FROM {from}{filter}{order}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')",
                 select.join(", ")
             );
-            Ok(Some(Input::Postgres { client, sql, high }))
+            Ok(Some(Input::Postgres {
+                client,
+                sql,
+                high,
+                more,
+            }))
         }
         SourceKind::Mysql => {
             use mysql_async::prelude::Queryable;
@@ -489,7 +515,7 @@ async fn open(
                 .collect();
             let select: Vec<String> = header.iter().map(|h| sources::my_ident(h)).collect();
             let from = sources::my_ident(&table_name);
-            let (filter, high, order) = match wm {
+            let (filter, high, order, more) = match wm {
                 Some((i, _)) => {
                     let col = &select[*i];
                     let lo = above(col, state.watermark.as_deref(), sources::my_literal);
@@ -500,10 +526,20 @@ async fn open(
                     let Some(high) = high.flatten() else {
                         return Ok(None);
                     };
+                    let (high, more) = match ctx.rows_per_range {
+                        Some(n) => {
+                            let bound: Option<Option<String>> = my
+                                .query_first(bounded_high(col, &from, &lo, n, ""))
+                                .await
+                                .map_err(err)?;
+                            bounded(high, bound.flatten())
+                        }
+                        None => (high, false),
+                    };
                     let (filter, order) = up_to(col, &lo, &high, sources::my_literal);
-                    (filter, Some(high), order)
+                    (filter, Some(high), order, more)
                 }
-                None => (String::new(), None, String::new()),
+                None => (String::new(), None, String::new(), false),
             };
             let sql = format!("SELECT {} FROM {from}{filter}{order}", select.join(", "));
             Ok(Some(Input::Mysql {
@@ -511,6 +547,7 @@ async fn open(
                 sql,
                 header,
                 high,
+                more,
             }))
         }
         SourceKind::HttpApi => {
@@ -554,6 +591,32 @@ fn up_to(col: &str, above: &str, high: &str, literal: fn(&str) -> String) -> (St
         format!("{above}{and} {col} <= {}", literal(high)),
         format!(" ORDER BY {col}"),
     )
+}
+
+/// The mark of the `n`th row above the last mark, in mark order: a bounded range ends there
+/// (`cast` makes it text: `::text` on PostgreSQL; MySQL's `CAST(... AS CHAR)` is added here).
+fn bounded_high(col: &str, from: &str, above: &str, n: u64, cast: &str) -> String {
+    // NULL marks are never loaded by mark (and MySQL sorts them first).
+    let filter = if above.is_empty() {
+        format!(" WHERE {col} IS NOT NULL")
+    } else {
+        above.to_string()
+    };
+    let inner = format!("SELECT {col} AS c FROM {from}{filter} ORDER BY {col} LIMIT {n}");
+    if cast.is_empty() {
+        format!("SELECT CAST(MAX(c) AS CHAR) FROM ({inner}) s")
+    } else {
+        format!("SELECT max(c){cast} FROM ({inner}) s")
+    }
+}
+
+/// A bounded range's end and whether more follow: every row up to the bound's mark (ties
+/// included, so no mark is split between ranges), short of the source's newest mark `high`.
+fn bounded(high: String, bound: Option<String>) -> (String, bool) {
+    match bound {
+        Some(b) if b != high => (b, true),
+        _ => (high, false),
+    }
 }
 
 /// A declared column the source table lacks fails the load, naming what the table has.
@@ -646,7 +709,9 @@ fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, 
                 feeder: Some(feeder),
             })
         }
-        Input::Postgres { client, sql, high } => {
+        Input::Postgres {
+            client, sql, high, ..
+        } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
             let feeder = tokio::spawn(async move {
                 use futures_util::StreamExt;
@@ -688,6 +753,7 @@ fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, 
             sql,
             header,
             high,
+            ..
         } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
             let feeder = tokio::spawn(mysql_rows(conn, sql, header, tx));

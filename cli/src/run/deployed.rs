@@ -115,6 +115,24 @@ fn record_key(run_id: &str, step: &str) -> String {
     format!("_dekit/executions/{run_id}/{step}.json")
 }
 
+/// What a step's earlier invocations of this execution committed, while it has more to do.
+fn partial_key(run_id: &str, step: &str) -> String {
+    format!("_dekit/partial/{run_id}/{step}.json")
+}
+
+/// The context for the deployed step runtime: a watermark load commits at most
+/// `orchestration.rows_per_invocation` rows per invocation and answers that more follow.
+pub fn bounded(mut ctx: Ctx) -> Ctx {
+    ctx.rows_per_range = ctx
+        .checked
+        .loaded
+        .stack
+        .orchestration
+        .as_ref()
+        .map(|o| u64::from(o.rows_per_invocation.value));
+    ctx
+}
+
 pub async fn handle(ctx: &Ctx, event: &Event) -> Result<Answer, String> {
     match event {
         Event::Step {
@@ -263,6 +281,34 @@ async fn step_of(
             .map(Option::unwrap_or_default),
     };
     let took = began.elapsed().as_millis() as u64;
+    // What earlier invocations of a long load committed counts in its record.
+    let partial = partial_key(run_id, step);
+    let before: Option<StepStats> = ctx
+        .lake
+        .get_json(&partial)
+        .await
+        .map_err(|e| format!("reading what step {step} committed so far: {e}"))?;
+    let result = result.map(|mut stats| {
+        if let Some(b) = &before {
+            let more = stats.more;
+            stats.add(b);
+            stats.more = more;
+        }
+        stats
+    });
+    if let Ok(stats) = &result
+        && stats.more
+    {
+        ctx.lake
+            .put_json(&partial, stats)
+            .await
+            .map_err(|e| format!("recording what step {step} committed so far: {e}"))?;
+        return Ok(Answer {
+            more: true,
+            ok: true,
+            message: format!("{step}: {} rows so far; more to load", stats.rows),
+        });
+    }
     let r = match result {
         Ok(stats) => record(ctx, step, Status::Succeeded, stats, took, None),
         Err(e) => record(
@@ -275,6 +321,9 @@ async fn step_of(
         ),
     };
     put(ctx, run_id, &r).await?;
+    if before.is_some() {
+        ctx.lake.delete(&partial).await.map_err(|e| e.to_string())?;
+    }
     Ok(Answer {
         ok: r.status == Status::Succeeded,
         message: match &r.error {

@@ -39,6 +39,9 @@ pub struct Ctx {
     pub max_bad_rows: u64,
     /// Rebuild every selected model, whatever its fingerprint says (dbt's `--full-refresh`).
     pub full_refresh: bool,
+    /// Rows a watermark load reads at most before it commits and answers that more follow (the
+    /// deployed step runtime, whose invocations are bounded in time); `None`: all at once.
+    pub rows_per_range: Option<u64>,
 }
 
 impl Ctx {

@@ -38,6 +38,13 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         range(&o.step_timeout_seconds, 1, 900, "step_timeout_seconds", out);
         range(&o.memory_mb, 128, 10_240, "memory_mb", out);
         range(&o.retries, 0, 10, "retries", out);
+        range(
+            &o.rows_per_invocation,
+            1_000,
+            1_000_000_000,
+            "rows_per_invocation",
+            out,
+        );
     }
     for (_, st) in s.ingest.streams.iter() {
         if let Some(sh) = &st.shards {
