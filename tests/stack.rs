@@ -898,6 +898,37 @@ fn lint_keeps_the_deployed_pipeline_inside_its_stack() {
     let mut g = dekit::graph::compile::compile(&checked.unwrap()).unwrap();
     let at = |_: &str| dekit::source::Span::default();
     assert_eq!(dekit::lint::pipeline::check(&g, &at), vec![]);
+    // On AWS the steps push models down: the function's role may run queries in the stack's
+    // workgroup, drop the Athena models' scratch tables and start the Glue model's job; no more.
+    let role = g.get("iam_role.pipeline_steps").unwrap();
+    let statements = role.attrs["inline_policy"]["Statement"].as_array().unwrap();
+    let sid = |name: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {statements:#?}"))
+    };
+    assert_eq!(
+        sid("Queries")["Resource"],
+        serde_json::json!(["arn:aws:athena:us-east-1:000000000000:workgroup/retail-local"])
+    );
+    assert_eq!(
+        sid("ModelJobs")["Resource"],
+        serde_json::json!([
+            "arn:aws:glue:us-east-1:000000000000:job/retail-local-product-interactions"
+        ])
+    );
+    assert!(
+        sid("ScratchTables")["Resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r
+                .as_str()
+                .unwrap()
+                .ends_with("/retail_local/dim_customers__dekit_*")),
+        "{statements:#?}"
+    );
     for n in &mut g.nodes {
         match n.address.as_str() {
             "sfn_state_machine.pipeline" => {

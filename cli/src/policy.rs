@@ -45,6 +45,15 @@ impl Arns<'_> {
             self.region, self.account
         )
     }
+    pub fn workgroup(&self, name: &str) -> String {
+        format!(
+            "arn:aws:athena:{}:{}:workgroup/{name}",
+            self.region, self.account
+        )
+    }
+    pub fn glue_job(&self, name: &str) -> String {
+        format!("arn:aws:glue:{}:{}:job/{name}", self.region, self.account)
+    }
     pub fn glue_catalog(&self) -> String {
         format!("arn:aws:glue:{}:{}:catalog", self.region, self.account)
     }

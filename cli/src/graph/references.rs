@@ -44,6 +44,7 @@ struct Known {
     /// (database, table): Glue tables, and the tables and views the pipeline's models create.
     tables: BTreeSet<(String, String)>,
     jobs: BTreeSet<String>,
+    workgroups: BTreeSet<String>,
     secrets: BTreeSet<String>,
     topics: BTreeSet<String>,
     functions: BTreeSet<String>,
@@ -83,6 +84,9 @@ fn known(graph: &Graph, loaded: &Loaded) -> Known {
             }
             NodeKind::Resource(R::GlueJob) => {
                 k.jobs.insert(name(n));
+            }
+            NodeKind::Resource(R::AthenaWorkgroup) => {
+                k.workgroups.insert(name(n));
             }
             NodeKind::Resource(R::SnsTopic) => {
                 k.topics.insert(name(n));
@@ -325,11 +329,19 @@ fn arn_problem(k: &Known, full: &str, arn: &str, region: &str, account: &str) ->
                 missing("Glue database", db, &k.databases)
             } else if let Some(t) = resource.strip_prefix("table/") {
                 let (db, table) = t.split_once('/').unwrap_or((t, ""));
+                // A model's scratch tables (Athena's CTAS builds `<model>__dekit_<version>`).
+                let table = table.strip_suffix("__dekit_*").unwrap_or(table);
                 (!k.tables.contains(&(db.to_string(), table.to_string())))
                     .then(|| format!("no table `{db}.{table}` in the graph"))
+            } else if let Some(job) = resource.strip_prefix("job/") {
+                missing("Glue job", job, &k.jobs)
             } else {
-                Some("not a Glue catalog, database or table ARN".into())
+                Some("not a Glue catalog, database, table or job ARN".into())
             }
+        }),
+        "athena" => here(true).or_else(|| match resource.strip_prefix("workgroup/") {
+            Some(name) => missing("Athena workgroup", name, &k.workgroups),
+            None => Some("not a workgroup ARN".into()),
         }),
         "secretsmanager" => here(true).or_else(|| {
             let name = resource

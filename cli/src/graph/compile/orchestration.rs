@@ -208,6 +208,70 @@ fn policy(b: &Builder, function: &str) -> Policy {
     if !secrets.is_empty() {
         p = p.allow("SourceSecrets", &["secretsmanager:GetSecretValue"], secrets);
     }
+    // On AWS the steps push models, views and checks down to Athena (the workgroup, its results
+    // under the artifacts bucket, scratch tables dropped after a CTAS) and to the models' Glue
+    // jobs; the function starts them and waits.
+    if let Some(wg) = super::storage::workgroup(b) {
+        let workgroup = b.name_of(&wg);
+        let results = b.name_of(&resource_address(R::S3Bucket, "artifacts"));
+        let results = results.as_str().unwrap_or_default();
+        p = p
+            .allow(
+                "Queries",
+                &[
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                ],
+                vec![b.arns.workgroup(workgroup.as_str().unwrap_or_default())],
+            )
+            .allow(
+                "QueryResults",
+                &["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                vec![b.arns.objects(results, "athena-results/")],
+            )
+            .allow(
+                "LocateResults",
+                &["s3:GetBucketLocation"],
+                vec![b.arns.bucket(results)],
+            );
+        let scratch: Vec<String> = s
+            .transforms
+            .iter()
+            .filter(|(_, t)| {
+                t.engine == crate::model::Engine::Athena
+                    && t.materialized == crate::model::Materialized::Table
+            })
+            .map(|(m, _)| b.arns.glue_table(&db, &format!("{}__dekit_*", m.value)))
+            .collect();
+        if !scratch.is_empty() {
+            let mut resources = vec![b.arns.glue_catalog(), b.arns.glue_database(&db)];
+            resources.extend(scratch);
+            p = p.allow(
+                "ScratchTables",
+                &[
+                    "glue:CreateTable",
+                    "glue:GetTable",
+                    "glue:GetPartitions",
+                    "glue:DeleteTable",
+                ],
+                resources,
+            );
+        }
+    }
+    let jobs: Vec<String> = s
+        .transforms
+        .iter()
+        .filter(|(_, t)| t.engine == crate::model::Engine::Glue)
+        .filter_map(|(m, _)| {
+            let job = b.name_of(&resource_address(R::GlueJob, m));
+            job.as_str().map(|j| b.arns.glue_job(j))
+        })
+        .collect();
+    if !jobs.is_empty() {
+        p = p.allow("ModelJobs", &["glue:StartJobRun", "glue:GetJobRun"], jobs);
+    }
     if !streams.is_empty() {
         p = p.allow(
             "Streams",
