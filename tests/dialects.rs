@@ -247,6 +247,20 @@ fn retail_state_machine_is_valid_asl() {
     // Every step of the run DAG has its task, after every step it depends on.
     let steps = dekit::graph::steps::step_graph(&g);
     let levels = dekit::graph::state_machine::levels(&steps);
+    // The README draws these levels: the drawing is the graph's.
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    for (i, level) in levels.iter().enumerate() {
+        let node = format!("L{}[\"{}\"]", i + 1, level.join("<br>"));
+        assert!(
+            readme.contains(&node),
+            "README's state machine lacks {node}"
+        );
+    }
+    assert!(
+        !readme.contains(&format!("L{}[", levels.len() + 1)),
+        "README draws more levels than {}",
+        levels.len()
+    );
     let level_of = |s: &str| {
         levels
             .iter()
