@@ -1371,6 +1371,91 @@ fn last_manifest(s: &Stack) -> Value {
     serde_json::from_slice(body).unwrap()
 }
 
+/// The deployed steps connect to a database source with what its secret holds (`apply` wrote
+/// it; the step runtime's environment has no `${env.*}` of the stack): a wrong password fails
+/// the source's step and skips its load, the password never shown; after `apply` with the
+/// right one, the resumed execution loads exactly the sample.
+#[test]
+fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
+    let _c = cloud();
+    let scope = Scope::new("deppw");
+    let s = Stack::new(&scope);
+    s.ok(&["apply"]);
+    s.ok(&["run", "--select", "shop_db"]); // the sample seeded into the local PostgreSQL
+    let (port, password) = dekit::run::sources::local_postgres().unwrap();
+    s.edit(|t| {
+        t.replace("    local_sources: true\n", "")
+            .replace("    port: 5432\n", &format!("    port: {port}\n"))
+            .replace("    user: dekit_reader\n", "    user: dekit\n")
+    });
+    let wrong = "not-the-password-4711";
+    let apply = |pw: &str| {
+        let o = s.raw_env(
+            &["apply", "--auto-approve"],
+            &[("SHOP_DB_HOST", "127.0.0.1"), ("SHOP_DB_PASSWORD", pw)],
+        );
+        assert!(o.status.success(), "{}", out(&o));
+    };
+    apply(wrong);
+    // One execution, as the state machine makes it; `dekit step` without the stack's variables.
+    let execute = |execution: &str, input: Value| -> Value {
+        let started = chrono::Utc::now().to_rfc3339();
+        let invoke = |event: Value| -> Value {
+            let o = s.raw(&["step", "--event", &event.to_string()]);
+            assert!(o.status.success(), "{event}: {}", out(&o));
+            assert!(
+                !out(&o).contains(wrong),
+                "the password was shown: {}",
+                out(&o)
+            );
+            serde_json::from_slice(&o.stdout).unwrap()
+        };
+        for level in deployed_levels(&s.file()) {
+            for step in level {
+                let event = serde_json::json!({ "action": "step", "step": step,
+                    "execution": execution, "started": started, "input": input });
+                while invoke(event.clone())["more"] == true {}
+            }
+        }
+        invoke(
+            serde_json::json!({ "action": "finish", "execution": execution,
+            "started": started, "input": input }),
+        )
+    };
+    let finish = execute("pw-1", serde_json::json!({}));
+    assert_eq!(finish["ok"], false, "{finish}");
+    let failed = last_manifest(&s);
+    let source = step(&failed, "source.shop_db");
+    assert_eq!(source["status"], "failed", "{failed}");
+    assert!(
+        source["error"]
+            .as_str()
+            .unwrap()
+            .contains("password authentication failed"),
+        "{source}"
+    );
+    assert_eq!(step(&failed, "ingest.shop_tables")["status"], "skipped");
+    let lake = bucket(&s);
+    assert!(
+        objects(&lake, "raw/shop/").is_empty(),
+        "loaded with a wrong password"
+    );
+    // Fixed: the secret holds the right password; the resumed execution runs what did not
+    // succeed and loads every table exactly.
+    apply(&password);
+    let resume = serde_json::json!({ "resume": failed["run_id"] });
+    let finish = execute("pw-2", resume);
+    assert_eq!(finish["ok"], true, "{finish}");
+    let resumed = last_manifest(&s);
+    assert_eq!(resumed["resumed_from"], failed["run_id"]);
+    assert_eq!(step(&resumed, "ingest.shop_tables")["status"], "succeeded");
+    for t in RAW_TABLES {
+        let rows = parquet_rows(&lake, &format!("raw/shop/{t}/"));
+        assert_eq!(count(&rows), sample_rows(t), "rows of {t}");
+    }
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
 /// A load longer than one invocation may run: each invocation commits a bounded range
 /// (`orchestration.rows_per_invocation`) and answers that more follow, until none do; a million
 /// rows land exactly once, and the step's record counts them all.

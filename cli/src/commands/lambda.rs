@@ -90,7 +90,5 @@ async fn open(root: &std::path::Path, env: Option<&str>) -> Result<Ctx, String> 
     let checked =
         checked.ok_or_else(|| format!("{}: {}", file.display(), report.render(Some(&src))))?;
     let (checked, graph, clients) = crate::deploy::connect(checked, false).await?;
-    Ok(crate::run::deployed::bounded(super::run::ctx_parts(
-        checked, graph, clients, 0,
-    )))
+    crate::run::deployed::runtime(super::run::ctx_parts(checked, graph, clients, 0)).await
 }

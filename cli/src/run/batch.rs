@@ -397,7 +397,7 @@ async fn open(
             }))
         }
         SourceKind::Postgres => {
-            let conn = sources::conn(src_name, src, ctx.local_sources)?;
+            let conn = ctx.conn(src_name, src)?;
             let client = sources::connect(&conn, None).await?;
             let real = client
                 .query(
@@ -476,7 +476,7 @@ async fn open(
         }
         SourceKind::Mysql => {
             use mysql_async::prelude::Queryable;
-            let conn = sources::conn(src_name, src, ctx.local_sources)?;
+            let conn = ctx.conn(src_name, src)?;
             let mut my = conn.mysql().await?;
             let err = |e: mysql_async::Error| {
                 format!("{}: {}", conn.describe(), sources::mysql_error(&e))

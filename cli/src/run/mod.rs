@@ -42,9 +42,20 @@ pub struct Ctx {
     /// Rows a watermark load reads at most before it commits and answers that more follow (the
     /// deployed step runtime, whose invocations are bounded in time); `None`: all at once.
     pub rows_per_range: Option<u64>,
+    /// Database sources' connections read from their secrets (the deployed step runtime, whose
+    /// environment holds no `${env.*}` of the stack); others resolve from the stack.
+    pub connections: BTreeMap<String, sources::Conn>,
 }
 
 impl Ctx {
+    /// Source `name`'s connection: from its secret in the deployed runtime, else as declared.
+    pub fn conn(&self, name: &str, src: &crate::model::Source) -> Result<sources::Conn, String> {
+        match self.connections.get(name) {
+            Some(c) => Ok(c.clone_settings()),
+            None => sources::conn(name, src, self.local_sources),
+        }
+    }
+
     pub fn names(&self) -> crate::names::Names<'_> {
         crate::names::Names::new(&self.checked.loaded)
     }
@@ -322,7 +333,7 @@ async fn source_step(ctx: &Ctx, name: &str) -> Result<StepStats, String> {
         _ => return Ok(StepStats::default()),
     };
     let mut stats = StepStats::default();
-    let conn = sources::conn(name, src, ctx.local_sources)?;
+    let conn = ctx.conn(name, src)?;
     if let Some(sample) = src
         .sample
         .as_ref()

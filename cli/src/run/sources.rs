@@ -28,7 +28,37 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn clone_settings(&self) -> Conn {
+    /// The connection a source's secret holds (the JSON `apply` writes for the Glue jobs:
+    /// engine, host, port, database, username, password).
+    pub fn from_secret(source: &str, secret: &str) -> Result<Conn, String> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            engine: String,
+            host: String,
+            port: u16,
+            database: String,
+            username: String,
+            password: String,
+        }
+        let v: Stored = serde_json::from_str(secret).map_err(|e| {
+            format!("source `{source}`: its secret is not the connection dekit writes: {e}")
+        })?;
+        Ok(Conn {
+            db: if v.engine == "mysql" {
+                Db::Mysql
+            } else {
+                Db::Postgres
+            },
+            source: source.to_string(),
+            host: v.host,
+            port: v.port,
+            database: v.database,
+            user: v.username,
+            password: v.password,
+        })
+    }
+
+    pub fn clone_settings(&self) -> Conn {
         Conn {
             db: self.db,
             source: self.source.clone(),
