@@ -208,9 +208,28 @@ fn policy(b: &Builder, function: &str) -> Policy {
     if !secrets.is_empty() {
         p = p.allow("SourceSecrets", &["secretsmanager:GetSecretValue"], secrets);
     }
-    // On AWS the steps push models, views and checks down to Athena (the workgroup, its results
-    // under the artifacts bucket, scratch tables dropped after a CTAS) and to the models' Glue
-    // jobs; the function starts them and waits.
+    p = pushdown(b, p);
+    if !streams.is_empty() {
+        p = p.allow(
+            "Streams",
+            &[
+                "kinesis:DescribeStreamSummary",
+                "kinesis:ListShards",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+            ],
+            streams,
+        );
+    }
+    p
+}
+
+/// On AWS the steps push models, views and checks down to Athena (the workgroup, its results
+/// under the artifacts bucket, scratch tables dropped after a CTAS) and to the models' Glue
+/// jobs; the function starts them and waits.
+fn pushdown(b: &Builder, mut p: Policy) -> Policy {
+    let s = b.s;
+    let db = b.database();
     if let Some(wg) = super::storage::workgroup(b) {
         let workgroup = b.name_of(&wg);
         let results = b.name_of(&resource_address(R::S3Bucket, "artifacts"));
@@ -271,18 +290,6 @@ fn policy(b: &Builder, function: &str) -> Policy {
         .collect();
     if !jobs.is_empty() {
         p = p.allow("ModelJobs", &["glue:StartJobRun", "glue:GetJobRun"], jobs);
-    }
-    if !streams.is_empty() {
-        p = p.allow(
-            "Streams",
-            &[
-                "kinesis:DescribeStreamSummary",
-                "kinesis:ListShards",
-                "kinesis:GetShardIterator",
-                "kinesis:GetRecords",
-            ],
-            streams,
-        );
     }
     p
 }
