@@ -433,6 +433,23 @@ fn produce_refuses_an_oversized_record_by_its_line_and_sends_the_rest() {
     s.ok(&["destroy", "--force-delete-data"]);
 }
 
+/// The orders in the lake's raw zone, each once (a second copy of an order fails).
+fn distinct_orders(lake: &str) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &parquet_rows(lake, "raw/shop/orders/") {
+        let col = b
+            .column_by_name("order_id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        for v in col.iter() {
+            assert!(seen.insert(v.unwrap()), "order {v:?} loaded twice");
+        }
+    }
+    seen.len()
+}
+
 /// `dekit run` stopped dead at a failpoint, as a SIGKILL would.
 fn run_until(s: &Stack, failpoint: &str, args: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_dekit"))
@@ -479,20 +496,7 @@ fn crashes_mid_load_and_mid_landing_neither_lose_nor_duplicate() {
         count(&parquet_rows(&lake, "raw/shop/orders/")),
         expected_orders
     );
-    let ids = parquet_rows(&lake, "raw/shop/orders/");
-    let mut seen = std::collections::BTreeSet::new();
-    for b in &ids {
-        let col = b
-            .column_by_name("order_id")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<arrow_array::Int64Array>()
-            .unwrap();
-        for v in col.iter() {
-            assert!(seen.insert(v.unwrap()), "order {v:?} loaded twice");
-        }
-    }
-    assert_eq!(seen.len(), expected_orders);
+    assert_eq!(distinct_orders(&lake), expected_orders);
 
     // Killed between a landed object and its checkpoint, then SIGKILLed at random moments:
     // every record lands exactly once.
@@ -1499,20 +1503,7 @@ fn deployed_long_load_commits_ranges_until_done() {
     // 1,000,150 orders in ranges of 250,000: five invocations, the last one short.
     assert_eq!(answers.len(), 5, "{answers:?}");
     let lake = bucket(&s);
-    let orders = parquet_rows(&lake, "raw/shop/orders/");
-    let mut seen = std::collections::BTreeSet::new();
-    for b in &orders {
-        let col = b
-            .column_by_name("order_id")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<arrow_array::Int64Array>()
-            .unwrap();
-        for v in col.iter() {
-            assert!(seen.insert(v.unwrap()), "order {v:?} loaded twice");
-        }
-    }
-    assert_eq!(seen.len(), expected);
+    assert_eq!(distinct_orders(&lake), expected);
     let records = objects(&lake, "_dekit/executions/");
     assert_eq!(
         records.len(),
