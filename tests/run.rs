@@ -1464,7 +1464,7 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
 /// (`orchestration.rows_per_invocation`) and answers that more follow, until none do; a million
 /// rows land exactly once, and the step's record counts them all.
 #[test]
-fn deployed_long_load_commits_ranges_until_done() {
+fn orchestrated_long_load_commits_ranges_until_done() {
     let _c = cloud();
     let scope = Scope::new("ranges");
     let s = Stack::new(&scope);
