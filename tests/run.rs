@@ -1370,9 +1370,14 @@ fn execute_with(
 /// The lake's run manifest a deployed execution wrote (the newest).
 fn last_manifest(s: &Stack) -> Value {
     let lake = bucket(s);
-    let runs = objects(&lake, "_dekit/runs/");
-    let (_, body) = runs.iter().next_back().expect("a run manifest");
-    serde_json::from_slice(body).unwrap()
+    // The one that finished last, not the last listed: run ids of one second sort by suffix.
+    objects(&lake, "_dekit/runs/")
+        .values()
+        .map(|body| serde_json::from_slice::<Value>(body).unwrap())
+        .max_by_key(|m| {
+            chrono::DateTime::parse_from_rfc3339(m["finished_at"].as_str().unwrap()).unwrap()
+        })
+        .expect("a run manifest")
 }
 
 /// The deployed steps connect to a database source with what its secret holds (`apply` wrote
@@ -1402,7 +1407,10 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
     };
     apply(wrong);
     // One execution, as the state machine makes it; `dekit step` without the stack's variables.
-    let execute = |execution: &str, input: Value| -> Value {
+    // Its finish answer and its manifest (found by its run id, not by listing order: the local
+    // run above may share its second).
+    let lake = bucket(&s);
+    let execute = |execution: &str, input: Value| -> (Value, Value) {
         let started = chrono::Utc::now().to_rfc3339();
         let invoke = |event: Value| -> Value {
             let o = s.raw(&["step", "--event", &event.to_string()]);
@@ -1421,14 +1429,17 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
                 while invoke(event.clone())["more"] == true {}
             }
         }
-        invoke(
+        let finish = invoke(
             serde_json::json!({ "action": "finish", "execution": execution,
             "started": started, "input": input }),
-        )
+        );
+        let id = dekit::run::deployed::run_id(execution, &started).unwrap();
+        let runs = objects(&lake, &format!("_dekit/runs/{id}.json"));
+        let (_, manifest) = runs.iter().next().expect("the execution's manifest");
+        (finish, serde_json::from_slice(manifest).unwrap())
     };
-    let finish = execute("pw-1", serde_json::json!({}));
+    let (finish, failed) = execute("pw-1", serde_json::json!({}));
     assert_eq!(finish["ok"], false, "{finish}");
-    let failed = last_manifest(&s);
     let source = step(&failed, "source.shop_db");
     assert_eq!(source["status"], "failed", "{failed}");
     assert!(
@@ -1439,7 +1450,6 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
         "{source}"
     );
     assert_eq!(step(&failed, "ingest.shop_tables")["status"], "skipped");
-    let lake = bucket(&s);
     assert!(
         objects(&lake, "raw/shop/").is_empty(),
         "loaded with a wrong password"
@@ -1448,9 +1458,8 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
     // succeed and loads every table exactly.
     apply(&password);
     let resume = serde_json::json!({ "resume": failed["run_id"] });
-    let finish = execute("pw-2", resume);
+    let (finish, resumed) = execute("pw-2", resume);
     assert_eq!(finish["ok"], true, "{finish}");
-    let resumed = last_manifest(&s);
     assert_eq!(resumed["resumed_from"], failed["run_id"]);
     assert_eq!(step(&resumed, "ingest.shop_tables")["status"], "succeeded");
     for t in RAW_TABLES {
@@ -1461,63 +1470,41 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
 }
 
 /// A load longer than one invocation may run: each invocation commits a bounded range
-/// (`orchestration.rows_per_invocation`) and answers that more follow, until none do; a million
-/// rows land exactly once, and the step's record counts them all.
+/// (`orchestration.rows_per_invocation`) and answers that more follow, and the state machine on
+/// the local cloud invokes it again until none do; a million rows land exactly once, and the
+/// step's record counts them all.
 #[test]
 fn orchestrated_long_load_commits_ranges_until_done() {
     let _c = cloud();
     let scope = Scope::new("ranges");
     let s = Stack::new(&scope);
-    s.edit(|t| format!("{t}\norchestration:\n  rows_per_invocation: 250000\n"));
+    s.edit(|t| format!("{t}\norchestration:\n  rows_per_invocation: 250000\n  retries: 0\n"));
     s.ok(&["apply"]);
-    let started = chrono::Utc::now().to_rfc3339();
-    let event = |step: &str| {
-        serde_json::json!({
-            "action": "step", "step": step, "execution": "long", "started": started,
-        })
-        .to_string()
-    };
-    // The execution's source step (the sample seeded), then a million more orders.
-    let o = s.raw(&["step", "--event", &event("source.shop_db")]);
-    assert!(out(&o).contains("\"ok\":true"), "{}", out(&o));
+    // The source database seeded with the sample, then a million more orders.
+    s.ok(&["run", "--select", "shop_db"]);
     s.sql(
         "INSERT INTO orders SELECT 1000 + g, 1 + g % 50, 'placed', timestamp '2026-01-01' + g * interval '1 second' \
          FROM generate_series(1, 1000000) g",
     );
     let expected = sample_rows("orders") + 1_000_000;
-    let mut answers = vec![];
-    loop {
-        let o = s.raw_env(
-            &["step", "--event", &event("ingest.shop_tables")],
-            &[SMALL_PARTS],
-        );
-        assert!(o.status.success(), "{}", out(&o));
-        let a: Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(a["ok"], true, "{a}");
-        answers.push(a["message"].clone());
-        if a["more"] != true {
-            break;
-        }
-        assert!(answers.len() < 10, "no end: {answers:?}");
-    }
-    // 1,000,150 orders in ranges of 250,000: five invocations, the last one short.
-    assert_eq!(answers.len(), 5, "{answers:?}");
+    // An execution of the deployed pipeline: Step Functions invokes dekit on Lambda.
+    let o = s.raw(&["run", "--deployed", "--json"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    let load = step(&m, "ingest.shop_tables");
+    assert_eq!(load["status"], "succeeded", "{load}");
+    assert_eq!(load["by_table"]["orders"], expected, "{load}");
+    // 1,000,150 orders in ranges of 250,000: five invocations, four of them answering `more`.
+    let ranges = load["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n.as_str().unwrap().contains("a range committed"))
+        .count();
+    assert_eq!(ranges, 4, "{load}");
+    assert!(load.get("more").is_none(), "{load}");
     let lake = bucket(&s);
     assert_eq!(distinct_orders(&lake), expected);
-    let records = objects(&lake, "_dekit/executions/");
-    assert_eq!(
-        records.len(),
-        2,
-        "the source's record and the load's, written when it was done"
-    );
-    let (_, body) = records
-        .iter()
-        .find(|(k, _)| k.ends_with("/ingest.shop_tables.json"))
-        .unwrap();
-    let r: Value = serde_json::from_slice(body).unwrap();
-    assert_eq!(r["status"], "succeeded", "{r}");
-    assert_eq!(r["by_table"]["orders"], expected, "{r}");
-    assert!(r.get("more").is_none(), "{r}");
     assert!(objects(&lake, "_dekit/partial/").is_empty());
     s.ok(&["destroy", "--force-delete-data"]);
 }

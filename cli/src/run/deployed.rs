@@ -319,7 +319,7 @@ async fn step_of(
         .get_json(&partial)
         .await
         .map_err(|e| format!("reading what step {step} committed so far: {e}"))?;
-    let result = result.map(|mut stats| {
+    let mut result = result.map(|mut stats| {
         if let Some(b) = &before {
             let more = stats.more;
             stats.add(b);
@@ -327,9 +327,13 @@ async fn step_of(
         }
         stats
     });
-    if let Ok(stats) = &result
+    if let Ok(stats) = &mut result
         && stats.more
     {
+        stats.notes.push(format!(
+            "{step}: a range committed ({} rows so far), invoked again",
+            stats.rows
+        ));
         ctx.lake
             .put_json(&partial, stats)
             .await
