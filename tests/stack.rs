@@ -980,3 +980,71 @@ fn lint_keeps_the_deployed_pipeline_inside_its_stack() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Credentials that do not work for an `aws` environment: each cause said with its next command,
+/// not the SDK's provider chain (no network needed: each fails before or at a local address).
+#[test]
+fn credential_errors_name_the_cause_and_the_next_command() {
+    let dir = std::env::temp_dir().join(format!("dekit-creds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = |extra: &[(&str, &str)]| -> String {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dekit"));
+        c.args(["plan", RETAIL, "--env", "prod"])
+            .current_dir(repo_root())
+            .env("HOME", &dir)
+            .env("AWS_CONFIG_FILE", dir.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for k in [
+            "AWS_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            c.env_remove(k);
+        }
+        c.envs(extra.iter().copied());
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            !err.contains("provider chain") && !err.contains("IMDS"),
+            "{err}"
+        );
+        err
+    };
+    // The profile prod names is not set up here.
+    let err = plan(&[]);
+    assert!(
+        err.contains(
+            "the AWS profile `retail-prod` that environment `prod` names is not configured"
+        ) && err.contains("`aws configure sso --profile retail-prod`"),
+        "{err}"
+    );
+    // Set up for SSO, but nobody signed in (or the session expired).
+    std::fs::write(
+        dir.join("config"),
+        "[profile retail-prod]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+    )
+    .unwrap();
+    let err = plan(&[]);
+    assert!(
+        err.contains("`aws sso login --profile retail-prod`"),
+        "{err}"
+    );
+    // Access keys for the profile, but AWS does not answer.
+    std::fs::remove_file(dir.join("config")).unwrap();
+    std::fs::write(
+        dir.join("credentials"),
+        "[retail-prod]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = example-secret\n",
+    )
+    .unwrap();
+    let err = plan(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    assert!(
+        err.contains("AWS cannot be reached to check the credentials of environment `prod`"),
+        "{err}"
+    );
+    assert!(!err.contains("example-secret"), "a secret was shown: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

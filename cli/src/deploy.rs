@@ -77,23 +77,34 @@ pub async fn connect(
     let clients = Clients::connect(&target).await;
     if let Target::Aws {
         account: Some(want),
+        profile,
         ..
     } = &target
     {
         // Never touch an account the stack does not name, whatever the credentials reach.
+        let env = &checked.loaded.env_name;
         let me = clients
             .sts
             .get_caller_identity()
             .send()
             .await
             .map_err(|e| {
-                crate::cloud::error::from_sdk("GetCallerIdentity", "credentials", e).to_string()
+                let e = crate::cloud::error::from_sdk("GetCallerIdentity", "credentials", e);
+                crate::cloud::credentials::explain(
+                    &e,
+                    env,
+                    profile.as_deref(),
+                    crate::settings::get(),
+                )
             })?;
         let have = me.account().unwrap_or_default();
         if have != want {
+            let using = profile
+                .as_deref()
+                .or(crate::settings::get().aws_profile.as_deref())
+                .map_or(String::new(), |p| format!(" (profile `{p}`)"));
             return Err(format!(
-                "the credentials are for account {have}, but environment `{}` deploys to account {want}; refusing",
-                checked.loaded.env_name
+                "the credentials{using} are for account {have}, but environment `{env}` deploys to account {want}; refusing.\n  Use credentials for account {want}: set the environment's `profile:` to one for it, or AWS_PROFILE (`aws sts get-caller-identity` shows which account a profile reaches)."
             ));
         }
     }

@@ -41,6 +41,11 @@ pub struct Settings {
     pub lambda_task_root: Option<PathBuf>,
     pub lambda_environment: Option<String>,
     pub lambda_binary: Option<PathBuf>,
+    /// The AWS CLI's profile files and the profile chosen by the environment, for errors that
+    /// say which profile is missing (the SDK reads them itself).
+    pub aws_config_file: PathBuf,
+    pub aws_credentials_file: PathBuf,
+    pub aws_profile: Option<String>,
 }
 
 impl Settings {
@@ -92,6 +97,17 @@ impl Settings {
             lambda_task_root: path("LAMBDA_TASK_ROOT"),
             lambda_environment: text("DEKIT_ENVIRONMENT"),
             lambda_binary: path("DEKIT_LAMBDA_BINARY"),
+            aws_config_file: path("AWS_CONFIG_FILE").unwrap_or_else(|| {
+                path("HOME")
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join(".aws/config")
+            }),
+            aws_credentials_file: path("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| {
+                path("HOME")
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join(".aws/credentials")
+            }),
+            aws_profile: text("AWS_PROFILE"),
         }
     }
 }

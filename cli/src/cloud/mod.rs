@@ -2,6 +2,7 @@
 //! reporting, and the local cloud (LocalStack + moto) that stands in for AWS on a laptop and in CI.
 
 pub mod clients;
+pub mod credentials;
 pub mod error;
 pub mod kinesis_pace;
 pub mod local;
