@@ -22,7 +22,7 @@ pub fn configured(profile: &str, settings: &Settings) -> bool {
         std::fs::read_to_string(path).is_ok_and(|text| {
             text.lines()
                 .map(|l| l.trim().replace(' ', ""))
-                .any(|l| headers.iter().any(|h| *h == l))
+                .any(|l| headers.contains(&l))
         })
     };
     let compact = profile.replace(' ', "");
