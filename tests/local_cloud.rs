@@ -401,3 +401,40 @@ fn connection_failure_names_the_fix() {
     assert_eq!(e.code, "ConnectionFailed", "{e}");
     assert!(e.is_retryable());
 }
+
+/// Credentials that reach another account than the one an `aws` environment names: refused
+/// before anything is read, saying which account each is and how to find the right profile
+/// (the local cloud's STS answers as account 000000000000; retail's prod names 123456789012).
+#[test]
+fn credentials_for_another_account_are_refused_with_the_fix() {
+    let c = cloud();
+    let sts = c.clients.target.endpoint("sts").unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("dekit-account-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("credentials"),
+        "[retail-prod]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dekit"))
+        .args(["plan", "stacks/retail/stack.yaml", "--env", "prod"])
+        .current_dir(common::repo_root())
+        .env("AWS_CONFIG_FILE", dir.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_STS", &sts)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the credentials (profile `retail-prod`) are for account 000000000000, but environment `prod` deploys to account 123456789012; refusing")
+            && err.contains("aws sts get-caller-identity"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
