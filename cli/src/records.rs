@@ -59,6 +59,24 @@ pub fn manifest_key(run_id: &str) -> String {
     format!("_dekit/runs/{run_id}.json")
 }
 
+/// The steps that succeeded in run `run`, which a resumed run does not run again
+/// (`dekit run --resume`, locally and deployed); a run the lake does not hold is an error.
+pub async fn succeeded_in(
+    lake: &Lake,
+    run: &str,
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let m: Manifest = lake
+        .get_json(&manifest_key(run))
+        .await
+        .map_err(|e| format!("reading run {run} to resume: {e}"))?
+        .ok_or_else(|| format!("no run `{run}` to resume in {}", lake.url("_dekit/runs/")))?;
+    Ok(m.steps
+        .into_iter()
+        .filter(|s| s.status == Status::Succeeded)
+        .map(|s| s.step)
+        .collect())
+}
+
 /// The last `n` run manifests, oldest first (run ids sort by time: `clock::run_id`).
 pub async fn last_manifests(lake: &Lake, n: usize) -> Result<Vec<Manifest>, String> {
     let mut keys = lake.list("_dekit/runs/").await.map_err(|e| e.to_string())?;

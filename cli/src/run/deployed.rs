@@ -63,23 +63,7 @@ impl Resumed {
         let Some(run) = &input.resume else {
             return Ok(None);
         };
-        let m: Manifest = ctx
-            .lake
-            .get_json(&manifest_key(run))
-            .await
-            .map_err(|e| format!("reading run {run} to resume: {e}"))?
-            .ok_or_else(|| {
-                format!(
-                    "no run `{run}` to resume in {}",
-                    ctx.lake.url("_dekit/runs/")
-                )
-            })?;
-        let succeeded = m
-            .steps
-            .iter()
-            .filter(|s| s.status == Status::Succeeded)
-            .map(|s| s.step.clone())
-            .collect();
+        let succeeded = crate::records::succeeded_in(&ctx.lake, run).await?;
         Ok(Some(Resumed {
             run: run.clone(),
             succeeded,
@@ -471,17 +455,9 @@ pub async fn follow(
     reporter: &dyn super::Reporter,
 ) -> Result<Manifest, String> {
     use aws_sdk_sfn::types::ExecutionStatus;
-    if let Some(run) = resume
-        && lake
-            .get_json::<Manifest>(&manifest_key(run))
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none()
-    {
-        return Err(format!(
-            "no run `{run}` to resume in {}",
-            lake.url("_dekit/runs/")
-        ));
+    // An unknown run is refused before an execution starts.
+    if let Some(run) = resume {
+        crate::records::succeeded_in(lake, run).await?;
     }
     let input = Input {
         resume: resume.map(str::to_string),

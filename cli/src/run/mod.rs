@@ -22,7 +22,7 @@ use crate::model::LocalEngine;
 use crate::records::{Manifest, Status, StepRecord, manifest_key};
 use crate::stats::{Progress, StepStats};
 use crate::validate::Checked;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -102,18 +102,7 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
     let steps = crate::graph::steps::step_graph(&ctx.graph);
     let mut chosen = crate::graph::steps::select(&steps, &opts.select)?;
     if let Some(prev) = &opts.resume {
-        let m: Manifest = ctx
-            .lake
-            .get_json(&manifest_key(prev))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no run `{prev}` in {}", ctx.lake.url("_dekit/runs/")))?;
-        let done: BTreeSet<String> = m
-            .steps
-            .iter()
-            .filter(|s| s.status == Status::Succeeded)
-            .map(|s| s.step.clone())
-            .collect();
+        let done = crate::records::succeeded_in(&ctx.lake, prev).await?;
         chosen.retain(|s| !done.contains(s));
     }
     let started = crate::clock::now();
