@@ -90,5 +90,7 @@ async fn open(root: &std::path::Path, env: Option<&str>) -> Result<Ctx, String> 
     let checked =
         checked.ok_or_else(|| format!("{}: {}", file.display(), report.render(Some(&src))))?;
     let (checked, graph, clients) = crate::deploy::connect(checked, false).await?;
-    crate::run::deployed::runtime(super::run::ctx_parts(checked, graph, clients, 0)).await
+    Ok(crate::run::deployed::runtime(super::run::ctx_parts(
+        checked, graph, clients, 0,
+    )))
 }

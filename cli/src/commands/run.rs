@@ -272,7 +272,7 @@ pub(super) fn ctx_parts(
         max_bad_rows,
         full_refresh: false,
         rows_per_range: None,
-        connections: Default::default(),
+        source_secrets: false,
         clients,
         graph,
         checked,

@@ -34,8 +34,7 @@ pub fn run(a: Args) -> ExitCode {
     };
     let result = super::block_on(async move {
         let d = deploy::open(checked, false).await?;
-        let ctx =
-            crate::run::deployed::runtime(super::run::ctx_of(d, a.max_bad_rows, false)).await?;
+        let ctx = crate::run::deployed::runtime(super::run::ctx_of(d, a.max_bad_rows, false));
         handle(&ctx, &event).await
     });
     match result {

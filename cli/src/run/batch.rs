@@ -397,7 +397,7 @@ async fn open(
             }))
         }
         SourceKind::Postgres => {
-            let conn = ctx.conn(src_name, src)?;
+            let conn = ctx.conn(src_name, src).await?;
             let client = sources::connect(&conn, None).await?;
             let real = client
                 .query(
@@ -476,7 +476,7 @@ async fn open(
         }
         SourceKind::Mysql => {
             use mysql_async::prelude::Queryable;
-            let conn = ctx.conn(src_name, src)?;
+            let conn = ctx.conn(src_name, src).await?;
             let mut my = conn.mysql().await?;
             let err = |e: mysql_async::Error| {
                 format!("{}: {}", conn.describe(), sources::mysql_error(&e))

@@ -108,8 +108,7 @@ fn partial_key(run_id: &str, step: &str) -> String {
 /// `orchestration.rows_per_invocation` rows per invocation and answers that more follow, and
 /// database sources connect with what their secrets hold (written by `apply`; the function's
 /// environment has none of the stack's `${env.*}`, and its role may read exactly these).
-pub async fn runtime(mut ctx: Ctx) -> Result<Ctx, String> {
-    use crate::graph::{NodeKind, ResourceKind};
+pub fn runtime(mut ctx: Ctx) -> Ctx {
     ctx.rows_per_range = ctx
         .checked
         .loaded
@@ -117,35 +116,8 @@ pub async fn runtime(mut ctx: Ctx) -> Result<Ctx, String> {
         .orchestration
         .as_ref()
         .map(|o| u64::from(o.rows_per_invocation.value));
-    let secrets: Vec<(String, String)> = ctx
-        .graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Resource(ResourceKind::SecretsmanagerSecret))
-        .filter_map(|n| {
-            let id = n.attrs.get("name")?.as_str()?;
-            Some((n.name.clone(), id.to_string()))
-        })
-        .collect();
-    for (source, id) in secrets {
-        let value = ctx
-            .clients
-            .secretsmanager
-            .get_secret_value()
-            .secret_id(&id)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "source `{source}`: reading its connection: {}",
-                    crate::cloud::error::from_sdk("GetSecretValue", &id, e)
-                )
-            })?;
-        let conn =
-            super::sources::Conn::from_secret(&source, value.secret_string().unwrap_or("{}"))?;
-        ctx.connections.insert(source, conn);
-    }
-    Ok(ctx)
+    ctx.source_secrets = true;
+    ctx
 }
 
 pub async fn handle(ctx: &Ctx, event: &Event) -> Result<Answer, String> {

@@ -42,18 +42,42 @@ pub struct Ctx {
     /// Rows a watermark load reads at most before it commits and answers that more follow (the
     /// deployed step runtime, whose invocations are bounded in time); `None`: all at once.
     pub rows_per_range: Option<u64>,
-    /// Database sources' connections read from their secrets (the deployed step runtime, whose
-    /// environment holds no `${env.*}` of the stack); others resolve from the stack.
-    pub connections: BTreeMap<String, sources::Conn>,
+    /// Database sources connect with what their secrets hold (the deployed step runtime, whose
+    /// environment has none of the stack's `${env.*}`); otherwise as the stack declares.
+    pub source_secrets: bool,
 }
 
 impl Ctx {
-    /// Source `name`'s connection: from its secret in the deployed runtime, else as declared.
-    pub fn conn(&self, name: &str, src: &crate::model::Source) -> Result<sources::Conn, String> {
-        match self.connections.get(name) {
-            Some(c) => Ok(c.clone_settings()),
-            None => sources::conn(name, src, self.local_sources),
-        }
+    /// Source `name`'s connection. In the deployed runtime, a source with a secret in the graph
+    /// (`apply` wrote it) is read from it when connecting, so a password changed by the next
+    /// `apply` is used by a warm function too, and a step that connects to nothing reads none.
+    pub async fn conn(
+        &self,
+        name: &str,
+        src: &crate::model::Source,
+    ) -> Result<sources::Conn, String> {
+        let secret = self
+            .graph
+            .get(&format!("secretsmanager_secret.{name}"))
+            .and_then(|n| n.attrs.get("name")?.as_str())
+            .filter(|_| self.source_secrets);
+        let Some(id) = secret else {
+            return sources::conn(name, src, self.local_sources);
+        };
+        let value = self
+            .clients
+            .secretsmanager
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "source `{name}`: reading its connection: {}",
+                    crate::cloud::error::from_sdk("GetSecretValue", id, e)
+                )
+            })?;
+        sources::Conn::from_secret(name, value.secret_string().unwrap_or("{}"))
     }
 
     pub fn names(&self) -> crate::names::Names<'_> {
@@ -322,7 +346,7 @@ async fn source_step(ctx: &Ctx, name: &str) -> Result<StepStats, String> {
         _ => return Ok(StepStats::default()),
     };
     let mut stats = StepStats::default();
-    let conn = ctx.conn(name, src)?;
+    let conn = ctx.conn(name, src).await?;
     if let Some(sample) = src
         .sample
         .as_ref()

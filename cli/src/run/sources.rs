@@ -58,7 +58,7 @@ impl Conn {
         })
     }
 
-    pub fn clone_settings(&self) -> Conn {
+    fn clone_settings(&self) -> Conn {
         Conn {
             db: self.db,
             source: self.source.clone(),
