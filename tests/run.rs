@@ -450,6 +450,55 @@ fn distinct_orders(lake: &str) -> usize {
     seen.len()
 }
 
+/// `dekit run --resume RUN` runs only the steps that did not succeed in run RUN; an unknown
+/// run is refused.
+#[test]
+fn resume_reruns_only_what_did_not_succeed() {
+    let _c = cloud();
+    let scope = Scope::new("resume");
+    let s = Stack::new(&scope);
+    s.ok(&["apply"]);
+    let model = s.dir.join("models/dim_products.sql");
+    let good = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(
+        &model,
+        format!(
+            "SELECT * FROM ({}) p WHERE 1 / 0 = 1",
+            good.trim().trim_end_matches(';')
+        ),
+    )
+    .unwrap();
+    let (failed, ok) = run(&s, &[]);
+    assert!(!ok, "{failed}");
+    assert_eq!(step(&failed, "transform.dim_products")["status"], "failed");
+    std::fs::write(&model, &good).unwrap();
+    let o = s.raw(&["run", "--resume", "no-such-run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("no run `no-such-run` to resume"),
+        "{}",
+        out(&o)
+    );
+    let (m, ok) = run(&s, &["--resume", failed["run_id"].as_str().unwrap()]);
+    assert!(ok, "{m}");
+    assert_eq!(m["resumed_from"], failed["run_id"]);
+    let ran: Vec<&str> = m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["step"].as_str().unwrap())
+        .collect();
+    let not_succeeded: Vec<&str> = failed["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != "succeeded")
+        .map(|r| r["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, not_succeeded, "{m}");
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
 /// `dekit run` stopped dead at a failpoint, as a SIGKILL would.
 fn run_until(s: &Stack, failpoint: &str, args: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_dekit"))
