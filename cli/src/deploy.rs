@@ -99,10 +99,9 @@ pub async fn connect(
             })?;
         let have = me.account().unwrap_or_default();
         if have != want {
-            let using = profile
-                .as_deref()
-                .or(crate::settings::get().aws_profile.as_deref())
-                .map_or(String::new(), |p| format!(" (profile `{p}`)"));
+            let using =
+                crate::cloud::credentials::chosen(profile.as_deref(), crate::settings::get())
+                    .map_or(String::new(), |p| format!(" (profile `{p}`)"));
             return Err(format!(
                 "the credentials{using} are for account {have}, but environment `{env}` deploys to account {want}; refusing.\n  Use credentials for account {want}: set the environment's `profile:` to one for it, or AWS_PROFILE (`aws sts get-caller-identity` shows which account a profile reaches)."
             ));

@@ -9,10 +9,10 @@
 use crate::cloud::CloudError;
 use crate::settings::Settings;
 
-/// The profile whose credentials were asked for: `AWS_PROFILE` wins over the stack's, as the
-/// SDK's loader does.
-fn chosen<'a>(stack_profile: Option<&'a str>, settings: &'a Settings) -> Option<&'a str> {
-    settings.aws_profile.as_deref().or(stack_profile)
+/// The profile whose credentials were asked for: the environment's `profile:`, which dekit
+/// names to the SDK's loader (so it wins, as in Terraform's provider), else `AWS_PROFILE`.
+pub fn chosen<'a>(stack_profile: Option<&'a str>, settings: &'a Settings) -> Option<&'a str> {
+    stack_profile.or(settings.aws_profile.as_deref())
 }
 
 /// Whether `profile` is defined in the AWS CLI's config (`[profile NAME]`, `[NAME]` for
@@ -42,10 +42,9 @@ pub fn explain(
 ) -> String {
     let m = e.message.to_lowercase();
     let profile = chosen(stack_profile, settings);
-    let whose = match (settings.aws_profile.as_deref(), stack_profile) {
-        (Some(_), _) => "AWS_PROFILE names".to_string(),
-        (None, Some(_)) => format!("environment `{env}` names"),
-        _ => String::new(),
+    let whose = match stack_profile {
+        Some(_) => format!("environment `{env}` names"),
+        None => "AWS_PROFILE names".to_string(),
     };
     if let Some(p) = profile
         && !configured(p, settings)
@@ -144,14 +143,14 @@ mod tests {
             &s,
         );
         assert!(said.contains("AWS cannot be reached"), "{said}");
-        // AWS_PROFILE wins over the stack's, as the SDK's loader does.
+        // The environment's profile wins over AWS_PROFILE; without one, AWS_PROFILE counts.
         let s = settings(&dir, Some("nope"));
-        let said = explain(
-            &err("ConnectionFailed", "x"),
-            "prod",
-            Some("retail-prod"),
-            &s,
+        let said = explain(&err("ConnectionFailed", "x"), "dev", Some("retail-dev"), &s);
+        assert!(
+            said.contains("`retail-dev` that environment `dev` names"),
+            "{said}"
         );
+        let said = explain(&err("ConnectionFailed", "x"), "prod", None, &s);
         assert!(said.contains("`nope` that AWS_PROFILE names"), "{said}");
         let said = explain(
             &err("AccessDenied", "denied"),
