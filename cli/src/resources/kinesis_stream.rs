@@ -162,18 +162,34 @@ fn mode(d: &Attrs) -> StreamMode {
 /// else, or a request of a killed run carried out late), which no wait brings back.
 async fn converge(c: &Clients, d: &Attrs, live: &Attrs) -> Result<(), CloudError> {
     let name = s(d, "name");
-    let found = describe(c, name, Lane::Other).await?;
-    if found.is_none_or(|s| s.stream_status() == &StreamStatus::Deleting) {
+    let found = describe(c, name, Lane::Other)
+        .await?
+        .filter(|s| s.stream_status() != &StreamStatus::Deleting);
+    let Some(found) = found else {
         return Err(CloudError::new(
             "DescribeStreamSummary",
             name,
             "ResourceNotFoundException",
             "the stream was deleted after the plan read it (outside this apply); plan again to create it",
         ));
-    }
-    let active = wait_active(c, name, Lane::Other).await?;
+    };
+    let active = active_from(c, name, found).await?;
     converge_active(c, d, live, active).await?;
     Ok(())
+}
+
+/// `sum` when the stream it describes is ACTIVE, else the summary once it is (no second
+/// describe for a stream already ACTIVE).
+async fn active_from(
+    c: &Clients,
+    name: &str,
+    sum: StreamDescriptionSummary,
+) -> Result<StreamDescriptionSummary, CloudError> {
+    if sum.stream_status() == &StreamStatus::Active {
+        Ok(sum)
+    } else {
+        wait_active(c, name, Lane::Other).await
+    }
 }
 
 /// `converge` for a stream known to be ACTIVE (`active`: its summary then). Returns the summary
@@ -447,12 +463,7 @@ impl Provider for KinesisStream {
             let (live, active) = match existing {
                 Some((live, sum)) => {
                     drop(permit);
-                    let active = if sum.stream_status() == &StreamStatus::Active {
-                        sum
-                    } else {
-                        wait_active(c, name, Lane::Other).await?
-                    };
-                    (live, active)
+                    (live, active_from(c, name, sum).await?)
                 }
                 None => {
                     let active = wait_changed(c, name, Lane::Creating).await?;
