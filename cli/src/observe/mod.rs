@@ -800,6 +800,15 @@ fn causes(
     out
 }
 
+/// `  failed: a, b` after a run's or an execution's line, nothing when none failed.
+fn failed_suffix(failed: &[String]) -> String {
+    if failed.is_empty() {
+        String::new()
+    } else {
+        format!("  failed: {}", failed.join(", "))
+    }
+}
+
 /// The snapshot as text, for a terminal.
 // Long: the terminal page, section by section, in the order it shows them.
 pub fn render(s: &Snapshot) -> String {
@@ -870,11 +879,7 @@ pub fn render(s: &Snapshot) -> String {
             if r.ok { "ok    " } else { "FAILED" },
             r.rows,
             r.duration_s,
-            if r.failed.is_empty() {
-                String::new()
-            } else {
-                format!("  failed: {}", r.failed.join(", "))
-            }
+            failed_suffix(&r.failed)
         ));
     }
     if !s.executions.is_empty() {
@@ -886,11 +891,7 @@ pub fn render(s: &Snapshot) -> String {
                 e.status,
                 e.run_id,
                 e.steps_done,
-                if e.failed.is_empty() {
-                    String::new()
-                } else {
-                    format!("  failed: {}", e.failed.join(", "))
-                }
+                failed_suffix(&e.failed)
             ));
         }
     }
