@@ -1396,12 +1396,23 @@ fn execute_with(
     execution: &str,
     invoke: impl Fn(Value) -> Value,
 ) -> (Value, BTreeMap<String, Value>) {
+    execute_input(file, execution, &serde_json::json!({}), invoke)
+}
+
+/// `execute_with` for an execution started with `input` (a run to resume, say).
+fn execute_input(
+    file: &str,
+    execution: &str,
+    input: &Value,
+    invoke: impl Fn(Value) -> Value,
+) -> (Value, BTreeMap<String, Value>) {
     let started = chrono::Utc::now().to_rfc3339();
     let mut answers = BTreeMap::new();
     for level in deployed_levels(file) {
         for step in level {
             let event = serde_json::json!({
                 "action": "step", "step": step, "execution": execution, "started": started,
+                "input": input,
             });
             let mut answer = invoke(event.clone());
             while answer["more"] == true {
@@ -1411,7 +1422,7 @@ fn execute_with(
         }
     }
     let finish = invoke(serde_json::json!({
-        "action": "finish", "execution": execution, "started": started,
+        "action": "finish", "execution": execution, "started": started, "input": input,
     }));
     (finish, answers)
 }
@@ -1455,37 +1466,22 @@ fn deployed_steps_read_the_source_secret_and_resume_after_a_wrong_password() {
         assert!(o.status.success(), "{}", out(&o));
     };
     apply(wrong);
-    // One execution, as the state machine makes it; `dekit step` without the stack's variables.
-    // Its finish answer and its manifest (found by its run id, not by listing order: the local
-    // run above may share its second).
     let lake = bucket(&s);
-    let execute = |execution: &str, input: Value| -> (Value, Value) {
-        let started = chrono::Utc::now().to_rfc3339();
-        let invoke = |event: Value| -> Value {
-            let o = s.raw(&["step", "--event", &event.to_string()]);
-            assert!(o.status.success(), "{event}: {}", out(&o));
-            assert!(
-                !out(&o).contains(wrong),
-                "the password was shown: {}",
-                out(&o)
-            );
-            serde_json::from_slice(&o.stdout).unwrap()
-        };
-        for level in deployed_levels(&s.file()) {
-            for step in level {
-                let event = serde_json::json!({ "action": "step", "step": step,
-                    "execution": execution, "started": started, "input": input });
-                while invoke(event.clone())["more"] == true {}
-            }
-        }
-        let finish = invoke(
-            serde_json::json!({ "action": "finish", "execution": execution,
-            "started": started, "input": input }),
+    // Executions as the state machine makes them, through `dekit step` without the stack's
+    // variables; the password never shown.
+    let invoke = |event: Value| -> Value {
+        let o = s.raw(&["step", "--event", &event.to_string()]);
+        assert!(o.status.success(), "{event}: {}", out(&o));
+        assert!(
+            !out(&o).contains(wrong),
+            "the password was shown: {}",
+            out(&o)
         );
-        let id = dekit::run::deployed::run_id(execution, &started).unwrap();
-        let runs = objects(&lake, &format!("_dekit/runs/{id}.json"));
-        let (_, manifest) = runs.iter().next().expect("the execution's manifest");
-        (finish, serde_json::from_slice(manifest).unwrap())
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let execute = |execution: &str, input: Value| -> (Value, Value) {
+        let (finish, _) = execute_input(&s.file(), execution, &input, invoke);
+        (finish, last_manifest(&s))
     };
     let (finish, failed) = execute("pw-1", serde_json::json!({}));
     assert_eq!(finish["ok"], false, "{finish}");
