@@ -45,7 +45,7 @@ const LAYERS: &[&[&str]] = &[
     &["transform"],
     &["quality"],
     &["run"],
-    &["observe", "ci", "revision", "summary"],
+    &["observe", "ci", "init", "revision", "summary"],
     &["commands"],
 ];
 

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod failpoint;
 pub mod graph;
 pub mod hash;
+pub mod init;
 pub mod interpolate;
 pub mod lake;
 pub mod lint;

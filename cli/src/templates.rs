@@ -49,3 +49,11 @@ pub fn render(name: &str, data: &impl Serialize) -> String {
         .render(name, data)
         .unwrap_or_else(|e| panic!("template {name} failed to render: {e}"))
 }
+
+/// Render a bundled template given as text (the `dekit init` stacks, listed beside their data
+/// files in `crate::init`), with the registry's settings. `name` is for the panic message.
+pub fn render_text(name: &str, text: &str, data: &impl Serialize) -> String {
+    registry()
+        .render_template(text, data)
+        .unwrap_or_else(|e| panic!("template {name} failed to render: {e}"))
+}

@@ -6,6 +6,7 @@ pub mod destroy;
 pub mod diff;
 pub mod force_unlock;
 pub mod graph;
+pub mod init;
 pub mod lambda;
 pub mod lint;
 pub mod local;
@@ -41,6 +42,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Start a new stack from a template (warehouse, clickstream, files) with sample data.
+    Init(init::Args),
     /// Check a stack file: syntax, types, names, references, cycles, schedules, SQL, secrets.
     Validate(validate::Args),
     /// Print the resource graph and lineage (dot, mermaid or json).
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
         return fail(&format!("DEKIT_NOW: {e}"));
     }
     match cli.command {
+        Command::Init(a) => init::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Diff(a) => diff::run(a),
