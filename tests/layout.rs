@@ -39,7 +39,7 @@ const LAYERS: &[&[&str]] = &[
     // AWS and the lake, below everything that deploys or runs
     &["cloud", "resources", "lake", "stats", "metrics", "records"],
     // the resource and step graph, and where its state is kept
-    &["graph", "state"],
+    &["graph", "state", "lineage"],
     &["lint", "plan", "engine", "deploy"],
     // the pipeline: the step kinds (ingestion is `run`'s own), then the executor over them
     &["transform"],

@@ -363,3 +363,288 @@ fn failed_steps(s: &Stack) -> f64 {
         .filter_map(|d| d.maximum())
         .fold(0.0, f64::max)
 }
+
+/// An OpenLineage receiver (as Marquez serves `/api/v1/lineage`): every request's path,
+/// authorization header and body, in the order they arrived. Connections are kept alive, as
+/// HTTP clients reuse them.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+}
+
+fn receiver() -> Receiver {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let (mut auth, mut len) = (String::new(), 0usize);
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h).unwrap();
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        let lower = h.to_ascii_lowercase();
+                        if lower.starts_with("authorization:") {
+                            auth = h.trim()["authorization:".len()..].trim().to_string();
+                        }
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    reader.read_exact(&mut body).unwrap();
+                    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    store.lock().unwrap().push((path, auth, event));
+                    stream
+                        .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    Receiver { url, got }
+}
+
+/// (eventType, job name) of each event.
+fn kinds(events: &[Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["eventType"].as_str().unwrap().to_string(),
+                e["job"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn dataset<'a>(e: &'a Value, side: &str, name: &str) -> &'a Value {
+    e[side]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap_or_else(|| panic!("no {side} {name} in {e}"))
+}
+
+#[test]
+fn lineage_of_a_run_and_a_test_validates_and_reaches_the_receiver_in_order() {
+    let _c = cloud();
+    let scope = Scope::new("lineage");
+    let s = Stack::new(&scope);
+    let r = receiver();
+    s.edit(|t| {
+        t.replacen(
+            "\nobserve:\n",
+            "\nobserve:\n  lineage:\n    url: ${env.LINEAGE_URL}\n    api_key: ${env.LINEAGE_KEY}\n    file: lineage.jsonl\n",
+            1,
+        )
+    });
+    let env = [("LINEAGE_URL", r.url.as_str()), ("LINEAGE_KEY", "key-7")];
+    let ok = |args: &[&str]| {
+        let o = s.raw_env(args, &env);
+        assert!(o.status.success(), "{args:?}: {}", harness::out(&o));
+        o
+    };
+    ok(&["apply", "--auto-approve"]);
+    ok(&["produce", "clickstream"]);
+    let o = ok(&["run", "--json"]);
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    ok(&["test"]);
+
+    // The file and the receiver got the same events, in the same order, each authorized.
+    let file = s.dir.join("lineage.jsonl");
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got = r.got.lock().unwrap().clone();
+    assert!(
+        got.iter()
+            .all(|(p, a, _)| p == "/api/v1/lineage" && a == "Bearer key-7"),
+        "{:?}",
+        got.iter().map(|(p, a, _)| (p, a)).collect::<Vec<_>>()
+    );
+    let received: Vec<Value> = got.into_iter().map(|(_, _, e)| e).collect();
+    assert_eq!(received, lines);
+
+    // Valid OpenLineage 2-0-2, every facet against its own schema (vendored; independent).
+    let v = Command::new(common::tools_python())
+        .arg(common::repo_root().join("tests/tools/openlineage_check.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", harness::out(&v));
+
+    // The run: its START first, then per step a START before its COMPLETE, the run's COMPLETE
+    // last; each step that ran once, nothing for the quality steps `run` leaves to `test`.
+    let k = kinds(&lines);
+    let run_end = k
+        .iter()
+        .position(|e| *e == ("COMPLETE".to_string(), "run".to_string()))
+        .expect("the run completes");
+    assert_eq!(k[0], ("START".into(), "run".into()));
+    let ran: Vec<&Value> = m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|st| st["status"] == "succeeded")
+        .collect();
+    for st in &ran {
+        let name = st["step"].as_str().unwrap().to_string();
+        let start = k[..run_end]
+            .iter()
+            .position(|e| *e == ("START".into(), name.clone()));
+        let done = k[..run_end]
+            .iter()
+            .position(|e| *e == ("COMPLETE".into(), name.clone()));
+        assert!(
+            matches!((start, done), (Some(a), Some(b)) if a < b),
+            "{name}: {k:?}"
+        );
+    }
+    assert_eq!(run_end, 1 + 2 * ran.len(), "{k:?}");
+    // Every step event names its parent, the run.
+    let run_id = lines[0]["run"]["runId"].clone();
+    assert!(
+        lines[1..run_end]
+            .iter()
+            .all(|e| e["run"]["facets"]["parent"]["run"]["runId"] == run_id)
+    );
+
+    // Datasets as OpenLineage names them: the source table in PostgreSQL, the Glue table with
+    // its declared schema and the rows the load wrote.
+    let load = &lines[k
+        .iter()
+        .position(|e| *e == ("COMPLETE".into(), "ingest.shop_tables".into()))
+        .unwrap()];
+    let pg = dataset(load, "inputs", &format!("{}.public.orders", s.db()));
+    assert!(
+        pg["namespace"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://127.0.0.1:"),
+        "{pg}"
+    );
+    let glue = dataset(load, "outputs", &format!("table/{}_local/orders", s.name));
+    assert_eq!(glue["namespace"], "arn:aws:glue:us-east-1:000000000000");
+    let orders_csv = std::fs::read_to_string(s.dir.join("data/shop/orders.csv")).unwrap();
+    assert_eq!(
+        glue["outputFacets"]["outputStatistics"]["rowCount"],
+        orders_csv.lines().count() - 1
+    );
+    let fields: Vec<&str> = glue["facets"]["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "order_id",
+            "customer_id",
+            "status",
+            "order_ts",
+            "ingest_date"
+        ]
+    );
+    // A model reads the tables and models its SQL names.
+    let fact = &lines[k
+        .iter()
+        .position(|e| *e == ("COMPLETE".into(), "transform.fact_orders".into()))
+        .unwrap()];
+    let mut inputs: Vec<&str> = fact["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    inputs.sort();
+    assert_eq!(
+        inputs,
+        [
+            format!("table/{}_local/order_items", s.name),
+            format!("table/{}_local/orders", s.name)
+        ]
+    );
+
+    // The test: each relation's checks as assertions on it.
+    let tested = &lines[run_end + 1..];
+    assert_eq!(tested[0]["job"]["name"], "test");
+    let orders = tested
+        .iter()
+        .find(|e| e["job"]["name"] == "quality.orders" && e["eventType"] == "COMPLETE")
+        .expect("quality.orders completes");
+    let assertions = &orders["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"];
+    let accepted = assertions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["assertion"] == "accepted_values")
+        .expect("accepted_values");
+    assert_eq!(accepted["success"], true);
+    assert_eq!(tested.last().unwrap()["eventType"], "COMPLETE");
+
+    // A step that fails: FAIL with its error, the run FAIL, dependents silent.
+    std::fs::write(
+        s.dir.join("models/dim_date.sql"),
+        "select no_such_column as date_key from orders",
+    )
+    .unwrap();
+    let before = r.got.lock().unwrap().len();
+    let o = s.raw_env(&["run", "--select", "dim_date+"], &env);
+    assert_eq!(o.status.code(), Some(1), "{}", harness::out(&o));
+    let after: Vec<Value> = r.got.lock().unwrap()[before..]
+        .iter()
+        .map(|(_, _, e)| e.clone())
+        .collect();
+    let k = kinds(&after);
+    let failed = after
+        .iter()
+        .find(|e| e["eventType"] == "FAIL" && e["job"]["name"] == "transform.dim_date")
+        .unwrap_or_else(|| panic!("{k:?}"));
+    assert!(
+        failed["run"]["facets"]["errorMessage"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_column"),
+        "{failed}"
+    );
+    assert_eq!(k.last().unwrap(), &("FAIL".to_string(), "run".to_string()));
+    assert!(
+        !k.iter().any(|(_, j)| j == "serve.sales_by_month_country"),
+        "a skipped dependent has events: {k:?}"
+    );
+
+    // A receiver that is gone: a warning, and the run is as it would be without lineage.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let o = s.raw_env(
+        &["run", "--select", "dim_customers"],
+        &[("LINEAGE_URL", gone.as_str()), ("LINEAGE_KEY", "k")],
+    );
+    assert!(o.status.success(), "{}", harness::out(&o));
+    assert!(
+        harness::out(&o).contains("warning: lineage:") && harness::out(&o).contains(&gone),
+        "{}",
+        harness::out(&o)
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}

@@ -20,6 +20,7 @@ pub mod hash;
 pub mod init;
 pub mod interpolate;
 pub mod lake;
+pub mod lineage;
 pub mod lint;
 pub mod load;
 pub mod metrics;

@@ -91,6 +91,19 @@ impl<'a> Names<'a> {
 }
 
 impl Names<'_> {
+    /// Key prefix an export writes under: its zone's, then its own `prefix:` (default: its name).
+    pub fn export_prefix(&self, name: &str, e: &crate::model::Export) -> String {
+        format!(
+            "{}{}",
+            self.zone_prefix(&e.zone),
+            with_slash(
+                &e.prefix
+                    .as_ref()
+                    .map_or_else(|| format!("{name}/"), |p| p.value.clone())
+            )
+        )
+    }
+
     /// Key prefix of a table's data inside its zone: its own `prefix:`, else where the batch load
     /// or stream delivery it comes `from` writes it, else `<table>/`.
     pub fn table_prefix(&self, name: &str, t: &crate::model::Table) -> String {

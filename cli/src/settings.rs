@@ -17,6 +17,7 @@
 //! | `AWS_LAMBDA_RUNTIME_API` | set by Lambda: dekit runs as the deployed pipeline's step runtime |
 //! | `LAMBDA_TASK_ROOT`, `DEKIT_ENVIRONMENT` | on Lambda: where the function's stack is, and its environment |
 //! | `DEKIT_LAMBDA_BINARY` | the binary `apply` deploys as the step runtime (default: this one) |
+//! | `OPENLINEAGE_URL`, `OPENLINEAGE_API_KEY`, `OPENLINEAGE_NAMESPACE` | OpenLineage's client convention: where `run` and `test` send lineage events when the stack's `observe.lineage` says nothing |
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -46,6 +47,9 @@ pub struct Settings {
     pub aws_config_file: PathBuf,
     pub aws_credentials_file: PathBuf,
     pub aws_profile: Option<String>,
+    pub openlineage_url: Option<String>,
+    pub openlineage_api_key: Option<String>,
+    pub openlineage_namespace: Option<String>,
 }
 
 impl Settings {
@@ -108,6 +112,9 @@ impl Settings {
                     .join(".aws/credentials")
             }),
             aws_profile: text("AWS_PROFILE"),
+            openlineage_url: text("OPENLINEAGE_URL"),
+            openlineage_api_key: text("OPENLINEAGE_API_KEY"),
+            openlineage_namespace: text("OPENLINEAGE_NAMESPACE"),
         }
     }
 }

@@ -152,6 +152,7 @@ pub fn run(a: Args) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let since = a.since.clone();
+    let json = a.json;
     let result = super::block_on(async move {
         let d = deploy::open(checked, a.start_local).await?;
         if !d.state.resources.contains_key("s3_bucket.lake") {
@@ -161,29 +162,7 @@ pub fn run(a: Args) -> ExitCode {
             ));
         }
         if a.deployed {
-            let machine = d
-                .state
-                .resources
-                .get("sfn_state_machine.pipeline")
-                .and_then(|r| r.attrs.get("arn"))
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    format!(
-                        "environment `{}` has no deployed pipeline: add `orchestration:` to the stack and `dekit apply`",
-                        d.checked.loaded.env_name
-                    )
-                })?;
-            let ctx = ctx_of(d, a.max_bad_rows, false);
-            return run::deployed::follow(
-                &ctx.clients,
-                &ctx.lake,
-                &machine,
-                a.resume.as_deref(),
-                &Lines::new(),
-            )
-            .await
-            .map(Some);
+            return follow_deployed(d, &a).await.map(Some);
         }
         let mut select = a.select.clone();
         if let Some(rev) = &a.since {
@@ -204,22 +183,27 @@ pub fn run(a: Args) -> ExitCode {
             select.extend(steps.iter().map(|s| format!("{s}+")));
         }
         let ctx = ctx_of(d, a.max_bad_rows, a.full_refresh);
-        run::run(
-            ctx,
-            Options {
-                select,
-                parallelism: a.parallelism,
-                resume: a.resume.clone(),
-            },
-            &Lines::new(),
-        )
-        .await
-        .map(Some)
+        let lineage = crate::lineage::RunLineage::start(&ctx.checked.loaded, &ctx.graph);
+        let lines = Lines::new();
+        let reporter = run::WithLineage {
+            inner: &lines,
+            lineage: lineage.as_ref(),
+        };
+        let opts = Options {
+            select,
+            parallelism: a.parallelism,
+            resume: a.resume.clone(),
+        };
+        let m = run::run(ctx, opts, &reporter).await;
+        if let Some(l) = lineage {
+            l.finish(m.as_ref().map_err(String::as_str)).await;
+        }
+        m.map(Some)
     });
     match result {
         Ok(None) => {
             let rev = since.as_deref().unwrap_or_default();
-            if a.json {
+            if json {
                 println!("{}", serde_json::json!({ "since": rev, "steps": [] }));
             } else {
                 println!("Nothing to run: no step's stack section or SQL changed since {rev}.");
@@ -228,7 +212,7 @@ pub fn run(a: Args) -> ExitCode {
         }
         Ok(Some(m)) => {
             crate::summary::append(&crate::summary::run(&m));
-            if a.json {
+            if json {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&m).expect("manifest serializes")
@@ -244,6 +228,32 @@ pub fn run(a: Args) -> ExitCode {
         }
         Err(e) => super::fail(&e),
     }
+}
+
+/// Start an execution of the deployed pipeline and follow it.
+async fn follow_deployed(d: deploy::Deployment, a: &Args) -> Result<Manifest, String> {
+    let machine = d
+        .state
+        .resources
+        .get("sfn_state_machine.pipeline")
+        .and_then(|r| r.attrs.get("arn"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "environment `{}` has no deployed pipeline: add `orchestration:` to the stack and `dekit apply`",
+                d.checked.loaded.env_name
+            )
+        })?;
+    let ctx = ctx_of(d, a.max_bad_rows, false);
+    run::deployed::follow(
+        &ctx.clients,
+        &ctx.lake,
+        &machine,
+        a.resume.as_deref(),
+        &Lines::new(),
+    )
+    .await
 }
 
 /// What the steps of a run share, from an opened deployment.

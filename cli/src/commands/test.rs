@@ -57,7 +57,15 @@ pub fn run(a: Args) -> ExitCode {
             graph: &d.graph,
             clients: &d.clients,
         };
-        runner::run(cat, &lake, &select).await
+        let report = runner::run(cat, &lake, &select).await?;
+        crate::lineage::tested(
+            &d.checked.loaded,
+            &report.test_id,
+            &report.started_at,
+            &report.assertions(),
+        )
+        .await;
+        Ok::<_, String>(report)
     });
     let report = match result {
         Ok(r) => r,

@@ -14,6 +14,29 @@ pub struct Observe {
     /// by this stack's alarms only.
     #[serde(default)]
     pub topics: Named<Topic>,
+    /// OpenLineage events from `dekit run` and `dekit test`: where they go (an HTTP endpoint
+    /// such as Marquez, or a JSON-lines file). Without it, `OPENLINEAGE_URL` is used when set.
+    #[serde(default)]
+    pub lineage: Option<Lineage>,
+}
+
+/// Where OpenLineage events go: `url` (POSTed to `<url>/api/v1/lineage`) or `file` (JSON lines
+/// appended), or both. A transport that fails is a warning; it never fails a run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lineage {
+    /// The endpoint's base URL (may be `${env.NAME}`).
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// A file the events are appended to as JSON lines, relative to the stack file.
+    #[serde(default)]
+    pub file: Option<Spanned<String>>,
+    /// The jobs' namespace (default `<stack>.<environment>`).
+    #[serde(default)]
+    pub namespace: Option<Spanned<String>>,
+    /// A bearer token for the endpoint; must be `${env.NAME}`.
+    #[serde(default)]
+    pub api_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -81,6 +81,34 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.outcomes.iter().all(Outcome::ok)
     }
+
+    /// By relation, in the order tested: whether it passed as a gate (no check at severity error
+    /// failed), and each check that ran as an assertion (its kind, its one column when it names
+    /// one, whether it found nothing wrong, whatever its severity). Skipped checks are left out.
+    pub fn assertions(&self) -> Vec<(String, bool, crate::lineage::Assertions)> {
+        let mut out: Vec<(String, bool, crate::lineage::Assertions)> = vec![];
+        for o in self
+            .outcomes
+            .iter()
+            .filter(|o| o.verdict != Verdict::Skipped)
+        {
+            let column = o
+                .name
+                .split_once('(')
+                .and_then(|(_, r)| r.strip_suffix(')'))
+                .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_alphanumeric() || ch == '_'))
+                .map(str::to_string);
+            let a = (o.check.clone(), column, o.verdict == Verdict::Pass);
+            match out.iter_mut().find(|(r, ..)| *r == o.relation) {
+                Some((_, ok, list)) => {
+                    *ok &= o.ok();
+                    list.push(a);
+                }
+                None => out.push((o.relation.clone(), o.ok(), vec![a])),
+            }
+        }
+        out
+    }
 }
 
 /// The first `limit` rows as JSON objects.

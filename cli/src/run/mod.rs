@@ -109,6 +109,8 @@ pub struct Running<'a> {
 
 /// Report of a step's start, progress and end, for the terminal.
 pub trait Reporter: Send + Sync {
+    /// The run has its id (before any step starts).
+    fn run_started(&self, _run_id: &str) {}
     fn started(&self, step: &str);
     /// The steps running now, every `tick()`.
     fn progress(&self, running: &[Running]);
@@ -116,6 +118,39 @@ pub trait Reporter: Send + Sync {
     /// How often `progress` is called.
     fn tick(&self) -> std::time::Duration {
         std::time::Duration::from_secs(5)
+    }
+}
+
+/// A reporter that also tells lineage (OpenLineage events) of the run and each step.
+pub struct WithLineage<'a> {
+    pub inner: &'a dyn Reporter,
+    pub lineage: Option<&'a crate::lineage::RunLineage>,
+}
+
+impl Reporter for WithLineage<'_> {
+    fn run_started(&self, run_id: &str) {
+        self.inner.run_started(run_id);
+        if let Some(l) = self.lineage {
+            l.run_started(run_id);
+        }
+    }
+    fn started(&self, step: &str) {
+        self.inner.started(step);
+        if let Some(l) = self.lineage {
+            l.step_started(step);
+        }
+    }
+    fn progress(&self, running: &[Running]) {
+        self.inner.progress(running);
+    }
+    fn finished(&self, r: &StepRecord) {
+        self.inner.finished(r);
+        if let Some(l) = self.lineage {
+            l.step_finished(r);
+        }
+    }
+    fn tick(&self) -> std::time::Duration {
+        self.inner.tick()
     }
 }
 
@@ -131,6 +166,7 @@ pub async fn run(ctx: Ctx, opts: Options, reporter: &dyn Reporter) -> Result<Man
     }
     let started = crate::clock::now();
     let run_id = crate::clock::run_id();
+    reporter.run_started(&run_id);
     let git = crate::state::git_info(&ctx.checked.loaded.src.dir());
 
     let mut records: BTreeMap<String, StepRecord> = BTreeMap::new();

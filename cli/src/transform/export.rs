@@ -34,15 +34,7 @@ pub async fn run(
         .get(name)
         .ok_or_else(|| format!("no export `{name}`"))?;
     let names = crate::names::Names::new(&cat.checked.loaded);
-    let prefix = format!(
-        "{}{}",
-        names.zone_prefix(&e.zone),
-        crate::names::with_slash(
-            &e.prefix
-                .as_ref()
-                .map_or_else(|| format!("{name}/"), |p| p.value.clone())
-        )
-    );
+    let prefix = names.export_prefix(name, e);
     let ctx = session::new(cat)?;
     session::register_all(&ctx, cat, [e.from.value.as_str()]).await?;
     // Sorted by every column: the same data gives the same files, byte for byte.
