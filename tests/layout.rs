@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
         "clock",
         "timings",
         "failpoint",
+        "elf",
         "templates",
         "aws_names",
         "interpolate",

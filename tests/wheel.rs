@@ -1,13 +1,17 @@
-//! `pip install dekit`: maturin builds the wheel (`bindings = "bin"`, as ruff and uv ship), it is
-//! installed into a fresh venv, and the `dekit` it puts on that venv's PATH is this dekit: its
-//! `--version` names the same version and commit, and it validates retail.
+//! `pip install dekit`: maturin builds the wheel (`bindings = "bin"`, as ruff and uv ship) for
+//! manylinux_2_28, linking with zig against glibc 2.28's symbols, so it installs on Amazon Linux
+//! 2023, RHEL 8/9, Debian 11, Ubuntu 20.04 — and the same binary is the Lambda step runtime
+//! (`provided.al2023`, glibc 2.34). The wheel is installed into a fresh venv; the `dekit` it puts
+//! on that venv's PATH is this dekit: its `--version` names the same version and commit, it
+//! validates retail, and it starts and stops a local cloud from the scripts it carries.
 //!
-//! The wheel is built with the dev profile into the target directory the tests were built in, so
-//! it reuses what `cargo test` compiled; releases build it with `maturin build --release`.
+//! The build uses the dev profile in a target directory of its own beside the tests' (the zig
+//! link and C compiler make a second build, which later runs reuse); releases build the same way
+//! with `--release` (`ci/dist.sh`).
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The target directory this test binary was built in (`<target>/debug/deps/wheel-*`).
@@ -16,12 +20,43 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().to_path_buf()
 }
 
-#[test]
-fn the_wheel_installs_a_working_dekit() {
+/// The highest `GLIBC_` version in `objdump -T`'s listing of a binary's dynamic symbols: an
+/// independent reading of what `dekit::elf` reads from the version needs.
+fn objdump_glibc(binary: &Path) -> (u32, u32) {
+    let o = Command::new("objdump")
+        .arg("-T")
+        .arg(binary)
+        .output()
+        .expect("objdump (binutils) runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    text.split("GLIBC_")
+        .skip(1)
+        .filter_map(|rest| {
+            let v: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let mut p = v.split('.').map(|x| x.parse::<u32>().ok());
+            Some((p.next()??, p.next().flatten().unwrap_or(0)))
+        })
+        .max()
+        .expect("a dynamically linked binary names glibc versions")
+}
+
+/// Build the manylinux wheel; its path and the binary in it (as built).
+fn build_wheel(work: &Path) -> (PathBuf, PathBuf) {
     let python = common::tools_python();
-    let root = common::repo_root();
-    let work = std::env::temp_dir().join(format!("dekit-wheel-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
+    let bin = python.parent().unwrap().to_path_buf();
+    let target = target_dir().with_file_name(format!(
+        "{}-manylinux",
+        target_dir().file_name().unwrap().to_string_lossy()
+    ));
+    // PATH: the tools venv first, where maturin finds zig (`python -m ziglang`).
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
     let o = Command::new(&python)
         .args([
             "-m",
@@ -29,20 +64,23 @@ fn the_wheel_installs_a_working_dekit() {
             "build",
             "--profile",
             "dev",
-            "--skip-auditwheel",
+            "--zig",
+            "--compatibility",
+            "manylinux_2_28",
             "--out",
         ])
         .arg(work.join("dist"))
-        .current_dir(&root)
+        .current_dir(common::repo_root())
         // A clean environment: cargo test's own variables (OUT_DIR, CARGO_PKG_*, LD_LIBRARY_PATH)
         // would make build scripts rerun and the inner build start over.
         .env_clear()
         .envs(
-            ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "TMPDIR"]
+            ["HOME", "CARGO_HOME", "RUSTUP_HOME", "TMPDIR"]
                 .iter()
                 .filter_map(|k| std::env::var_os(k).map(|v| (*k, v))),
         )
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap();
     assert!(
@@ -56,14 +94,51 @@ fn the_wheel_installs_a_working_dekit() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .expect("a .whl");
+    let binary = target.join("x86_64-unknown-linux-gnu/debug/dekit");
+    assert!(binary.is_file(), "no binary at {}", binary.display());
+    (wheel, binary)
+}
+
+#[test]
+fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
+    let root = common::repo_root();
+    let work = std::env::temp_dir().join(format!("dekit-wheel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let (wheel, binary) = build_wheel(&work);
     let name = wheel.file_name().unwrap().to_string_lossy().to_string();
     assert!(
-        name.starts_with(&format!("dekit-{}-", env!("CARGO_PKG_VERSION"))),
+        name.starts_with(&format!("dekit-{}-", env!("CARGO_PKG_VERSION")))
+            && name.ends_with("-manylinux_2_28_x86_64.whl"),
         "{name}"
     );
 
+    // glibc 2.28 at most, read two ways; fit for Lambda, where this very test's binary (linked
+    // against the build machine's glibc) is refused when it needs more than 2.34.
+    let bytes = std::fs::read(&binary).unwrap();
+    let needs = dekit::elf::needs(&bytes).unwrap();
+    assert_eq!(needs.machine, "x86_64");
+    assert!(needs.glibc.is_some_and(|v| v <= (2, 28)), "{needs:?}");
+    assert_eq!(needs.glibc, Some(objdump_glibc(&binary)));
+    dekit::elf::check_for_lambda("portable", &bytes).unwrap();
+    let host = Path::new(env!("CARGO_BIN_EXE_dekit"));
+    let host_glibc = objdump_glibc(host);
+    let refused = dekit::elf::check_for_lambda("host", &std::fs::read(host).unwrap());
+    assert_eq!(
+        refused.is_err(),
+        host_glibc > dekit::elf::LAMBDA_GLIBC,
+        "{host_glibc:?}: {refused:?}"
+    );
+    if let Err(e) = refused {
+        assert!(
+            e.contains(&format!("GLIBC_{}.{}", host_glibc.0, host_glibc.1))
+                && e.contains("DEKIT_LAMBDA_BINARY"),
+            "{e}"
+        );
+    }
+
+    // Installed from the file into a fresh venv, as `pip install dekit` does from PyPI.
     let venv = work.join("venv");
-    let o = Command::new(&python)
+    let o = Command::new(common::tools_python())
         .args(["-m", "venv"])
         .arg(&venv)
         .output()
@@ -75,7 +150,6 @@ fn the_wheel_installs_a_working_dekit() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-
     let installed = venv.join("bin/dekit");
     assert!(
         installed.is_file(),
@@ -102,6 +176,47 @@ fn the_wheel_installs_a_working_dekit() {
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A local cloud of its own (its own port and run directory, beside the suite's), started,
+    // answering, and stopped by the installed dekit, from outside any checkout.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let run_dir = work.join("local");
+    let local = |args: &[&str]| {
+        Command::new(&installed)
+            .arg("local")
+            .args(args)
+            .current_dir(&work)
+            .env("DEKIT_LOCAL_DIR", &run_dir)
+            .env("DEKIT_LOCAL_PORT", &port)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let started = local(&["start", "--engine", "ministack"]);
+    let status = local(&["status"]);
+    let stopped = local(&["stop"]);
+    assert!(started.status.success(), "{}", text(&started));
+    assert!(
+        status.status.success() && text(&status).contains(&port),
+        "{}",
+        text(&status)
+    );
+    assert!(stopped.status.success(), "{}", text(&stopped));
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "the local cloud still answers after stop"
     );
     let _ = std::fs::remove_dir_all(&work);
 }

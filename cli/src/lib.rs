@@ -13,6 +13,7 @@ pub mod commands;
 pub mod deploy;
 pub mod diagnostic;
 pub mod dialect;
+pub mod elf;
 pub mod engine;
 pub mod failpoint;
 pub mod graph;

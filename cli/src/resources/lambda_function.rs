@@ -50,6 +50,7 @@ pub fn package(d: &Attrs) -> Result<Vec<u8>, String> {
         write!(zip, "#!/bin/sh\nexec '{quoted}' \"$@\"\n").map_err(|e| fail("bootstrap", &e))?;
     } else {
         let bytes = std::fs::read(binary).map_err(|e| fail(binary, &e))?;
+        crate::elf::check_for_lambda(binary, &bytes).map_err(|e| fail("bootstrap", &e))?;
         zip.write_all(&bytes).map_err(|e| fail("bootstrap", &e))?;
     }
     for f in p["files"].as_array().into_iter().flatten() {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The distribution build: the release wheel for manylinux_2_28 (x86_64), linked with zig against
+# glibc 2.28's symbols, so it installs with `pip install`/`uvx`/`pipx` on Amazon Linux 2023,
+# RHEL 8/9, Debian 11 and Ubuntu 20.04. The binary inside it is the one `apply` deploys as the
+# Lambda step runtime (`provided.al2023`, glibc 2.34): run `apply` from the installed wheel, or set
+# DEKIT_LAMBDA_BINARY to the binary this prints.
+#
+#   ci/dist.sh                 x86_64-unknown-linux-gnu (this machine)
+#   ci/dist.sh --target aarch64-unknown-linux-gnu
+#                              Graviton; needs that target's Rust standard library
+#                              (`rustup target add aarch64-unknown-linux-gnu`), which a machine
+#                              without network to static.rust-lang.org cannot fetch.
+#
+# maturin and zig come from the test tools' venv (tests/tools/install.sh, pinned). The build
+# directory is $CARGO_TARGET_DIR-dist, outside the clone. tests/wheel.rs builds the same way with
+# the dev profile and checks the result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="x86_64-unknown-linux-gnu"
+if [ "${1:-}" = "--target" ]; then target="$2"; fi
+python="$(./tests/tools/install.sh | tail -1)"
+export PATH="$(dirname "$python"):$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}-dist"
+"$python" -m maturin build --release --locked --zig --compatibility manylinux_2_28 \
+  --target "$target" --out dist
+echo "wheel: $(ls -t dist/dekit-*manylinux_2_28*.whl | head -1)"
+echo "binary: $CARGO_TARGET_DIR/$target/release/dekit"
