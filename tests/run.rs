@@ -2047,3 +2047,323 @@ fn orchestrated_failing_step_fails_the_execution_and_tells_the_topic() {
     );
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// Retail plus a model of product scores (`latest_scores`, its rows in its SQL) and a database
+/// export of it: into `to` (a database source), table `product_scores`, keyed by `product_key`,
+/// in `mode`.
+fn with_score_export(s: &Stack, to: &str, mode: &str) {
+    s.edit(|t| {
+        t.replacen(
+            "\ntransforms:\n",
+            "\ntransforms:\n  latest_scores:\n    sql: models/latest_scores.sql\n    zone: curated\n",
+            1,
+        )
+        .replacen(
+            "  exports:\n",
+            &format!("  exports:\n    scores_out:\n      from: latest_scores\n      to: {to}\n      table: product_scores\n      key: [product_key]\n      mode: {mode}\n"),
+            1,
+        )
+    });
+}
+
+/// The model's rows: (product_key, score, label).
+fn write_scores(s: &Stack, rows: &[(i64, &str, &str)]) {
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(k, score, label)| format!("({k}, cast('{score}' as decimal(6,3)), '{label}')"))
+        .collect();
+    std::fs::write(
+        s.dir.join("models/latest_scores.sql"),
+        format!(
+            "select product_key, score, label from (values {}) as t(product_key, score, label)",
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+}
+
+/// `run --select +scores_out --json`: the export step's record, and whether the run succeeded.
+fn export_scores(s: &Stack, env: &[(&str, &str)]) -> (Value, bool) {
+    let o = s.raw_env(&["run", "--select", "+scores_out", "--json"], env);
+    let m: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("run printed no manifest ({e}):\n{}", out(&o)));
+    (step(&m, "export.scores_out").clone(), o.status.success())
+}
+
+fn pg_rows(s: &Stack, sql: &str) -> Vec<Vec<String>> {
+    let c = dekit::run::sources::local_conn("test", &s.db()).unwrap();
+    cloud().rt.block_on(async {
+        let client = dekit::run::sources::connect(&c, None).await.unwrap();
+        client
+            .query(sql, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<_, String>(i)).collect())
+            .collect()
+    })
+}
+
+const SCORES: [(i64, &str, &str); 3] = [
+    (1, "0.500", "low"),
+    (2, "0.750", "mid"),
+    (3, "0.990", "top"),
+];
+
+#[test]
+fn a_database_export_upserts_by_key_and_a_rerun_changes_nothing() {
+    let _c = cloud();
+    let scope = Scope::new("exportpg");
+    let s = Stack::new(&scope);
+    with_score_export(&s, "shop_db", "upsert");
+    write_scores(&s, &SCORES);
+    s.ok(&["apply"]);
+    let table = "SELECT product_key::text, score::text, label FROM product_scores ORDER BY 1";
+    let versions = "SELECT product_key::text, xmin::text FROM product_scores ORDER BY 1";
+
+    // First run: the table is created with the model's types, every row inserted.
+    let (st, ok) = export_scores(&s, &[]);
+    assert!(ok, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("3 inserted, 0 updated, 0 deleted, 0 rejected"),
+        "{st}"
+    );
+    let want: Vec<Vec<String>> = SCORES
+        .iter()
+        .map(|(k, sc, l)| vec![k.to_string(), sc.to_string(), l.to_string()])
+        .collect();
+    assert_eq!(pg_rows(&s, table), want);
+    let types = pg_rows(
+        &s,
+        "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_name = 'product_scores' ORDER BY ordinal_position",
+    );
+    assert_eq!(
+        types,
+        [
+            ["product_key", "bigint"],
+            ["score", "numeric"],
+            ["label", "text"]
+        ]
+    );
+
+    // Unchanged: no statement that changes a row (each row's version is the same).
+    let before = pg_rows(&s, versions);
+    let (st, ok) = export_scores(&s, &[]);
+    assert!(
+        ok && st["notes"][0].as_str().unwrap().contains("unchanged"),
+        "{st}"
+    );
+    assert_eq!(pg_rows(&s, versions), before);
+
+    // One row changed: exactly that row is updated.
+    write_scores(&s, &[SCORES[0], (2, "0.800", "high"), SCORES[2]]);
+    let (st, ok) = export_scores(&s, &[]);
+    assert!(ok, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("0 inserted, 1 updated, 0 deleted"),
+        "{st}"
+    );
+    let after = pg_rows(&s, versions);
+    assert_eq!(after[0], before[0]);
+    assert_ne!(after[1], before[1]);
+    assert_eq!(after[2], before[2]);
+    assert_eq!(pg_rows(&s, table)[1], ["2", "0.800", "high"]);
+
+    // upsert_delete: a key that left the model is deleted.
+    s.edit(|t| t.replace("      mode: upsert\n", "      mode: upsert_delete\n"));
+    write_scores(&s, &[SCORES[0], (2, "0.800", "high")]);
+    let (st, ok) = export_scores(&s, &[]);
+    assert!(ok, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("0 inserted, 0 updated, 1 deleted"),
+        "{st}"
+    );
+    assert_eq!(pg_rows(&s, table).len(), 2);
+
+    // A row the table refuses (a label too long for its column) goes to the error prefix with its
+    // key and the database's error; with --max-bad-rows 0 nothing is written.
+    s.sql("ALTER TABLE product_scores ALTER COLUMN label TYPE varchar(4)");
+    write_scores(&s, &[(1, "0.600", "low"), (2, "0.800", "highest")]);
+    let (st, ok) = export_scores(&s, &[]);
+    assert!(!ok, "{st}");
+    let err = st["error"].as_str().unwrap();
+    assert!(
+        err.contains("1 rows refused") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert_eq!(
+        pg_rows(&s, table)[0],
+        ["1", "0.500", "low"],
+        "a refused export wrote"
+    );
+    let lake = bucket(&s);
+    let refused = json_lines(&lake, "curated/errors/exports/scores_out/");
+    let refused = if refused.is_empty() {
+        json_lines(&lake, "raw/errors/exports/scores_out/")
+    } else {
+        refused
+    };
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["key"], "product_key = 2");
+    assert!(
+        refused[0]["error"].as_str().unwrap().contains("too long"),
+        "{}",
+        refused[0]
+    );
+
+    // A type that does not fit an existing column: a clear error naming it, nothing written.
+    s.sql("ALTER TABLE product_scores ALTER COLUMN label TYPE integer USING 0");
+    let (st, ok) = export_scores(&s, &[]);
+    assert!(!ok);
+    let err = st["error"].as_str().unwrap();
+    assert!(
+        err.contains("column `label` is text in the model but integer"),
+        "{err}"
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
+#[test]
+fn a_replacing_export_is_never_seen_half_written() {
+    let _c = cloud();
+    let scope = Scope::new("exportswap");
+    let s = Stack::new(&scope);
+    with_score_export(&s, "shop_db", "replace");
+    let many = |n: i64, label: &'static str| -> Vec<(i64, String, &'static str)> {
+        (1..=n)
+            .map(|k| (k, format!("{}.{:03}", k % 100, k % 1000), label))
+            .collect()
+    };
+    let first = many(60_000, "a");
+    let rows: Vec<(i64, &str, &str)> = first.iter().map(|(k, s, l)| (*k, s.as_str(), *l)).collect();
+    write_scores(&s, &rows);
+    s.ok(&["apply"]);
+    assert!(export_scores(&s, &[]).1);
+    // Replaced by 40,000 other rows while a reader counts: it sees all of one or of the other.
+    let second = many(40_000, "b");
+    let rows: Vec<(i64, &str, &str)> = second
+        .iter()
+        .map(|(k, s, l)| (*k, s.as_str(), *l))
+        .collect();
+    write_scores(&s, &rows);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (flag, db) = (stop.clone(), s.db());
+    let reader = std::thread::spawn(move || {
+        let c = dekit::run::sources::local_conn("test", &db).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let client = dekit::run::sources::connect(&c, None).await.unwrap();
+            let mut seen = std::collections::BTreeSet::new();
+            // Until told to stop, and once more after: the last look is after the commit.
+            loop {
+                let last = flag.load(std::sync::atomic::Ordering::SeqCst);
+                let r = client
+                    .query_one(
+                        "SELECT count(*), count(*) FILTER (WHERE label = 'a') FROM product_scores",
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                seen.insert((r.get::<_, i64>(0), r.get::<_, i64>(1)));
+                if last {
+                    break;
+                }
+            }
+            seen
+        })
+    });
+    let (st, ok) = export_scores(&s, &[]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    assert!(ok, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("40000 inserted, 0 updated, 60000 deleted"),
+        "{st}"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| *s == (60_000, 60_000) || *s == (40_000, 0)),
+        "a reader saw a partial table: {seen:?}"
+    );
+    // It looked before the commit and after it.
+    assert!(
+        seen.contains(&(60_000, 60_000)) && seen.contains(&(40_000, 0)),
+        "{seen:?}"
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}
+
+#[test]
+fn a_database_export_into_mariadb_upserts_and_deletes_by_key() {
+    let _c = cloud();
+    let scope = Scope::new("exportmy");
+    let s = Stack::new(&scope);
+    let my = MariaDb::new(&s.name);
+    my.sql("CREATE TABLE customers (customerNumber INT PRIMARY KEY); CREATE TABLE payments (checkNumber VARCHAR(50))");
+    let vars = my.add_to(
+        &s,
+        "  crm_customers:\n    zone: raw\n    from: crm_load\n    source_table: customers\n    columns:\n      customerNumber: int\n",
+    );
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    with_score_export(&s, "crm", "upsert_delete");
+    write_scores(&s, &SCORES);
+    let o = s.raw_env(&["apply", "--auto-approve"], &env);
+    assert!(o.status.success(), "{}", out(&o));
+    let rows = || -> Vec<(i64, String, String)> {
+        cloud().rt.block_on(async {
+            use mysql_async::prelude::Queryable;
+            let mut c = my.conn.mysql().await.unwrap();
+            c.query("SELECT product_key, CAST(score AS CHAR), label FROM product_scores ORDER BY 1")
+                .await
+                .unwrap()
+        })
+    };
+    let (st, ok) = export_scores(&s, &env);
+    assert!(ok, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("3 inserted, 0 updated, 0 deleted"),
+        "{st}"
+    );
+    assert_eq!(rows()[2], (3, "0.990".to_string(), "top".to_string()));
+    let (st, ok) = export_scores(&s, &env);
+    assert!(
+        ok && st["notes"][0].as_str().unwrap().contains("unchanged"),
+        "{st}"
+    );
+    write_scores(&s, &[SCORES[0], (2, "0.800", "high")]);
+    let (st, ok) = export_scores(&s, &env);
+    assert!(ok, "{st}");
+    assert!(
+        st["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("0 inserted, 1 updated, 1 deleted"),
+        "{st}"
+    );
+    assert_eq!(
+        rows(),
+        [
+            (1, "0.500".to_string(), "low".to_string()),
+            (2, "0.800".to_string(), "high".to_string())
+        ]
+    );
+    s.ok(&["destroy", "--force-delete-data"]);
+}

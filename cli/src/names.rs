@@ -95,7 +95,7 @@ impl Names<'_> {
     pub fn export_prefix(&self, name: &str, e: &crate::model::Export) -> String {
         format!(
             "{}{}",
-            self.zone_prefix(&e.zone),
+            self.zone_prefix(e.zone.as_ref().map_or("", |z| z.value.as_str())),
             with_slash(
                 &e.prefix
                     .as_ref()

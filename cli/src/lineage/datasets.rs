@@ -206,6 +206,15 @@ fn export(l: &Loaded, name: &str) -> StepIo {
     let Some(e) = l.stack.serving.exports.get(name) else {
         return StepIo::default();
     };
+    // Rows written back into a database source's table.
+    if let (Some(to), Some(table)) = (&e.to, &e.table)
+        && let Some(src) = l.stack.sources.get(&to.value)
+    {
+        return StepIo {
+            inputs: vec![relation(l, &e.from.value)],
+            outputs: vec![source_table(l, &to.value, src, &table.value)],
+        };
+    }
     let names = Names::new(l);
     let prefix = names.export_prefix(name, e);
     StepIo {

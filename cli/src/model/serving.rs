@@ -31,13 +31,16 @@ pub enum Consumer {
     Ml,
 }
 
-/// Files written from a model or view to a zone prefix, for consumers outside the catalog.
+/// What a model, view or table is exported as: files in a lake zone (`zone:`), or rows in a table
+/// of a database source (`to:`), written back into an operational system.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
     /// The model, view or table to export.
     pub from: Spanned<String>,
-    pub zone: Spanned<String>,
+    /// Files: the zone they are written to.
+    #[serde(default)]
+    pub zone: Option<Spanned<String>>,
     #[serde(default)]
     pub prefix: Option<Spanned<String>>,
     #[serde(default)]
@@ -46,4 +49,39 @@ pub struct Export {
     pub consumer: Consumer,
     #[serde(default)]
     pub schedule: Option<Spanned<String>>,
+    /// Rows: the database source (postgres, mysql) whose table receives them.
+    #[serde(default)]
+    pub to: Option<Spanned<String>>,
+    /// The target table (`schema.table` on PostgreSQL; created when absent).
+    #[serde(default)]
+    pub table: Option<Spanned<String>>,
+    /// The columns that identify a row in the target.
+    #[serde(default)]
+    pub key: Vec<Spanned<String>>,
+    /// How the target is brought in line with the rows (default `upsert`).
+    #[serde(default)]
+    pub mode: Option<Spanned<ExportMode>>,
+}
+
+/// How a database export writes: rows are staged, then applied in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportMode {
+    /// Insert new keys, update changed rows; other rows of the target are left alone.
+    #[default]
+    Upsert,
+    /// The target becomes exactly the rows (what was there and is not is deleted).
+    Replace,
+    /// Upsert, and delete the rows whose key left the model.
+    UpsertDelete,
+}
+
+impl ExportMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportMode::Upsert => "upsert",
+            ExportMode::Replace => "replace",
+            ExportMode::UpsertDelete => "upsert_delete",
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod parquet_in;
 pub mod produce;
 pub mod sources;
 pub mod stream;
+pub mod write_back;
 
 use crate::cloud::Clients;
 use crate::graph::{Graph, NodeKind, StepKind};
@@ -351,9 +352,23 @@ async fn execute(
             .replace_view(cat, name)
             .await
             .map(Some),
-        NodeKind::Step(StepKind::Export) => export::run(cat, &ctx.lake, name, run_id, progress)
-            .await
-            .map(Some),
+        NodeKind::Step(StepKind::Export) => {
+            let to_database = ctx
+                .checked
+                .loaded
+                .stack
+                .serving
+                .exports
+                .get(name)
+                .is_some_and(|e| e.to.is_some());
+            if to_database {
+                write_back::run(ctx, name, run_id, progress).await.map(Some)
+            } else {
+                export::run(cat, &ctx.lake, name, run_id, progress)
+                    .await
+                    .map(Some)
+            }
+        }
         NodeKind::Step(StepKind::Source) => source_step(ctx, &node.name).await.map(Some),
         NodeKind::Step(StepKind::Ingest) => {
             let s = &ctx.checked.loaded.stack;

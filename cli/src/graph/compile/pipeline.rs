@@ -182,14 +182,30 @@ fn views(b: &mut Builder, workgroup: &Option<String>) {
 
 fn exports(b: &mut Builder, workgroup: &Option<String>) {
     for (name, e) in b.s.serving.exports.iter() {
-        let prefix = e
-            .prefix
-            .as_ref()
-            .map_or_else(|| format!("{name}/"), |p| p.value.clone());
-        let (url, _) = b.zone_location(&e.zone, &prefix);
         let mut deps = upstream(b, &e.from, name);
-        deps.extend(workgroup.clone());
-        let mut attrs = json!({ "from": e.from.value, "writes": url, "format": e.format.as_str(), "consumer": e.consumer });
+        let mut attrs = match (&e.zone, &e.to) {
+            (Some(zone), _) => {
+                let prefix = e
+                    .prefix
+                    .as_ref()
+                    .map_or_else(|| format!("{name}/"), |p| p.value.clone());
+                let (url, _) = b.zone_location(zone, &prefix);
+                deps.extend(workgroup.clone());
+                json!({ "from": e.from.value, "writes": url, "format": e.format.as_str(), "consumer": e.consumer })
+            }
+            // Rows written back into a database source: after the source answers.
+            (None, Some(to)) => {
+                deps.push(format!("source.{}", to.value));
+                json!({
+                    "from": e.from.value,
+                    "to": to.value,
+                    "table": e.table.as_ref().map(|t| t.value.clone()),
+                    "key": e.key.iter().map(|k| k.value.clone()).collect::<Vec<_>>(),
+                    "mode": e.mode.as_ref().map(|m| m.value).unwrap_or_default().as_str(),
+                })
+            }
+            (None, None) => continue,
+        };
         if let Some(sch) = &e.schedule {
             attrs["schedule"] = json!(sch.value);
         }

@@ -9,6 +9,7 @@ pub mod column_type;
 pub mod dependency_cycle;
 pub mod duplicate_name;
 pub mod environment;
+pub mod export_target;
 pub mod glue_name;
 pub mod key_prefix;
 pub mod literal_secret;
@@ -51,6 +52,7 @@ pub const ALL: &[Rule] = &[
     dependency_cycle::RULE,
     schedule::RULE,
     batch_schedule::RULE,
+    export_target::RULE,
     sql_model::RULE,
     sql_dialect::RULE,
     literal_secret::RULE,

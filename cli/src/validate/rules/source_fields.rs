@@ -90,7 +90,15 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
                 u.span,
             ));
         }
-        if kind.is_database() && src.tables.is_empty() {
+        // A source that only receives rows (an export's `to:`) has nothing to ingest.
+        let written_to = cx
+            .loaded
+            .stack
+            .serving
+            .exports
+            .iter()
+            .any(|(_, e)| e.to.as_ref().is_some_and(|t| t.value == name.value));
+        if kind.is_database() && src.tables.is_empty() && !written_to {
             out.push(
                 cx.warning(
                     "W171",

@@ -131,7 +131,14 @@ fn check(cx: &Cx, out: &mut Vec<Diagnostic>) {
         sql_reads(cx, name, out);
     }
     for (_, e) in s.serving.exports.iter() {
-        zone(&e.zone, out);
+        if let Some(z) = &e.zone {
+            zone(z, out);
+        }
+        if let Some(to) = &e.to
+            && s.sources.get(&to.value).is_none()
+        {
+            out.extend(missing(cx, to, "source", s.sources.keys()));
+        }
         if !cx.relations.contains_key(&e.from.value) {
             out.extend(missing(cx, &e.from, "table, model or view", relations()));
         }
