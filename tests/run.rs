@@ -2140,6 +2140,21 @@ fn a_database_export_upserts_by_key_and_a_rerun_changes_nothing() {
         &s,
         "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_name = 'product_scores' ORDER BY ordinal_position",
     );
+    // `dekit test` reconciles the export: the model's rows, all in the target after the commit.
+    let o = s.dekit(&["test", "--select", "latest_scores", "--json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rec = outcome(
+        &report,
+        "latest_scores.reconcile(export scores_out -> shop_db.product_scores)",
+    );
+    assert_eq!(rec["verdict"], "pass", "{rec}");
+    assert!(
+        rec["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 rows, 3 inserted"),
+        "{rec}"
+    );
     assert_eq!(
         types,
         [
@@ -2364,6 +2379,26 @@ fn a_database_export_into_mariadb_upserts_and_deletes_by_key() {
             (1, "0.500".to_string(), "low".to_string()),
             (2, "0.800".to_string(), "high".to_string())
         ]
+    );
+
+    // The model rebuilt without its export: `dekit test` says the target is behind.
+    write_scores(&s, &SCORES);
+    let o = s.raw_env(&["run", "--select", "latest_scores"], &env);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = s.raw_env(&["test", "--select", "latest_scores", "--json"], &env);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rec = outcome(
+        &report,
+        "latest_scores.reconcile(export scores_out -> crm.product_scores)",
+    );
+    assert_eq!(rec["verdict"], "fail", "{rec}");
+    assert!(
+        rec["message"]
+            .as_str()
+            .unwrap()
+            .contains("has 3 rows now, the last export wrote 2"),
+        "{rec}"
     );
     s.ok(&["destroy", "--force-delete-data"]);
 }

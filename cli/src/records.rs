@@ -158,3 +158,26 @@ pub async fn last_load(
         objects: l.objects,
     }))
 }
+
+/// What a database export last wrote (`run::write_back`), as `dekit test` reconciles it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncState {
+    pub fingerprint: String,
+    pub target: String,
+    pub mode: String,
+    pub run_id: String,
+    pub at: String,
+    /// Rows of the model.
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub rejected: u64,
+    /// The model's keys found in the target after the commit, counted in the same transaction.
+    pub read_back: u64,
+}
+
+/// Where a database export's sync state is kept.
+pub fn export_state_key(name: &str) -> String {
+    format!("_dekit/state/exports/{name}.json")
+}

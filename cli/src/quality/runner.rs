@@ -149,6 +149,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
     }
     outcomes.extend(reconcile::streams(cat, &ctx, lake, relations).await?);
     outcomes.extend(reconcile::loads(cat, lake, relations).await?);
+    outcomes.extend(reconcile::exports(cat, &ctx, lake, relations).await?);
     let report = Report {
         test_id: test_id.clone(),
         stack: s.stack.value.clone(),
@@ -369,7 +370,7 @@ async fn one(
 
 /// The failing count a check's query returned. No row, a NULL or a negative count is an error:
 /// read as 0 it would pass a check that judged nothing.
-fn first_int(batches: &[RecordBatch]) -> Result<u64, String> {
+pub(super) fn first_int(batches: &[RecordBatch]) -> Result<u64, String> {
     let b = batches
         .iter()
         .find(|b| b.num_rows() > 0)

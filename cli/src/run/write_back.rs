@@ -13,32 +13,10 @@
 use super::Ctx;
 use super::sources::{self, Db, pg_error};
 use crate::model::{Export, ExportMode};
+use crate::records::{SyncState, export_state_key};
 use crate::stats::{Progress, StepStats};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Schema};
-use serde::{Deserialize, Serialize};
-
-/// What the last export wrote, in the lake.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SyncState {
-    pub fingerprint: String,
-    pub target: String,
-    pub mode: String,
-    pub run_id: String,
-    pub at: String,
-    /// Rows of the model.
-    pub rows: u64,
-    pub inserted: u64,
-    pub updated: u64,
-    pub deleted: u64,
-    pub rejected: u64,
-    /// The model's keys found in the target after the commit, counted in the same transaction.
-    pub read_back: u64,
-}
-
-pub fn state_key(name: &str) -> String {
-    format!("_dekit/state/exports/{name}.json")
-}
 
 /// A column of the rows: name, the target's SQL type for it, and its kind for comparisons.
 struct Column {
@@ -279,7 +257,7 @@ pub async fn run(
         }
         hex::encode(h.finalize())
     };
-    let key = state_key(name);
+    let key = export_state_key(name);
     let last: Option<SyncState> = ctx.lake.get_json(&key).await.map_err(|e| e.to_string())?;
     if let Some(last) = last.filter(|l| l.fingerprint == fingerprint) {
         return Ok(StepStats {
