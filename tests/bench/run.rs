@@ -5,10 +5,14 @@
 //! - `batch_csv`: MB/s of `dekit run` loading a ≥ 1 GB CSV file to Parquet in the lake against
 //!   `aws s3 cp` of the same file (target ≥ 1.0×), and dekit's peak RSS (target ≤ 200 MB);
 //! - `batch_postgres`: rows/s of `dekit run` loading a 5,000,000-row PostgreSQL table to Parquet
-//!   against `psql -c "COPY (...) TO STDOUT"` into a file (target ≥ 0.5×).
+//!   against `psql -c "COPY (...) TO STDOUT"` into a file (target ≥ 0.5×);
+//! - `export_postgres`: rows/s of `dekit run` exporting a 1,000,000-row table from the lake into a
+//!   new PostgreSQL table (`serving.exports` with `to:`, upsert by key, in one transaction)
+//!   against `psql \copy ... FROM` of the same rows as CSV into an empty table (a ratio; no target
+//!   yet), and the time of a second, unchanged export (nothing written).
 //!
 //! `cargo bench -p dekit --bench run` (release). `DEKIT_LOCAL_ENGINE=localstack` for LocalStack;
-//! `DEKIT_BENCH_CSV_MB` and `DEKIT_BENCH_PG_ROWS` change the sizes; `DEKIT_BENCH_ONLY=produce`
+//! `DEKIT_BENCH_CSV_MB`, `DEKIT_BENCH_PG_ROWS` and `DEKIT_BENCH_EXPORT_ROWS` change the sizes; `DEKIT_BENCH_ONLY=produce`
 //! runs one. The AWS CLI is installed into `~/.cache/dekit/venv-bench` on first use.
 
 #[path = "../common/mod.rs"]
@@ -407,6 +411,161 @@ tables:
     })
 }
 
+// Long: set-up (a table in PostgreSQL, loaded into the lake), then the two timed writes.
+fn export_postgres() -> serde_json::Value {
+    let rows: u64 = std::env::var("DEKIT_BENCH_EXPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let (port, password) = dekit::run::sources::local_postgres().expect("local PostgreSQL");
+    let db = format!("benchexport_{}", std::process::id());
+    let psql = |sql: &str| -> Command {
+        let mut c = Command::new(pg_bin().join("psql"));
+        c.args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "dekit",
+        ])
+        .args(["-d", &db, "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGPASSWORD", &password);
+        c
+    };
+    ok(
+        Command::new(pg_bin().join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "dekit",
+            ])
+            .args(["-d", "postgres", "-c", &format!("CREATE DATABASE {db}")])
+            .env("PGPASSWORD", &password),
+        "create db",
+    );
+    ok(
+        &mut psql(&format!(
+            "CREATE TABLE features AS SELECT g::bigint AS product_key, (g % 97)::bigint AS views, \
+             ((g % 100000) / 100.0)::numeric(10,2) AS price, 'segment-' || (g % 13) AS segment, \
+             timestamp '2026-01-01' + g * interval '1 second' AS updated_at \
+             FROM generate_series(1, {rows}) g"
+        )),
+        "fill table",
+    );
+    let b = Bench::new(&format!(
+        "sources:
+  db:
+    kind: postgres
+    host: 127.0.0.1
+    port: {port}
+    database: {db}
+    user: dekit
+    password: ${{env.BENCH_PG_PASSWORD}}
+    tables: [features]
+ingest:
+  batch:
+    load:
+      source: db
+      zone: raw
+      prefix: db/
+tables:
+  features:
+    zone: raw
+    from: load
+    columns:
+      product_key: bigint
+      views: bigint
+      price: decimal(10,2)
+      segment: string
+      updated_at: timestamp
+serving:
+  exports:
+    to_app:
+      from: features
+      to: db
+      table: features_out
+      key: [product_key]
+      mode: upsert"
+    ));
+    let env = ("BENCH_PG_PASSWORD", password.clone());
+    ok(
+        b.dekit(&["apply", "--auto-approve"]).env(env.0, &env.1),
+        "apply",
+    );
+    ok(
+        b.dekit(&["run", "--select", "load"]).env(env.0, &env.1),
+        "load into the lake",
+    );
+    let (first, rss) = timed(
+        b.dekit(&["run", "--select", "to_app"]).env(env.0, &env.1),
+        "dekit export",
+    );
+    let (again, _) = timed(
+        b.dekit(&["run", "--select", "to_app"]).env(env.0, &env.1),
+        "dekit export, unchanged",
+    );
+    let csv = b.dir.join("features.csv");
+    ok(
+        &mut psql(&format!(
+            "\\copy features TO '{}' WITH (FORMAT csv)",
+            csv.display()
+        )),
+        "copy out",
+    );
+    ok(
+        &mut psql("CREATE TABLE features_copy (LIKE features)"),
+        "empty table",
+    );
+    let (copy, _) = timed(
+        &mut psql(&format!(
+            "\\copy features_copy FROM '{}' WITH (FORMAT csv)",
+            csv.display()
+        )),
+        "psql COPY FROM",
+    );
+    let count = ok(
+        psql("SELECT count(*) FROM features_out").arg("-t"),
+        "count",
+    );
+    let _ = Command::new(pg_bin().join("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "dekit",
+        ])
+        .args([
+            "-d",
+            "postgres",
+            "-c",
+            &format!("DROP DATABASE {db} WITH (FORCE)"),
+        ])
+        .env("PGPASSWORD", &password)
+        .output();
+    let (d, c) = (rows as f64 / first, rows as f64 / copy);
+    serde_json::json!({
+        "benchmark": "export_postgres", "rows": rows,
+        "rows_in_target": count.trim().parse::<u64>().unwrap_or(0),
+        "dekit_seconds": round(first, 2), "dekit_rows_per_s": round(d, 0),
+        "copy_from_file_seconds": round(copy, 2), "copy_rows_per_s": round(c, 0),
+        "ratio": round(d / c, 2),
+        "unchanged_rerun_seconds": round(again, 2),
+        "dekit_peak_rss_mb": round(rss, 0)
+    })
+}
+
 fn pg_bin() -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|r| {
@@ -435,5 +594,8 @@ fn main() {
     }
     if want("batch_postgres") {
         println!("{}", batch_postgres());
+    }
+    if want("export_postgres") {
+        println!("{}", export_postgres());
     }
 }
