@@ -531,10 +531,7 @@ serving:
         )),
         "psql COPY FROM",
     );
-    let count = ok(
-        psql("SELECT count(*) FROM features_out").arg("-t"),
-        "count",
-    );
+    let count = ok(psql("SELECT count(*) FROM features_out").arg("-t"), "count");
     let _ = Command::new(pg_bin().join("psql"))
         .args([
             "-X",

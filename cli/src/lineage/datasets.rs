@@ -206,13 +206,18 @@ fn export(l: &Loaded, name: &str) -> StepIo {
     let Some(e) = l.stack.serving.exports.get(name) else {
         return StepIo::default();
     };
-    // Rows written back into a database source's table.
-    if let (Some(to), Some(table)) = (&e.to, &e.table)
+    // Rows written back into a database source's table, or sent to an HTTP API's path.
+    if let Some(to) = &e.to
         && let Some(src) = l.stack.sources.get(&to.value)
     {
+        let at = match (&e.table, &e.path) {
+            (Some(t), _) => t.value.clone(),
+            (None, Some(p)) => p.value.trim_matches('/').to_string(),
+            (None, None) => name.to_string(),
+        };
         return StepIo {
             inputs: vec![relation(l, &e.from.value)],
-            outputs: vec![source_table(l, &to.value, src, &table.value)],
+            outputs: vec![source_table(l, &to.value, src, &at)],
         };
     }
     let names = Names::new(l);

@@ -61,6 +61,26 @@ pub struct Export {
     /// How the target is brought in line with the rows (default `upsert`).
     #[serde(default)]
     pub mode: Option<Spanned<ExportMode>>,
+    /// HTTP API exports: the path after the source's `url` (default `/<export name>`).
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// HTTP API exports: `POST` (default) or `PUT`.
+    #[serde(default)]
+    pub method: Option<Spanned<HttpMethod>>,
+    /// HTTP API exports: rows per request (default 100).
+    #[serde(default)]
+    pub batch_size: Option<Spanned<u32>>,
+    /// HTTP API exports: requests per second at most (default: no limit).
+    #[serde(default)]
+    pub rate_per_second: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Post,
+    Put,
 }
 
 /// How a database export writes: rows are staged, then applied in one transaction.

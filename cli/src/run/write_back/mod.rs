@@ -1,5 +1,5 @@
 //! Database exports (`serving.exports` with `to:`): a model's rows written back into a table of a
-//! PostgreSQL or MySQL source — reverse ETL. The rows are staged in a temporary table and applied
+//! PostgreSQL or MySQL source — reverse ETL (an `http_api` source: `http`). The rows are staged in a temporary table and applied
 //! in one transaction (`upsert`: insert new keys and update changed rows; `replace`: the table
 //! becomes exactly the rows; `upsert_delete`: upsert, and delete keys that left the model), so a
 //! reader sees the table before or after, never half of it. The target table is created when
@@ -9,6 +9,8 @@
 //! the database's error, like a bad row of a load. The sync state in the lake
 //! (`_dekit/state/exports/<name>.json`) holds a fingerprint of what was written: a rerun with the
 //! same rows sends no statement that changes a row.
+
+mod http;
 
 use super::Ctx;
 use super::sources::{self, Db, pg_error};
@@ -202,6 +204,17 @@ pub async fn run(
         .collect()
         .await
         .map_err(|err| format!("export `{name}`: {err}"))?;
+    if src.kind.value == crate::model::SourceKind::HttpApi {
+        let to_api = http::Export {
+            name,
+            e,
+            source: &to.value,
+            src,
+            keys: &keys,
+            run_id,
+        };
+        return http::run(ctx, &to_api, &batches, progress).await;
+    }
     let columns = schema
         .fields()
         .iter()
@@ -343,7 +356,7 @@ pub async fn run(
 }
 
 /// Refused rows to `<zone of the model>errors/exports/<name>/<run id>.jsonl`.
-async fn reject(
+pub(super) async fn reject(
     ctx: &Ctx,
     name: &str,
     e: &Export,
