@@ -2402,3 +2402,235 @@ fn a_database_export_into_mariadb_upserts_and_deletes_by_key() {
     );
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// An API that takes rows (`POST /scores`, `{"rows": [...]}`) as a flaky, rate-limited service
+/// would: it fails every fifth request with a 500, answers the third with a 429 and `Retry-After:
+/// 1` once, refuses rows whose label is `bad` (by index, in a 200), and keeps the rows of each
+/// idempotency key once. What it received: (arrival, idempotency key, rows) of each accepted
+/// request, and every request's arrival.
+struct RowsApi {
+    url: String,
+    accepted: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Vec<Value>>>>,
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+fn rows_api() -> RowsApi {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let (acc, arr) = (accepted.clone(), arrivals.clone());
+    std::thread::spawn(move || {
+        let mut n = 0u32;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut first = String::new();
+                if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                    break;
+                }
+                let (mut len, mut key, mut auth) = (0usize, String::new(), String::new());
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    let lower = h.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if lower.starts_with("idempotency-key:") {
+                        key = h.trim()["idempotency-key:".len()..].trim().to_string();
+                    }
+                    if lower.starts_with("authorization:") {
+                        auth = h.trim()["authorization:".len()..].trim().to_string();
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                arr.lock().unwrap().push(std::time::Instant::now());
+                n += 1;
+                let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (status, extra, answer) = if auth != "Bearer api-secret-9"
+                    || !first.starts_with("POST /v1/scores ")
+                {
+                    ("401 Unauthorized", "", "{}".to_string())
+                } else if n == 3 {
+                    (
+                        "429 Too Many Requests",
+                        "Retry-After: 1\r\n",
+                        "{}".to_string(),
+                    )
+                } else if n.is_multiple_of(5) {
+                    ("500 Internal Server Error", "", "{}".to_string())
+                } else {
+                    let rows = doc["rows"].as_array().cloned().unwrap_or_default();
+                    let errors: Vec<Value> = rows
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r["label"] == "bad")
+                        .map(|(i, _)| serde_json::json!({ "index": i, "error": "label `bad` is not allowed" }))
+                        .collect();
+                    let kept: Vec<Value> =
+                        rows.into_iter().filter(|r| r["label"] != "bad").collect();
+                    acc.lock().unwrap().entry(key.clone()).or_insert(kept);
+                    (
+                        "200 OK",
+                        "",
+                        serde_json::json!({ "errors": errors }).to_string(),
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+                if stream.write_all(resp.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    RowsApi {
+        url,
+        accepted,
+        arrivals,
+    }
+}
+
+#[test]
+fn an_http_export_delivers_every_row_once_through_failures_and_the_rate_limit() {
+    let _c = cloud();
+    let scope = Scope::new("exporthttp");
+    let s = Stack::new(&scope);
+    let api = rows_api();
+    s.edit(|t| {
+        t.replacen(
+            "sources:\n",
+            "sources:\n  scores_api:\n    kind: http_api\n    url: ${env.SCORES_API}\n    token: ${env.SCORES_TOKEN}\n",
+            1,
+        )
+    });
+    with_score_export(&s, "scores_api", "upsert");
+    s.edit(|t| {
+        t.replace(
+            "      table: product_scores\n      key: [product_key]\n      mode: upsert\n",
+            "      path: /v1/scores\n      key: [product_key]\n      batch_size: 7\n      rate_per_second: 10\n",
+        )
+    });
+    let mut rows: Vec<(i64, String, &str)> = (1..=60)
+        .map(|k| {
+            (
+                k,
+                format!("0.{:03}", k * 11 % 1000),
+                if k == 33 { "bad" } else { "ok" },
+            )
+        })
+        .collect();
+    write_scores(
+        &s,
+        &rows
+            .iter()
+            .map(|(k, sc, l)| (*k, sc.as_str(), *l))
+            .collect::<Vec<_>>(),
+    );
+    let env = [
+        ("SCORES_API", format!("{}/", api.url)),
+        ("SCORES_TOKEN", "api-secret-9".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    s.ok(&["apply"]);
+    let o = s.raw_env(
+        &[
+            "run",
+            "--select",
+            "+scores_out",
+            "--json",
+            "--max-bad-rows",
+            "1",
+        ],
+        &env,
+    );
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    assert!(o.status.success(), "{}", out(&o));
+    let st = step(&m, "export.scores_out");
+    let note = st["notes"][0].as_str().unwrap();
+    assert!(
+        note.contains("60 rows of latest_scores to scores_api/v1/scores in"),
+        "{note}"
+    );
+    assert!(
+        note.contains("59 delivered, 1 refused") && note.contains("1 throttled"),
+        "{note}"
+    );
+    assert!(!out(&o).contains("api-secret-9"), "the token was printed");
+
+    // Every row the API accepted, exactly once (it keeps one copy per idempotency key): 9
+    // batches of at most 7 rows, through a 429 and every fifth request failing.
+    let accepted = api.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 9, "{:?}", accepted.keys());
+    let mut keys: Vec<i64> = accepted
+        .values()
+        .flatten()
+        .map(|r| r["product_key"].as_i64().unwrap())
+        .collect();
+    keys.sort();
+    let want: Vec<i64> = (1..=60).filter(|k| *k != 33).collect();
+    assert_eq!(keys, want);
+    let row5 = accepted
+        .values()
+        .flatten()
+        .find(|r| r["product_key"] == 5)
+        .unwrap();
+    assert_eq!(row5["score"], "0.055", "{row5}");
+
+    // Paced: no two requests closer than 1/10 s (less a little for the clock).
+    let arrivals = api.arrivals.lock().unwrap().clone();
+    assert!(arrivals.len() > 9, "{}", arrivals.len());
+    for w in arrivals.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            gap >= std::time::Duration::from_millis(90),
+            "{gap:?} between requests"
+        );
+    }
+
+    // The refused row in the error prefix, with its key and the API's reason.
+    let lake = bucket(&s);
+    let refused = json_lines(&lake, "curated/errors/exports/scores_out/");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["key"], "product_key = 33");
+    assert!(
+        refused[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed")
+    );
+
+    // Unchanged: nothing is sent. One row changed: every batch again, under the same keys
+    // except the changed one's.
+    let sent = api.arrivals.lock().unwrap().len();
+    let o = s.raw_env(
+        &["run", "--select", "+scores_out", "--max-bad-rows", "1"],
+        &env,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(api.arrivals.lock().unwrap().len(), sent);
+    rows[0].1 = "0.999".into();
+    write_scores(
+        &s,
+        &rows
+            .iter()
+            .map(|(k, sc, l)| (*k, sc.as_str(), *l))
+            .collect::<Vec<_>>(),
+    );
+    let o = s.raw_env(
+        &["run", "--select", "+scores_out", "--max-bad-rows", "1"],
+        &env,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(api.accepted.lock().unwrap().len(), 10);
+    s.ok(&["destroy", "--force-delete-data"]);
+}

@@ -1,4 +1,5 @@
-//! HTTP API exports (`to:` an `http_api` source): the rows as JSON, `{"rows": [...]}` in requests
+//! HTTP API exports (`to:` an `http_api` source): the rows as JSON (decimals as exact strings),
+//! `{"rows": [...]}` in requests
 //! of `batch_size` rows, `POST` (or `PUT`) to the source's `url` plus the export's `path`, with the
 //! source's token as a bearer token. Each request carries an `Idempotency-Key` derived from the
 //! export and the batch's rows, so a retried or re-sent batch is one the API can recognise. 429
@@ -27,7 +28,31 @@ pub struct Export<'a> {
     pub run_id: &'a str,
 }
 
-/// The rows as JSON objects (NULLs kept as `null`).
+/// A batch with its decimals as strings (`"10.50"`): a JSON number would go through a float on
+/// the way, and money must arrive exactly.
+fn decimals_as_text(b: &RecordBatch) -> Result<RecordBatch, String> {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let mut fields = vec![];
+    let mut columns = vec![];
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if matches!(
+            f.data_type(),
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        ) {
+            fields.push(Field::new(f.name(), DataType::Utf8, true));
+            columns.push(
+                datafusion::arrow::compute::cast(c, &DataType::Utf8).map_err(|e| e.to_string())?,
+            );
+        } else {
+            fields.push(f.as_ref().clone());
+            columns.push(c.clone());
+        }
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| e.to_string())
+}
+
+/// The rows as JSON objects (NULLs kept as `null`, decimals as exact strings).
 fn objects(batches: &[RecordBatch]) -> Result<Vec<serde_json::Map<String, Value>>, String> {
     use datafusion::arrow::json::{ArrayWriter, WriterBuilder};
     let mut buf = vec![];
@@ -36,7 +61,7 @@ fn objects(batches: &[RecordBatch]) -> Result<Vec<serde_json::Map<String, Value>
             .with_explicit_nulls(true)
             .build(&mut buf);
         for b in batches {
-            w.write(b).map_err(|e| e.to_string())?;
+            w.write(&decimals_as_text(b)?).map_err(|e| e.to_string())?;
         }
         w.finish().map_err(|e| e.to_string())?;
     }
