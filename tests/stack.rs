@@ -1048,3 +1048,63 @@ fn credential_errors_name_the_cause_and_the_next_command() {
     assert!(!err.contains("example-secret"), "a secret was shown: {err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A database source that only receives an export's rows still gets its connection secret on
+/// AWS (the deployed step runtime has no `${env.*}`), with no `tables:` warning; the export's
+/// step runs after the source's and the model's.
+#[test]
+fn an_export_target_gets_its_secret_and_its_place_in_the_pipeline() {
+    let dir = std::env::temp_dir().join(format!("dekit-export-target-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_dir(&repo_root().join("stacks/retail"), &dir);
+    let file = dir.join("stack.yaml");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replacen(
+            "sources:\n",
+            "sources:\n  app_db:\n    kind: postgres\n    host: ${env.APP_DB_HOST}\n    database: app\n    user: dekit_writer\n    password: ${env.APP_DB_PASSWORD}\n",
+            1,
+        )
+        .replacen(
+            "  exports:\n",
+            "  exports:\n    features_to_app:\n      from: ml_product_features\n      to: app_db\n      table: product_features\n      key: [product_key]\n",
+            1,
+        );
+    std::fs::write(&file, text).unwrap();
+    let o = dekit(&["validate", file.to_str().unwrap(), "--env", "prod"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("W171"), "{}", stderr(&o));
+    let o = dekit(&[
+        "graph",
+        file.to_str().unwrap(),
+        "--env",
+        "prod",
+        "--format",
+        "json",
+    ]);
+    let g: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let node = |a: &str| {
+        g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["address"] == a)
+            .unwrap_or_else(|| panic!("no {a}"))
+            .clone()
+    };
+    let secret = node("secretsmanager_secret.app_db");
+    assert_eq!(secret["attributes"]["value_from"]["database"], "app", "{secret}");
+    let step = node("export.features_to_app");
+    let deps: Vec<&str> = step["depends_on"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        deps.contains(&"source.app_db") && deps.contains(&"transform.ml_product_features"),
+        "{deps:?}"
+    );
+    assert_eq!(step["attributes"]["mode"], "upsert");
+    let _ = std::fs::remove_dir_all(&dir);
+}

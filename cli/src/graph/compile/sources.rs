@@ -1,5 +1,6 @@
 //! `sources:`: one pipeline step per source (what `dekit run` reads from), and for each database
-//! source a batch load reads, the Secrets Manager secret its Glue job takes the connection from.
+//! source a batch load reads or an export writes to, the Secrets Manager secret its Glue job and
+//! the deployed step runtime take the connection from.
 
 use super::{Builder, R, S};
 use crate::model::{SourceKind, Target};
@@ -20,13 +21,18 @@ pub fn add(b: &mut Builder) {
     }
 }
 
-/// The connection secret of database source `name`, when a batch load reads it and the source is
-/// not served by the local database servers (whose loads `dekit run` runs, not a Glue job).
+/// The connection secret of database source `name`, when a batch load reads it or an export
+/// writes to it (the Glue job and the deployed step runtime connect with it), and the source is
+/// not served by the local database servers.
 fn secret(b: &mut Builder, name: &str) -> Option<String> {
     let src = b.s.sources.get(name)?;
-    if !src.kind.value.is_database()
-        || !b.s.ingest.batch.iter().any(|(_, l)| l.source.value == name)
-    {
+    let read = b.s.ingest.batch.iter().any(|(_, l)| l.source.value == name);
+    let written =
+        b.s.serving
+            .exports
+            .iter()
+            .any(|(_, e)| e.to.as_ref().is_some_and(|t| t.value == name));
+    if !src.kind.value.is_database() || !(read || written) {
         return None;
     }
     let env = &b.loaded.env;
