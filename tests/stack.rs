@@ -983,14 +983,26 @@ fn lint_keeps_the_deployed_pipeline_inside_its_stack() {
 
 /// Credentials that do not work for an `aws` environment: each cause said with its next command,
 /// not the SDK's provider chain (no network needed: each fails before or at a local address).
+/// The messages are snapshots (`tests/snapshots/credentials/`), this machine's paths as `<home>`.
 #[test]
 fn credential_errors_name_the_cause_and_the_next_command() {
     let dir = std::env::temp_dir().join(format!("dekit-creds-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let plan = |extra: &[(&str, &str)]| -> String {
+    // Retail without `profile:`, for the cases that name none.
+    let bare = dir.join("bare");
+    common::copy_dir(&repo_root().join("stacks/retail"), &bare);
+    let text = std::fs::read_to_string(bare.join("stack.yaml")).unwrap();
+    std::fs::write(
+        bare.join("stack.yaml"),
+        text.replace("    profile: retail-prod\n", ""),
+    )
+    .unwrap();
+    let plan = |stack: &std::path::Path, extra: &[(&str, &str)]| -> String {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dekit"));
-        c.args(["plan", RETAIL, "--env", "prod"])
+        c.arg("plan")
+            .arg(stack)
+            .args(["--env", "prod"])
             .current_dir(repo_root())
             .env("HOME", &dir)
             .env("AWS_CONFIG_FILE", dir.join("config"))
@@ -1012,27 +1024,24 @@ fn credential_errors_name_the_cause_and_the_next_command() {
             !err.contains("provider chain") && !err.contains("IMDS"),
             "{err}"
         );
-        err
+        err.replace(&dir.display().to_string(), "<home>")
     };
-    // The profile prod names is not set up here.
-    let err = plan(&[]);
-    assert!(
-        err.contains(
-            "the AWS profile `retail-prod` that environment `prod` names is not configured"
-        ) && err.contains("`aws configure sso --profile retail-prod`"),
-        "{err}"
-    );
+    let retail = repo_root().join(RETAIL);
+    let mut said = vec![];
+    // The profile prod names is not set up here; nor the one AWS_PROFILE names; and none at all.
+    said.push(("profile not configured", plan(&retail, &[])));
+    said.push((
+        "AWS_PROFILE not configured",
+        plan(&bare.join("stack.yaml"), &[("AWS_PROFILE", "nope")]),
+    ));
+    said.push(("no credentials", plan(&bare.join("stack.yaml"), &[])));
     // Set up for SSO, but nobody signed in (or the session expired).
     std::fs::write(
         dir.join("config"),
         "[profile retail-prod]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
     )
     .unwrap();
-    let err = plan(&[]);
-    assert!(
-        err.contains("`aws sso login --profile retail-prod`"),
-        "{err}"
-    );
+    said.push(("SSO not signed in", plan(&retail, &[])));
     // Access keys for the profile, but AWS does not answer.
     std::fs::remove_file(dir.join("config")).unwrap();
     std::fs::write(
@@ -1040,12 +1049,23 @@ fn credential_errors_name_the_cause_and_the_next_command() {
         "[retail-prod]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = example-secret\n",
     )
     .unwrap();
-    let err = plan(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    let unreachable = plan(&retail, &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
     assert!(
-        err.contains("AWS cannot be reached to check the credentials of environment `prod`"),
-        "{err}"
+        !unreachable.contains("example-secret"),
+        "a secret was shown: {unreachable}"
     );
-    assert!(!err.contains("example-secret"), "a secret was shown: {err}");
+    said.push(("endpoint not answering", unreachable));
+    for (case, err) in &said {
+        assert!(
+            err.trim_end().lines().count() <= 3,
+            "{case}: not one paragraph:\n{err}"
+        );
+    }
+    let text: String = said
+        .iter()
+        .map(|(case, err)| format!("## {case}\n{err}\n"))
+        .collect();
+    snapshot_dir("credentials").bind(|| insta::assert_snapshot!("credential_errors", text));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1093,7 +1113,10 @@ fn an_export_target_gets_its_secret_and_its_place_in_the_pipeline() {
             .clone()
     };
     let secret = node("secretsmanager_secret.app_db");
-    assert_eq!(secret["attributes"]["value_from"]["database"], "app", "{secret}");
+    assert_eq!(
+        secret["attributes"]["value_from"]["database"], "app",
+        "{secret}"
+    );
     let step = node("export.features_to_app");
     let deps: Vec<&str> = step["depends_on"]
         .as_array()
