@@ -401,6 +401,24 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// `"name" type, ...`: the columns as a table definition, quoted by `quote`.
+    fn defs(&self, quote: impl Fn(&str) -> String) -> String {
+        self.columns
+            .iter()
+            .map(|c| format!("{} {}", quote(&c.name), c.sql_type))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The column list, each quoted and after `prefix` (`s.`).
+    fn names(&self, prefix: &str, quote: impl Fn(&str) -> String) -> String {
+        self.columns
+            .iter()
+            .map(|c| format!("{prefix}{}", quote(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn key_of(&self, row: &[Option<String>]) -> String {
         self.keys
             .iter()
@@ -492,13 +510,8 @@ async fn postgres(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String>
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let cols = |prefix: &str| {
-        p.columns
-            .iter()
-            .map(|c| format!("{prefix}{}", crate::sql::ident(&c.name)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let cols = |prefix: &str| p.names(prefix, crate::sql::ident);
+    let defs = p.defs(crate::sql::ident);
     let keys = p
         .keys
         .iter()
@@ -506,12 +519,6 @@ async fn postgres(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String>
         .collect::<Vec<_>>();
     let tx = client.transaction().await.map_err(ctx)?;
     if existing.is_empty() {
-        let defs = p
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", crate::sql::ident(&c.name), c.sql_type))
-            .collect::<Vec<_>>()
-            .join(", ");
         tx.batch_execute(&format!(
             "CREATE TABLE {target} ({defs}, PRIMARY KEY ({}))",
             keys.join(", ")
@@ -521,15 +528,9 @@ async fn postgres(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String>
     } else {
         p.check_target(&existing)?;
     }
-    let stage_defs = p
-        .columns
-        .iter()
-        .map(|c| format!("{} {}", crate::sql::ident(&c.name), c.sql_type))
-        .collect::<Vec<_>>()
-        .join(", ");
     // `dekit_row`: the row's place in `p.rows`, to retry one row alone.
     tx.batch_execute(&format!(
-        "CREATE TEMP TABLE dekit_stage (dekit_row bigint, {stage_defs}) ON COMMIT DROP"
+        "CREATE TEMP TABLE dekit_stage (dekit_row bigint, {defs}) ON COMMIT DROP"
     ))
     .await
     .map_err(ctx)?;
@@ -706,12 +707,7 @@ async fn mysql(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String> {
         )
         .await
         .map_err(err)?;
-    let defs = p
-        .columns
-        .iter()
-        .map(|col| format!("{} {}", id(&col.name), col.sql_type))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let defs = p.defs(id);
     let keys: Vec<String> = p.keys.iter().map(|k| id(k)).collect();
     if existing.is_empty() {
         c.query_drop(format!(
@@ -723,12 +719,7 @@ async fn mysql(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String> {
     } else {
         p.check_target(&existing)?;
     }
-    let cols = p
-        .columns
-        .iter()
-        .map(|col| id(&col.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = p.names("", id);
     c.query_drop("DROP TEMPORARY TABLE IF EXISTS dekit_stage")
         .await
         .map_err(err)?;
