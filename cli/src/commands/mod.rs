@@ -65,7 +65,8 @@ pub enum Command {
     Produce(produce::Args),
     /// Run a SELECT over the stack's tables, models and views with the local engine.
     Query(query::Args),
-    /// Run the stack's quality checks and stream reconciliations; JUnit XML for CI.
+    /// Run the stack's quality checks, unit tests and reconciliations (streams, loads, exports);
+    /// JUnit XML for CI.
     Test(test::Args),
     /// The platform on one screen: resources, streams, zones, tables, runs, tests, alarms, causes.
     Observe(observe::Args),

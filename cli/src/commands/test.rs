@@ -1,6 +1,7 @@
-//! `dekit test FILE`: the stack's quality checks and stream reconciliations, run by the local
-//! engine against the environment's lake; a line per check, a sample of what failed, JUnit XML
-//! for CI (`--junit FILE`), the report as JSON (`--json`); exit 1 when any check fails.
+//! `dekit test FILE`: the stack's quality checks, unit tests and reconciliations (streams, loads,
+//! database exports), run against the environment's lake; a line per check, a sample of what
+//! failed, JUnit XML for CI (`--junit FILE`), the report as JSON (`--json`); exit 1 when any check
+//! fails.
 
 use super::StackArgs;
 use crate::deploy;
