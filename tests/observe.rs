@@ -373,7 +373,7 @@ struct Receiver {
 }
 
 fn receiver() -> Receiver {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let got = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
@@ -384,30 +384,10 @@ fn receiver() -> Receiver {
             let store = store.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut first = String::new();
-                    if reader.read_line(&mut first).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let (mut auth, mut len) = (String::new(), 0usize);
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        let lower = h.to_ascii_lowercase();
-                        if lower.starts_with("authorization:") {
-                            auth = h.trim()["authorization:".len()..].trim().to_string();
-                        }
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
-                    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                while let Some(r) = harness::read_request(&mut reader) {
+                    let path = r.line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let auth = r.header("authorization").to_string();
+                    let event: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                     store.lock().unwrap().push((path, auth, event));
                     stream
                         .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")

@@ -2413,7 +2413,7 @@ struct RowsApi {
 }
 
 fn rows_api() -> RowsApi {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufReader;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
@@ -2424,31 +2424,13 @@ fn rows_api() -> RowsApi {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            loop {
-                let mut first = String::new();
-                if reader.read_line(&mut first).unwrap_or(0) == 0 {
-                    break;
-                }
-                let (mut len, mut key, mut auth) = (0usize, String::new(), String::new());
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).unwrap();
-                    if h.trim().is_empty() {
-                        break;
-                    }
-                    let lower = h.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    if lower.starts_with("idempotency-key:") {
-                        key = h.trim()["idempotency-key:".len()..].trim().to_string();
-                    }
-                    if lower.starts_with("authorization:") {
-                        auth = h.trim()["authorization:".len()..].trim().to_string();
-                    }
-                }
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
+            while let Some(r) = harness::read_request(&mut reader) {
+                let (first, key, auth) = (
+                    r.line.clone(),
+                    r.header("idempotency-key").to_string(),
+                    r.header("authorization").to_string(),
+                );
+                let body = r.body;
                 arr.lock().unwrap().push(std::time::Instant::now());
                 n += 1;
                 let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

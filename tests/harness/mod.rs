@@ -683,3 +683,51 @@ pub fn receive(q: &aws_sdk_sqs::Client, url: &str, wait: i32) -> Vec<serde_json:
         .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("an SNS envelope"))
         .collect()
 }
+
+/// One HTTP/1.1 request as a test server reads it: the request line, the headers (names
+/// lowercased) and the body (`Content-Length` bytes).
+pub struct Request {
+    pub line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// The next request on a kept-alive connection; `None` when the client closed it.
+pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = vec![];
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((n, v)) = h.split_once(':') {
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request {
+        line,
+        headers,
+        body,
+    })
+}
