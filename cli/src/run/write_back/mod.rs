@@ -583,7 +583,9 @@ async fn postgres(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String>
             )
         };
         format!(
-            "INSERT INTO {target} AS t ({}) SELECT {} FROM dekit_stage s {filter} ON CONFLICT ({}) {update} RETURNING (xmax = 0)",
+            // Counted in the server: one row back, not one per row written.
+            "WITH w AS (INSERT INTO {target} AS t ({}) SELECT {} FROM dekit_stage s {filter} ON CONFLICT ({}) {update} RETURNING (xmax = 0) AS new) \
+             SELECT count(*) FILTER (WHERE new), count(*) FILTER (WHERE NOT new) FROM w",
             cols(""),
             cols("s."),
             keys.join(", ")
@@ -599,11 +601,8 @@ async fn postgres(conn: &sources::Conn, p: &Plan<'_>) -> Result<Applied, String>
     tx.batch_execute("SAVEPOINT dekit_all").await.map_err(ctx)?;
     let counted = |rows: &[tokio_postgres::Row], a: &mut Applied| {
         for r in rows {
-            if r.get::<_, bool>(0) {
-                a.inserted += 1;
-            } else {
-                a.updated += 1;
-            }
+            a.inserted += r.get::<_, i64>(0) as u64;
+            a.updated += r.get::<_, i64>(1) as u64;
         }
     };
     match tx.query(&upsert(""), &[]).await {
