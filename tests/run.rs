@@ -2589,6 +2589,23 @@ fn an_http_export_delivers_every_row_once_through_failures_and_the_rate_limit() 
             .contains("not allowed")
     );
 
+    // `dekit test` reconciles it: the rows delivered plus the one refused are the model's.
+    let o = s.raw_env(&["test", "--select", "latest_scores", "--json"], &env);
+    let report: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    let rec = outcome(
+        &report,
+        "latest_scores.reconcile(export scores_out -> scores_api/v1/scores)",
+    );
+    assert_eq!(rec["verdict"], "pass", "{rec}");
+    assert!(
+        rec["message"]
+            .as_str()
+            .unwrap()
+            .contains("60 rows, 59 inserted"),
+        "{rec}"
+    );
+
     // Unchanged: nothing is sent. One row changed: every batch again, under the same keys
     // except the changed one's.
     let sent = api.arrivals.lock().unwrap().len();

@@ -75,6 +75,20 @@ pub struct Export {
     pub rate_per_second: Option<Spanned<u32>>,
 }
 
+impl Export {
+    /// Where an export of rows writes, as messages, its sync state and `dekit test` name it:
+    /// `<source>.<table>` for a database, `<source>/<path>` for an HTTP API (the path defaults
+    /// to the export's name; never the URL, whose host may come from a secret). `None` for files.
+    pub fn target(&self, name: &str) -> Option<String> {
+        let to = &self.to.as_ref()?.value;
+        Some(match (&self.table, &self.path) {
+            (Some(t), _) => format!("{to}.{}", t.value),
+            (None, Some(p)) => format!("{to}/{}", p.value.trim_start_matches('/')),
+            (None, None) => format!("{to}/{name}"),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {

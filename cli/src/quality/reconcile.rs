@@ -427,14 +427,13 @@ pub async fn exports(
     let s = &cat.checked.loaded.stack;
     let mut out = vec![];
     for (name, e) in s.serving.exports.iter() {
-        let (Some(to), Some(table)) = (&e.to, &e.table) else {
+        let Some(target) = e.target(name) else {
             continue;
         };
         if !relations.is_empty() && !relations.contains(&e.from.value) {
             continue;
         }
         let started = Instant::now();
-        let target = format!("{}.{}", to.value, table.value);
         let sql = format!("SELECT count(*) FROM {}", crate::sql::name(&e.from.value));
         let mut o = Outcome::new(
             format!(

@@ -550,26 +550,10 @@ async fn open(
                 more,
             }))
         }
-        SourceKind::HttpApi => {
-            let get = |v: &Option<crate::yaml::Spanned<String>>, field: &str| {
-                v.as_ref()
-                    .map(|v| {
-                        crate::interpolate::resolve_env(&v.value)
-                            .map_err(|e| format!("source `{src_name}` `{field}`: {e}"))
-                    })
-                    .transpose()
-            };
-            let base = get(&src.url, "url")?
-                .ok_or_else(|| format!("source `{src_name}` declares no `url`"))?;
-            Ok(Some(Input::Http {
-                api: super::http::Api {
-                    source: src_name.to_string(),
-                    base,
-                    token: get(&src.token, "token")?,
-                },
-                table: l.source_table.clone(),
-            }))
-        }
+        SourceKind::HttpApi => Ok(Some(Input::Http {
+            api: super::http::Api::of_source(src_name, src)?,
+            table: l.source_table.clone(),
+        })),
         other => Err(format!(
             "source `{src_name}`: batch loads from `{}` sources are not supported yet",
             other.as_str()

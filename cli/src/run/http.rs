@@ -19,6 +19,26 @@ pub struct Api {
     pub token: Option<String>,
 }
 
+impl Api {
+    /// Source `name`'s API: its `url` and `token`, `${env.NAME}` resolved now.
+    pub fn of_source(name: &str, src: &crate::model::Source) -> Result<Api, String> {
+        let get = |v: &Option<crate::yaml::Spanned<String>>, field: &str| {
+            v.as_ref()
+                .map(|v| {
+                    crate::interpolate::resolve_env(&v.value)
+                        .map_err(|e| format!("source `{name}` `{field}`: {e}"))
+                })
+                .transpose()
+        };
+        Ok(Api {
+            source: name.to_string(),
+            base: get(&src.url, "url")?
+                .ok_or_else(|| format!("source `{name}` declares no `url`"))?,
+            token: get(&src.token, "token")?,
+        })
+    }
+}
+
 fn records(page: Value) -> Option<(Vec<Value>, Option<String>)> {
     match page {
         Value::Array(a) => Some((a, None)),

@@ -114,24 +114,15 @@ pub async fn run(
     progress: &Progress,
 ) -> Result<StepStats, String> {
     let name = x.name;
-    let resolve = |v: &Option<crate::yaml::Spanned<String>>, field: &str| {
-        v.as_ref()
-            .map(|v| {
-                crate::interpolate::resolve_env(&v.value)
-                    .map_err(|e| format!("source `{}` `{field}`: {e}", x.source))
-            })
-            .transpose()
-    };
-    let base = resolve(&x.src.url, "url")?
-        .ok_or_else(|| format!("source `{}` declares no `url`", x.source))?;
-    let token = resolve(&x.src.token, "token")?;
+    let api = crate::run::http::Api::of_source(x.source, x.src)?;
+    let token = api.token;
     let path =
         x.e.path
             .as_ref()
             .map_or_else(|| format!("/{name}"), |p| p.value.clone());
     let url = format!(
         "{}/{}",
-        base.trim_end_matches('/'),
+        api.base.trim_end_matches('/'),
         path.trim_start_matches('/')
     );
     let method = x.e.method.as_ref().map(|m| m.value).unwrap_or_default();
@@ -141,17 +132,7 @@ pub async fn run(
             .as_ref()
             .filter(|r| r.value > 0)
             .map(|r| Duration::from_secs_f64(1.0 / f64::from(r.value)));
-    // The target as messages and the state name it: the source and path, never the URL (its
-    // host may come from a secret, its query may hold a key).
-    let target = format!(
-        "{}{}",
-        x.source,
-        if path.starts_with('/') {
-            path.clone()
-        } else {
-            format!("/{path}")
-        }
-    );
+    let target = x.e.target(name).unwrap_or_default();
 
     let rows = objects(batches)?;
     let fingerprint = {

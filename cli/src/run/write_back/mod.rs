@@ -128,15 +128,6 @@ fn render(batches: &[RecordBatch]) -> Result<Vec<Vec<Option<String>>>, String> {
     Ok(rows)
 }
 
-/// What the target is, for messages and the state: `<source>.<table>`.
-fn target_name(e: &Export) -> String {
-    format!(
-        "{}.{}",
-        e.to.as_ref().map_or("", |t| t.value.as_str()),
-        e.table.as_ref().map_or("", |t| t.value.as_str())
-    )
-}
-
 /// What a run of the apply did.
 #[derive(Default)]
 struct Applied {
@@ -256,7 +247,7 @@ pub async fn run(
         ));
     }
 
-    let target = target_name(e);
+    let target = e.target(name).unwrap_or_default();
     let fingerprint = {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
