@@ -5,8 +5,8 @@
 //! with the broken source as its cause.
 //!
 //! MiniStack evaluates an alarm when a data point arrives, over every stack's points of the
-//! metric (it ignores dimensions): this test's alarm looks back 10 seconds only, so another
-//! test's failed run does not count.
+//! metric (it ignores dimensions): this test's alarms look back 10 seconds only, so another
+//! test's failed run or failed checks do not count.
 
 mod common;
 mod harness;
@@ -41,17 +41,49 @@ fn a_failed_run_sets_its_alarm_and_notifies_the_topic() {
     let scope = Scope::new("alarm");
     let s = Stack::new(&scope);
     s.edit(|t| {
+        assert_eq!(t.matches("      description: A ").count(), 3, "the retail alarms moved");
         t.replace(
             "      description: A step of `dekit run` failed\n",
             "      description: A step of `dekit run` failed\n      period_seconds: 10\n      notify: [oncall]\n",
+        )
+        // Every alarm of this stack looks back 10 seconds: MiniStack evaluates an alarm as it is
+        // created over every stack's points of its metric, so a default five-minute window
+        // would count another test's failed checks published minutes before.
+        .replace(
+            "      description: A quality check at severity error failed\n",
+            "      description: A quality check at severity error failed\n      period_seconds: 10\n",
+        )
+        .replace(
+            "      description: A table's freshness check failed\n",
+            "      description: A table's freshness check failed\n      period_seconds: 10\n",
         )
         .replace(
             "observe:\n  alarms:\n",
             "observe:\n  topics:\n    oncall:\n      description: Pages the data on-call\n  alarms:\n",
         )
     });
+    // Another stack's failed checks, published before this stack's alarms exist: they are not
+    // this stack's incident (on AWS the dimensions keep them apart; here the window does).
+    c.rt.block_on(dekit::metrics::publish(
+        &c.clients,
+        "another-stack",
+        "local",
+        &[(
+            "FailedChecks",
+            1.0,
+            aws_sdk_cloudwatch::types::StandardUnit::Count,
+        )],
+    ))
+    .expect("PutMetricData");
+    std::thread::sleep(std::time::Duration::from_secs(11));
     s.ok(&["apply"]);
     let alarm = format!("{}-local-run-failed", s.name);
+    let checks_alarm = format!("{}-local-checks-failed", s.name);
+    assert_ne!(
+        alarm_state(&checks_alarm).0,
+        "ALARM",
+        "another stack's checks"
+    );
     let topic = format!("arn:aws:sns:us-east-1:000000000000:{}-local-oncall", s.name);
     let (_, actions) = alarm_state(&alarm);
     assert_eq!(actions, topic, "the alarm notifies the stack's topic");
