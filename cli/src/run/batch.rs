@@ -644,53 +644,63 @@ fn file_hash(path: &std::path::Path) -> Result<String, String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// The rows of an opened input as a byte stream, and what the load records about it.
+/// The rows of an opened input: a byte stream (CSV or JSON lines) or a Parquet file.
+enum Feed {
+    Bytes {
+        reader: Box<dyn Read + Send>,
+        json: bool,
+    },
+    Parquet(std::fs::File),
+}
+
+/// An opened input, and what the load records about it.
 struct Opened {
-    reader: Box<dyn Read + Send>,
-    json: bool,
+    feed: Feed,
     fingerprint: Option<String>,
     high: Option<String>,
-    /// The task feeding `reader` from a database, whose error explains an early end.
+    /// The task feeding a byte stream from a database, whose error explains an early end.
     feeder: Option<tokio::task::JoinHandle<Result<(), String>>>,
 }
 
-fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, String> {
+async fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, String> {
+    let bytes = |reader: Box<dyn Read + Send>, json: bool| Feed::Bytes { reader, json };
     match input {
         Input::File {
             at,
             format,
             fingerprint,
         } => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(8);
-            let feeder = match (at, format) {
-                (Opening::Local(path), FileFormat::Parquet) => {
-                    let f = std::fs::File::open(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    let name = path.display().to_string();
-                    tokio::task::spawn_blocking(move || super::parquet_in::send(f, &name, tx))
-                }
-                (Opening::Local(path), _) => {
-                    let f = std::fs::File::open(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    return Ok(Opened {
-                        reader: Box::new(f),
-                        json: format == FileFormat::Json,
-                        fingerprint: Some(fingerprint),
-                        high: None,
-                        feeder: None,
-                    });
+            let feed = match (at, format) {
+                (Opening::Local(path), FileFormat::Parquet) => Feed::Parquet(
+                    std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+                ),
+                (Opening::Local(path), _) => bytes(
+                    Box::new(
+                        std::fs::File::open(&path)
+                            .map_err(|e| format!("{}: {e}", path.display()))?,
+                    ),
+                    format == FileFormat::Json,
+                ),
+                (Opening::S3 { bucket, key }, FileFormat::Parquet) => {
+                    Feed::Parquet(download(&clients.s3, &bucket, &key).await?)
                 }
                 (Opening::S3 { bucket, key }, format) => {
+                    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(8);
                     let s3 = clients.s3.clone();
-                    tokio::spawn(async move { s3_rows(s3, bucket, key, format, tx).await })
+                    let feeder = tokio::spawn(async move { s3_bytes(s3, bucket, key, tx).await });
+                    return Ok(Opened {
+                        feed: bytes(Box::new(ChannelReader::new(rx)), format == FileFormat::Json),
+                        fingerprint: Some(fingerprint),
+                        high: None,
+                        feeder: Some(feeder),
+                    });
                 }
             };
             Ok(Opened {
-                reader: Box::new(ChannelReader::new(rx)),
-                json: format != FileFormat::Csv,
+                feed,
                 fingerprint: Some(fingerprint),
                 high: None,
-                feeder: Some(feeder),
+                feeder: None,
             })
         }
         Input::Postgres {
@@ -714,8 +724,7 @@ fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, 
                 Ok(())
             });
             Ok(Opened {
-                reader: Box::new(ChannelReader::new(rx)),
-                json: false,
+                feed: bytes(Box::new(ChannelReader::new(rx)), false),
                 fingerprint: None,
                 high,
                 feeder: Some(feeder),
@@ -725,8 +734,7 @@ fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, 
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(4);
             let feeder = tokio::spawn(async move { api.table(&table, tx).await });
             Ok(Opened {
-                reader: Box::new(ChannelReader::new(rx)),
-                json: true,
+                feed: bytes(Box::new(ChannelReader::new(rx)), true),
                 fingerprint: None,
                 high: None,
                 feeder: Some(feeder),
@@ -742,8 +750,7 @@ fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, 
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
             let feeder = tokio::spawn(mysql_rows(conn, sql, header, tx));
             Ok(Opened {
-                reader: Box::new(ChannelReader::new(rx)),
-                json: false,
+                feed: bytes(Box::new(ChannelReader::new(rx)), false),
                 fingerprint: None,
                 high,
                 feeder: Some(feeder),
@@ -752,13 +759,46 @@ fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Opened, 
     }
 }
 
-/// An S3 object's bytes as they arrive; a Parquet object is first saved to a temporary file (its
-/// footer is at the end), then read like a local one.
-async fn s3_rows(
+/// An S3 object saved to a temporary file (a Parquet file's footer is at its end), unlinked while
+/// open so nothing is left behind whatever happens next.
+async fn download(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<std::fs::File, String> {
+    let url = format!("s3://{bucket}/{key}");
+    let obj = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| crate::cloud::error::from_sdk("GetObject", &url, e).to_string())?;
+    let mut body = obj.body;
+    let tmp = std::env::temp_dir().join(format!(
+        "dekit-{}-{}.parquet",
+        std::process::id(),
+        crate::hash::sha256(&url)
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| format!("reading {url}: {e}"))?
+    {
+        std::io::Write::write_all(&mut f, &chunk).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
+    drop(f);
+    let f = std::fs::File::open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let _ = std::fs::remove_file(&tmp);
+    Ok(f)
+}
+
+/// An S3 object's bytes as they arrive.
+async fn s3_bytes(
     s3: aws_sdk_s3::Client,
     bucket: String,
     key: String,
-    format: FileFormat,
     tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
 ) -> Result<(), String> {
     let url = format!("s3://{bucket}/{key}");
@@ -770,29 +810,6 @@ async fn s3_rows(
         .await
         .map_err(|e| crate::cloud::error::from_sdk("GetObject", &url, e).to_string())?;
     let mut body = obj.body;
-    if format == FileFormat::Parquet {
-        let tmp = std::env::temp_dir().join(format!(
-            "dekit-{}-{}.parquet",
-            std::process::id(),
-            crate::hash::sha256(&url)
-        ));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| format!("reading {url}: {e}"))?
-        {
-            std::io::Write::write_all(&mut f, &chunk)
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        }
-        drop(f);
-        let f = std::fs::File::open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        // Unlinked while open: nothing is left behind, whatever happens next.
-        let _ = std::fs::remove_file(&tmp);
-        return tokio::task::spawn_blocking(move || super::parquet_in::send(f, &url, tx))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
     while let Some(chunk) = body
         .try_next()
         .await
@@ -863,8 +880,11 @@ struct Uploaded {
     high: Option<String>,
 }
 
+/// Parts uploaded at once: the local cloud and S3 take several PUTs in parallel.
+const UPLOADS: usize = 3;
+
 /// Read, convert and upload at once: the converter runs on a blocking thread, parts go to the
-/// lake as they are cut, at most one queued, so memory stays bounded.
+/// lake as they are cut, at most one queued and `UPLOADS` going up, so memory stays bounded.
 async fn convert_and_upload(
     lake: &Lake,
     input: Input,
@@ -874,14 +894,14 @@ async fn convert_and_upload(
     table: &str,
     progress: &Progress,
 ) -> Result<Uploaded, String> {
-    let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<Part>(1);
+    use futures_util::StreamExt;
+    let (part_tx, part_rx) = tokio::sync::mpsc::channel::<Part>(1);
     let Opened {
-        reader,
-        json: is_json,
+        feed,
         fingerprint,
         high,
         feeder,
-    } = open_reader(input, &lake.clients)?;
+    } = open_reader(input, &lake.clients).await?;
     let source = spec.source.clone();
     let convert = tokio::task::spawn_blocking(move || {
         let mut emit = |p: Part| {
@@ -889,30 +909,52 @@ async fn convert_and_upload(
                 .blocking_send(p)
                 .map_err(|_| "the upload stopped".to_string())
         };
-        if is_json {
-            convert::json_lines(reader, &spec, &mut emit)
-        } else {
-            convert::csv(reader, &spec, &mut emit)
+        match feed {
+            Feed::Parquet(file) => convert::parquet(file, &spec, &mut emit),
+            Feed::Bytes { reader, json: true } => convert::json_lines(reader, &spec, &mut emit),
+            Feed::Bytes {
+                reader,
+                json: false,
+            } => convert::csv(reader, &spec, &mut emit),
         }
     });
-    let mut written = vec![];
-    let mut hashes = vec![];
+    // Parts go up while the next ones are encoded, a few at a time; they are listed in order.
+    let parts =
+        futures_util::stream::unfold(
+            part_rx,
+            |mut rx| async move { rx.recv().await.map(|p| (p, rx)) },
+        );
+    let uploads = parts
+        .map(|part| async move {
+            let key = format!("{objects}{:05}.parquet", part.index);
+            let hash = crate::hash::sha256_bytes(&part.bytes);
+            let (rows, bytes) = (part.rows as u64, part.bytes.len() as u64);
+            if same.get(part.index) != Some(&hash) {
+                lake.put(&key, part.bytes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            progress.add(rows, bytes);
+            Ok::<_, String>((part.index, key, hash))
+        })
+        .buffer_unordered(UPLOADS);
+    let mut uploads = Box::pin(uploads);
+    let mut done = vec![];
     let mut upload_err = None;
-    while let Some(part) = part_rx.recv().await {
-        let key = format!("{objects}{:05}.parquet", part.index);
-        progress.add(part.rows as u64, part.bytes.len() as u64);
-        let hash = crate::hash::sha256_bytes(&part.bytes);
-        if same.get(part.index) != Some(&hash)
-            && let Err(e) = lake.put(&key, part.bytes).await
-        {
-            upload_err = Some(e.to_string());
-            break;
+    while let Some(r) = uploads.next().await {
+        match r {
+            Ok(d) => done.push(d),
+            Err(e) => {
+                upload_err = Some(e);
+                break;
+            }
         }
-        written.push(key);
-        hashes.push(hash);
         crate::failpoint::failpoint(&format!("batch.after_part@{table}"));
     }
-    drop(part_rx);
+    // Dropping the stream stops the converter (its parts have nowhere to go) on an error.
+    drop(uploads);
+    done.sort_unstable_by_key(|(i, _, _)| *i);
+    let (written, hashes) = done.into_iter().map(|(_, k, h)| (k, h)).unzip();
     let summary = convert
         .await
         .map_err(|e| format!("the converter stopped: {e}"))?;

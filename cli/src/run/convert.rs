@@ -5,8 +5,12 @@
 use crate::schema::{Column, Kind, Rows, Value};
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use std::io::Read;
 
 /// A part is cut at this much encoded Parquet: with one part being uploaded and one queued, memory
@@ -87,41 +91,85 @@ pub struct Summary {
     pub notes: Vec<String>,
 }
 
+/// Rows in one row group: small enough to stream, large enough to compress well.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Parquet parts from batches of the declared columns: batches gather into row groups, each row
+/// group's columns are encoded on the machine's cores at once, and a part is cut after the row
+/// group that takes it to `PART_BYTES` or to `part_rows` rows. Where parts are cut depends only on
+/// the rows, so the same rows make the same parts.
 struct Writer<'a> {
-    props: WriterProperties,
+    props: std::sync::Arc<WriterProperties>,
     schema: arrow_schema::SchemaRef,
-    current: Option<ArrowWriter<Vec<u8>>>,
+    current: Option<(
+        SerializedFileWriter<Vec<u8>>,
+        ArrowRowGroupWriterFactory,
+        usize,
+    )>,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
     rows_in_part: usize,
     max_rows: usize,
+    threads: usize,
     parts: usize,
     emit: &'a mut (dyn FnMut(Part) -> Result<(), String> + Send),
 }
 
 impl Writer<'_> {
     fn write(&mut self, batch: RecordBatch) -> Result<(), String> {
-        if batch.num_rows() == 0 {
+        let mut batch = batch;
+        while batch.num_rows() > 0 {
+            let room = self.group_rows() - self.pending_rows;
+            let take = room.min(batch.num_rows());
+            self.pending.push(batch.slice(0, take));
+            self.pending_rows += take;
+            batch = batch.slice(take, batch.num_rows() - take);
+            if self.pending_rows == self.group_rows() {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows in the next row group: a full one, or what is left before the part's row limit.
+    fn group_rows(&self) -> usize {
+        ROW_GROUP_ROWS.min(self.max_rows - self.rows_in_part)
+    }
+
+    /// Encode the gathered rows as one row group, its columns spread over the cores.
+    fn flush(&mut self) -> Result<(), String> {
+        if self.pending_rows == 0 {
             return Ok(());
         }
+        let err = |e: parquet::errors::ParquetError| e.to_string();
         if self.current.is_none() {
-            self.current = Some(
-                ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(self.props.clone()))
-                    .map_err(|e| e.to_string())?,
-            );
+            let w =
+                ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some((*self.props).clone()))
+                    .map_err(err)?;
+            let (file, factory) = w.into_serialized_writer().map_err(err)?;
+            self.current = Some((file, factory, 0));
         }
-        let w = self.current.as_mut().expect("just made");
-        self.rows_in_part += batch.num_rows();
-        w.write(&batch).map_err(|e| e.to_string())?;
-        if w.bytes_written() + w.in_progress_size() >= PART_BYTES
-            || self.rows_in_part >= self.max_rows
-        {
+        let (file, factory, groups) = self.current.as_mut().expect("just made");
+        let writers = factory.create_column_writers(*groups).map_err(err)?;
+        let batches = std::mem::take(&mut self.pending);
+        let chunks = encode_columns(&self.schema, writers, &batches, self.threads)?;
+        let mut group = file.next_row_group().map_err(err)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group).map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        *groups += 1;
+        self.rows_in_part += self.pending_rows;
+        self.pending_rows = 0;
+        if file.bytes_written() >= PART_BYTES || self.rows_in_part >= self.max_rows {
             self.cut()?;
         }
         Ok(())
     }
 
     fn cut(&mut self) -> Result<(), String> {
-        if let Some(w) = self.current.take() {
-            let bytes = w.into_inner().map_err(|e| e.to_string())?;
+        if let Some((file, _, _)) = self.current.take() {
+            let bytes = file.into_inner().map_err(|e| e.to_string())?;
             let part = Part {
                 index: self.parts,
                 rows: self.rows_in_part,
@@ -133,6 +181,71 @@ impl Writer<'_> {
         }
         Ok(())
     }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.flush()?;
+        self.cut()
+    }
+}
+
+/// Each column of a row group through its own column writer, the columns dealt out to `threads`
+/// threads by their size (largest first, each to the least loaded), returned in schema order.
+fn encode_columns(
+    schema: &arrow_schema::SchemaRef,
+    writers: Vec<ArrowColumnWriter>,
+    batches: &[RecordBatch],
+    threads: usize,
+) -> Result<Vec<ArrowColumnChunk>, String> {
+    let size = |i: usize| -> usize {
+        batches
+            .iter()
+            .map(|b| b.column(i).get_array_memory_size())
+            .sum()
+    };
+    let mut order: Vec<(usize, usize)> = (0..writers.len()).map(|i| (size(i), i)).collect();
+    order.sort_unstable_by(|a, b| b.cmp(a));
+    let threads = threads.clamp(1, writers.len().max(1));
+    let mut load = vec![0usize; threads];
+    let mut shares: Vec<Vec<(usize, ArrowColumnWriter)>> = (0..threads).map(|_| vec![]).collect();
+    let mut writers: Vec<Option<ArrowColumnWriter>> = writers.into_iter().map(Some).collect();
+    for (s, i) in order {
+        let t = (0..threads)
+            .min_by_key(|t| load[*t])
+            .expect("one thread at least");
+        load[t] += s;
+        shares[t].push((i, writers[i].take().expect("each column once")));
+    }
+    let encode =
+        |share: Vec<(usize, ArrowColumnWriter)>| -> Result<Vec<(usize, ArrowColumnChunk)>, String> {
+            share
+                .into_iter()
+                .map(|(i, mut w)| {
+                    for b in batches {
+                        for leaf in compute_leaves(schema.field(i), b.column(i))
+                            .map_err(|e| e.to_string())?
+                        {
+                            w.write(&leaf).map_err(|e| e.to_string())?;
+                        }
+                    }
+                    Ok((i, w.close().map_err(|e| e.to_string())?))
+                })
+                .collect()
+        };
+    let mut chunks: Vec<(usize, ArrowColumnChunk)> = std::thread::scope(|sc| {
+        let mut shares = shares.into_iter();
+        let here = shares.next().expect("one thread at least");
+        let others: Vec<_> = shares.map(|s| sc.spawn(move || encode(s))).collect();
+        let mut all = encode(here)?;
+        for o in others {
+            all.extend(
+                o.join()
+                    .map_err(|_| "a Parquet encoder panicked".to_string())??,
+            );
+        }
+        Ok::<_, String>(all)
+    })?;
+    chunks.sort_unstable_by_key(|(i, _)| *i);
+    Ok(chunks.into_iter().map(|(_, c)| c).collect())
 }
 
 fn writer<'a>(
@@ -141,15 +254,20 @@ fn writer<'a>(
 ) -> Writer<'a> {
     Writer {
         // Snappy, as Glue and Athena write by default; row groups small enough to stream.
-        props: WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(128 * 1024))
-            .set_created_by("dekit".into())
-            .build(),
+        props: std::sync::Arc::new(
+            WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .set_created_by("dekit".into())
+                .build(),
+        ),
         schema: crate::schema::schema(cols),
         current: None,
+        pending: vec![],
+        pending_rows: 0,
         rows_in_part: 0,
         max_rows: part_rows(),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         parts: 0,
         emit,
     }
@@ -165,7 +283,18 @@ pub fn csv(
     pipelined(&spec.cols, emit, |sink| csv_rows(input, spec, sink))
 }
 
-type Sink<'s> = dyn FnMut(RecordBatch) -> Result<(), String> + 's;
+/// Load a Parquet file, column by column (`parquet_in`).
+pub fn parquet(
+    file: std::fs::File,
+    spec: &Spec,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
+) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| {
+        super::parquet_in::rows(file, spec, sink)
+    })
+}
+
+pub(super) type Sink<'s> = dyn FnMut(RecordBatch) -> Result<(), String> + 's;
 
 /// Parse on this thread while another encodes Parquet: the two halves of a load take about the
 /// same time, and a machine has more than one core.
@@ -181,7 +310,7 @@ fn pipelined(
             for b in rx {
                 w.write(b)?;
             }
-            w.cut()?;
+            w.finish()?;
             Ok(w.parts)
         });
         let produced = {
@@ -369,7 +498,13 @@ fn json_rows(input: impl Read, spec: &Spec, sink: &mut Sink) -> Result<Summary, 
 use crate::schema::{field, record};
 
 /// Whether a row's watermark is above the last load's; tracks the highest seen.
-fn above(spec: &Spec, wi: usize, lo: &Option<Mark>, text: Option<&str>, sum: &mut Summary) -> bool {
+pub(super) fn above(
+    spec: &Spec,
+    wi: usize,
+    lo: &Option<Mark>,
+    text: Option<&str>,
+    sum: &mut Summary,
+) -> bool {
     let Some(text) = text else { return false };
     let Some(m) = Mark::parse(spec.cols[wi].kind, text) else {
         // Unparseable watermarks are bad rows, reported by the push that follows.
@@ -386,7 +521,7 @@ fn above(spec: &Spec, wi: usize, lo: &Option<Mark>, text: Option<&str>, sum: &mu
 
 /// Each declared column's index in the source's columns (case-insensitive). Names that match only
 /// by case are said once, as a note: Glue and Athena store column names in lowercase.
-fn match_columns(
+pub(super) fn match_columns(
     source: &str,
     cols: &[Column],
     names: &[&str],
