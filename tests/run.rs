@@ -2631,3 +2631,465 @@ fn an_http_export_delivers_every_row_once_through_failures_and_the_rate_limit() 
     assert_eq!(api.accepted.lock().unwrap().len(), 10);
     s.ok(&["destroy", "--force-delete-data"]);
 }
+
+/// PostgreSQL's binary COPY, decoded into the declared columns, loads what its text COPY loads
+/// through the CSV path (which it replaced): the same rows, the same bad rows and messages,
+/// over hostile values of every type a table holds (out-of-range integers, decimals with too
+/// many places, NaN and infinities, padded chars, empty strings against NULLs, BC dates,
+/// zoned timestamps, and types read as their output text: uuid, jsonb, arrays, inet, enums).
+#[test]
+fn postgres_binary_copy_loads_what_the_text_copy_loads() {
+    use dekit::run::convert::{self, Spec, Summary};
+    use dekit::schema::{Column, Kind};
+    let c = cloud();
+    let (port, password) = dekit::run::sources::local_postgres().unwrap();
+    let table = format!("hostile_{}", std::process::id());
+    // (column, PostgreSQL type, declared type, values of the 6 rows)
+    let columns: &[(&str, &str, &str, [&str; 6])] = &[
+        (
+            "i2",
+            "smallint",
+            "tinyint",
+            ["1", "-128", "300", "NULL", "0", "32767"],
+        ),
+        (
+            "i4",
+            "integer",
+            "int",
+            ["1", "-2147483648", "2147483647", "NULL", "7", "0"],
+        ),
+        (
+            "i8",
+            "bigint",
+            "int",
+            ["1", "2147483648", "-5", "NULL", "9223372036854775807", "3"],
+        ),
+        (
+            "i8d",
+            "bigint",
+            "decimal(5,1)",
+            ["1", "99999", "-9999", "NULL", "12", "0"],
+        ),
+        (
+            "i8f",
+            "bigint",
+            "double",
+            ["9007199254740993", "-1", "0", "NULL", "5", "2"],
+        ),
+        (
+            "i4s",
+            "integer",
+            "string",
+            ["1", "-2", "0", "NULL", "4", "5"],
+        ),
+        (
+            "i4b",
+            "integer",
+            "boolean",
+            ["1", "0", "2", "NULL", "1", "0"],
+        ),
+        (
+            "f4",
+            "real",
+            "float",
+            ["0.1", "'NaN'", "'Infinity'", "NULL", "-3.5", "1e-30"],
+        ),
+        (
+            "f4d",
+            "real",
+            "double",
+            ["0.1", "1.5", "-0", "NULL", "3.4028235e38", "7"],
+        ),
+        (
+            "f8",
+            "double precision",
+            "double",
+            [
+                "0.1",
+                "'NaN'",
+                "'-Infinity'",
+                "NULL",
+                "1e-300",
+                "0.30000000000000004",
+            ],
+        ),
+        (
+            "f8f",
+            "double precision",
+            "float",
+            ["0.1", "1e300", "-2.5", "NULL", "0", "1"],
+        ),
+        (
+            "n",
+            "numeric(12,4)",
+            "decimal(10,2)",
+            ["12.3400", "-0.0100", "1.2345", "NULL", "99999999.99", "0"],
+        ),
+        (
+            "nu",
+            "numeric",
+            "decimal(38,6)",
+            [
+                "'NaN'",
+                "123456789012345678901234567890.5",
+                "-0.000001",
+                "NULL",
+                "1e-7",
+                "42",
+            ],
+        ),
+        (
+            "nd",
+            "numeric(6,2)",
+            "double",
+            ["1.10", "-2.50", "0.01", "NULL", "9999.99", "0"],
+        ),
+        (
+            "t",
+            "text",
+            "string",
+            [
+                "'plain'",
+                "''",
+                "'ünïcödé, \"quoted\"'",
+                "NULL",
+                "E'two\\nlines'",
+                "'\\\\'",
+            ],
+        ),
+        // The text COPY's NULL marker as data: CSV quotes it, and the CSV path read it as NULL.
+        (
+            "marker",
+            "text",
+            "string",
+            ["'\\N'", "NULL", "'N'", "NULL", "'\\N '", "''"],
+        ),
+        (
+            "tn",
+            "text",
+            "bigint",
+            ["'12'", "'x'", "''", "NULL", "' 7'", "'-0'"],
+        ),
+        (
+            "ch",
+            "char(5)",
+            "string",
+            ["'ab'", "''", "'abcde'", "NULL", "' x'", "'z'"],
+        ),
+        (
+            "b",
+            "boolean",
+            "boolean",
+            ["true", "false", "true", "NULL", "false", "true"],
+        ),
+        (
+            "bs",
+            "boolean",
+            "string",
+            ["true", "false", "true", "NULL", "false", "true"],
+        ),
+        (
+            "d",
+            "date",
+            "date",
+            [
+                "'2024-02-29'",
+                "'infinity'",
+                "'0044-03-15 BC'",
+                "NULL",
+                "'9999-12-31'",
+                "'1970-01-01'",
+            ],
+        ),
+        (
+            "ds",
+            "date",
+            "string",
+            [
+                "'2024-02-29'",
+                "'-infinity'",
+                "'0001-01-01'",
+                "NULL",
+                "'2000-01-01'",
+                "'1969-12-31'",
+            ],
+        ),
+        (
+            "ts",
+            "timestamp",
+            "timestamp",
+            [
+                "'2026-01-01 00:00:01.123456'",
+                "'infinity'",
+                "'1999-12-31 23:59:59.999999'",
+                "NULL",
+                "'0001-01-01 00:00:00'",
+                "'1969-12-31 23:59:59.5'",
+            ],
+        ),
+        (
+            "tz",
+            "timestamptz",
+            "timestamp",
+            [
+                "'2026-01-01 02:00:00+02'",
+                "'2000-01-01 00:00:00+00'",
+                "'1970-01-01 00:00:00.000001-05'",
+                "NULL",
+                "'2038-01-19 03:14:08Z'",
+                "'-infinity'",
+            ],
+        ),
+        (
+            "tsd",
+            "timestamp",
+            "date",
+            [
+                "'2026-01-01 00:00:00'",
+                "'2026-01-01 12:00:00'",
+                "'1999-12-31 00:00:00'",
+                "NULL",
+                "'2000-01-01 00:00:00'",
+                "'1970-01-01 00:00:00'",
+            ],
+        ),
+        (
+            "u",
+            "uuid",
+            "string",
+            [
+                "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+                "NULL",
+                "'00000000-0000-0000-0000-000000000000'",
+                "NULL",
+                "NULL",
+                "NULL",
+            ],
+        ),
+        (
+            "j",
+            "jsonb",
+            "string",
+            [
+                "'{\"a\": [1, 2]}'",
+                "'null'",
+                "'\"s\"'",
+                "NULL",
+                "'{}'",
+                "'1.50'",
+            ],
+        ),
+        (
+            "arr",
+            "integer[]",
+            "string",
+            ["'{1,2,NULL}'", "'{}'", "NULL", "NULL", "'{7}'", "'{-1}'"],
+        ),
+        (
+            "ip",
+            "inet",
+            "string",
+            [
+                "'192.168.0.1'",
+                "'10.0.0.0/8'",
+                "'::1'",
+                "NULL",
+                "'1.2.3.4/32'",
+                "'0.0.0.0'",
+            ],
+        ),
+        (
+            "mood",
+            "hostile_mood",
+            "string",
+            ["'ok'", "'sad'", "NULL", "NULL", "'ok'", "'sad'"],
+        ),
+    ];
+    let sql = |client: &tokio_postgres::Client, q: String| {
+        c.rt.block_on(client.batch_execute(&q))
+            .unwrap_or_else(|e| panic!("{q}: {e:?}"));
+    };
+    let connect = || {
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host("127.0.0.1")
+            .port(port)
+            .user("dekit")
+            .password(&password)
+            .dbname("postgres");
+        let (client, conn) = c.rt.block_on(cfg.connect(tokio_postgres::NoTls)).unwrap();
+        c.rt.spawn(conn);
+        client
+    };
+    let client = connect();
+    sql(
+        &client,
+        format!(
+            "DROP TABLE IF EXISTS {table}; DROP TYPE IF EXISTS {table}_mood; CREATE TYPE {table}_mood AS ENUM ('ok', 'sad')"
+        ),
+    );
+    let defs: Vec<String> = columns
+        .iter()
+        .map(|(n, t, _, _)| {
+            format!(
+                "{n} {}",
+                t.replace("hostile_mood", &format!("{table}_mood"))
+            )
+        })
+        .collect();
+    sql(
+        &client,
+        format!("CREATE TABLE {table} (id bigint, {})", defs.join(", ")),
+    );
+    for r in 0..6 {
+        let values: Vec<&str> = columns.iter().map(|(_, _, _, v)| v[r]).collect();
+        sql(
+            &client,
+            format!(
+                "INSERT INTO {table} VALUES ({}, {})",
+                r + 1,
+                values.join(", ")
+            ),
+        );
+    }
+    let mut cols = vec![Column {
+        name: "id".into(),
+        kind: Kind::BigInt,
+    }];
+    cols.extend(columns.iter().map(|(n, _, k, _)| Column {
+        name: n.to_string(),
+        kind: Kind::parse(k).unwrap(),
+    }));
+    let load = |wanted: &[Column]| -> [(Vec<arrow_array::RecordBatch>, Summary); 2] {
+        let spec = Spec {
+            source: format!("db.{table}"),
+            cols: wanted.to_vec(),
+            watermark: None,
+            null: Some("\\N"),
+            by_key: true,
+        };
+        let names: Vec<&str> = wanted.iter().map(|c| c.name.as_str()).collect();
+        let copy = |q: String| -> Vec<u8> {
+            use futures_util::StreamExt;
+            c.rt.block_on(async {
+                let mut s = Box::pin(
+                    client
+                        .copy_out(&q)
+                        .await
+                        .unwrap_or_else(|e| panic!("{q}: {e:?}")),
+                );
+                let mut all = vec![];
+                while let Some(b) = s.next().await {
+                    all.extend_from_slice(&b.unwrap());
+                }
+                all
+            })
+        };
+        let text = copy(format!(
+            "COPY (SELECT {} FROM {table} ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')",
+            names.join(", ")
+        ));
+        let probe =
+            c.rt.block_on(client.prepare(&format!("SELECT {} FROM {table}", names.join(", "))))
+                .unwrap();
+        let (exprs, wires): (Vec<String>, Vec<_>) = names
+            .iter()
+            .zip(probe.columns())
+            .zip(wanted)
+            .map(|((n, pc), col)| dekit::run::postgres_in::select(n, pc.type_(), col.kind))
+            .unzip();
+        let binary = copy(format!(
+            "COPY (SELECT {} FROM {table} ORDER BY id) TO STDOUT (FORMAT binary)",
+            exprs.join(", ")
+        ));
+        let read = |parts: Vec<convert::Part>| -> Vec<arrow_array::RecordBatch> {
+            parts
+                .into_iter()
+                .flat_map(|p| {
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                        bytes::Bytes::from(p.bytes),
+                    )
+                    .unwrap()
+                    .build()
+                    .unwrap()
+                    .map(|b| b.unwrap())
+                })
+                .collect()
+        };
+        let mut a = vec![];
+        let sa = convert::csv(&text[..], &spec, &mut |p| {
+            a.push(p);
+            Ok(())
+        })
+        .unwrap();
+        let mut b = vec![];
+        let sb = convert::postgres(&binary[..], &spec, &wires, &mut |p| {
+            b.push(p);
+            Ok(())
+        })
+        .unwrap();
+        [(read(a), sa), (read(b), sb)]
+    };
+    // The binary COPY keeps a text that reads like the NULL marker as the text it is.
+    let [_, (marker, _)] = load(&[
+        cols[0].clone(),
+        cols.iter().find(|c| c.name == "marker").unwrap().clone(),
+    ]);
+    let marker: Vec<Option<String>> = marker
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap();
+            a.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        marker,
+        [
+            Some("\\N".into()),
+            None,
+            Some("N".into()),
+            None,
+            Some("\\N ".into()),
+            Some("".into())
+        ]
+    );
+    // Each column alone beside the key, so every column's rows and messages are compared.
+    let mut bad_total = 0;
+    for col in cols[1..].iter().filter(|c| c.name != "marker") {
+        let wanted = [cols[0].clone(), col.clone()];
+        let [(text_rows, text_sum), (bin_rows, bin_sum)] = load(&wanted);
+        let schema = dekit::schema::schema(&wanted);
+        let cat = |b: &[arrow_array::RecordBatch]| {
+            datafusion::arrow::compute::concat_batches(&schema, b).unwrap()
+        };
+        assert_eq!(cat(&bin_rows), cat(&text_rows), "column {}", col.name);
+        assert_eq!(bin_sum.rows, text_sum.rows, "column {}", col.name);
+        let bad = |s: &Summary| -> Vec<(String, String)> {
+            s.bad
+                .iter()
+                .map(|b| (b.at.clone(), b.error.clone()))
+                .collect()
+        };
+        assert_eq!(bad(&bin_sum), bad(&text_sum), "column {}", col.name);
+        bad_total += bin_sum.bad.len();
+    }
+    // The hostile values are refused as such, not loaded.
+    assert!(bad_total >= 20, "{bad_total} bad values");
+    // All columns at once: a row's first bad column names it.
+    let [(text_rows, text_sum), (bin_rows, bin_sum)] = load(&cols);
+    assert_eq!(
+        bin_sum.bad.iter().map(|b| &b.error).collect::<Vec<_>>(),
+        text_sum.bad.iter().map(|b| &b.error).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        bin_rows.iter().map(|b| b.num_rows()).sum::<usize>(),
+        text_rows.iter().map(|b| b.num_rows()).sum::<usize>()
+    );
+    sql(
+        &client,
+        format!("DROP TABLE {table}; DROP TYPE {table}_mood"),
+    );
+}

@@ -118,10 +118,18 @@ pub fn schema(cols: &[Column]) -> SchemaRef {
     ))
 }
 
-/// A value as it arrives: text (CSV, COPY) or JSON.
+/// A value as it arrives: text (CSV, COPY), JSON, or already typed by a binary source
+/// (PostgreSQL's binary COPY), which skips printing and parsing where the declared type is its
+/// own and reads as its text would otherwise.
 pub enum Value<'a> {
     Text(&'a str),
     Json(&'a serde_json::Value),
+    Int(i64),
+    Float(f64),
+    /// Days since 1970-01-01.
+    Days(i32),
+    /// Microseconds since 1970-01-01 00:00 UTC.
+    Micros(i64),
 }
 
 enum Builder {
@@ -267,8 +275,16 @@ fn append(b: &mut Builder, p: Parsed<'_>) {
     }
 }
 
+/// Days and microseconds of 0001-01-01 and 9999-12-31 23:59:59.999999, the range a typed date or
+/// timestamp loads in (their text has four-digit years).
+const DAYS: std::ops::RangeInclusive<i64> = -719_162..=2_932_896;
+const MICROS: std::ops::RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_999_999;
+
 fn parse<'a>(kind: Kind, v: &Value<'a>) -> Result<Parsed<'a>, String> {
     let text = match v {
+        Value::Int(_) | Value::Float(_) | Value::Days(_) | Value::Micros(_) => {
+            return native(kind, v);
+        }
         Value::Json(serde_json::Value::Null) => return Ok(Parsed::Null),
         Value::Json(serde_json::Value::String(s)) => s.as_str(),
         Value::Json(j @ serde_json::Value::Number(n)) => {
@@ -329,6 +345,52 @@ fn parse<'a>(kind: Kind, v: &Value<'a>) -> Result<Parsed<'a>, String> {
     }
 }
 
+/// A value a binary source typed: as itself where the declared type is its own, else as its text.
+fn native(kind: Kind, v: &Value<'_>) -> Result<Parsed<'static>, String> {
+    match v {
+        Value::Int(i) => int(kind, *i),
+        Value::Float(f) => match kind {
+            Kind::Float | Kind::Double => Ok(Parsed::F(*f)),
+            _ => parse(kind, &Value::Text(&f.to_string())).map(owned),
+        },
+        Value::Days(d) => {
+            if !DAYS.contains(&(*d as i64)) {
+                return Err(format!(
+                    "day {d} after 1970-01-01 is outside years 1 to 9999"
+                ));
+            }
+            match kind {
+                Kind::Date => Ok(Parsed::D(*d)),
+                _ => {
+                    let day = EPOCH + chrono::TimeDelta::days(*d as i64);
+                    parse(kind, &Value::Text(&day.to_string())).map(owned)
+                }
+            }
+        }
+        Value::Micros(us) => {
+            if !MICROS.contains(us) {
+                return Err(format!(
+                    "{us} µs after 1970-01-01 is outside years 1 to 9999"
+                ));
+            }
+            match kind {
+                Kind::Timestamp => Ok(Parsed::Ts(*us)),
+                _ => {
+                    let t = DateTime::from_timestamp_micros(*us)
+                        .expect("in range")
+                        .naive_utc();
+                    parse(
+                        kind,
+                        &Value::Text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
+                    )
+                    .map(owned)
+                }
+            }
+        }
+        Value::Text(_) | Value::Json(_) => unreachable!("typed values only"),
+    }
+}
+
 /// A parsed value that borrows nothing.
 fn owned(p: Parsed<'_>) -> Parsed<'static> {
     match p {
@@ -348,8 +410,10 @@ fn int(kind: Kind, i: i64) -> Result<Parsed<'static>, String> {
         Kind::TinyInt => (i8::MIN as i64, i8::MAX as i64),
         Kind::SmallInt => (i16::MIN as i64, i16::MAX as i64),
         Kind::Int => (i32::MIN as i64, i32::MAX as i64),
-        Kind::Decimal(..) => return parse(kind, &Value::Text(&i.to_string())).map(owned),
-        _ => (i64::MIN, i64::MAX),
+        Kind::BigInt => (i64::MIN, i64::MAX),
+        Kind::Float | Kind::Double => return Ok(Parsed::F(i as f64)),
+        // As its text: exact digits for a decimal, `1`/`0` for a boolean, refused as a date.
+        _ => return parse(kind, &Value::Text(&i.to_string())).map(owned),
     };
     if i < lo || i > hi {
         return Err(format!("{i} is out of range for {}", name(kind)));

@@ -11,6 +11,7 @@
 
 use super::Ctx;
 use super::convert::{self, Mark, Part, Spec, Summary};
+use super::postgres_in::Wire;
 use super::sources;
 use crate::lake::Lake;
 use crate::model::{DataFormat, SourceKind, Table};
@@ -132,6 +133,8 @@ enum Input {
     Postgres {
         client: tokio_postgres::Client,
         sql: String,
+        /// How each selected column arrives in the binary COPY.
+        wires: Vec<Wire>,
         /// The range's upper end, fixed before reading so a re-run reads the same rows.
         high: Option<String>,
         /// The range stops short of the source's newest mark (a bounded range): more follow.
@@ -463,13 +466,25 @@ async fn open(
                 }
                 None => (String::new(), None, String::new(), false),
             };
+            // Each column's type, to read it in its binary form where that is exact.
+            let probe = client
+                .prepare(&format!("SELECT {} FROM {from}", select.join(", ")))
+                .await
+                .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?;
+            let (exprs, wires): (Vec<String>, Vec<Wire>) = select
+                .iter()
+                .zip(probe.columns())
+                .zip(&l.cols)
+                .map(|((s, c), col)| super::postgres_in::select(s, c.type_(), col.kind))
+                .unzip();
             let sql = format!(
-                "COPY (SELECT {} FROM {from}{filter}{order}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL '\\N')",
-                select.join(", ")
+                "COPY (SELECT {} FROM {from}{filter}{order}) TO STDOUT (FORMAT binary)",
+                exprs.join(", ")
             );
             Ok(Some(Input::Postgres {
                 client,
                 sql,
+                wires,
                 high,
                 more,
             }))
@@ -651,6 +666,11 @@ enum Feed {
         json: bool,
     },
     Parquet(std::fs::File),
+    /// PostgreSQL's binary COPY.
+    Postgres {
+        reader: Box<dyn Read + Send>,
+        wires: Vec<Wire>,
+    },
 }
 
 /// An opened input, and what the load records about it.
@@ -704,27 +724,19 @@ async fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Op
             })
         }
         Input::Postgres {
-            client, sql, high, ..
+            client,
+            sql,
+            wires,
+            high,
+            ..
         } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
-            let feeder = tokio::spawn(async move {
-                use futures_util::StreamExt;
-                let stream = client
-                    .copy_out(&sql)
-                    .await
-                    .map_err(|e| sources::pg_error(&e))?;
-                let mut stream = Box::pin(stream);
-                while let Some(chunk) = stream.next().await {
-                    let chunk = chunk.map_err(|e| sources::pg_error(&e));
-                    let failed = chunk.is_err();
-                    if tx.send(chunk).await.is_err() || failed {
-                        break;
-                    }
-                }
-                Ok(())
-            });
+            let feeder = tokio::spawn(copy_out(client, sql, tx));
             Ok(Opened {
-                feed: bytes(Box::new(ChannelReader::new(rx)), false),
+                feed: Feed::Postgres {
+                    reader: Box::new(ChannelReader::new(rx)),
+                    wires,
+                },
                 fingerprint: None,
                 high,
                 feeder: Some(feeder),
@@ -757,6 +769,28 @@ async fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Op
             })
         }
     }
+}
+
+/// PostgreSQL's COPY stream, chunk by chunk.
+async fn copy_out(
+    client: tokio_postgres::Client,
+    sql: String,
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
+) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let stream = client
+        .copy_out(&sql)
+        .await
+        .map_err(|e| sources::pg_error(&e))?;
+    let mut stream = Box::pin(stream);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| sources::pg_error(&e));
+        let failed = chunk.is_err();
+        if tx.send(chunk).await.is_err() || failed {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// An S3 object saved to a temporary file (a Parquet file's footer is at its end), unlinked while
@@ -911,6 +945,7 @@ async fn convert_and_upload(
         };
         match feed {
             Feed::Parquet(file) => convert::parquet(file, &spec, &mut emit),
+            Feed::Postgres { reader, wires } => convert::postgres(reader, &spec, &wires, &mut emit),
             Feed::Bytes { reader, json: true } => convert::json_lines(reader, &spec, &mut emit),
             Feed::Bytes {
                 reader,

@@ -294,6 +294,18 @@ pub fn parquet(
     })
 }
 
+/// Load PostgreSQL's binary COPY stream (`postgres_in`).
+pub fn postgres(
+    input: impl Read,
+    spec: &Spec,
+    wires: &[super::postgres_in::Wire],
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
+) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| {
+        super::postgres_in::rows(input, spec, wires, sink)
+    })
+}
+
 pub(super) type Sink<'s> = dyn FnMut(RecordBatch) -> Result<(), String> + 's;
 
 /// Parse on this thread while another encodes Parquet: the two halves of a load take about the

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod deployed;
 pub mod http;
 pub mod parquet_in;
+pub mod postgres_in;
 pub mod produce;
 pub mod sources;
 pub mod stream;
