@@ -547,6 +547,55 @@ fn crashes_mid_load_and_mid_landing_neither_lose_nor_duplicate() {
     );
     assert_eq!(distinct_orders(&lake), expected_orders);
 
+    // SIGKILLed inside multi-part loads (parts encoded on every core, several uploading at once),
+    // each time with new orders to load: the run after loads every row once. A kill that came
+    // after the run finished shortens the next wait, one that came before the orders' load began
+    // lengthens it; at least one must fall inside it (the load is pending in the lake).
+    let pending = || -> bool {
+        let state = objects(&lake, "_dekit/state/ingest/shop_tables/orders.json");
+        let v: Value =
+            serde_json::from_slice(state.values().next().expect("the orders' state")).unwrap();
+        !v["pending"].is_null()
+    };
+    let mut expected_orders = expected_orders;
+    let (mut wait, mut inside) = (300u64, 0);
+    for k in 0..8 {
+        s.sql(&format!(
+            "INSERT INTO orders SELECT {} + g, 1 + g % 50, 'placed', timestamp '2026-02-01' + g * interval '1 second' \
+             FROM generate_series(1, 40000) g",
+            200_000 + k * 40_000
+        ));
+        expected_orders += 40_000;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dekit"))
+            .args(["run", &s.file(), "--select", "shop_tables"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        if finished {
+            wait = wait * 2 / 3;
+        } else if pending() {
+            inside += 1;
+        } else {
+            wait = wait * 3 / 2;
+        }
+    }
+    assert!(
+        inside >= 1,
+        "no kill fell inside the orders' load (last wait {wait} ms)"
+    );
+    let (m, ok) = run(&s, &["--select", "shop_tables"]);
+    assert!(ok, "{m}");
+    assert_eq!(
+        count(&parquet_rows(&lake, "raw/shop/orders/")),
+        expected_orders
+    );
+    assert_eq!(distinct_orders(&lake), expected_orders);
+
     // Killed between a landed object and its checkpoint, then SIGKILLed at random moments:
     // every record lands exactly once.
     let input = s.dir.join("audit.jsonl");

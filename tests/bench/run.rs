@@ -356,6 +356,7 @@ const TPCH_TABLES: &[(&str, &str)] = &[
 /// hashes, over `DIR/<table>.parquet` or every Parquet file under `DIR/<table>/`.
 const TPCH_PY: &str = r#"
 import sys, json, glob, os, duckdb
+duckdb.sql("SET enable_progress_bar = false")
 cmd, src = sys.argv[1], sys.argv[2]
 if cmd == "rewrite":
     out = sys.argv[3]
@@ -481,7 +482,8 @@ tables:
                 .arg(names.join(",")),
             "DuckDB sums",
         );
-        serde_json::from_str(&out).unwrap()
+        let last = out.lines().last().unwrap_or_default();
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("DuckDB sums: {e}: {out}"))
     };
     let (source, loaded) = (sums(&data), sums(&lake));
     assert_eq!(loaded, source, "the lake holds what the files hold");

@@ -771,24 +771,37 @@ async fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Op
     }
 }
 
-/// PostgreSQL's COPY stream, chunk by chunk.
+/// PostgreSQL's COPY stream in chunks of about `COPY_CHUNK` bytes: the server sends one message
+/// per row, and a hand-over to the decoding thread per row cost more than decoding it.
 async fn copy_out(
     client: tokio_postgres::Client,
     sql: String,
     tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
 ) -> Result<(), String> {
     use futures_util::StreamExt;
+    const COPY_CHUNK: usize = 256 << 10;
     let stream = client
         .copy_out(&sql)
         .await
         .map_err(|e| sources::pg_error(&e))?;
     let mut stream = Box::pin(stream);
+    let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| sources::pg_error(&e));
-        let failed = chunk.is_err();
-        if tx.send(chunk).await.is_err() || failed {
-            break;
+        match chunk {
+            Ok(b) => {
+                buf.extend_from_slice(&b);
+                if buf.len() >= COPY_CHUNK && tx.send(Ok(buf.split().freeze())).await.is_err() {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(sources::pg_error(&e))).await;
+                return Ok(());
+            }
         }
+    }
+    if !buf.is_empty() {
+        let _ = tx.send(Ok(buf.freeze())).await;
     }
     Ok(())
 }
