@@ -305,9 +305,27 @@ tables:
             .env("AWS_DEFAULT_REGION", "us-east-1"),
         "aws s3 cp",
     );
+    // The file as DuckDB reads it with the declared types, and the lake as it reads it back.
+    let lake = b.dir.join("lake");
+    download("raw/files/sales/", &lake);
+    let sums = |from: String| {
+        duck_row(&format!(
+            "SELECT count(*), CAST(sum(hash(CAST(x AS VARCHAR))::HUGEINT) AS VARCHAR) FROM {from} x"
+        ))
+    };
+    let source = sums(format!(
+        "read_csv('{}', header = true, columns = {{'sale_id': 'BIGINT', 'customer': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'sold_at': 'TIMESTAMP', 'country': 'VARCHAR'}})",
+        path.display()
+    ));
+    let loaded = sums(format!(
+        "read_parquet('{}/**/*.parquet', hive_partitioning = false)",
+        lake.display()
+    ));
+    assert_eq!(loaded, source, "the lake holds what the file holds");
+    assert_eq!(source[0], i.to_string());
     let (d, c) = (size / dekit_secs, size / cp_secs);
     serde_json::json!({
-        "benchmark": "batch_csv", "engine": engine(), "mb": round(size, 0), "rows": i,
+        "benchmark": "batch_csv", "checksums_equal": true, "engine": engine(), "mb": round(size, 0), "rows": i,
         "dekit_seconds": round(dekit_secs, 2), "dekit_mb_per_s": round(d, 1),
         "aws_s3_cp_seconds": round(cp_secs, 2), "aws_s3_cp_mb_per_s": round(c, 1),
         "ratio": round(d / c, 2), "target": 1.0, "meets_target": d / c >= 1.0,
@@ -358,7 +376,9 @@ const TPCH_PY: &str = r#"
 import sys, json, glob, os, duckdb
 duckdb.sql("SET enable_progress_bar = false")
 cmd, src = sys.argv[1], sys.argv[2]
-if cmd == "rewrite":
+if cmd == "query":
+    print(json.dumps([str(v) for v in duckdb.sql(src).fetchone()]))
+elif cmd == "rewrite":
     out = sys.argv[3]
     os.makedirs(out, exist_ok=True)
     for f in sorted(glob.glob(os.path.join(src, "*.parquet"))):
@@ -371,6 +391,37 @@ else:
         sums[t] = [n, h]
     print(json.dumps(sums))
 "#;
+
+/// One row of a DuckDB query, each value as text.
+fn duck_row(sql: &str) -> Vec<String> {
+    let out = ok(
+        Command::new(common::tools_python()).args(["-c", TPCH_PY, "query", sql]),
+        "DuckDB query",
+    );
+    let last = out.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("DuckDB: {e}: {out}"))
+}
+
+/// The objects under `prefix` of the benchmark's lake, copied to `dir`.
+fn download(prefix: &str, dir: &Path) {
+    ok(
+        Command::new(venv_bin("aws"))
+            .args([
+                "s3",
+                "cp",
+                "--only-show-errors",
+                "--recursive",
+                "--endpoint-url",
+                &endpoint(),
+            ])
+            .arg(format!("s3://benchrun-local-lake/{prefix}"))
+            .arg(dir)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1"),
+        "aws s3 cp (the loaded table)",
+    );
+}
 
 /// TPC-H (scale factor 1: 8.66 M rows in 8 Parquet files from `tpchgen-cli`) through a `files`
 /// source, against DuckDB rewriting the same files and `aws s3 cp` uploading what it wrote to the
@@ -591,6 +642,28 @@ tables:
         .arg("--no-psqlrc"),
         "psql COPY",
     );
+    // Sums the database computes, against the same sums DuckDB computes over the lake.
+    let source: Vec<String> = ok(
+        psql(
+            &db,
+            "SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), \
+             sum((extract(epoch FROM order_ts) * 1000000)::bigint) FROM orders",
+        )
+        .args(["-A", "-t", "-F", ","]),
+        "sums in PostgreSQL",
+    )
+    .trim()
+    .split(',')
+    .map(str::to_string)
+    .collect();
+    let lake = b.dir.join("lake");
+    download("raw/db/orders/", &lake);
+    let loaded = duck_row(&format!(
+        "SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), sum(epoch_us(order_ts)) \
+         FROM read_parquet('{}/**/*.parquet', hive_partitioning = false)",
+        lake.display()
+    ));
+    assert_eq!(loaded, source, "the lake holds what the table holds");
     let _ = psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)")).output();
     let (d, c) = (rows as f64 / dekit_secs, rows as f64 / copy_secs);
     serde_json::json!({
@@ -598,7 +671,8 @@ tables:
         "dekit_seconds": round(dekit_secs, 2), "dekit_rows_per_s": round(d, 0),
         "copy_to_file_seconds": round(copy_secs, 2), "copy_rows_per_s": round(c, 0),
         "ratio": round(d / c, 2), "target": 0.5, "meets_target": d / c >= 0.5,
-        "dekit_peak_rss_mb": round(rss, 0)
+        "dekit_peak_rss_mb": round(rss, 0), "rss_target_mb": 300, "meets_rss_target": rss <= 300.0,
+        "checksums_equal": true
     })
 }
 
