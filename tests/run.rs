@@ -323,6 +323,21 @@ fn bad_rows_and_records_go_to_the_error_prefix_and_fail_the_step() {
     let notes = step(&m, "ingest.partner_load")["notes"].to_string();
     assert!(notes.contains("Partner_ID → partner_id"), "{notes}");
 
+    // The file corrected the same day: its load replaces the day's earlier one (three rows, not
+    // five), and the bad row of the load it replaced is gone with it.
+    std::fs::write(
+        s.dir.join("partners/partners.csv"),
+        "Partner_ID,Share,Since\n1,10.50,2025-01-01\n2,11.00,2025-01-02\n3,7.25,2025-01-03\n",
+    )
+    .unwrap();
+    let (m, ok) = run(&s, &["--select", "partner_load"]);
+    assert!(ok, "{m}");
+    assert_eq!(count(&parquet_rows(&lake, "raw/partners/partners/")), 3);
+    assert!(json_lines(&lake, "raw/errors/partner_load/partners/").is_empty());
+    let (m, ok) = run(&s, &["--select", "partner_load"]);
+    assert!(ok, "{m}");
+    assert_eq!(step(&m, "ingest.partner_load")["objects"], 0, "{m}");
+
     // A stream record that does not match the declared columns, and one that is not JSON.
     let input = s.dir.join("audit.jsonl");
     std::fs::write(

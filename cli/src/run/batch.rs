@@ -218,6 +218,9 @@ async fn load_table(
         String::new()
     };
     let range = match &input {
+        // A whole file is the day's copy of its table, as a database's full reload is: a changed
+        // file replaces the day's earlier load of it. With a watermark each version adds rows.
+        Input::File { .. } if wm.is_none() => "file..full".to_string(),
         Input::File { fingerprint, .. } => format!("file:{fingerprint}"),
         Input::Http { .. } => format!("{}..full", state.watermark.as_deref().unwrap_or("")),
         Input::Postgres { high, .. } | Input::Mysql { high, .. } => format!(
@@ -281,6 +284,13 @@ async fn load_table(
         lake.put(&error_key, body)
             .await
             .map_err(|e| e.to_string())?;
+    } else if state
+        .last
+        .as_ref()
+        .is_some_and(|l| l.load_id == load_id && l.bad > 0)
+    {
+        // The load this one replaces kept bad rows; this one has none.
+        lake.delete(&error_key).await.map_err(|e| e.to_string())?;
     }
     if bad > ctx.max_bad_rows {
         let first = &summary.bad[0];

@@ -147,10 +147,13 @@ pub fn rows(file: std::fs::File, spec: &Spec, sink: &mut Sink) -> Result<Summary
             .collect::<Vec<_>>(),
         file_schema.metadata().clone(),
     ));
+    let again = file.try_clone().map_err(|e| format!("{name}: {e}"))?;
+    // Without the hint where the reader refuses it: views are cast after reading then.
     let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(
         file,
         ArrowReaderOptions::new().with_schema(hint),
     )
+    .or_else(|_| ParquetRecordBatchReaderBuilder::try_new(again))
     .map_err(not_parquet)?;
     let names: Vec<&str> = file_schema
         .fields()
@@ -202,7 +205,7 @@ fn typed(
                 .enumerate()
                 .find(|(_, f)| f.name().eq_ignore_ascii_case(&c.name))
                 .map(|(i, f)| (i, f.name().as_str()))
-                .expect("match_columns found every declared column");
+                .ok_or_else(|| format!("{}: no column `{}` was read", spec.source, c.name))?;
             plain(batch.column(i), f).map(|a| (f, a))
         })
         .collect::<Result<_, _>>()?;
