@@ -21,7 +21,7 @@ if [ "${1:-}" = "--target" ]; then target="$2"; fi
 python="$(./tests/tools/install.sh | tail -1)"
 export PATH="$(dirname "$python"):$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}-dist"
-"$python" -m maturin build --release --locked --zig --compatibility manylinux_2_28 \
+"$python" -m maturin build --profile dist --locked --zig --compatibility manylinux_2_28 \
   --target "$target" --out dist
 echo "wheel: $(ls -t dist/dekit-*manylinux_2_28*.whl | head -1)"
-echo "binary: $CARGO_TARGET_DIR/$target/release/dekit"
+echo "binary: $CARGO_TARGET_DIR/$target/dist/dekit"
