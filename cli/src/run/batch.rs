@@ -131,6 +131,10 @@ enum Input {
         fingerprint: String,
     },
     Postgres {
+        /// Columns matched by case only.
+        notes: Vec<String>,
+        /// The declared columns' names in the table.
+        names: Vec<String>,
         client: tokio_postgres::Client,
         sql: String,
         /// How each selected column arrives in the binary COPY.
@@ -145,10 +149,10 @@ enum Input {
         table: String,
     },
     Mysql {
+        notes: Vec<String>,
+        names: Vec<String>,
         conn: mysql_async::Conn,
         sql: String,
-        /// Declared columns by their real names: the header of the CSV the rows become.
-        header: Vec<String>,
         high: Option<String>,
         more: bool,
     },
@@ -200,7 +204,7 @@ async fn load_table(
     };
     let source_label = format!("{src_name}.{}", l.source_table);
     let input = open(ctx, l, src_name, src, &wm, &state).await?;
-    let Some(input) = input else {
+    let Some(mut input) = input else {
         // Nothing new: no object is written.
         return Ok(StepStats {
             notes: vec![format!("{}: no new rows", l.name)],
@@ -240,6 +244,12 @@ async fn load_table(
         .await
         .map_err(|e| e.to_string())?;
 
+    let (case_notes, names) = match &mut input {
+        Input::Postgres { notes, names, .. } | Input::Mysql { notes, names, .. } => {
+            (std::mem::take(notes), std::mem::take(names))
+        }
+        _ => (vec![], vec![]),
+    };
     let from_db = matches!(input, Input::Postgres { .. } | Input::Mysql { .. });
     let spec = Spec {
         source: source_label.clone(),
@@ -247,6 +257,7 @@ async fn load_table(
         watermark: wm,
         null: from_db.then_some("\\N"),
         by_key: from_db,
+        names,
     };
     // Parts already in the lake, unchanged, of this same load (a full reload of the same day).
     let same: Vec<String> = match &state.last {
@@ -254,12 +265,13 @@ async fn load_table(
         _ => vec![],
     };
     let Uploaded {
-        summary,
+        mut summary,
         written,
         hashes,
         fingerprint,
         high,
     } = convert_and_upload(lake, input, spec, &objects, &same, l.name, progress).await?;
+    summary.notes.extend(case_notes);
     let new_objects = written
         .iter()
         .zip(&hashes)
@@ -446,7 +458,8 @@ async fn open(
                         .map_or_else(|| crate::sql::ident(&c.name), |r| crate::sql::ident(r))
                 })
                 .collect();
-            missing_columns(&conn, &table_name, &l.cols, &real)?;
+            let notes = match_real_columns(&conn, &table_name, &l.cols, &real)?;
+            let names = real_names(&l.cols, &real);
             let from = crate::sql::ident(&table_name);
             let (filter, high, order, more) = match wm {
                 Some((i, _)) => {
@@ -492,6 +505,8 @@ async fn open(
                 exprs.join(", ")
             );
             Ok(Some(Input::Postgres {
+                notes,
+                names,
                 client,
                 sql,
                 wires,
@@ -527,7 +542,7 @@ async fn open(
                 )
                 .await
                 .map_err(err)?;
-            missing_columns(&conn, &table_name, &l.cols, &real)?;
+            let notes = match_real_columns(&conn, &table_name, &l.cols, &real)?;
             let header: Vec<String> = l
                 .cols
                 .iter()
@@ -568,9 +583,10 @@ async fn open(
             };
             let sql = format!("SELECT {} FROM {from}{filter}{order}", select.join(", "));
             Ok(Some(Input::Mysql {
+                notes,
+                names: header.clone(),
                 conn: my,
                 sql,
-                header,
                 high,
                 more,
             }))
@@ -629,19 +645,35 @@ fn bounded(high: String, bound: Option<String>) -> (String, bool) {
 }
 
 /// A declared column the source table lacks fails the load, naming what the table has.
-fn missing_columns(
+/// Each declared column's name among the table's `real` columns (its own where missing).
+fn real_names(cols: &[Column], real: &[String]) -> Vec<String> {
+    cols.iter()
+        .map(|c| {
+            real.iter()
+                .find(|r| r.eq_ignore_ascii_case(&c.name))
+                .cloned()
+                .unwrap_or_else(|| c.name.clone())
+        })
+        .collect()
+}
+
+/// Every declared column in the table's `real` columns, or an error naming those missing; the
+/// note for names matched by case only (`customerNumber → customernumber`), once per load.
+fn match_real_columns(
     conn: &sources::Conn,
     table: &str,
     cols: &[Column],
     real: &[String],
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let missing: Vec<String> = cols
         .iter()
         .filter(|c| !real.iter().any(|r| r.eq_ignore_ascii_case(&c.name)))
         .map(|c| format!("`{}`", c.name))
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        let names: Vec<&str> = real.iter().map(String::as_str).collect();
+        let source = format!("{}.{table}", conn.source);
+        return Ok(convert::match_columns(&source, cols, &names)?.1);
     }
     Err(format!(
         "{}: table `{table}` has no column{} {} (it has: {})",
@@ -676,6 +708,8 @@ enum Feed {
         json: bool,
     },
     Parquet(std::fs::File),
+    /// MySQL's rows, in chunks.
+    Mysql(super::mysql_in::Chunks),
     /// PostgreSQL's binary COPY.
     Postgres {
         reader: Box<dyn Read + Send>,
@@ -763,16 +797,12 @@ async fn open_reader(input: Input, clients: &crate::cloud::Clients) -> Result<Op
             })
         }
         Input::Mysql {
-            conn,
-            sql,
-            header,
-            high,
-            ..
+            conn, sql, high, ..
         } => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(16);
-            let feeder = tokio::spawn(mysql_rows(conn, sql, header, tx));
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            let feeder = tokio::spawn(super::mysql_in::send(conn, sql, tx));
             Ok(Opened {
-                feed: bytes(Box::new(ChannelReader::new(rx)), false),
+                feed: Feed::Mysql(rx),
                 fingerprint: None,
                 high,
                 feeder: Some(feeder),
@@ -879,55 +909,6 @@ async fn s3_bytes(
     Ok(())
 }
 
-/// MySQL rows (text protocol) as CSV with a header, in chunks, so they take the path every other
-/// source takes.
-async fn mysql_rows(
-    mut conn: mysql_async::Conn,
-    sql: String,
-    header: Vec<String>,
-    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, String>>,
-) -> Result<(), String> {
-    use mysql_async::prelude::Queryable;
-    let writer = || {
-        csv::WriterBuilder::new()
-            .buffer_capacity(64 << 10)
-            .from_writer(vec![])
-    };
-    let mut w = writer();
-    w.write_record(&header).map_err(|e| e.to_string())?;
-    let mut result = conn
-        .query_iter(sql)
-        .await
-        .map_err(|e| sources::mysql_error(&e))?;
-    let mut fields: Vec<Vec<u8>> = vec![];
-    let mut n = 0usize;
-    while let Some(row) = result.next().await.map_err(|e| sources::mysql_error(&e))? {
-        fields.clear();
-        for i in 0..row.len() {
-            fields.push(match row.as_ref(i) {
-                Some(mysql_async::Value::Bytes(b)) => b.clone(),
-                // NULL as PostgreSQL's COPY writes it, so it differs from an empty string.
-                _ => b"\\N".to_vec(),
-            });
-        }
-        w.write_record(&fields).map_err(|e| e.to_string())?;
-        n += 1;
-        if n.is_multiple_of(4096) {
-            let chunk = std::mem::replace(&mut w, writer())
-                .into_inner()
-                .map_err(|e| e.to_string())?;
-            if tx.send(Ok(bytes::Bytes::from(chunk))).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-    let rest = w.into_inner().map_err(|e| e.to_string())?;
-    let _ = tx.send(Ok(bytes::Bytes::from(rest))).await;
-    drop(result);
-    let _ = conn.disconnect().await;
-    Ok(())
-}
-
 /// What a load wrote: its summary, each part's key and content hash.
 struct Uploaded {
     summary: Summary,
@@ -969,6 +950,7 @@ async fn convert_and_upload(
         match feed {
             Feed::Parquet(file) => convert::parquet(file, &spec, &mut emit),
             Feed::Postgres { reader, wires } => convert::postgres(reader, &spec, &wires, &mut emit),
+            Feed::Mysql(chunks) => convert::mysql(chunks, &spec, &mut emit),
             Feed::Bytes { reader, json: true } => convert::json_lines(reader, &spec, &mut emit),
             Feed::Bytes {
                 reader,

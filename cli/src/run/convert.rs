@@ -77,6 +77,16 @@ pub struct Spec {
     /// Name bad rows by their key (the first declared column) rather than by line: a database
     /// has rows, not lines.
     pub by_key: bool,
+    /// Each declared column's name in the source (`customerNumber`), for bad rows; empty where
+    /// the converter finds them itself (a header) or they are the declared names.
+    pub names: Vec<String>,
+}
+
+impl Spec {
+    /// The source's name for the declared column `i`.
+    pub fn source_name(&self, i: usize) -> &str {
+        self.names.get(i).unwrap_or(&self.cols[i].name)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -303,6 +313,17 @@ pub fn postgres(
 ) -> Result<Summary, String> {
     pipelined(&spec.cols, emit, |sink| {
         super::postgres_in::rows(input, spec, wires, sink)
+    })
+}
+
+/// Load MySQL's rows as they arrive (`mysql_in`).
+pub fn mysql(
+    chunks: super::mysql_in::Chunks,
+    spec: &Spec,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
+) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| {
+        super::mysql_in::rows(chunks, spec, sink)
     })
 }
 
@@ -599,6 +620,7 @@ mod tests {
             watermark,
             null: None,
             by_key: false,
+            names: vec![],
         }
     }
 

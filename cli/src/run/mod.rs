@@ -10,6 +10,7 @@ pub mod batch;
 pub mod convert;
 pub mod deployed;
 pub mod http;
+pub mod mysql_in;
 pub mod parquet_in;
 pub mod postgres_in;
 pub mod produce;

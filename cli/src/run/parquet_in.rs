@@ -449,6 +449,7 @@ mod tests {
             watermark: watermark.map(|m| (1, Some(m))),
             null: None,
             by_key: false,
+            names: vec![],
         }
     }
 

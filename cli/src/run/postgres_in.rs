@@ -135,12 +135,13 @@ pub fn rows(
                 None
             });
         }
+        // A row without a mark is kept, as every loader keeps it.
         if let Some((wi, lo)) = &spec.watermark
             && !above(
                 spec,
                 *wi,
                 lo,
-                values[*wi].as_ref().map(text).as_deref(),
+                Some(&values[*wi].as_ref().map(text).unwrap_or_default()),
                 &mut sum,
             )
         {
@@ -204,14 +205,14 @@ fn bad_row(spec: &Spec, n: u64, values: &[Option<Value>], error: String) -> Bad 
         at: format!("row {n} ({} = {})", spec.cols[0].name, shown(&values[0])),
         error,
         row: serde_json::Value::Object(
-            spec.cols
+            values
                 .iter()
-                .zip(values)
-                .map(|(c, v)| {
+                .enumerate()
+                .map(|(i, v)| {
                     let v = v.as_ref().map_or(serde_json::Value::Null, |v| {
                         serde_json::Value::String(text(v))
                     });
-                    (c.name.clone(), v)
+                    (spec.source_name(i).to_string(), v)
                 })
                 .collect(),
         ),
