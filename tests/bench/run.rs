@@ -11,6 +11,8 @@
 //!   the lake by DuckDB equal to the source files';
 //! - `batch_postgres`: rows/s of `dekit run` loading a 5,000,000-row PostgreSQL table to Parquet
 //!   against `psql -c "COPY (...) TO STDOUT"` into a file (target ≥ 0.5×);
+//! - `batch_mysql`: the same table in the local MariaDB through a `mysql` source, against
+//!   `mariadb --batch --quick` writing its rows to a file (a ratio; 0.5× as for PostgreSQL);
 //! - `export_postgres`: rows/s of `dekit run` exporting a 1,000,000-row table from the lake into a
 //!   new PostgreSQL table (`serving.exports` with `to:`, upsert by key, in one transaction)
 //!   against `psql \copy ... FROM` of the same rows as CSV into an empty table (a ratio; no target
@@ -18,7 +20,7 @@
 //!
 //! `cargo bench -p dekit --bench run` (release). `DEKIT_LOCAL_ENGINE=localstack` for LocalStack;
 //! `DEKIT_BENCH_CSV_MB`, `DEKIT_BENCH_TPCH_SF`, `DEKIT_BENCH_PG_ROWS` and `DEKIT_BENCH_EXPORT_ROWS` change the sizes; `DEKIT_BENCH_ONLY=produce`
-//! runs one. The AWS CLI is installed into `~/.cache/dekit/venv-bench` on first use.
+//! runs one; `DEKIT_BENCH_DEKIT` benchmarks another dekit binary (A/B). The AWS CLI is installed into `~/.cache/dekit/venv-bench` on first use.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -28,8 +30,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-fn dekit() -> &'static str {
-    env!("CARGO_BIN_EXE_dekit")
+/// The dekit under test: this build's, or `DEKIT_BENCH_DEKIT` (another build, for A/B runs).
+fn dekit() -> String {
+    std::env::var("DEKIT_BENCH_DEKIT").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dekit").into())
 }
 
 fn engine() -> String {
@@ -552,6 +555,119 @@ tables:
     })
 }
 
+/// MariaDB, 5,000,000 rows (the PostgreSQL benchmark's table) through a `mysql` source, against
+/// `mariadb --batch --quick` writing the same rows to a file; sums MariaDB computes against the
+/// same sums DuckDB computes over the lake.
+fn batch_mysql() -> serde_json::Value {
+    use dekit::run::sources::{Db, local_server_info};
+    let rows: u64 = std::env::var("DEKIT_BENCH_PG_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
+    let (port, password) = local_server_info(Db::Mysql).expect("local MariaDB");
+    let db = format!("benchrun_{}", std::process::id());
+    let mariadb = |sql: &str| -> Command {
+        let mut c = Command::new("mariadb");
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-u",
+            "dekit",
+            "--batch",
+            "--quick",
+            "--skip-column-names",
+        ])
+        .args(["-e", sql])
+        .env("MYSQL_PWD", &password);
+        c
+    };
+    ok(&mut mariadb(&format!("CREATE DATABASE {db}")), "create db");
+    ok(
+        &mut mariadb(&format!(
+            "CREATE TABLE {db}.orders (order_id BIGINT PRIMARY KEY, customer_id BIGINT, status VARCHAR(16), order_ts DATETIME, total DECIMAL(10,2)); \
+             INSERT INTO {db}.orders SELECT seq, seq % 50000, ELT(1 + seq % 3, 'placed', 'shipped', 'delivered'), \
+             TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, (seq % 100000) / 100.0 FROM {db}.seq_1_to_{rows}"
+        )),
+        "fill table",
+    );
+    let b = Bench::new(&format!(
+        "sources:
+  db:
+    kind: mysql
+    host: 127.0.0.1
+    port: {port}
+    database: {db}
+    user: dekit
+    password: ${{env.BENCH_MY_PASSWORD}}
+    tables: [orders]
+ingest:
+  batch:
+    load:
+      source: db
+      zone: raw
+      prefix: db/
+tables:
+  orders:
+    zone: raw
+    from: load
+    columns:
+      order_id: bigint
+      customer_id: bigint
+      status: string
+      order_ts: timestamp
+      total: decimal(10,2)"
+    ));
+    ok(
+        b.dekit(&["apply", "--auto-approve"])
+            .env("BENCH_MY_PASSWORD", &password),
+        "apply",
+    );
+    let (dekit_secs, rss) = timed(
+        b.dekit(&["run", "--select", "load"])
+            .env("BENCH_MY_PASSWORD", &password),
+        "dekit run",
+    );
+    let out = std::fs::File::create(b.dir.join("dump.tsv")).unwrap();
+    let (dump_secs, _) = timed(
+        mariadb(&format!(
+            "SELECT order_id, customer_id, status, order_ts, total FROM {db}.orders"
+        ))
+        .stdout(out),
+        "mariadb --batch",
+    );
+    let source: Vec<String> = ok(
+        &mut mariadb(&format!(
+            "SET time_zone = '+00:00'; SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), \
+             sum(CAST(unix_timestamp(order_ts) AS SIGNED) * 1000000) FROM {db}.orders"
+        )),
+        "sums in MariaDB",
+    )
+    .trim()
+    .split('\t')
+    .map(str::to_string)
+    .collect();
+    let lake = b.dir.join("lake");
+    download("raw/db/orders/", &lake);
+    let loaded = duck_row(&format!(
+        "SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), sum(epoch_us(order_ts)) \
+         FROM read_parquet('{}/**/*.parquet', hive_partitioning = false)",
+        lake.display()
+    ));
+    let _ = mariadb(&format!("DROP DATABASE {db}")).output();
+    assert_eq!(loaded, source, "the lake holds what the table holds");
+    let (d, c) = (rows as f64 / dekit_secs, rows as f64 / dump_secs);
+    serde_json::json!({
+        "benchmark": "batch_mysql", "engine": engine(), "rows": rows,
+        "dekit_seconds": round(dekit_secs, 2), "dekit_rows_per_s": round(d, 0),
+        "dump_to_file_seconds": round(dump_secs, 2), "dump_rows_per_s": round(c, 0),
+        "ratio": round(d / c, 2), "target": 0.5, "meets_target": d / c >= 0.5,
+        "dekit_peak_rss_mb": round(rss, 0), "rss_target_mb": 300, "meets_rss_target": rss <= 300.0,
+        "checksums_equal": true
+    })
+}
+
 fn batch_postgres() -> serde_json::Value {
     let rows: u64 = std::env::var("DEKIT_BENCH_PG_ROWS")
         .ok()
@@ -856,6 +972,9 @@ fn main() {
     }
     if want("batch_tpch") {
         println!("{}", batch_tpch());
+    }
+    if want("batch_mysql") {
+        println!("{}", batch_mysql());
     }
     if want("batch_postgres") {
         println!("{}", batch_postgres());
