@@ -33,6 +33,32 @@ pub struct Bad {
     pub row: serde_json::Value,
 }
 
+impl Bad {
+    /// A database row that does not fit: named by its number and key (the first declared
+    /// column), its values as the source's text under the source's column names.
+    pub fn of_row(spec: &Spec, n: u64, texts: Vec<Option<String>>, error: String) -> Bad {
+        Bad {
+            source: spec.source.clone(),
+            at: format!(
+                "row {n} ({} = {})",
+                spec.cols[0].name,
+                texts[0].as_deref().unwrap_or_default()
+            ),
+            error,
+            row: serde_json::Value::Object(
+                texts
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let v = t.map_or(serde_json::Value::Null, serde_json::Value::String);
+                        (spec.source_name(i).to_string(), v)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
 pub struct Part {
     pub index: usize,
     pub rows: usize,

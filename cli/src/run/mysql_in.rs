@@ -126,25 +126,10 @@ pub fn rows(mut chunks: Chunks, spec: &Spec, sink: &mut Sink) -> Result<Summary,
             };
             match pushed {
                 Ok(()) => sum.rows += 1,
-                Err(error) => sum.bad.push(Bad {
-                    source: spec.source.clone(),
-                    at: format!(
-                        "row {n} ({} = {})",
-                        spec.cols[0].name,
-                        text(&values[0]).unwrap_or_default()
-                    ),
-                    error,
-                    row: serde_json::Value::Object(
-                        values
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| {
-                                let v = text(v).map_or(serde_json::Value::Null, |t| t.into());
-                                (spec.source_name(i).to_string(), v)
-                            })
-                            .collect(),
-                    ),
-                }),
+                Err(error) => {
+                    let texts = values.iter().map(|v| text(v).map(str::to_string)).collect();
+                    sum.bad.push(Bad::of_row(spec, n, texts, error));
+                }
             }
             if rows.len() >= BATCH_ROWS {
                 sink(rows.finish())?;

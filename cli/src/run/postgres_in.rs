@@ -149,7 +149,10 @@ pub fn rows(
         }
         match rows.push(&values) {
             Ok(()) => sum.rows += 1,
-            Err(error) => sum.bad.push(bad_row(spec, n, &values, error)),
+            Err(error) => {
+                let texts = values.iter().map(|v| v.as_ref().map(text)).collect();
+                sum.bad.push(Bad::of_row(spec, n, texts, error));
+            }
         }
         if rows.len() >= BATCH_ROWS {
             sink(rows.finish())?;
@@ -195,28 +198,6 @@ fn pg_date(days: i64, micros: Option<i64>) -> String {
     }
     s.push_str(bc);
     s
-}
-
-/// A row that does not fit, named by its number and key, with its values as text.
-fn bad_row(spec: &Spec, n: u64, values: &[Option<Value>], error: String) -> Bad {
-    let shown = |v: &Option<Value>| v.as_ref().map_or(String::new(), text);
-    Bad {
-        source: spec.source.clone(),
-        at: format!("row {n} ({} = {})", spec.cols[0].name, shown(&values[0])),
-        error,
-        row: serde_json::Value::Object(
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let v = v.as_ref().map_or(serde_json::Value::Null, |v| {
-                        serde_json::Value::String(text(v))
-                    });
-                    (spec.source_name(i).to_string(), v)
-                })
-                .collect(),
-        ),
-    }
 }
 
 /// One field's bytes as a value; `text_buf` holds a value's text where it has to be made
