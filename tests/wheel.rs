@@ -7,7 +7,7 @@
 //!
 //! The build uses the dev profile in a target directory of its own beside the tests' (the zig
 //! link and C compiler make a second build, which later runs reuse); releases build the same way
-//! with `--release` (`ci/dist.sh`).
+//! with the `dist` profile (`ci/dist.sh`).
 
 mod common;
 
