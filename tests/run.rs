@@ -2696,6 +2696,30 @@ fn an_http_export_delivers_every_row_once_through_failures_and_the_rate_limit() 
     s.ok(&["destroy", "--force-delete-data"]);
 }
 
+/// The rows of Parquet parts a converter made.
+fn batches_of(parts: Vec<dekit::run::convert::Part>) -> Vec<arrow_array::RecordBatch> {
+    parts
+        .into_iter()
+        .flat_map(|p| {
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes::Bytes::from(p.bytes),
+            )
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+        })
+        .collect()
+}
+
+/// Where each bad row was and why.
+fn bad_at(s: &dekit::run::convert::Summary) -> Vec<(String, String)> {
+    s.bad
+        .iter()
+        .map(|b| (b.at.clone(), b.error.clone()))
+        .collect()
+}
+
 /// PostgreSQL's binary COPY, decoded into the declared columns, loads what its text COPY loads
 /// through the CSV path (which it replaced): the same rows, the same bad rows and messages,
 /// over hostile values of every type a table holds (out-of-range integers, decimals with too
@@ -3066,20 +3090,6 @@ fn postgres_binary_copy_loads_what_the_text_copy_loads() {
             "COPY (SELECT {} FROM {table} ORDER BY id) TO STDOUT (FORMAT binary)",
             exprs.join(", ")
         ));
-        let read = |parts: Vec<convert::Part>| -> Vec<arrow_array::RecordBatch> {
-            parts
-                .into_iter()
-                .flat_map(|p| {
-                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                        bytes::Bytes::from(p.bytes),
-                    )
-                    .unwrap()
-                    .build()
-                    .unwrap()
-                    .map(|b| b.unwrap())
-                })
-                .collect()
-        };
         let mut a = vec![];
         let sa = convert::csv(&text[..], &spec, &mut |p| {
             a.push(p);
@@ -3092,7 +3102,7 @@ fn postgres_binary_copy_loads_what_the_text_copy_loads() {
             Ok(())
         })
         .unwrap();
-        [(read(a), sa), (read(b), sb)]
+        [(batches_of(a), sa), (batches_of(b), sb)]
     };
     // The binary COPY keeps a text that reads like the NULL marker as the text it is.
     let [_, (marker, _)] = load(&[
@@ -3132,13 +3142,7 @@ fn postgres_binary_copy_loads_what_the_text_copy_loads() {
         };
         assert_eq!(cat(&bin_rows), cat(&text_rows), "column {}", col.name);
         assert_eq!(bin_sum.rows, text_sum.rows, "column {}", col.name);
-        let bad = |s: &Summary| -> Vec<(String, String)> {
-            s.bad
-                .iter()
-                .map(|b| (b.at.clone(), b.error.clone()))
-                .collect()
-        };
-        assert_eq!(bad(&bin_sum), bad(&text_sum), "column {}", col.name);
+        assert_eq!(bad_at(&bin_sum), bad_at(&text_sum), "column {}", col.name);
         bad_total += bin_sum.bad.len();
     }
     // The hostile values are refused as such, not loaded.
@@ -3332,20 +3336,6 @@ fn mysql_rows_load_what_their_csv_loaded() {
         name: n.to_string(),
         kind: Kind::parse(k).unwrap(),
     }));
-    let read = |parts: Vec<convert::Part>| -> Vec<arrow_array::RecordBatch> {
-        parts
-            .into_iter()
-            .flat_map(|p| {
-                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                    bytes::Bytes::from(p.bytes),
-                )
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(|b| b.unwrap())
-            })
-            .collect()
-    };
     let load = |wanted: &[Column]| -> [(Vec<arrow_array::RecordBatch>, Summary); 2] {
         let spec = Spec {
             source: "crm.hostile".into(),
@@ -3392,7 +3382,7 @@ fn mysql_rows_load_what_their_csv_loaded() {
         })
         .unwrap();
         c.rt.block_on(feeder).unwrap().unwrap();
-        [(read(a), sa), (read(b), sb)]
+        [(batches_of(a), sa), (batches_of(b), sb)]
     };
     let mut bad_total = 0;
     for col in &cols[1..] {
@@ -3401,12 +3391,6 @@ fn mysql_rows_load_what_their_csv_loaded() {
         let schema = dekit::schema::schema(&wanted);
         let cat = |b: &[arrow_array::RecordBatch]| {
             datafusion::arrow::compute::concat_batches(&schema, b).unwrap()
-        };
-        let bad = |s: &Summary| -> Vec<(String, String)> {
-            s.bad
-                .iter()
-                .map(|b| (b.at.clone(), b.error.clone()))
-                .collect()
         };
         if col.name == "s" {
             // The CSV read the text `\N` as NULL; the rows keep it.
@@ -3425,7 +3409,7 @@ fn mysql_rows_load_what_their_csv_loaded() {
         }
         assert_eq!(cat(&rows), cat(&csv_rows), "column {}", col.name);
         assert_eq!(sum.rows, csv_sum.rows, "column {}", col.name);
-        assert_eq!(bad(&sum), bad(&csv_sum), "column {}", col.name);
+        assert_eq!(bad_at(&sum), bad_at(&csv_sum), "column {}", col.name);
         bad_total += sum.bad.len();
     }
     assert!(bad_total >= 8, "{bad_total} bad values");

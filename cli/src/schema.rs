@@ -277,8 +277,8 @@ fn append(b: &mut Builder, p: Parsed<'_>) {
 
 /// Days and microseconds of 0001-01-01 and 9999-12-31 23:59:59.999999, the range a typed date or
 /// timestamp loads in (their text has four-digit years).
-const DAYS: std::ops::RangeInclusive<i64> = -719_162..=2_932_896;
-const MICROS: std::ops::RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_999_999;
+pub const DAYS: std::ops::RangeInclusive<i64> = -719_162..=2_932_896;
+pub const MICROS: std::ops::RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_999_999;
 
 fn parse<'a>(kind: Kind, v: &Value<'a>) -> Result<Parsed<'a>, String> {
     let text = match v {

@@ -555,6 +555,59 @@ tables:
     })
 }
 
+/// The benchmarks' `orders` table in a database source of `kind` (the local server at `port`,
+/// database `db`) loaded by `dekit run`: the bench (the lake lives until it is dropped), the load's
+/// wall seconds and peak RSS, and the sums DuckDB computes over what the lake holds (count, keys,
+/// amounts, text lengths, timestamps in microseconds).
+fn load_orders(kind: &str, port: u16, db: &str, password: &str) -> (Bench, f64, f64, Vec<String>) {
+    let b = Bench::new(&format!(
+        "sources:
+  db:
+    kind: {kind}
+    host: 127.0.0.1
+    port: {port}
+    database: {db}
+    user: dekit
+    password: ${{env.BENCH_DB_PASSWORD}}
+    tables: [orders]
+ingest:
+  batch:
+    load:
+      source: db
+      zone: raw
+      prefix: db/
+tables:
+  orders:
+    zone: raw
+    from: load
+    columns:
+      order_id: bigint
+      customer_id: bigint
+      status: string
+      order_ts: timestamp
+      total: decimal(10,2)"
+    ));
+    // Apply writes the load job's connection secret from the environment.
+    ok(
+        b.dekit(&["apply", "--auto-approve"])
+            .env("BENCH_DB_PASSWORD", password),
+        "apply",
+    );
+    let (secs, rss) = timed(
+        b.dekit(&["run", "--select", "load"])
+            .env("BENCH_DB_PASSWORD", password),
+        "dekit run",
+    );
+    let lake = b.dir.join("lake");
+    download("raw/db/orders/", &lake);
+    let loaded = duck_row(&format!(
+        "SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), sum(epoch_us(order_ts)) \
+         FROM read_parquet('{}/**/*.parquet', hive_partitioning = false)",
+        lake.display()
+    ));
+    (b, secs, rss, loaded)
+}
+
 /// MariaDB, 5,000,000 rows (the PostgreSQL benchmark's table) through a `mysql` source, against
 /// `mariadb --batch --quick` writing the same rows to a file; sums MariaDB computes against the
 /// same sums DuckDB computes over the lake.
@@ -592,43 +645,7 @@ fn batch_mysql() -> serde_json::Value {
         )),
         "fill table",
     );
-    let b = Bench::new(&format!(
-        "sources:
-  db:
-    kind: mysql
-    host: 127.0.0.1
-    port: {port}
-    database: {db}
-    user: dekit
-    password: ${{env.BENCH_MY_PASSWORD}}
-    tables: [orders]
-ingest:
-  batch:
-    load:
-      source: db
-      zone: raw
-      prefix: db/
-tables:
-  orders:
-    zone: raw
-    from: load
-    columns:
-      order_id: bigint
-      customer_id: bigint
-      status: string
-      order_ts: timestamp
-      total: decimal(10,2)"
-    ));
-    ok(
-        b.dekit(&["apply", "--auto-approve"])
-            .env("BENCH_MY_PASSWORD", &password),
-        "apply",
-    );
-    let (dekit_secs, rss) = timed(
-        b.dekit(&["run", "--select", "load"])
-            .env("BENCH_MY_PASSWORD", &password),
-        "dekit run",
-    );
+    let (b, dekit_secs, rss, loaded) = load_orders("mysql", port, &db, &password);
     let out = std::fs::File::create(b.dir.join("dump.tsv")).unwrap();
     let (dump_secs, _) = timed(
         mariadb(&format!(
@@ -648,13 +665,6 @@ tables:
     .split('\t')
     .map(str::to_string)
     .collect();
-    let lake = b.dir.join("lake");
-    download("raw/db/orders/", &lake);
-    let loaded = duck_row(&format!(
-        "SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), sum(epoch_us(order_ts)) \
-         FROM read_parquet('{}/**/*.parquet', hive_partitioning = false)",
-        lake.display()
-    ));
     let _ = mariadb(&format!("DROP DATABASE {db}")).output();
     assert_eq!(loaded, source, "the lake holds what the table holds");
     let (d, c) = (rows as f64 / dekit_secs, rows as f64 / dump_secs);
@@ -708,44 +718,7 @@ fn batch_postgres() -> serde_json::Value {
         "fill table",
     );
     ok(&mut psql(&db, "VACUUM ANALYZE orders"), "vacuum");
-    let b = Bench::new(&format!(
-        "sources:
-  db:
-    kind: postgres
-    host: 127.0.0.1
-    port: {port}
-    database: {db}
-    user: dekit
-    password: ${{env.BENCH_PG_PASSWORD}}
-    tables: [orders]
-ingest:
-  batch:
-    load:
-      source: db
-      zone: raw
-      prefix: db/
-tables:
-  orders:
-    zone: raw
-    from: load
-    columns:
-      order_id: bigint
-      customer_id: bigint
-      status: string
-      order_ts: timestamp
-      total: decimal(10,2)"
-    ));
-    // Apply writes the load job's connection secret from the environment.
-    ok(
-        b.dekit(&["apply", "--auto-approve"])
-            .env("BENCH_PG_PASSWORD", &password),
-        "apply",
-    );
-    let (dekit_secs, rss) = timed(
-        b.dekit(&["run", "--select", "load"])
-            .env("BENCH_PG_PASSWORD", &password),
-        "dekit run",
-    );
+    let (b, dekit_secs, rss, loaded) = load_orders("postgres", port, &db, &password);
     let out = b.dir.join("copy.csv");
     let (copy_secs, _) = timed(
         psql(
@@ -772,13 +745,6 @@ tables:
     .split(',')
     .map(str::to_string)
     .collect();
-    let lake = b.dir.join("lake");
-    download("raw/db/orders/", &lake);
-    let loaded = duck_row(&format!(
-        "SELECT count(*), sum(order_id), sum(customer_id), sum(total), sum(length(status)), sum(epoch_us(order_ts)) \
-         FROM read_parquet('{}/**/*.parquet', hive_partitioning = false)",
-        lake.display()
-    ));
     assert_eq!(loaded, source, "the lake holds what the table holds");
     let _ = psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)")).output();
     let (d, c) = (rows as f64 / dekit_secs, rows as f64 / copy_secs);

@@ -447,19 +447,10 @@ async fn open(
                 .await
                 .map_err(|e| format!("{}: {}", conn.describe(), sources::pg_error(&e)))?
                 .get(0);
-            // Declared columns by their real (maybe camelCase) names; a missing one is named
-            // by the converter, which sees the header.
-            let select: Vec<String> = l
-                .cols
-                .iter()
-                .map(|c| {
-                    real.iter()
-                        .find(|r| r.eq_ignore_ascii_case(&c.name))
-                        .map_or_else(|| crate::sql::ident(&c.name), |r| crate::sql::ident(r))
-                })
-                .collect();
+            // Declared columns by their real (maybe camelCase) names.
             let notes = match_real_columns(&conn, &table_name, &l.cols, &real)?;
             let names = real_names(&l.cols, &real);
+            let select: Vec<String> = names.iter().map(|n| crate::sql::ident(n)).collect();
             let from = crate::sql::ident(&table_name);
             let (filter, high, order, more) = match wm {
                 Some((i, _)) => {
@@ -543,17 +534,8 @@ async fn open(
                 .await
                 .map_err(err)?;
             let notes = match_real_columns(&conn, &table_name, &l.cols, &real)?;
-            let header: Vec<String> = l
-                .cols
-                .iter()
-                .map(|c| {
-                    real.iter()
-                        .find(|r| r.eq_ignore_ascii_case(&c.name))
-                        .cloned()
-                        .expect("checked above")
-                })
-                .collect();
-            let select: Vec<String> = header.iter().map(|h| sources::my_ident(h)).collect();
+            let names = real_names(&l.cols, &real);
+            let select: Vec<String> = names.iter().map(|n| sources::my_ident(n)).collect();
             let from = sources::my_ident(&table_name);
             let (filter, high, order, more) = match wm {
                 Some((i, _)) => {
@@ -584,7 +566,7 @@ async fn open(
             let sql = format!("SELECT {} FROM {from}{filter}{order}", select.join(", "));
             Ok(Some(Input::Mysql {
                 notes,
-                names: header.clone(),
+                names,
                 conn: my,
                 sql,
                 high,

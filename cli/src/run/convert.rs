@@ -13,15 +13,16 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use std::io::Read;
 
-/// A part is cut at this much encoded Parquet: with one part being uploaded and one queued, memory
-/// stays far below the 200 MB a load may use, whatever the input's size.
+/// A part is cut at this much encoded Parquet: with three parts uploading, one queued and one being
+/// encoded, memory stays below the 300 MB a load may use, whatever the input's size.
 pub const PART_BYTES: usize = 32 << 20;
 /// And at this many rows (`DEKIT_PART_ROWS` overrides), so one object stays a size engines split
 /// work by.
 pub fn part_rows() -> usize {
     crate::settings::get().part_rows
 }
-const BATCH_ROWS: usize = 8192;
+/// Rows per batch handed from a row-wise reader to the encoder.
+pub(super) const BATCH_ROWS: usize = 8192;
 
 /// One row that could not be loaded: where it was, why, and the row itself.
 #[derive(Debug, Clone, serde::Serialize)]

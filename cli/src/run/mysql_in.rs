@@ -4,14 +4,12 @@
 //! buffer (and frees the rows), the converting thread reads them from it: the two halves run on
 //! two cores and meet once per chunk.
 
-use super::convert::{Bad, Sink, Spec, Summary, above};
+use super::convert::{BATCH_ROWS, Bad, Sink, Spec, Summary, above};
 use crate::schema::{Rows, Value};
 use mysql_async::prelude::Queryable;
 
 /// Rows per chunk handed from the reading task to the converter.
 const CHUNK_ROWS: usize = 4096;
-/// Rows per batch handed to the encoder.
-const BATCH_ROWS: usize = 8192;
 
 /// The values of some rows, one after another: each a range of `data`, or NULL.
 pub struct Chunk {

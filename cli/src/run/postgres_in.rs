@@ -5,8 +5,8 @@
 //! as its output text (`format('%s', c)`: what a text COPY prints) and parsed as CSV values are,
 //! so every value is checked against its declared type exactly as before, by `schema::Rows`.
 
-use super::convert::{Bad, Sink, Spec, Summary, above};
-use crate::schema::{Kind, Rows, Value};
+use super::convert::{BATCH_ROWS, Bad, Sink, Spec, Summary, above};
+use crate::schema::{DAYS, Kind, MICROS, Rows, Value};
 use std::io::Read;
 use tokio_postgres::types::Type;
 
@@ -65,8 +65,6 @@ pub fn select(column: &str, t: &Type, kind: Kind) -> (String, Wire) {
     }
 }
 
-/// Rows per batch handed to the encoder.
-const BATCH_ROWS: usize = 8192;
 /// Days and microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -164,10 +162,6 @@ pub fn rows(
     sum.bytes_in = r.read;
     Ok(sum)
 }
-
-/// Days and microseconds of 0001-01-01 and 9999-12-31 23:59:59.999999 from 1970-01-01.
-const DAYS: std::ops::RangeInclusive<i64> = -719_162..=2_932_896;
-const MICROS: std::ops::RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_999_999;
 
 /// A date (and time of day, in microseconds) outside years 1 to 9999 as PostgreSQL prints it.
 fn pg_date(days: i64, micros: Option<i64>) -> String {
