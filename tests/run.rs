@@ -3097,7 +3097,7 @@ fn postgres_binary_copy_loads_what_the_text_copy_loads() {
         })
         .unwrap();
         let mut b = vec![];
-        let sb = convert::postgres(&binary[..], &spec, &wires, &mut |p| {
+        let sb = dekit::run::postgres_in::load(&binary[..], &spec, &wires, &mut |p| {
             b.push(p);
             Ok(())
         })
@@ -3376,7 +3376,7 @@ fn mysql_rows_load_what_their_csv_loaded() {
         let conn = c.rt.block_on(db.conn.mysql()).unwrap();
         let feeder = c.rt.spawn(dekit::run::mysql_in::send(conn, sql, tx));
         let mut b = vec![];
-        let sb = convert::mysql(rx, &spec, &mut |p| {
+        let sb = dekit::run::mysql_in::load(rx, &spec, &mut |p| {
             b.push(p);
             Ok(())
         })

@@ -2,7 +2,7 @@
 //! the runner and the check kinds alike, which all write outcomes (so none imports the runner).
 
 use crate::model::CheckSeverity;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,4 +131,57 @@ pub fn to_json(batches: &[RecordBatch], limit: usize) -> Vec<serde_json::Value> 
         }
     }
     out
+}
+
+/// The failing count a check's query returned. No row, a NULL or a negative count is an error:
+/// read as 0 it would pass a check that judged nothing.
+pub fn first_int(batches: &[RecordBatch]) -> Result<u64, String> {
+    let b = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or("the check's query returned no count")?;
+    let col = datafusion::arrow::compute::cast(
+        b.column(0),
+        &datafusion::arrow::datatypes::DataType::Int64,
+    )
+    .map_err(|e| format!("the check's count is not a number: {e}"))?;
+    let a = col
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .ok_or("the check's count is not a number")?;
+    if a.is_null(0) {
+        return Err("the check's query returned NULL as its failing count".into());
+    }
+    u64::try_from(a.value(0)).map_err(|_| {
+        format!(
+            "the check's query returned a negative count ({})",
+            a.value(0)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use std::sync::Arc;
+
+    fn counted(v: Option<i64>) -> Vec<RecordBatch> {
+        vec![
+            RecordBatch::try_from_iter([("failures", Arc::new(Int64Array::from(vec![v])) as _)])
+                .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn a_count_that_judged_nothing_is_an_error_not_a_pass() {
+        assert_eq!(first_int(&counted(Some(3))), Ok(3));
+        assert_eq!(first_int(&counted(Some(0))), Ok(0));
+        let e = first_int(&counted(None)).unwrap_err();
+        assert!(e.contains("NULL"), "{e}");
+        let e = first_int(&counted(Some(-1))).unwrap_err();
+        assert!(e.contains("negative"), "{e}");
+        let e = first_int(&[]).unwrap_err();
+        assert!(e.contains("no count"), "{e}");
+    }
 }

@@ -461,7 +461,7 @@ pub async fn exports(
                     Ok(df) => df.collect().await.map_err(|e| message(&e)),
                     Err(e) => Err(message(&e)),
                 }
-                .and_then(|b| super::runner::first_int(&b));
+                .and_then(|b| super::outcome::first_int(&b));
                 let summary = format!(
                     "run {}: {} rows, {} inserted, {} updated, {} deleted, {} refused; {} of its keys in {target} after the commit",
                     st.run_id,

@@ -3,7 +3,7 @@
 //! `_dekit/failures/<relation>/<n>-<check>.parquet` (dbt's `store_failures`); plus the
 //! reconciliation of each stream's produced and landed records (`reconcile`).
 
-use super::outcome::{Outcome, Report, Verdict, to_json};
+use super::outcome::{Outcome, Report, Verdict, first_int, to_json};
 use super::reconcile;
 use crate::lake::Lake;
 use crate::model::{Anomaly, Check, CheckSeverity};
@@ -11,7 +11,6 @@ use crate::records::Manifest;
 use crate::transform::engine::SqlEngine;
 use crate::transform::errors::message;
 use crate::transform::session::{self, Catalog};
-use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::prelude::SessionContext;
 use std::time::Instant;
 
@@ -366,57 +365,4 @@ async fn one(
         message: None,
         skipped: false,
     })
-}
-
-/// The failing count a check's query returned. No row, a NULL or a negative count is an error:
-/// read as 0 it would pass a check that judged nothing.
-pub(super) fn first_int(batches: &[RecordBatch]) -> Result<u64, String> {
-    let b = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .ok_or("the check's query returned no count")?;
-    let col = datafusion::arrow::compute::cast(
-        b.column(0),
-        &datafusion::arrow::datatypes::DataType::Int64,
-    )
-    .map_err(|e| format!("the check's count is not a number: {e}"))?;
-    let a = col
-        .as_any()
-        .downcast_ref::<datafusion::arrow::array::Int64Array>()
-        .ok_or("the check's count is not a number")?;
-    if a.is_null(0) {
-        return Err("the check's query returned NULL as its failing count".into());
-    }
-    u64::try_from(a.value(0)).map_err(|_| {
-        format!(
-            "the check's query returned a negative count ({})",
-            a.value(0)
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use datafusion::arrow::array::Int64Array;
-    use std::sync::Arc;
-
-    fn counted(v: Option<i64>) -> Vec<RecordBatch> {
-        vec![
-            RecordBatch::try_from_iter([("failures", Arc::new(Int64Array::from(vec![v])) as _)])
-                .unwrap(),
-        ]
-    }
-
-    #[test]
-    fn a_count_that_judged_nothing_is_an_error_not_a_pass() {
-        assert_eq!(first_int(&counted(Some(3))), Ok(3));
-        assert_eq!(first_int(&counted(Some(0))), Ok(0));
-        let e = first_int(&counted(None)).unwrap_err();
-        assert!(e.contains("NULL"), "{e}");
-        let e = first_int(&counted(Some(-1))).unwrap_err();
-        assert!(e.contains("negative"), "{e}");
-        let e = first_int(&[]).unwrap_err();
-        assert!(e.contains("no count"), "{e}");
-    }
 }

@@ -930,9 +930,11 @@ async fn convert_and_upload(
                 .map_err(|_| "the upload stopped".to_string())
         };
         match feed {
-            Feed::Parquet(file) => convert::parquet(file, &spec, &mut emit),
-            Feed::Postgres { reader, wires } => convert::postgres(reader, &spec, &wires, &mut emit),
-            Feed::Mysql(chunks) => convert::mysql(chunks, &spec, &mut emit),
+            Feed::Parquet(file) => super::parquet_in::load(file, &spec, &mut emit),
+            Feed::Postgres { reader, wires } => {
+                super::postgres_in::load(reader, &spec, &wires, &mut emit)
+            }
+            Feed::Mysql(chunks) => super::mysql_in::load(chunks, &spec, &mut emit),
             Feed::Bytes { reader, json: true } => convert::json_lines(reader, &spec, &mut emit),
             Feed::Bytes {
                 reader,

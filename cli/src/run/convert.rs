@@ -320,45 +320,12 @@ pub fn csv(
     pipelined(&spec.cols, emit, |sink| csv_rows(input, spec, sink))
 }
 
-/// Load a Parquet file, column by column (`parquet_in`).
-pub fn parquet(
-    file: std::fs::File,
-    spec: &Spec,
-    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
-) -> Result<Summary, String> {
-    pipelined(&spec.cols, emit, |sink| {
-        super::parquet_in::rows(file, spec, sink)
-    })
-}
-
-/// Load PostgreSQL's binary COPY stream (`postgres_in`).
-pub fn postgres(
-    input: impl Read,
-    spec: &Spec,
-    wires: &[super::postgres_in::Wire],
-    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
-) -> Result<Summary, String> {
-    pipelined(&spec.cols, emit, |sink| {
-        super::postgres_in::rows(input, spec, wires, sink)
-    })
-}
-
-/// Load MySQL's rows as they arrive (`mysql_in`).
-pub fn mysql(
-    chunks: super::mysql_in::Chunks,
-    spec: &Spec,
-    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
-) -> Result<Summary, String> {
-    pipelined(&spec.cols, emit, |sink| {
-        super::mysql_in::rows(chunks, spec, sink)
-    })
-}
-
 pub(super) type Sink<'s> = dyn FnMut(RecordBatch) -> Result<(), String> + 's;
 
 /// Parse on this thread while another encodes Parquet: the two halves of a load take about the
-/// same time, and a machine has more than one core.
-fn pipelined(
+/// same time, and a machine has more than one core. Each source's module (`parquet_in`,
+/// `postgres_in`, `mysql_in`) loads through it with its own row producer.
+pub(super) fn pipelined(
     cols: &[Column],
     emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
     produce: impl FnOnce(&mut Sink) -> Result<Summary, String>,

@@ -4,7 +4,7 @@
 //! buffer (and frees the rows), the converting thread reads them from it: the two halves run on
 //! two cores and meet once per chunk.
 
-use super::convert::{BATCH_ROWS, Bad, Sink, Spec, Summary, above};
+use super::convert::{BATCH_ROWS, Bad, Part, Sink, Spec, Summary, above, pipelined};
 use crate::schema::{Rows, Value};
 use mysql_async::prelude::Queryable;
 
@@ -75,8 +75,17 @@ pub async fn send(
     Ok(())
 }
 
+/// Load MySQL's rows, as `send` hands them on, into parts.
+pub fn load(
+    chunks: Chunks,
+    spec: &Spec,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
+) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| rows(chunks, spec, sink))
+}
+
 /// Convert the rows of `chunks` (the declared columns, in order) on this blocking thread.
-pub fn rows(mut chunks: Chunks, spec: &Spec, sink: &mut Sink) -> Result<Summary, String> {
+fn rows(mut chunks: Chunks, spec: &Spec, sink: &mut Sink) -> Result<Summary, String> {
     let mut sum = Summary::default();
     let mut rows = Rows::new(&spec.cols);
     let mut n = 0u64;

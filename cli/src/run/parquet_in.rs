@@ -21,7 +21,7 @@ use datafusion::arrow::compute::{self, CastOptions};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::convert::{Bad, Sink, Spec, Summary, above, match_columns};
+use super::convert::{Bad, Part, Sink, Spec, Summary, above, match_columns, pipelined};
 use crate::schema::{Column, Kind, Rows};
 
 /// The plain variant of a column's logical type that `value` reads: strings of every layout as
@@ -120,8 +120,17 @@ fn value(a: &dyn Array, i: usize, column: &str) -> Result<Value, String> {
 /// less per row; a batch of a wide table stays a few megabytes.
 const BATCH_ROWS: usize = 65_536;
 
+/// Load a Parquet file into parts, column by column.
+pub fn load(
+    file: std::fs::File,
+    spec: &Spec,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
+) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| rows(file, spec, sink))
+}
+
 /// Read a Parquet file on this (blocking) thread and hand on batches of the declared columns.
-pub fn rows(file: std::fs::File, spec: &Spec, sink: &mut Sink) -> Result<Summary, String> {
+fn rows(file: std::fs::File, spec: &Spec, sink: &mut Sink) -> Result<Summary, String> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
     let name = &spec.source;
@@ -771,7 +780,7 @@ mod tests {
         .unwrap();
         let mut parts = vec![];
         let s = spec(Kind::Int, None);
-        let sum = convert::parquet(file(std::slice::from_ref(&b), "rows"), &s, &mut |p| {
+        let sum = load(file(std::slice::from_ref(&b), "rows"), &s, &mut |p| {
             parts.push(p);
             Ok(())
         })
@@ -796,7 +805,7 @@ mod tests {
         let s = spec(Kind::Date, None);
         let mut s = s;
         s.cols[1].name = "missing".into();
-        let err = convert::parquet(file(&[b], "missing"), &s, &mut |_| Ok(())).unwrap_err();
+        let err = load(file(&[b], "missing"), &s, &mut |_| Ok(())).unwrap_err();
         assert!(err.contains("no column `missing`"), "{err}");
     }
 }

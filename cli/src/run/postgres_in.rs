@@ -5,7 +5,7 @@
 //! as its output text (`format('%s', c)`: what a text COPY prints) and parsed as CSV values are,
 //! so every value is checked against its declared type exactly as before, by `schema::Rows`.
 
-use super::convert::{BATCH_ROWS, Bad, Sink, Spec, Summary, above};
+use super::convert::{BATCH_ROWS, Bad, Part, Sink, Spec, Summary, above, pipelined};
 use crate::schema::{DAYS, Kind, MICROS, Rows, Value};
 use std::io::Read;
 use tokio_postgres::types::Type;
@@ -69,13 +69,18 @@ pub fn select(column: &str, t: &Type, kind: Kind) -> (String, Wire) {
 const PG_EPOCH_DAYS: i32 = 10_957;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
-/// Decode a binary COPY stream of `wires` into batches of the declared columns.
-pub fn rows(
+/// Load PostgreSQL's binary COPY stream of `wires` into parts.
+pub fn load(
     input: impl Read,
     spec: &Spec,
     wires: &[Wire],
-    sink: &mut Sink,
+    emit: &mut (dyn FnMut(Part) -> Result<(), String> + Send),
 ) -> Result<Summary, String> {
+    pipelined(&spec.cols, emit, |sink| rows(input, spec, wires, sink))
+}
+
+/// Decode a binary COPY stream of `wires` into batches of the declared columns.
+fn rows(input: impl Read, spec: &Spec, wires: &[Wire], sink: &mut Sink) -> Result<Summary, String> {
     let mut r = Stream {
         input: std::io::BufReader::with_capacity(256 << 10, input),
         read: 0,
