@@ -11,9 +11,10 @@
 #                              (`rustup target add aarch64-unknown-linux-gnu`), which a machine
 #                              without network to static.rust-lang.org cannot fetch.
 #
-# The `dist` profile (Cargo.toml: fat LTO, stripped, size-first SQL parser and AWS clients) made a
-# 141 MB binary (51 MB zipped) on 2026-12-06, against 184 MB stripped for `release`; it took 42
-# minutes on 2 cores. The budget of issue 27 (80 MB, a 30 MB wheel) needs more: feature cuts.
+# The `dist` profile (Cargo.toml: fat LTO, stripped, abort on panic, dependencies built for size
+# except the ones on a data path) and no unwind tables (`-C force-unwind-tables=no`: with abort on
+# panic nothing unwinds) are issue 27's size cuts; `cargo bench -p dekit --bench dist` builds with
+# this script and reports the sizes against the budget (docs/benchmarks.md, "Distribution size").
 #
 # maturin and zig come from the test tools' venv (tests/tools/install.sh, pinned). The build
 # directory is $CARGO_TARGET_DIR-dist, outside the clone. tests/wheel.rs builds the same way with
@@ -25,6 +26,8 @@ if [ "${1:-}" = "--target" ]; then target="$2"; fi
 python="$(./tests/tools/install.sh | tail -1)"
 export PATH="$(dirname "$python"):$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}-dist"
+# With --target, RUSTFLAGS reach the shipped code only, not build scripts or proc macros.
+export RUSTFLAGS="${RUSTFLAGS:-} -C force-unwind-tables=no"
 "$python" -m maturin build --profile dist --locked --zig --compatibility manylinux_2_28 \
   --target "$target" --out dist
 echo "wheel: $(ls -t dist/dekit-*manylinux_2_28*.whl | head -1)"

@@ -220,3 +220,56 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// The size budget's guard in CI, where a `dist` build (45 minutes) does not fit: the crates that
+/// make the binary large come in one version each, and the codecs and parsers cut from it stay
+/// out. `cargo bench --bench dist` measures the budget itself (docs/benchmarks.md).
+#[test]
+fn the_binary_carries_one_copy_of_each_large_crate() {
+    let o = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-p",
+            "dekit",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(common::repo_root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut versions: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let mut w = line.split_whitespace();
+        if let (Some(name), Some(version)) = (w.next(), w.next()) {
+            versions
+                .entry(name.to_string())
+                .or_default()
+                .insert(version.to_string());
+        }
+    }
+    assert!(versions.contains_key("datafusion") && versions.contains_key("aws-sdk-s3"));
+    let large = |n: &str| {
+        ["sqlparser", "arrow", "parquet", "datafusion", "aws-sdk-", "aws-lc-", "object_store"]
+            .iter()
+            .any(|p| n.starts_with(p))
+    };
+    let twice: Vec<String> = versions
+        .iter()
+        .filter(|(n, v)| large(n) && v.len() > 1)
+        .map(|(n, v)| format!("{n} {v:?}"))
+        .collect();
+    assert!(twice.is_empty(), "large crates built twice: {twice:?}");
+    let cut: Vec<&str> = ["bzip2", "liblzma", "xz2"]
+        .into_iter()
+        .filter(|n| versions.contains_key(*n))
+        .collect();
+    assert!(cut.is_empty(), "crates cut from the binary are back: {cut:?}");
+}
