@@ -257,9 +257,17 @@ fn the_binary_carries_one_copy_of_each_large_crate() {
     }
     assert!(versions.contains_key("datafusion") && versions.contains_key("aws-sdk-s3"));
     let large = |n: &str| {
-        ["sqlparser", "arrow", "parquet", "datafusion", "aws-sdk-", "aws-lc-", "object_store"]
-            .iter()
-            .any(|p| n.starts_with(p))
+        [
+            "sqlparser",
+            "arrow",
+            "parquet",
+            "datafusion",
+            "aws-sdk-",
+            "aws-lc-",
+            "object_store",
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
     };
     let twice: Vec<String> = versions
         .iter()
@@ -271,5 +279,8 @@ fn the_binary_carries_one_copy_of_each_large_crate() {
         .into_iter()
         .filter(|n| versions.contains_key(*n))
         .collect();
-    assert!(cut.is_empty(), "crates cut from the binary are back: {cut:?}");
+    assert!(
+        cut.is_empty(),
+        "crates cut from the binary are back: {cut:?}"
+    );
 }
