@@ -69,12 +69,20 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// `text` without its unit tests and comments: the code an import check reads.
+fn product_code(text: &str) -> String {
+    let product = text.split("#[cfg(test)]").next().unwrap_or_default();
+    product
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The modules `text` names as `crate::x`, outside comments and unit tests.
 fn imports(text: &str) -> BTreeSet<String> {
-    let product = text.split("#[cfg(test)]").next().unwrap_or_default();
     let mut out = BTreeSet::new();
-    for line in product.lines() {
-        let code = line.split("//").next().unwrap_or_default();
+    for code in product_code(text).lines() {
         let mut rest = code;
         while let Some(i) = rest.find("crate::") {
             rest = &rest[i + "crate::".len()..];
@@ -288,12 +296,7 @@ fn file_imports(
     children: &BTreeSet<String>,
     modules: &BTreeSet<Vec<String>>,
 ) -> BTreeSet<Vec<String>> {
-    let product = text.split("#[cfg(test)]").next().unwrap_or_default();
-    let code: String = product
-        .lines()
-        .map(|l| l.split("//").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code = product_code(text);
     let mut paths = vec![];
     let mut rest = code.as_str();
     while let Some(i) = rest.find("use ") {
@@ -313,8 +316,8 @@ fn file_imports(
         }
     }
     // Where `super` and `self` point: a `mod.rs` is its folder's module, a file its own.
-    let own: Vec<String> = at.to_vec();
-    let parent: Vec<String> = at[..at.len().saturating_sub(1)].to_vec();
+    let own = at.to_vec();
+    let parent = at[..at.len().saturating_sub(1)].to_vec();
     let mut out = BTreeSet::new();
     for p in paths {
         let segs: Vec<&str> = p.split("::").filter(|s| !s.is_empty()).collect();

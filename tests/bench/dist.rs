@@ -8,19 +8,15 @@
 //! Run with `cargo bench -p dekit --bench dist` (about 45 minutes on 2 cores, most of it the fat
 //! LTO link). `DEKIT_BENCH_DIST_WHEEL=path/to.whl` measures a wheel already built instead.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 const BINARY_BUDGET: u64 = 80_000_000;
 const WHEEL_BUDGET: u64 = 30_000_000;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn mb(bytes: u64) -> f64 {
     (bytes as f64 / 1e5).round() / 10.0
@@ -59,23 +55,23 @@ fn build(root: &Path) -> (PathBuf, f64) {
     (root.join(wheel), t.elapsed().as_secs_f64())
 }
 
-/// The `dekit` binary inside a wheel, unpacked into `work`.
-fn binary_in(wheel: &Path, work: &Path) -> PathBuf {
-    let o = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nn = [i for i in z.namelist() if i.endswith('/scripts/dekit')][0]\nopen(sys.argv[2], 'wb').write(z.read(n))",
-        ])
-        .arg(wheel)
-        .arg(work.join("dekit"))
-        .output()
-        .expect("python3 runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    work.join("dekit")
+/// The `dekit` binary inside a wheel (`<name>.data/scripts/dekit`), read with the `zip` crate
+/// that packages Lambda bundles.
+fn binary_in(wheel: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let name = z
+        .file_names()
+        .map(|n| n.unwrap().to_string())
+        .find(|n| n.ends_with("/scripts/dekit"))
+        .expect("the wheel carries scripts/dekit");
+    let mut bytes = vec![];
+    z.by_name(&name).unwrap().read_to_end(&mut bytes).unwrap();
+    bytes
 }
 
 fn main() {
-    let root = repo_root();
+    let root = common::repo_root();
     let work = std::env::temp_dir().join(format!("dekit-bench-dist-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let release = stripped_size(Path::new(env!("CARGO_BIN_EXE_dekit")), &work);
@@ -83,8 +79,7 @@ fn main() {
         Some(w) => (PathBuf::from(w), 0.0),
         None => build(&root),
     };
-    let binary = binary_in(&wheel, &work);
-    let bytes = std::fs::read(&binary).unwrap();
+    let bytes = binary_in(&wheel);
     let needs = dekit::elf::needs(&bytes).unwrap();
     let binary_size = bytes.len() as u64;
     let wheel_size = std::fs::metadata(&wheel).unwrap().len();
