@@ -15,9 +15,7 @@
 # except the ones on a data path) is issue 27's size cut: 92.8 MB, a 33.1 MB wheel (141 / 51 MB
 # before; budget 80 / 30), 40 minutes on 2 cores. `cargo bench -p dekit --bench dist` builds with
 # this script and reports the sizes against the budget (docs/benchmarks.md, "Distribution size").
-# `-C force-unwind-tables=no` asks for no unwind tables (nothing unwinds once a panic aborts), yet
-# the binary still carries 7 MB of them (.eh_frame and its index): the next lead, with PIE's
-# 5.4 MB of relocations.
+# ci/dist-unwind.ld drops the unwind tables (7 MB; nothing unwinds once a panic aborts).
 #
 # maturin and zig come from the test tools' venv (tests/tools/install.sh, pinned). The build
 # directory is $CARGO_TARGET_DIR-dist, outside the clone. tests/wheel.rs builds the same way with
@@ -30,8 +28,9 @@ python="$(./tests/tools/install.sh | tail -1)"
 export PATH="$(dirname "$python"):$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}-dist"
 # With --target, RUSTFLAGS reach the shipped code only, not build scripts or proc macros.
-export RUSTFLAGS="${RUSTFLAGS:-} -C force-unwind-tables=no"
+export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-T,$PWD/ci/dist-unwind.ld"
+# Deflate at level 9: pip and uv read nothing else; 1 MB under maturin's default level.
 "$python" -m maturin build --profile dist --locked --zig --compatibility manylinux_2_28 \
-  --target "$target" --out dist
+  --compression-method deflated --compression-level 9 --target "$target" --out dist
 echo "wheel: $(ls -t dist/dekit-*manylinux_2_28*.whl | head -1)"
 echo "binary: $CARGO_TARGET_DIR/$target/dist/dekit"

@@ -284,3 +284,83 @@ fn the_binary_carries_one_copy_of_each_large_crate() {
         "crates cut from the binary are back: {cut:?}"
     );
 }
+
+/// ci/dist.sh links with ci/dist-unwind.ld, which drops the unwind tables (7 MB of the binary):
+/// the same zig link of a small program that panics, with and without the script. Without it the
+/// tables are there (the check can fail); with it they are gone, and a panic still prints its
+/// message and aborts (exit 134), as the `dist` profile's `panic = "abort"` promises.
+#[test]
+fn the_dist_link_drops_the_unwind_tables_and_a_panic_still_aborts() {
+    let root = common::repo_root();
+    let script = root.join("ci/dist-unwind.ld");
+    let dist = std::fs::read_to_string(root.join("ci/dist.sh")).unwrap();
+    assert!(
+        dist.contains("-Wl,-T,$PWD/ci/dist-unwind.ld"),
+        "ci/dist.sh no longer links with ci/dist-unwind.ld"
+    );
+    let work = std::env::temp_dir().join(format!("dekit-unwind-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let python = common::tools_python();
+    let zig = work.join("zigcc");
+    std::fs::write(
+        &zig,
+        format!(
+            "#!/bin/sh\nexec '{}' -m ziglang cc -target x86_64-linux-gnu.2.28 \"$@\"\n",
+            python.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&zig, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = work.join("p.rs");
+    std::fs::write(
+        &program,
+        "fn main() {\n    let n: Vec<u32> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();\n    println!(\"{}\", n.iter().sum::<u32>());\n}\n",
+    )
+    .unwrap();
+    let link = |out: &str, with_script: bool| {
+        let mut c = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()));
+        c.args(["-O", "-C", "panic=abort", "-C"])
+            .arg(format!("linker={}", zig.display()))
+            .arg(&program)
+            .arg("-o")
+            .arg(work.join(out));
+        if with_script {
+            c.arg("-C")
+                .arg(format!("link-arg=-Wl,-T,{}", script.display()));
+        }
+        let o = c.output().expect("rustc runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let sections = Command::new("readelf")
+            .args(["-SW"])
+            .arg(work.join(out))
+            .output()
+            .expect("readelf (binutils) runs");
+        String::from_utf8_lossy(&sections.stdout).contains(" .eh_frame ")
+    };
+    assert!(
+        link("with-tables", false),
+        "a plain link has no .eh_frame: the check proves nothing"
+    );
+    assert!(
+        !link("without-tables", true),
+        "the linker script left .eh_frame in"
+    );
+    let run = |arg: &str| {
+        Command::new(work.join("without-tables"))
+            .arg(arg)
+            .output()
+            .unwrap()
+    };
+    let ok = run("41");
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "41\n");
+    let panicked = run("x");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(panicked.status.signal(), Some(6), "{panicked:?}");
+    assert!(
+        String::from_utf8_lossy(&panicked.stderr).contains("InvalidDigit"),
+        "{}",
+        String::from_utf8_lossy(&panicked.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
