@@ -11,11 +11,12 @@
 #                              (`rustup target add aarch64-unknown-linux-gnu`), which a machine
 #                              without network to static.rust-lang.org cannot fetch.
 #
-# The `dist` profile (Cargo.toml: fat LTO, stripped, abort on panic, dependencies built for size
-# except the ones on a data path) is issue 27's size cut: 92.8 MB, a 33.1 MB wheel (141 / 51 MB
-# before; budget 80 / 30), 40 minutes on 2 cores. `cargo bench -p dekit --bench dist` builds with
-# this script and reports the sizes against the budget (docs/benchmarks.md, "Distribution size").
-# ci/dist-unwind.ld drops the unwind tables (7 MB; nothing unwinds once a panic aborts).
+# The `dist` profile (Cargo.toml: fat LTO into one code-generation unit, stripped, abort on panic,
+# dependencies built smallest except the ones on a data path) and ci/dist-unwind.ld (the unwind
+# tables dropped: 7 MB nothing reads once a panic aborts) are issue 27's size cut: a 75.3 MB
+# binary and a 26.7 MB wheel (141 / 51 MB before; budget 80 / 30), 21 minutes on 2 cores.
+# `cargo bench -p dekit --bench dist` builds with this script and reports the sizes against the
+# budget (docs/benchmarks.md, "Distribution size").
 #
 # maturin and zig come from the test tools' venv (tests/tools/install.sh, pinned). The build
 # directory is $CARGO_TARGET_DIR-dist, outside the clone. tests/wheel.rs builds the same way with
@@ -29,7 +30,7 @@ export PATH="$(dirname "$python"):$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dekit/target}-dist"
 # With --target, RUSTFLAGS reach the shipped code only, not build scripts or proc macros.
 export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-T,$PWD/ci/dist-unwind.ld"
-# Deflate at level 9: pip and uv read nothing else; 1 MB under maturin's default level.
+# Deflate (what pip and uv read) at level 9: 0.8 MB under maturin's default level.
 "$python" -m maturin build --profile dist --locked --zig --compatibility manylinux_2_28 \
   --compression-method deflated --compression-level 9 --target "$target" --out dist
 echo "wheel: $(ls -t dist/dekit-*manylinux_2_28*.whl | head -1)"

@@ -221,7 +221,7 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
-/// The size budget's guard in CI, where a `dist` build (45 minutes) does not fit: the crates that
+/// The size budget's guard in CI, where a `dist` build (20-45 minutes) does not fit: the crates that
 /// make the binary large come in one version each, and the codecs and parsers cut from it stay
 /// out. `cargo bench --bench dist` measures the budget itself (docs/benchmarks.md).
 #[test]

@@ -5,7 +5,7 @@
 //! code). Prints one JSON object; fails when the budget of issue 27 is broken (binary ≤ 80 MB,
 //! wheel ≤ 30 MB, glibc ≤ 2.28).
 //!
-//! Run with `cargo bench -p dekit --bench dist` (about 45 minutes on 2 cores, most of it the fat
+//! Run with `cargo bench -p dekit --bench dist` (20-45 minutes on 2 cores, most of it the fat
 //! LTO link). `DEKIT_BENCH_DIST_WHEEL=path/to.whl` measures a wheel already built instead.
 
 #[path = "../common/mod.rs"]
