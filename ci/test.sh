@@ -42,9 +42,15 @@ if ! wait "$install_pid"; then cat "$install_log"; exit 1; fi
 if ! wait "$db_pid"; then cat "$db_log"; exit 1; fi
 cat "$db_log"
 if ! wait "$tools_pid"; then cat "$tools_log"; exit 1; fi
+# The distribution wheel (issue 27's size budget), built beside the tests, which mostly wait on
+# the local cloud; checked at the end. In a session of its own, so a failed run can stop it.
+dist_log="$(mktemp)"
+setsid ./ci/dist.sh >"$dist_log" 2>&1 &
+dist_pid=$!
 started=""
 ls_dir="$(mktemp -d)"
 stop_all() {
+  kill -- "-$dist_pid" 2>/dev/null || true
   [ -n "$started" ] && ./localstack/local.sh stop
   DEKIT_LOCAL_DIR="$ls_dir" DEKIT_LOCAL_PORT=4610 DEKIT_MOTO_PORT=5010 \
     ./localstack/local.sh stop >/dev/null
@@ -79,4 +85,12 @@ echo "== engine tests on LocalStack + moto (ports 4610/5010)"
   # Models on LocalStack's S3 and moto's Glue (the PySpark comparison ran in the first phase).
   cargo test --locked "${features[@]}" --test transform --test quality --test observe -- --skip glue_scripts
 )
+stamp
+
+echo "== the distribution wheel against the size budget (ci/dist.sh)"
+if ! wait "$dist_pid"; then cat "$dist_log"; exit 1; fi
+tail -3 "$dist_log"
+wheel="$(sed -n 's/^wheel: //p' "$dist_log")"
+DEKIT_DIST_WHEEL="$PWD/$wheel" cargo test --locked "${features[@]}" --test wheel -- --ignored \
+  --exact the_distribution_wheel_is_within_the_size_budget --nocapture
 stamp
