@@ -3,7 +3,8 @@
 //! 2023, RHEL 8/9, Debian 11, Ubuntu 20.04 — and the same binary is the Lambda step runtime
 //! (`provided.al2023`, glibc 2.34). The wheel is installed into a fresh venv; the `dekit` it puts
 //! on that venv's PATH is this dekit: its `--version` names the same version and commit, it
-//! validates retail, and it starts and stops a local cloud from the scripts it carries.
+//! validates retail, and it starts and stops a local cloud from the scripts it carries. `uvx` and
+//! `pipx install` run the same file.
 //!
 //! The build uses the dev profile in a target directory of its own beside the tests' (the zig
 //! link and C compiler make a second build, which later runs reuse); releases build the same way
@@ -169,6 +170,49 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
         String::from_utf8_lossy(&ours.stdout)
     );
     let o = Command::new(&installed)
+        .args(["validate", "stacks/retail/stack.yaml"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("is valid"),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // The same file through `uvx dekit` and `pipx install dekit`, without an index: each puts
+    // this dekit on its PATH, and it validates retail.
+    let tools = common::tools_python();
+    let uvx = Command::new(tools.with_file_name("uvx"))
+        .args(["--offline", "--from"])
+        .arg(&wheel)
+        .args(["dekit", "--version"])
+        .env("UV_CACHE_DIR", work.join("uv-cache"))
+        .env("UV_TOOL_DIR", work.join("uv-tools"))
+        .env("UV_PYTHON", &tools)
+        .output()
+        .unwrap();
+    assert!(
+        uvx.status.success(),
+        "{}",
+        String::from_utf8_lossy(&uvx.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&uvx.stdout),
+        String::from_utf8_lossy(&ours.stdout)
+    );
+    let o = Command::new(tools.with_file_name("pipx"))
+        .args(["install", "--pip-args=--no-index"])
+        .arg(&wheel)
+        .env("PIPX_HOME", work.join("pipx"))
+        .env("PIPX_BIN_DIR", work.join("pipx-bin"))
+        .env("PIPX_MAN_DIR", work.join("pipx-man"))
+        .env("PIPX_DEFAULT_PYTHON", &tools)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(work.join("pipx-bin/dekit"))
         .args(["validate", "stacks/retail/stack.yaml"])
         .current_dir(&root)
         .output()
