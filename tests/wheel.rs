@@ -169,39 +169,42 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
         String::from_utf8_lossy(&v.stdout),
         String::from_utf8_lossy(&ours.stdout)
     );
-    let o = Command::new(&installed)
-        .args(["validate", "stacks/retail/stack.yaml"])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("is valid"),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    // Validates retail, printing what it says when it does not.
+    let validates = |dekit: &mut Command| {
+        let o = dekit
+            .args(["validate", "stacks/retail/stack.yaml"])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("is valid"),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    validates(&mut Command::new(&installed));
 
-    // The same file through `uvx dekit` and `pipx install dekit`, without an index: each puts
-    // this dekit on its PATH, and it validates retail.
+    // The same file through `uvx dekit` and `pipx install dekit`, without an index: each runs
+    // this dekit, and it validates retail.
     let tools = common::tools_python();
-    let uvx = Command::new(tools.with_file_name("uvx"))
-        .args(["--offline", "--from"])
-        .arg(&wheel)
-        .args(["dekit", "--version"])
-        .env("UV_CACHE_DIR", work.join("uv-cache"))
-        .env("UV_TOOL_DIR", work.join("uv-tools"))
-        .env("UV_PYTHON", &tools)
-        .output()
-        .unwrap();
-    assert!(
-        uvx.status.success(),
-        "{}",
-        String::from_utf8_lossy(&uvx.stderr)
-    );
+    let uvx = || {
+        let mut c = Command::new(tools.with_file_name("uvx"));
+        c.args(["--offline", "--from"])
+            .arg(&wheel)
+            .arg("dekit")
+            .env("UV_CACHE_DIR", work.join("uv-cache"))
+            .env("UV_TOOL_DIR", work.join("uv-tools"))
+            .env("UV_PYTHON", &tools);
+        c
+    };
+    let v = uvx().arg("--version").output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
     assert_eq!(
-        String::from_utf8_lossy(&uvx.stdout),
+        String::from_utf8_lossy(&v.stdout),
         String::from_utf8_lossy(&ours.stdout)
     );
+    validates(&mut uvx());
     let o = Command::new(tools.with_file_name("pipx"))
         .args(["install", "--pip-args=--no-index"])
         .arg(&wheel)
@@ -212,17 +215,7 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = Command::new(work.join("pipx-bin/dekit"))
-        .args(["validate", "stacks/retail/stack.yaml"])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("is valid"),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    validates(&mut Command::new(work.join("pipx-bin/dekit")));
 
     // A local cloud of its own (its own port and run directory, beside the suite's), started,
     // answering, and stopped by the installed dekit, from outside any checkout.
