@@ -24,6 +24,13 @@ db_pid=$!
 tools_log="$(mktemp)"
 ./tests/tools/install.sh >"$tools_log" 2>&1 &
 tools_pid=$!
+# The distribution wheel (issue 27's size budget), built from the start beside everything else
+# (its fat-LTO link runs on one core) in its own target directory; checked at the end. In a
+# session of its own, so that a failed run stops it.
+dist_log="$(mktemp)"
+setsid ./ci/dist.sh >"$dist_log" 2>&1 &
+dist_pid=$!
+trap 'kill -- "-$dist_pid" 2>/dev/null || true' EXIT
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -42,11 +49,6 @@ if ! wait "$install_pid"; then cat "$install_log"; exit 1; fi
 if ! wait "$db_pid"; then cat "$db_log"; exit 1; fi
 cat "$db_log"
 if ! wait "$tools_pid"; then cat "$tools_log"; exit 1; fi
-# The distribution wheel (issue 27's size budget), built beside the tests, which mostly wait on
-# the local cloud; checked at the end. In a session of its own, so a failed run can stop it.
-dist_log="$(mktemp)"
-setsid ./ci/dist.sh >"$dist_log" 2>&1 &
-dist_pid=$!
 started=""
 ls_dir="$(mktemp -d)"
 stop_all() {

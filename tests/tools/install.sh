@@ -3,12 +3,18 @@
 # (requirements.txt), Java 17 for Spark when no `java` is on PATH, Chromium to open the HTML
 # report headless (Debian's packages, as root), and npm's asl-validator (package.json and its lock), linked
 # into the venv's bin/ beside the python.
-# Prints the venv's python on its last line. Idempotent: a venv named by the pins' hash is reused.
+# Prints the venv's python on its last line. Idempotent: a venv named by the pins' hash is reused;
+# calls side by side wait for each other.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${DEKIT_CACHE:-$HOME/.cache/dekit}"
 req="$here/requirements.txt"
 say() { echo "tools: $*" >&2; }
+# One install at a time (ci/test.sh, ci/dist.sh and test binaries call this side by side); a
+# caller that waited finds the venv complete and reuses it.
+mkdir -p "$cache"
+exec 9>"$cache/.tools-install.lock"
+flock 9
 
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
