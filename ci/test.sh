@@ -25,10 +25,11 @@ tools_log="$(mktemp)"
 ./tests/tools/install.sh >"$tools_log" 2>&1 &
 tools_pid=$!
 # The distribution wheel (issue 27's size budget), built from the start beside everything else
-# (its fat-LTO link runs on one core) in its own target directory; checked at the end. In a
-# session of its own, so that a failed run stops it.
+# (its fat-LTO link runs on one core) in its own target directory; checked at the end. At the
+# lowest priority, so the tests' timings do not feel it; in a session of its own, so that a
+# failed run stops it.
 dist_log="$(mktemp)"
-setsid ./ci/dist.sh >"$dist_log" 2>&1 &
+setsid nice -n 19 ./ci/dist.sh >"$dist_log" 2>&1 &
 dist_pid=$!
 trap 'kill -- "-$dist_pid" 2>/dev/null || true' EXIT
 
