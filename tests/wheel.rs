@@ -140,8 +140,9 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
     }
 
     // Installed from the file into a fresh venv, as `pip install dekit` does from PyPI.
+    let tools = common::tools_python();
     let venv = work.join("venv");
-    let o = Command::new(common::tools_python())
+    let o = Command::new(&tools)
         .args(["-m", "venv"])
         .arg(&venv)
         .output()
@@ -187,7 +188,6 @@ fn the_wheel_is_portable_installs_and_runs_the_local_cloud() {
 
     // The same file through `uvx dekit` and `pipx install dekit`, without an index: each runs
     // this dekit, and it validates retail.
-    let tools = common::tools_python();
     let uvx = || {
         let mut c = Command::new(tools.with_file_name("uvx"));
         c.args(["--offline", "--from"])
