@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
         "hash",
         "settings",
         "clock",
+        "runtime",
         "timings",
         "failpoint",
         "elf",

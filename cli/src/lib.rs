@@ -35,6 +35,7 @@ pub mod records;
 pub mod resources;
 pub mod revision;
 pub mod run;
+pub mod runtime;
 pub mod schedule;
 pub mod schema;
 pub mod settings;

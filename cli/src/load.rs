@@ -101,21 +101,20 @@ pub fn load_file(
     path: &Path,
     env: Option<&str>,
 ) -> Result<(Loaded, Report), (Option<SourceFile>, Report)> {
-    let src = match SourceFile::read(path) {
-        Ok(s) => s,
-        Err(e) => {
-            let d = Diagnostic::error("E000", format!("cannot read {}: {e}", path.display()))
-                .in_file(path);
-            return Err((
-                None,
-                Report {
-                    diags: vec![d],
-                    files: vec![],
-                },
-            ));
-        }
-    };
-    load(src, env)
+    match SourceFile::read(path) {
+        Ok(src) => load(src, env),
+        Err(e) => Err((None, unreadable(path, &e))),
+    }
+}
+
+/// The report of a stack file that cannot be read.
+pub fn unreadable(path: &Path, e: &std::io::Error) -> Report {
+    Report {
+        diags: vec![
+            Diagnostic::error("E000", format!("cannot read {}: {e}", path.display())).in_file(path),
+        ],
+        files: vec![],
+    }
 }
 
 pub fn load(

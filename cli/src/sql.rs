@@ -204,6 +204,25 @@ impl Visitor for Relations {
     }
 }
 
+/// Byte offset of a 1-based (line, column in characters).
+pub fn offset(sql: &str, (line, col): (u64, u64)) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    let mut at = 0;
+    for (i, l) in sql.split_inclusive('\n').enumerate() {
+        if i as u64 + 1 == line {
+            let c = l
+                .char_indices()
+                .nth(col as usize - 1)
+                .map_or(l.len(), |(b, _)| b);
+            return Some(at + c);
+        }
+        at += l.len();
+    }
+    None
+}
+
 fn end_of(sql: &str) -> (u32, u32) {
     let trimmed = sql.trim_end();
     let line = trimmed.lines().count().max(1) as u32;

@@ -34,6 +34,23 @@ pub fn kind(c: &Check) -> &'static str {
     }
 }
 
+/// A SQL check's two queries over one relation.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// Counts the failing rows (0 passes).
+    pub count: String,
+    /// Lists them.
+    pub rows: String,
+}
+
+/// The queries of a SQL check; none for the checks that compare a schema or the run history.
+pub fn query(c: &Check, relation: &str) -> Option<Query> {
+    Some(Query {
+        count: sql(c, relation)?,
+        rows: rows_sql(c, relation)?,
+    })
+}
+
 /// The query counting failing rows of `relation` (a table, model or view name); none for the
 /// checks that compare the data's schema or the run history instead.
 pub fn sql(c: &Check, relation: &str) -> Option<String> {
@@ -75,6 +92,40 @@ pub fn rows_sql(c: &Check, relation: &str) -> Option<String> {
         Check::RowCountMatches(m) => row_count_matches::rows(relation, &m.to, m.filter.as_deref()),
         Check::Schema(_) | Check::VolumeAnomaly(_) | Check::FreshnessAnomaly(_) => return None,
     })
+}
+
+/// A check's name as reports show it: `not_null(order_id, customer_id)`.
+pub fn label(c: &Check) -> String {
+    let cols = |v: &[crate::yaml::Spanned<String>]| {
+        v.iter()
+            .map(|c| c.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match c {
+        Check::NotNull(v) => format!("not_null({})", cols(v)),
+        Check::Unique(v) => format!("unique({})", cols(v)),
+        Check::AcceptedValues(a) => format!("accepted_values({})", a.column.value),
+        Check::RowCount(r) => format!(
+            "row_count({}..{})",
+            r.min
+                .as_ref()
+                .map(|m| m.value.to_string())
+                .unwrap_or_default(),
+            r.max
+                .as_ref()
+                .map(|m| m.value.to_string())
+                .unwrap_or_default()
+        ),
+        Check::Freshness(f) => format!("freshness({}, {}h)", f.column.value, f.max_age_hours.value),
+        Check::Relationships(r) => format!("relationships({} -> {})", r.column.value, r.to.value),
+        Check::Range(r) => format!("range({})", r.column.value),
+        Check::Schema(_) => "schema".into(),
+        Check::Sql(_) => "sql".into(),
+        Check::RowCountMatches(m) => format!("row_count_matches({})", m.to.value),
+        Check::VolumeAnomaly(_) => "volume_anomaly".into(),
+        Check::FreshnessAnomaly(_) => "freshness_anomaly".into(),
+    }
 }
 
 /// Kind and query, as shown in the graph and in test reports.

@@ -50,7 +50,7 @@ fn execute(a: Args) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let stack_hash = crate::hash::sha256(&checked.loaded.src.text);
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let mut d = deploy::open(checked, a.start_local).await?;
         d.check_targets(&a.target)?;
         d.locked("apply", async |d| locked(d, &a, &stack_hash).await)

@@ -44,7 +44,7 @@ fn execute(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let mut d = deploy::open(checked, a.start_local).await?;
         d.locked("destroy", async |d| locked(d, &a).await).await
     });

@@ -16,7 +16,7 @@ pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked(&a.stack.file, a.stack.env.as_deref()) else {
         return ExitCode::FAILURE;
     };
-    let result = super::block_on(async {
+    let result = crate::runtime::block_on(async {
         // The same opening path as plan and apply: local-cloud check, account guard.
         let d = deploy::open(checked, false).await?;
         d.backend.unlock(&a.id).await.map_err(|e| e.to_string())?;

@@ -20,7 +20,7 @@ pub fn serve(api: &str) -> ExitCode {
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     let env = s.lambda_environment.clone();
     let api = api.to_string();
-    let result: Result<(), String> = super::block_on(async move {
+    let result: Result<(), String> = crate::runtime::block_on(async move {
         let http = reqwest::Client::new();
         // The stack is opened once, at the first invocation, and kept while the process is warm.
         let mut ctx: Option<Ctx> = None;
@@ -90,7 +90,7 @@ async fn open(root: &std::path::Path, env: Option<&str>) -> Result<Ctx, String> 
     let checked =
         checked.ok_or_else(|| format!("{}: {}", file.display(), report.render(Some(&src))))?;
     let (checked, graph, clients) = crate::deploy::connect(checked, false).await?;
-    Ok(crate::run::deployed::runtime(super::run::ctx_parts(
+    Ok(crate::run::deployed::runtime(Ctx::new(
         checked, graph, clients, 0,
     )))
 }

@@ -89,7 +89,7 @@ pub fn run(a: Args) -> ExitCode {
         }
     };
     // For status (and start/restart in JSON): one API call per service, as text or in the document.
-    let services = report.then(|| super::block_on(status(json)));
+    let services = report.then(|| crate::runtime::block_on(status(json)));
     let ok = code == 0 && services.as_ref().is_none_or(|s| s.0);
     if json {
         let mut doc = serde_json::json!({ "ok": ok, "script_exit_code": code });

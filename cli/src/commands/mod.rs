@@ -219,30 +219,13 @@ pub fn fail(msg: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Run async work on the process's one tokio runtime (made on first use, shared by every call).
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime starts")
-        })
-        .block_on(f)
-}
-
 /// Like `checked`, but for commands asked for JSON: the diagnostics of an invalid stack go to
 /// stdout as the JSON document `validate --json` prints, so tools always get JSON.
 pub fn checked_or_json(file: &Path, env: Option<&str>, json: bool) -> Option<Checked> {
+    let (result, report, src) = checked_with_report(file, env);
     if !json {
-        return checked(file, env);
-    }
-    let (result, report) = match load::load_file(file, env) {
-        Ok((loaded, report)) => checks::check(loaded, report),
-        Err((_, report)) => (None, report),
-    };
-    if result.is_none() {
+        print_report(&report, src.as_ref());
+    } else if result.is_none() {
         println!(
             "{}",
             serde_json::to_string_pretty(&report.diags).expect("diagnostics serialize")
@@ -253,16 +236,26 @@ pub fn checked_or_json(file: &Path, env: Option<&str>, json: bool) -> Option<Che
 
 /// Load and check a stack, printing diagnostics to stderr. `None` means it had errors.
 pub fn checked(file: &Path, env: Option<&str>) -> Option<Checked> {
-    let (result, report, src) = match load::load_file(file, env) {
-        Ok((loaded, report)) => {
-            let src = loaded.src.clone();
-            let (c, r) = checks::check(loaded, report);
-            (c, r, Some(src))
-        }
-        Err((src, report)) => (None, report, src),
-    };
-    print_report(&report, src.as_ref());
-    result
+    checked_or_json(file, env, false)
+}
+
+/// The stack file read here, at the command's edge, then loaded and checked: the checked stack
+/// (`None` when it has errors), every diagnostic, and the source they point into.
+fn checked_with_report(
+    file: &Path,
+    env: Option<&str>,
+) -> (Option<Checked>, Report, Option<crate::source::SourceFile>) {
+    match crate::source::SourceFile::read(file) {
+        Ok(src) => match load::load(src, env) {
+            Ok((loaded, report)) => {
+                let src = loaded.src.clone();
+                let (c, r) = checks::check(loaded, report);
+                (c, r, Some(src))
+            }
+            Err((src, report)) => (None, report, src),
+        },
+        Err(e) => (None, load::unreadable(file, &e), None),
+    }
 }
 
 pub fn print_report(report: &Report, src: Option<&crate::source::SourceFile>) {

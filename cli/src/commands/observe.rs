@@ -25,7 +25,7 @@ pub fn run(a: Args) -> ExitCode {
     else {
         return ExitCode::FAILURE;
     };
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, false).await?;
         let lake = crate::lake::Lake {
             clients: d.clients.clone(),

@@ -96,7 +96,7 @@ fn execute(a: Args) -> ExitCode {
         );
         (p, h, None)
     } else {
-        let result = super::block_on(async {
+        let result = crate::runtime::block_on(async {
             let d = deploy::open(checked, a.start_local).await?;
             d.check_targets(&a.target)?;
             let mut p = d.plan(a.parallelism).await?;

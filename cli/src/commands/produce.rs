@@ -74,7 +74,7 @@ pub fn run(a: Args) -> ExitCode {
         }
     };
     let stream = a.stream.clone();
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, a.start_local).await?;
         let physical = crate::names::Names::new(&d.checked.loaded).stream(&stream);
         let p = Producer {

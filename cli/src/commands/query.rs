@@ -3,6 +3,7 @@
 
 use super::StackArgs;
 use crate::deploy;
+use crate::transform::catalog::Snapshot;
 use crate::transform::{errors, session};
 use datafusion::arrow::array::RecordBatch;
 use std::process::ExitCode;
@@ -40,15 +41,17 @@ pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), false) else {
         return ExitCode::FAILURE;
     };
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, false).await?;
         let cat = session::Catalog {
             checked: &d.checked,
             graph: &d.graph,
             clients: &d.clients,
         };
+        let stack = &cat.checked.loaded.stack;
+        let glue = Snapshot::all(cat.clients, &cat.database(), &stack.models()).await?;
         let ctx = session::new(cat)?;
-        for skipped in session::register_stack(&ctx, cat).await? {
+        for skipped in session::register_stack(&ctx, cat, &glue).await? {
             eprintln!("note: not queryable: {skipped}");
         }
         let df = ctx

@@ -153,7 +153,7 @@ pub fn run(a: Args) -> ExitCode {
     };
     let since = a.since.clone();
     let json = a.json;
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, a.start_local).await?;
         if !d.state.resources.contains_key("s3_bucket.lake") {
             return Err(format!(
@@ -162,7 +162,10 @@ pub fn run(a: Args) -> ExitCode {
             ));
         }
         if a.deployed {
-            return follow_deployed(d, &a).await.map(Some);
+            let resume = a.resume.as_deref();
+            return run::deployed::start(d, resume, &Lines::new())
+                .await
+                .map(Some);
         }
         let mut select = a.select.clone();
         if let Some(rev) = &a.since {
@@ -182,8 +185,7 @@ pub fn run(a: Args) -> ExitCode {
             );
             select.extend(steps.iter().map(|s| format!("{s}+")));
         }
-        let ctx = ctx_of(d, a.max_bad_rows, a.full_refresh);
-        let lineage = crate::lineage::RunLineage::start(&ctx.checked.loaded, &ctx.graph);
+        let lineage = crate::lineage::RunLineage::start(&d.checked.loaded, &d.graph);
         let lines = Lines::new();
         let reporter = run::WithLineage {
             inner: &lines,
@@ -194,6 +196,8 @@ pub fn run(a: Args) -> ExitCode {
             parallelism: a.parallelism,
             resume: a.resume.clone(),
         };
+        let mut ctx = Ctx::new(d.checked, d.graph, d.clients, a.max_bad_rows);
+        ctx.full_refresh = a.full_refresh;
         let m = run::run(ctx, opts, &reporter).await;
         if let Some(l) = lineage {
             l.finish(m.as_ref().map_err(String::as_str)).await;
@@ -227,65 +231,6 @@ pub fn run(a: Args) -> ExitCode {
             }
         }
         Err(e) => super::fail(&e),
-    }
-}
-
-/// Start an execution of the deployed pipeline and follow it.
-async fn follow_deployed(d: deploy::Deployment, a: &Args) -> Result<Manifest, String> {
-    let machine = d
-        .state
-        .resources
-        .get("sfn_state_machine.pipeline")
-        .and_then(|r| r.attrs.get("arn"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            format!(
-                "environment `{}` has no deployed pipeline: add `orchestration:` to the stack and `dekit apply`",
-                d.checked.loaded.env_name
-            )
-        })?;
-    let ctx = ctx_of(d, a.max_bad_rows, false);
-    run::deployed::follow(
-        &ctx.clients,
-        &ctx.lake,
-        &machine,
-        a.resume.as_deref(),
-        &Lines::new(),
-    )
-    .await
-}
-
-/// What the steps of a run share, from an opened deployment.
-pub(super) fn ctx_of(d: deploy::Deployment, max_bad_rows: u64, full_refresh: bool) -> Ctx {
-    let mut ctx = ctx_parts(d.checked, d.graph, d.clients, max_bad_rows);
-    ctx.full_refresh = full_refresh;
-    ctx
-}
-
-/// What the steps of a run share, from a connected stack.
-pub(super) fn ctx_parts(
-    checked: crate::validate::Checked,
-    graph: crate::graph::Graph,
-    clients: crate::cloud::Clients,
-    max_bad_rows: u64,
-) -> Ctx {
-    let local = checked.loaded.env.target.value == crate::model::Target::Local;
-    Ctx {
-        lake: crate::lake::Lake {
-            clients: clients.clone(),
-            bucket: crate::names::Names::new(&checked.loaded).lake_bucket(),
-        },
-        local,
-        local_sources: local && checked.loaded.env.local_sources,
-        engine: checked.loaded.engine,
-        max_bad_rows,
-        full_refresh: false,
-        rows_per_range: None,
-        source_secrets: false,
-        clients,
-        graph,
-        checked,
     }
 }
 

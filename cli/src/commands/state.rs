@@ -48,7 +48,7 @@ async fn open(stack: &StackArgs) -> Result<Deployment, String> {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let result = super::block_on(async {
+    let result = crate::runtime::block_on(async {
         match a.action {
             Action::List { stack, json } => {
                 let d = open(&stack).await?;

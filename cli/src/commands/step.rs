@@ -32,9 +32,14 @@ pub fn run(a: Args) -> ExitCode {
     let Some(checked) = super::checked_or_json(&a.stack.file, a.stack.env.as_deref(), true) else {
         return ExitCode::FAILURE;
     };
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, false).await?;
-        let ctx = crate::run::deployed::runtime(super::run::ctx_of(d, a.max_bad_rows, false));
+        let ctx = crate::run::deployed::runtime(crate::run::Ctx::new(
+            d.checked,
+            d.graph,
+            d.clients,
+            a.max_bad_rows,
+        ));
         handle(&ctx, &event).await
     });
     match result {

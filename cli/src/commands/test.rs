@@ -47,7 +47,7 @@ pub fn run(a: Args) -> ExitCode {
             "`{bad}` is not a table, model, view or unit test of this stack"
         ));
     }
-    let result = super::block_on(async move {
+    let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, false).await?;
         let lake = crate::lake::Lake {
             clients: d.clients.clone(),

@@ -85,6 +85,14 @@ impl Stack {
             .chain(self.serving.views.iter().map(|(n, _)| n.value.clone()))
             .collect()
     }
+
+    /// The models' names as the catalog holds them (lower case).
+    pub fn models(&self) -> std::collections::BTreeSet<String> {
+        self.transforms
+            .iter()
+            .map(|(n, _)| n.value.to_ascii_lowercase())
+            .collect()
+    }
 }
 
 /// Storage formats of data in the lake.

@@ -11,8 +11,10 @@
 //!
 //! Example: `orders: [{volume_anomaly: {runs: 10, min_runs: 5, tolerance: 3}}]`.
 
-use crate::model::Anomaly;
+use super::outcome::Found;
+use crate::model::{Anomaly, Check};
 use crate::records::{Manifest, Status};
+use crate::transform::session::Catalog;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -141,6 +143,30 @@ pub fn freshness(a: &Anomaly, hist: &[(DateTime<Utc>, u64)], now: DateTime<Utc>)
             a.tolerance
         ),
         detail: json!({ "age_hours": age, "median_hours": med, "deviation_hours": dev, "limit_hours": limit, "last_written": times[0].to_rfc3339() }),
+    }
+}
+
+/// An anomaly check of `relation` against the runs in `runs` of the step that produces it.
+pub fn against_history(
+    cat: Catalog<'_>,
+    c: &Check,
+    a: &Anomaly,
+    relation: &str,
+    runs: &[Manifest],
+) -> Found {
+    let step =
+        crate::graph::steps::producer(&cat.checked.loaded.stack, relation).unwrap_or_default();
+    let hist = history(runs, &step, relation);
+    let j = match c {
+        Check::VolumeAnomaly(_) => volume(a, &hist),
+        _ => freshness(a, &hist, crate::clock::now()),
+    };
+    Found {
+        failures: j.failed as u64,
+        sample: if j.failed { vec![j.detail] } else { vec![] },
+        stored: None,
+        message: Some(format!("{} (step {step})", j.message)),
+        skipped: j.skipped,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod anomaly;
 pub mod athena;
 pub mod junit;
+pub mod local;
 pub mod outcome;
 pub mod reconcile;
 pub mod runner;

@@ -67,6 +67,73 @@ impl Outcome {
     }
 }
 
+/// Where a check's failures go: `_dekit/failures/<relation>/<index>-<kind>`.
+pub struct At<'a> {
+    pub relation: &'a str,
+    pub index: usize,
+    pub kind: &'a str,
+}
+
+impl At<'_> {
+    /// The key (or prefix) of this check's failures, ending in `tail` (`.parquet`, `/`).
+    pub fn key(&self, tail: &str) -> String {
+        format!(
+            "_dekit/failures/{}/{}-{}{tail}",
+            self.relation, self.index, self.kind
+        )
+    }
+}
+
+/// What a check found: its failing count (0 passes), a sample, where all failures went, and a
+/// message when the check explains itself (anomalies, schema).
+#[derive(Default)]
+pub struct Found {
+    pub failures: u64,
+    pub sample: Vec<serde_json::Value>,
+    pub stored: Option<String>,
+    pub message: Option<String>,
+    /// The check did not judge (the message says why).
+    pub skipped: bool,
+}
+
+impl Outcome {
+    /// The verdict on what a check found, at its severity. A check that could not run names the
+    /// relation's registration failure when there is one (`unavailable`: `relation: why`), the
+    /// cause behind its own error.
+    pub fn judge(&mut self, found: Result<Found, String>, unavailable: &[String]) {
+        match found {
+            Ok(f) if f.skipped => {
+                self.verdict = Verdict::Skipped;
+                self.message = f.message.unwrap_or_else(|| "skipped".into());
+            }
+            Ok(f) if f.failures == 0 => self.message = f.message.unwrap_or_else(|| "passed".into()),
+            Ok(f) => {
+                self.verdict = match self.severity {
+                    CheckSeverity::Error => Verdict::Fail,
+                    CheckSeverity::Warn => Verdict::Warn,
+                };
+                self.failures = f.failures;
+                self.message = f.message.unwrap_or_else(|| match self.check.as_str() {
+                    "row_count" => "the row count is out of range".into(),
+                    "freshness" => "the newest row is too old (or there is none)".into(),
+                    "row_count_matches" => "the row counts differ".into(),
+                    _ => format!("{} failing rows", f.failures),
+                });
+                self.sample = f.sample;
+                self.stored = f.stored;
+            }
+            Err(e) => {
+                self.verdict = Verdict::Error;
+                let prefix = format!("{}:", self.relation);
+                self.message = match unavailable.iter().find(|u| u.starts_with(&prefix)) {
+                    Some(u) => format!("not available: {u}"),
+                    None => e,
+                };
+            }
+        }
+    }
+}
+
 /// The test report, also written to `_dekit/tests/<id>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {

@@ -419,6 +419,32 @@ async fn finish(
 /// `dekit run --deployed`: start an execution of the deployed pipeline (`machine`) and follow
 /// it, reporting each step as its record appears, until it ends; its run manifest. With
 /// `resume`, the execution runs again only what did not succeed in that run.
+/// Start an execution of the pipeline deployed in `d` (`orchestration:` applied) and follow it.
+pub async fn start(
+    d: crate::deploy::Deployment,
+    resume: Option<&str>,
+    reporter: &dyn super::Reporter,
+) -> Result<Manifest, String> {
+    let machine = d
+        .state
+        .resources
+        .get("sfn_state_machine.pipeline")
+        .and_then(|r| r.attrs.get("arn"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "environment `{}` has no deployed pipeline: add `orchestration:` to the stack and `dekit apply`",
+                d.checked.loaded.env_name
+            )
+        })?;
+    let lake = crate::lake::Lake {
+        clients: d.clients.clone(),
+        bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
+    };
+    follow(&d.clients, &lake, &machine, resume, reporter).await
+}
+
 pub async fn follow(
     clients: &crate::cloud::Clients,
     lake: &crate::lake::Lake,

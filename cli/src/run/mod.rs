@@ -51,6 +51,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// What the steps of a run share, from a connected stack: the lake of its environment, the
+    /// local engine's settings, and nothing rebuilt unless asked.
+    pub fn new(checked: Checked, graph: Graph, clients: Clients, max_bad_rows: u64) -> Ctx {
+        let local = checked.loaded.env.target.value == crate::model::Target::Local;
+        Ctx {
+            lake: Lake {
+                clients: clients.clone(),
+                bucket: crate::names::Names::new(&checked.loaded).lake_bucket(),
+            },
+            local,
+            local_sources: local && checked.loaded.env.local_sources,
+            engine: checked.loaded.engine,
+            max_bad_rows,
+            full_refresh: false,
+            rows_per_range: None,
+            source_secrets: false,
+            clients,
+            graph,
+            checked,
+        }
+    }
+
     /// Source `name`'s connection. In the deployed runtime, a source with a secret in the graph
     /// (`apply` wrote it) is read from it when connecting, so a password changed by the next
     /// `apply` is used by a warm function too, and a step that connects to nothing reads none.

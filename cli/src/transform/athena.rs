@@ -33,8 +33,8 @@ pub fn qualified(sql: &str, db: &str, known: &BTreeSet<String>) -> String {
         .filter(|(n, _, _)| known.contains(n) && !v.ctes.contains(n))
         .filter_map(|(n, start, end)| {
             Some((
-                offset(sql, start)?,
-                offset(sql, end)?,
+                crate::sql::offset(sql, start)?,
+                crate::sql::offset(sql, end)?,
                 format!("{}.{}", ident(db), ident(&n)),
             ))
         })
@@ -81,25 +81,6 @@ impl Visitor for Names {
         }
         ControlFlow::Continue(())
     }
-}
-
-/// Byte offset of a 1-based (line, column in characters).
-fn offset(sql: &str, (line, col): (u64, u64)) -> Option<usize> {
-    if line == 0 {
-        return None;
-    }
-    let mut at = 0;
-    for (i, l) in sql.split_inclusive('\n').enumerate() {
-        if i as u64 + 1 == line {
-            let c = l
-                .char_indices()
-                .nth(col as usize - 1)
-                .map_or(l.len(), |(b, _)| b);
-            return Some(at + c);
-        }
-        at += l.len();
-    }
-    None
 }
 
 /// A model's statements as `run` sends them to Athena, with the version `version` and, for a

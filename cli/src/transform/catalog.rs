@@ -8,6 +8,7 @@ use crate::model::DataFormat;
 use aws_sdk_glue::types::{Column, PartitionInput, StorageDescriptor, TableInput};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The catalog table `name`, `None` when there is no such table.
 pub async fn table(
@@ -25,6 +26,76 @@ pub async fn table(
                 Err(e.to_string())
             }
         }
+    }
+}
+
+/// The catalog as one session reads it: tables by name and the partitions of the partitioned
+/// models among them, read before anything is registered, so every relation of the session is
+/// read from one moment of the catalog and each table is asked for once.
+#[derive(Default)]
+pub struct Snapshot {
+    pub tables: BTreeMap<String, aws_sdk_glue::types::Table>,
+    pub partitions: BTreeMap<String, Vec<(Vec<String>, String)>>,
+}
+
+impl Snapshot {
+    /// Every table of `db` (GetTables, all pages); partitions for `models`.
+    pub async fn all(c: &Clients, db: &str, models: &BTreeSet<String>) -> Result<Snapshot, String> {
+        let mut s = Snapshot::default();
+        let mut token = None;
+        loop {
+            let page = c
+                .glue
+                .get_tables()
+                .database_name(db)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| from_sdk("GetTables", &format!("database {db}"), e).to_string())?;
+            for t in page.table_list() {
+                s.tables.insert(t.name().to_ascii_lowercase(), t.clone());
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        s.with_partitions(c, db, models).await
+    }
+
+    /// The tables `names` (GetTable each; a missing one is left out); partitions for `models`.
+    pub async fn of(
+        c: &Clients,
+        db: &str,
+        names: &BTreeSet<String>,
+        models: &BTreeSet<String>,
+    ) -> Result<Snapshot, String> {
+        let mut s = Snapshot::default();
+        for n in names {
+            if let Some(t) = table(c, db, n).await? {
+                s.tables.insert(n.to_ascii_lowercase(), t);
+            }
+        }
+        s.with_partitions(c, db, models).await
+    }
+
+    async fn with_partitions(
+        mut self,
+        c: &Clients,
+        db: &str,
+        models: &BTreeSet<String>,
+    ) -> Result<Snapshot, String> {
+        let partitioned: Vec<String> = self
+            .tables
+            .iter()
+            .filter(|(n, t)| models.contains(*n) && !t.partition_keys().is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in partitioned {
+            let parts = partitions(c, db, &n).await?;
+            self.partitions.insert(n, parts);
+        }
+        Ok(self)
     }
 }
 

@@ -3,9 +3,9 @@
 //! stack's relations registered by name as a model's SQL names them — tables at their declared
 //! location and format, models where the catalog says they are, views from their SQL.
 
+use super::catalog::Snapshot;
 use super::functions;
 use crate::cloud::Clients;
-use crate::cloud::error::from_sdk;
 use crate::graph::Graph;
 use crate::schema::Kind;
 use crate::validate::Checked;
@@ -109,35 +109,63 @@ impl CredentialProvider for SdkCredentials {
     }
 }
 
-/// Register `names` and, for views, what they read in turn.
+/// Register `names` and, for views, what they read in turn; the models among them where the
+/// catalog says they are now.
 pub async fn register_all(
     ctx: &SessionContext,
     cat: Catalog<'_>,
     names: impl IntoIterator<Item = &str>,
 ) -> Result<(), String> {
+    let names: Vec<String> = names.into_iter().map(str::to_ascii_lowercase).collect();
+    let mut models = BTreeSet::new();
+    models_read(cat, &names, &mut models);
+    let glue = Snapshot::of(cat.clients, &cat.database(), &models, &models).await?;
     let mut seen = BTreeSet::new();
-    for n in names {
-        register(ctx, cat, n, &mut seen).await?;
+    for n in &names {
+        register(ctx, cat, &glue, n, &mut seen).await?;
     }
     Ok(())
 }
 
-/// Every relation of the stack: tables, the models that are built, views over them.
-pub async fn register_stack(ctx: &SessionContext, cat: Catalog<'_>) -> Result<Vec<String>, String> {
+/// The models `names` read, through views, as the catalog must know them.
+fn models_read(cat: Catalog<'_>, names: &[String], out: &mut BTreeSet<String>) {
+    let s = &cat.checked.loaded.stack;
+    for n in names {
+        let view = s.serving.views.get(n).is_some()
+            || s.transforms
+                .get(n)
+                .is_some_and(|t| t.materialized == crate::model::Materialized::View);
+        if view {
+            if let Some(m) = cat.checked.models.get(n.as_str()) {
+                let reads: Vec<String> = m.reads.iter().map(|r| r.to_ascii_lowercase()).collect();
+                models_read(cat, &reads, out);
+            }
+        } else if s.transforms.get(n).is_some() {
+            out.insert(n.clone());
+        }
+    }
+}
+
+/// Every relation of the stack: tables, the models the catalog `glue` holds, views over them.
+/// What could not be registered comes back as `name: why` (the rest stays queryable).
+pub async fn register_stack(
+    ctx: &SessionContext,
+    cat: Catalog<'_>,
+    glue: &Snapshot,
+) -> Result<Vec<String>, String> {
     let s = &cat.checked.loaded.stack;
     let mut names: Vec<String> = s.tables.iter().map(|(n, _)| n.value.clone()).collect();
-    let built = built_models(cat).await?;
     names.extend(
         s.transforms
             .iter()
             .map(|(n, _)| n.value.clone())
-            .filter(|n| built.contains(n)),
+            .filter(|n| glue.tables.contains_key(&n.to_ascii_lowercase())),
     );
     names.extend(s.serving.views.iter().map(|(n, _)| n.value.clone()));
     let mut seen = BTreeSet::new();
     let mut skipped = vec![];
     for n in &names {
-        if let Err(e) = Box::pin(register(ctx, cat, n, &mut seen)).await {
+        if let Err(e) = Box::pin(register(ctx, cat, glue, n, &mut seen)).await {
             // A view over a model not built yet: the rest stays queryable.
             skipped.push(format!("{n}: {e}"));
         }
@@ -145,32 +173,10 @@ pub async fn register_stack(ctx: &SessionContext, cat: Catalog<'_>) -> Result<Ve
     Ok(skipped)
 }
 
-/// The models the catalog holds a table or view for.
-async fn built_models(cat: Catalog<'_>) -> Result<BTreeSet<String>, String> {
-    let db = cat.database();
-    let mut out = BTreeSet::new();
-    let mut token = None;
-    loop {
-        let page = cat
-            .clients
-            .glue
-            .get_tables()
-            .database_name(&db)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("GetTables", &db, e).to_string())?;
-        out.extend(page.table_list().iter().map(|t| t.name().to_string()));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
-}
-
 async fn register(
     ctx: &SessionContext,
     cat: Catalog<'_>,
+    glue: &Snapshot,
     name: &str,
     seen: &mut BTreeSet<String>,
 ) -> Result<(), String> {
@@ -190,16 +196,16 @@ async fn register(
         if let Some(t) = s.transforms.get(&name)
             && t.materialized == crate::model::Materialized::View
         {
-            return register_view(ctx, cat, &name, seen).await;
+            return register_view(ctx, cat, glue, &name, seen).await;
         }
-        let table = model_table(ctx, cat, &name).await?;
+        let table = model_table(ctx, glue, &name).await?;
         return ctx
             .register_table(name.as_str(), table)
             .map(|_| ())
             .map_err(|e| e.to_string());
     }
     if s.serving.views.get(&name).is_some() {
-        return register_view(ctx, cat, &name, seen).await;
+        return register_view(ctx, cat, glue, &name, seen).await;
     }
     Err(format!(
         "`{name}` is not a table, model or view of this stack"
@@ -209,6 +215,7 @@ async fn register(
 async fn register_view(
     ctx: &SessionContext,
     cat: Catalog<'_>,
+    glue: &Snapshot,
     name: &str,
     seen: &mut BTreeSet<String>,
 ) -> Result<(), String> {
@@ -218,7 +225,7 @@ async fn register_view(
         .get(name)
         .ok_or_else(|| format!("no SQL for view `{name}`"))?;
     for r in &model.reads {
-        Box::pin(register(ctx, cat, r, seen)).await?;
+        Box::pin(register(ctx, cat, glue, r, seen)).await?;
     }
     let df = ctx
         .sql(&model.sql)
@@ -227,47 +234,6 @@ async fn register_view(
     ctx.register_table(name, df.into_view())
         .map(|_| ())
         .map_err(|e| e.to_string())
-}
-
-/// The columns the data itself has, for the `schema` check: a Parquet table's files (their
-/// footers, merged), a model's files, or — for JSON and CSV, whose files carry no types — the
-/// catalog table as it is now (not as the stack declares it).
-pub async fn data_schema(
-    ctx: &SessionContext,
-    cat: Catalog<'_>,
-    name: &str,
-) -> Result<Arc<Schema>, String> {
-    if cat.checked.loaded.stack.tables.get(name).is_none() {
-        let df = ctx.table(name).await.map_err(|e| e.to_string())?;
-        return Ok(Arc::new(df.schema().as_arrow().clone()));
-    }
-    let table = cat
-        .graph
-        .catalog_table(name)
-        .ok_or_else(|| format!("no catalog table for `{name}` in the graph"))?;
-    if table.format() == "parquet" {
-        let location = table.location();
-        let opts =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let t = listing(ctx, location, opts, None).await?;
-        return Ok(t.schema());
-    }
-    let db = cat.database();
-    let t = super::catalog::table(cat.clients, &db, name)
-        .await?
-        .ok_or_else(|| format!("catalog table {db}.{name} does not exist"))?;
-    let fields: Result<Vec<Field>, String> = t
-        .storage_descriptor()
-        .map(|sd| sd.columns())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            Kind::parse(c.r#type().unwrap_or_default())
-                .map(|k| Field::new(c.name(), k.arrow(), true))
-                .map_err(|e| format!("{db}.{name} column `{}`: {e}", c.name()))
-        })
-        .collect();
-    Ok(Arc::new(Schema::new(fields?)))
 }
 
 /// A declared table: its location, format and columns from the graph (as `apply` created it).
@@ -408,24 +374,19 @@ fn decode(schema: &Arc<Schema>, lines: &[u8]) -> Result<Vec<RecordBatch>, String
     })
 }
 
-/// A model built before: where the catalog table points now (its current version).
+/// A model built before: where the catalog table points (its current version).
 async fn model_table(
     ctx: &SessionContext,
-    cat: Catalog<'_>,
+    glue: &Snapshot,
     name: &str,
 ) -> Result<Arc<dyn TableProvider>, String> {
-    let db = cat.database();
-    let t = super::catalog::table(cat.clients, &db, name)
-        .await?
-        .ok_or_else(|| {
-            format!(
-                "model `{name}` has not been built yet: `dekit run` it first (`--select +{name}`)"
-            )
-        })?;
+    let t = glue.tables.get(name).ok_or_else(|| {
+        format!("model `{name}` has not been built yet: `dekit run` it first (`--select +{name}`)")
+    })?;
     let location = t
         .storage_descriptor()
         .and_then(|sd| sd.location())
-        .ok_or_else(|| format!("catalog table {db}.{name} has no location"))?;
+        .ok_or_else(|| format!("catalog table `{name}` has no location"))?;
     let keys: Vec<String> = t
         .partition_keys()
         .iter()
@@ -440,14 +401,18 @@ async fn model_table(
     }
     // Partitions may live under different versions (incremental builds): read each where the
     // catalog says it is, its values as columns.
-    let parts = super::catalog::partitions(cat.clients, &db, name).await?;
+    let parts = glue
+        .partitions
+        .get(name)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut union: Option<datafusion::prelude::DataFrame> = None;
     for (values, loc) in parts {
-        let table = listing(ctx, &loc, opts(), None).await?;
+        let table = listing(ctx, loc, opts(), None).await?;
         let mut df = ctx.read_table(table).map_err(|e| e.to_string())?;
         for (k, v) in keys.iter().zip(values) {
             df = df
-                .with_column(k, datafusion::prelude::lit(v))
+                .with_column(k, datafusion::prelude::lit(v.as_str()))
                 .map_err(|e| e.to_string())?;
         }
         union = Some(match union {

@@ -1,19 +1,7 @@
-//! Reconciliation across hops, which dekit can do because it owns both ends: every record
-//! `dekit produce` sent to a stream (counted in `_dekit/produced/<stream>/`) against the rows of
-//! the raw table the stream fills, and records that landed twice (identical rows).
-//!
-//! And every batch-loaded table's last load: the rows its source gave (written + sent to the
-//! error prefix) against the rows in the Parquet parts the load left in the lake (their footers'
-//! counts), so a part lost or duplicated after the load shows.
-//!
-//! And every database export's last sync (`run::write_back`): the rows it had against the keys
-//! the target held after its commit plus the rows refused, and against the model's rows now.
-//!
-//! Example: 300 produced, 299 rows in `clickstream_events` → `clickstream.reconcile` fails with
-//! "produced 300, landed 299: 1 lost".
+//! Streams: every record `dekit produce` sent against the rows of the raw table it fills.
 
-use super::outcome::{Outcome, Verdict, to_json};
 use crate::lake::Lake;
+use crate::quality::outcome::{Outcome, Verdict, to_json};
 use crate::transform::errors::message;
 use crate::transform::session::Catalog;
 use datafusion::prelude::SessionContext;
@@ -139,7 +127,7 @@ fn compare(p: &Counted, l: &Counted) -> Compared {
 /// record produced twice and landed twice is exact, and one lost or landed once too often is
 /// named with its row.
 // Long: one stream's reconciliation: produced documents, landed objects, multiset compare, outcome.
-pub async fn streams(
+pub async fn against_produced(
     cat: Catalog<'_>,
     ctx: &SessionContext,
     lake: &Lake,
@@ -313,194 +301,6 @@ async fn typed(
         }
     }
     Ok((rows.finish(), bad))
-}
-
-/// One outcome per batch-loaded table with a committed load.
-pub async fn loads(
-    cat: Catalog<'_>,
-    lake: &Lake,
-    relations: &[String],
-) -> Result<Vec<Outcome>, String> {
-    let s = &cat.checked.loaded.stack;
-    let mut out = vec![];
-    for (batch, b) in s.ingest.batch.iter() {
-        let tables = s
-            .tables
-            .iter()
-            .filter(|(_, t)| t.from.as_ref().is_some_and(|f| f.value == batch.value))
-            .map(|(n, _)| n);
-        for table in tables {
-            if !relations.is_empty() && !relations.contains(&table.value) {
-                continue;
-            }
-            let Some(last) = crate::records::last_load(lake, batch, table).await? else {
-                continue;
-            };
-            let started = Instant::now();
-            let mut o = Outcome::new(
-                format!(
-                    "{table}.reconcile({}.{} -> lake)",
-                    b.source.value, table.value
-                ),
-                &table.value,
-                "reconcile",
-                String::new(),
-            );
-            if last.objects.is_empty() {
-                // Recorded before dekit kept the parts' prefix: nothing to count them by.
-                o.verdict = Verdict::Skipped;
-                o.message = format!(
-                    "skipped: load {} was recorded without the prefix of its parts; the next load of `{}` records it",
-                    last.load_id, batch.value
-                );
-                out.push(o);
-                continue;
-            }
-            match rows_in_parts(lake, &last.objects).await {
-                Ok((in_lake, parts)) => {
-                    let read = last.rows + last.bad;
-                    let mut msg = format!(
-                        "load {}: read {read} from {}, {} written, {} to the error prefix; {in_lake} rows in {parts} parts in the lake",
-                        last.load_id, b.source.value, last.rows, last.bad
-                    );
-                    if in_lake < last.rows {
-                        msg.push_str(&format!(": {} lost", last.rows - in_lake));
-                    } else if in_lake > last.rows {
-                        msg.push_str(&format!(
-                            ": {} more than written (duplicated parts?)",
-                            in_lake - last.rows
-                        ));
-                    }
-                    o.failures = in_lake.abs_diff(last.rows);
-                    o.verdict = if o.failures > 0 {
-                        Verdict::Fail
-                    } else {
-                        Verdict::Pass
-                    };
-                    o.sample = vec![serde_json::json!({
-                        "load_id": last.load_id, "read": read, "written": last.rows,
-                        "bad": last.bad, "in_lake": in_lake, "parts": parts,
-                        "prefix": lake.url(&last.objects),
-                    })];
-                    o.message = msg;
-                }
-                Err(e) => {
-                    o.verdict = Verdict::Error;
-                    o.message = e;
-                }
-            }
-            o.duration_ms = started.elapsed().as_millis() as u64;
-            out.push(o);
-        }
-    }
-    Ok(out)
-}
-
-/// Rows in every Parquet part under `prefix`, from their footers, and how many parts.
-async fn rows_in_parts(lake: &Lake, prefix: &str) -> Result<(u64, usize), String> {
-    let keys = lake.list(prefix).await.map_err(|e| e.to_string())?;
-    let mut rows = 0u64;
-    for k in &keys {
-        let body = lake
-            .get(k)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{} vanished while counting", lake.url(k)))?;
-        let meta = datafusion::parquet::file::metadata::ParquetMetaDataReader::new()
-            .parse_and_finish(&bytes::Bytes::from(body))
-            .map_err(|e| format!("{}: not Parquet: {e}", lake.url(k)))?;
-        rows += meta.file_metadata().num_rows().max(0) as u64;
-    }
-    Ok((rows, keys.len()))
-}
-
-/// Every database export's last sync: the model's rows now against the rows the export wrote,
-/// and the model's keys the target held after the commit (read back inside the export's
-/// transaction) plus the rows it refused, against the rows it had. An export that never ran is
-/// skipped, saying so.
-pub async fn exports(
-    cat: Catalog<'_>,
-    ctx: &SessionContext,
-    lake: &Lake,
-    relations: &[String],
-) -> Result<Vec<Outcome>, String> {
-    let s = &cat.checked.loaded.stack;
-    let mut out = vec![];
-    for (name, e) in s.serving.exports.iter() {
-        let Some(target) = e.target(name) else {
-            continue;
-        };
-        if !relations.is_empty() && !relations.contains(&e.from.value) {
-            continue;
-        }
-        let started = Instant::now();
-        let sql = format!("SELECT count(*) FROM {}", crate::sql::name(&e.from.value));
-        let mut o = Outcome::new(
-            format!(
-                "{}.reconcile(export {} -> {target})",
-                e.from.value, name.value
-            ),
-            &e.from.value,
-            "reconcile",
-            sql.clone(),
-        );
-        let state: Option<crate::records::SyncState> = lake
-            .get_json(&crate::records::export_state_key(name))
-            .await
-            .map_err(|e| e.to_string())?;
-        match state {
-            None => {
-                o.verdict = Verdict::Skipped;
-                o.message = format!(
-                    "`{}` was never exported: `dekit run` exports it",
-                    name.value
-                );
-            }
-            Some(st) => {
-                let now = match ctx.sql(&sql).await {
-                    Ok(df) => df.collect().await.map_err(|e| message(&e)),
-                    Err(e) => Err(message(&e)),
-                }
-                .and_then(|b| super::outcome::first_int(&b));
-                let summary = format!(
-                    "run {}: {} rows, {} inserted, {} updated, {} deleted, {} refused; {} of its keys in {target} after the commit",
-                    st.run_id,
-                    st.rows,
-                    st.inserted,
-                    st.updated,
-                    st.deleted,
-                    st.rejected,
-                    st.read_back
-                );
-                match now {
-                    Err(e) => {
-                        o.verdict = Verdict::Error;
-                        o.message = e;
-                    }
-                    Ok(_) if st.read_back + st.rejected != st.rows => {
-                        o.verdict = Verdict::Fail;
-                        o.failures = st.rows.abs_diff(st.read_back + st.rejected);
-                        o.message = format!(
-                            "{summary}: {} rows neither in the target nor refused",
-                            o.failures
-                        );
-                    }
-                    Ok(n) if n != st.rows => {
-                        o.verdict = Verdict::Fail;
-                        o.failures = n.abs_diff(st.rows);
-                        o.message = format!(
-                            "`{}` has {n} rows now, the last export wrote {}: run `dekit run --select {}` ({summary})",
-                            e.from.value, st.rows, name.value
-                        );
-                    }
-                    Ok(_) => o.message = summary,
-                }
-            }
-        }
-        o.duration_ms = started.elapsed().as_millis() as u64;
-        out.push(o);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
