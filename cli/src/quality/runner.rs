@@ -1,7 +1,7 @@
-//! `dekit test`: every selected quality check run by the local engine over the lake, each with its
-//! failing-row count, a sample of the offending rows, and all of them stored in the lake under
-//! `_dekit/failures/<relation>/<n>-<check>.parquet` (dbt's `store_failures`); plus the
-//! reconciliation of each stream's produced and landed records (`reconcile`).
+//! `dekit test`: every selected quality check run where the data is (the local engine over the
+//! lake, or Athena on AWS), each with its failing-row count, a sample of the offending rows, and
+//! all of them stored in the lake under `_dekit/failures/<relation>/<n>-<check>` (dbt's
+//! `store_failures`); the unit tests; and the reconciliations (`reconcile`).
 
 use super::outcome::{At, Outcome, Report, Verdict};
 use super::reconcile;
