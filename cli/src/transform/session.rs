@@ -117,8 +117,7 @@ pub async fn register_all(
     names: impl IntoIterator<Item = &str>,
 ) -> Result<(), String> {
     let names: Vec<String> = names.into_iter().map(str::to_ascii_lowercase).collect();
-    let mut models = BTreeSet::new();
-    models_read(cat, &names, &mut models);
+    let models = models_read(cat, &names);
     let glue = Snapshot::of(cat.clients, &cat.database(), &models, &models).await?;
     let mut seen = BTreeSet::new();
     for n in &names {
@@ -128,22 +127,28 @@ pub async fn register_all(
 }
 
 /// The models `names` read, through views, as the catalog must know them.
-fn models_read(cat: Catalog<'_>, names: &[String], out: &mut BTreeSet<String>) {
+fn models_read(cat: Catalog<'_>, names: &[String]) -> BTreeSet<String> {
     let s = &cat.checked.loaded.stack;
-    for n in names {
-        let view = s.serving.views.get(n).is_some()
+    let mut models = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = names.to_vec();
+    while let Some(n) = todo.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let view = s.serving.views.get(&n).is_some()
             || s.transforms
-                .get(n)
+                .get(&n)
                 .is_some_and(|t| t.materialized == crate::model::Materialized::View);
         if view {
             if let Some(m) = cat.checked.models.get(n.as_str()) {
-                let reads: Vec<String> = m.reads.iter().map(|r| r.to_ascii_lowercase()).collect();
-                models_read(cat, &reads, out);
+                todo.extend(m.reads.iter().map(|r| r.to_ascii_lowercase()));
             }
-        } else if s.transforms.get(n).is_some() {
-            out.insert(n.clone());
+        } else if s.transforms.get(&n).is_some() {
+            models.insert(n);
         }
     }
+    models
 }
 
 /// Every relation of the stack: tables, the models the catalog `glue` holds, views over them.
