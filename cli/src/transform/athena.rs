@@ -247,7 +247,7 @@ impl Ctas<'_> {
             .chunks(100)
             .enumerate()
             .map(|(i, chunk)| {
-                let filter = self.filter(chunk);
+                let filter = self.partitions_in(chunk);
                 let body = format!(
                     "SELECT * FROM (\n{}\n) AS model\nWHERE {filter}",
                     self.select()
@@ -261,7 +261,8 @@ impl Ctas<'_> {
             .collect()
     }
 
-    fn filter(&self, values: &[Vec<String>]) -> String {
+    /// The condition selecting the partitions `values` (values in partition-key order).
+    fn partitions_in(&self, values: &[Vec<String>]) -> String {
         let cols: Vec<String> = self.partition_by.iter().map(|c| ident(c)).collect();
         let tuples: Vec<String> = values
             .iter()
