@@ -12,6 +12,16 @@ pub struct Lake {
     pub bucket: String,
 }
 
+impl Lake {
+    /// The lake bucket of the loaded stack's environment.
+    pub fn of(loaded: &crate::load::Loaded, clients: Clients) -> Lake {
+        Lake {
+            bucket: crate::names::Names::new(loaded).lake_bucket(),
+            clients,
+        }
+    }
+}
+
 /// A listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {

@@ -85,10 +85,7 @@ pub fn run(a: Args) -> ExitCode {
         };
         let mut sent = p.send(input).await?;
         // What was produced, for `dekit test` to reconcile with what landed.
-        let lake = crate::lake::Lake {
-            clients: d.clients.clone(),
-            bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
-        };
+        let lake = crate::lake::Lake::of(&d.checked.loaded, d.clients.clone());
         let name = format!(
             "{}{}-{:04x}",
             crate::quality::reconcile::produced_prefix(&stream),

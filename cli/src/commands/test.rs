@@ -49,10 +49,7 @@ pub fn run(a: Args) -> ExitCode {
     }
     let result = crate::runtime::block_on(async move {
         let d = deploy::open(checked, false).await?;
-        let lake = crate::lake::Lake {
-            clients: d.clients.clone(),
-            bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
-        };
+        let lake = crate::lake::Lake::of(&d.checked.loaded, d.clients.clone());
         let cat = Catalog {
             checked: &d.checked,
             graph: &d.graph,

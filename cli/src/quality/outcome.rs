@@ -1,7 +1,7 @@
 //! What a quality run reports: each check's outcome and verdict, and the report of a run. Below
 //! the runner and the check kinds alike, which all write outcomes (so none imports the runner).
 
-use crate::model::CheckSeverity;
+use crate::model::{Check, CheckSeverity};
 use datafusion::arrow::array::{Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +100,7 @@ impl Outcome {
     /// The verdict on what a check found, at its severity. A check that could not run names the
     /// relation's registration failure when there is one (`unavailable`: `relation: why`), the
     /// cause behind its own error.
-    pub fn judge(&mut self, found: Result<Found, String>, unavailable: &[String]) {
+    pub fn judge(&mut self, check: &Check, found: Result<Found, String>, unavailable: &[String]) {
         match found {
             Ok(f) if f.skipped => {
                 self.verdict = Verdict::Skipped;
@@ -113,10 +113,10 @@ impl Outcome {
                     CheckSeverity::Warn => Verdict::Warn,
                 };
                 self.failures = f.failures;
-                self.message = f.message.unwrap_or_else(|| match self.check.as_str() {
-                    "row_count" => "the row count is out of range".into(),
-                    "freshness" => "the newest row is too old (or there is none)".into(),
-                    "row_count_matches" => "the row counts differ".into(),
+                self.message = f.message.unwrap_or_else(|| match check {
+                    Check::RowCount(_) => "the row count is out of range".into(),
+                    Check::Freshness(_) => "the newest row is too old (or there is none)".into(),
+                    Check::RowCountMatches(_) => "the row counts differ".into(),
                     _ => format!("{} failing rows", f.failures),
                 });
                 self.sample = f.sample;

@@ -64,7 +64,7 @@ pub async fn run(cat: Catalog<'_>, lake: &Lake, relations: &[String]) -> Result<
             let sql = query.map(|q| q.count).unwrap_or_default();
             let mut o = Outcome::new(format!("{}.{label}", rel.value), &rel.value, kind, sql);
             o.severity = qc.severity;
-            o.judge(found, &unavailable);
+            o.judge(c, found, &unavailable);
             o.duration_ms = t.elapsed().as_millis() as u64;
             outcomes.push(o);
         }

@@ -438,10 +438,7 @@ pub async fn start(
                 d.checked.loaded.env_name
             )
         })?;
-    let lake = crate::lake::Lake {
-        clients: d.clients.clone(),
-        bucket: crate::names::Names::new(&d.checked.loaded).lake_bucket(),
-    };
+    let lake = crate::lake::Lake::of(&d.checked.loaded, d.clients.clone());
     follow(&d.clients, &lake, &machine, resume, reporter).await
 }
 

@@ -56,10 +56,7 @@ impl Ctx {
     pub fn new(checked: Checked, graph: Graph, clients: Clients, max_bad_rows: u64) -> Ctx {
         let local = checked.loaded.env.target.value == crate::model::Target::Local;
         Ctx {
-            lake: Lake {
-                clients: clients.clone(),
-                bucket: crate::names::Names::new(&checked.loaded).lake_bucket(),
-            },
+            lake: Lake::of(&checked.loaded, clients.clone()),
             local,
             local_sources: local && checked.loaded.env.local_sources,
             engine: checked.loaded.engine,

@@ -63,15 +63,10 @@ impl Snapshot {
         s.with_partitions(c, db, models).await
     }
 
-    /// The tables `names` (GetTable each; a missing one is left out); partitions for `models`.
-    pub async fn of(
-        c: &Clients,
-        db: &str,
-        names: &BTreeSet<String>,
-        models: &BTreeSet<String>,
-    ) -> Result<Snapshot, String> {
+    /// The tables of `models` (GetTable each; one not built yet is left out), and their partitions.
+    pub async fn of(c: &Clients, db: &str, models: &BTreeSet<String>) -> Result<Snapshot, String> {
         let mut s = Snapshot::default();
-        for n in names {
+        for n in models {
             if let Some(t) = table(c, db, n).await? {
                 s.tables.insert(n.to_ascii_lowercase(), t);
             }

@@ -118,7 +118,7 @@ pub async fn register_all(
 ) -> Result<(), String> {
     let names: Vec<String> = names.into_iter().map(str::to_ascii_lowercase).collect();
     let models = models_read(cat, &names);
-    let glue = Snapshot::of(cat.clients, &cat.database(), &models, &models).await?;
+    let glue = Snapshot::of(cat.clients, &cat.database(), &models).await?;
     let mut seen = BTreeSet::new();
     for n in &names {
         register(ctx, cat, &glue, n, &mut seen).await?;
